@@ -1,0 +1,90 @@
+"""What the loaders produce: an Object of Programs and MapDefs.
+
+A Program is self-contained: its instruction slots already have every
+subprogram appended and every local call resolved, and each map reference is
+an LD_IMM64 with ``src = Pseudo.MAP_FD`` (or ``MAP_VALUE``) whose ``imm`` is
+an index into ``Program.maps``. Nothing downstream needs the ELF again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from .isa import Insn
+
+
+class MapType(IntEnum):
+    """The UAPI numbers (linux/bpf.h) of the map types the runtime implements."""
+
+    HASH = 1
+    ARRAY = 2
+    PROG_ARRAY = 3
+    PERCPU_HASH = 5
+    PERCPU_ARRAY = 6
+    LRU_HASH = 9
+
+
+@dataclass(frozen=True)
+class MapDef:
+    name: str
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+    flags: int = 0
+    #: initial contents of entry 0 (global data: .rodata/.data/.bss become one-entry arrays)
+    initial: bytes | None = None
+    #: for PROG_ARRAY: index -> program name, from a static initialiser
+    values: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass
+class Program:
+    name: str  # the entry function's symbol name (or the file stem)
+    section: str  # SEC name, e.g. "xdp" or "tc"
+    prog_type: str  # key into specs: "xdp", "sched_cls", "socket_filter", "mem", ...
+    insns: list[Insn]
+    file: str = "<input>"
+    #: slot index -> function name; 0 is the entry, the others are bpf-to-bpf subprograms
+    functions: dict[int, str] = field(default_factory=dict)
+    maps: list[MapDef] = field(default_factory=list)
+    license: str = ""
+    #: (slot index, source line) pairs when the object carried BTF line info; else empty
+    lines: list[tuple[int, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.functions:
+            self.functions = {0: self.name}
+
+    def __len__(self) -> int:
+        return len(self.insns)
+
+    def function_ranges(self) -> list[tuple[str, int, int]]:
+        """(name, first slot, end slot) for each function, in slot order."""
+        starts = sorted(self.functions)
+        ends = starts[1:] + [len(self.insns)]
+        return [(self.functions[s], s, e) for s, e in zip(starts, ends)]
+
+
+@dataclass
+class Object:
+    file: str
+    programs: list[Program]
+    maps: list[MapDef] = field(default_factory=list)
+    license: str = ""
+
+    def program(self, section_or_name: str | None = None) -> Program:
+        """The program with that section or function name; the only one when None."""
+        from .errors import UsageError
+
+        if section_or_name is None:
+            if len(self.programs) == 1:
+                return self.programs[0]
+            names = ", ".join(p.section for p in self.programs)
+            raise UsageError(f"{len(self.programs)} programs; choose one with --section ({names})", file=self.file)
+        for prog in self.programs:
+            if section_or_name in (prog.section, prog.name):
+                return prog
+        names = ", ".join(p.section for p in self.programs) or "none"
+        raise UsageError(f"no program {section_or_name!r} (programs: {names})", file=self.file)
