@@ -1,0 +1,23 @@
+"""The reference interpreter, registered as target ``interp`` through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl
+from .target import TargetInfo
+
+INFO = TargetInfo(name="interp", description="reference interpreter (the oracle every target is checked against)",
+                  e_machine=247)
+
+
+@hookimpl
+def bpfx_targets():
+    return [INFO]
+
+
+@hookimpl
+def bpfx_run(target, program, runtime, budget, options):
+    if target.name != INFO.name:
+        return None
+    from .interp import interpret
+
+    return interpret(program, runtime, budget=budget)

@@ -1,0 +1,243 @@
+"""The codegen driver: one BPF program -> one Image, through a target's Selector.
+
+What the core does, so that no selector has to:
+- validation, the CFG, legalisation (context rewriting, guards, blinding);
+- the order of functions and labels for every jump target and function;
+- helper calls: the moves from BPF argument registers to native argument
+  registers and back, derived from the ABI (a parallel move, cycles broken
+  through the AX register); the selector only emits ``move`` and ``call``;
+- bpf-to-bpf calls (``call_local``), exits (a jump to the function's epilogue);
+- the frame facts each prologue needs (registers written, calls made, stack used);
+- the BPF -> native line map and the relocation records.
+
+The selector contract (``bpfx_selector`` returns an object with):
+``reloc_types`` (dict type -> RelocType), ``prologue(cg, frame)``,
+``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` for every instruction
+but calls and exit, ``move(cg, dst, src)`` (native registers),
+``call(cg, entry: HelperEntry)``, ``call_local(cg, label)``, ``jump(cg, label)``.
+Labels are BPF slot indices (ints) for jump targets, ``("func", slot)`` and
+``("exit", slot)`` for functions; ``cg.em.branch(label, forms)`` places a branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .emit import Emitter
+from .errors import BpfxError, LinkError, Unsupported
+from .isa import OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
+from .legalize import AX, legalize
+from .program import Program
+from .progtypes import prog_type as get_prog_type
+from .target import ABI, ContextLayout, HelperTable, Image
+
+
+@dataclass
+class Frame:
+    """What a function's prologue and epilogue need to know."""
+
+    name: str
+    start: int
+    end: int
+    is_entry: bool
+    written: frozenset[int]  # BPF registers the function writes (r10 when it sets up a stack)
+    makes_calls: bool
+    stack_size: int  # bytes of BPF stack the function uses (multiple of 8, <= 512)
+    exit_label: tuple = ()
+    #: set by the selector's prologue: native SP at entry minus this function's BPF r10
+    frame_offset: int = 0
+    extra: dict = field(default_factory=dict)  # selector scratch space
+
+
+def map_symbol(name: str) -> str:
+    """The symbol a map is referenced by in native code (global data sections lose their dot)."""
+    return name.lstrip(".").replace(".", "_")
+
+
+class CodeGen:
+    """What a selector sees: the emitter, the ABI, the current frame, and the core's services."""
+
+    def __init__(self, program: Program, insns: list[Insn], origin: list[int], abi: ABI, helpers: HelperTable,
+                 target_name: str, selector):
+        self.program = program
+        self.insns = insns
+        self.origin = origin
+        self.abi = abi
+        self.helpers = helpers
+        self.target = target_name
+        self.selector = selector
+        self.em = Emitter()
+        self.frame: Frame | None = None
+        self.reg = abi.regs  # BPF register -> native register
+
+    def error(self, pc: int, message: str, cls=Unsupported) -> BpfxError:
+        return cls(message, file=self.program.file, section=self.program.section, insn=self.origin[pc])
+
+    def unsupported(self, pc: int, what: str) -> BpfxError:
+        return self.error(pc, f"unsupported on {self.target}: {what}")
+
+    def ld_imm64_symbol(self, insn: Insn, nxt: Insn) -> tuple[str, int, str] | None:
+        """(symbol, addend, kind) for an LD_IMM64 that refers to a map, or None for a plain constant."""
+        if insn.src == Pseudo.IMM64:
+            return None
+        if insn.src in (Pseudo.MAP_FD, Pseudo.MAP_VALUE):
+            mapdef = self.program.maps[insn.imm]
+            if insn.src == Pseudo.MAP_FD:
+                return (map_symbol(mapdef.name), 0, "map")
+            return (map_symbol(mapdef.name), nxt.imm, "map_value")
+        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported")
+
+    def call_helper(self, pc: int, helper_id: int) -> None:
+        entry = self.helpers.get(helper_id)
+        if entry is None:
+            ptype = self.program.prog_type
+            raise self.error(pc, f"helper {helper_id} is not available on target {self.target} for program type "
+                                 f"{ptype}", LinkError)
+        regs, abi, sel = self.reg, self.abi, self.selector
+        moves = [(abi.arg_regs[i - 1], regs[i]) for i in range(1, 6) if abi.arg_regs[i - 1] != regs[i]]
+        parallel_move(moves, lambda d, s: sel.move(self, d, s), regs[AX])
+        if entry.inline is not None:
+            entry.inline(self, sel)
+        else:
+            sel.call(self, entry)
+        if regs[0] != abi.ret_reg:
+            sel.move(self, regs[0], abi.ret_reg)
+
+
+def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
+    """Perform the moves dst <- src as if all at once, breaking cycles through ``scratch``."""
+    pending = dict(moves)  # dst -> src
+    while pending:
+        sources = set(pending.values())
+        ready = [d for d in pending if d not in sources]
+        if ready:
+            for d in ready:
+                move(d, pending.pop(d))
+            continue
+        d, s = next(iter(pending.items()))  # a cycle: park one source
+        move(scratch, s)
+        pending[d] = scratch
+        for k, v in list(pending.items()):
+            if v == s and k != d:
+                pending[k] = scratch
+
+
+def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int], bool, int]:
+    written: set[int] = set()
+    calls = False
+    r10_escapes = False
+    min_off = 0
+    pc = start
+    while pc < end:
+        insn = insns[pc]
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+        if kind in (Kind.CALL, Kind.CALLX):
+            calls = True
+            written.update((0, 1, 2, 3, 4, 5))
+        elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
+            written.add(insn.dst)
+        elif kind == Kind.ATOMIC and insn.imm & 1:
+            written.add(0 if insn.imm == 0xF1 else insn.src)
+        if kind in (Kind.LDX, Kind.LDXSX) and insn.src == R10:
+            min_off = min(min_off, insn.off)
+        elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and insn.dst == R10:
+            min_off = min(min_off, insn.off)
+        elif info.src_reg and insn.src == R10 and kind not in (Kind.CALLX, Kind.ENDIAN):
+            r10_escapes = True  # r10 copied or compared: the whole frame may be reached
+        pc += 2 if kind == Kind.LD_IMM64 else 1
+    stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
+    if stack or r10_escapes:
+        written.add(R10)
+    return frozenset(written), calls, stack
+
+
+def compile_program(program: Program, target, *, helpers: dict | None = None,
+                    context: ContextLayout | None = None, harden: bool = False, features: dict | None = None,
+                    seed: int | None = None) -> Image:
+    """Compile a validated program for ``target`` (a ``bpfx.plugins.Target``)."""
+    try:
+        return _compile(program, target, helpers=helpers, context=context, harden=harden, features=features,
+                        seed=seed)
+    except BpfxError as err:
+        raise err.at(file=program.file, section=program.section) from None
+
+
+def _compile(program, target, *, helpers, context, harden, features, seed) -> Image:
+    from .cfg import build_cfg
+    from .validate import validate
+
+    validate(program)
+    abi = target.abi()
+    selector = target.selector(features)
+    if abi is None or selector is None:
+        raise Unsupported(f"target {target.name} does not generate code (no ABI or selector)")
+    ptype = get_prog_type(program.prog_type)
+    layout = None
+    accesses = None
+    if ptype.ctx_struct:
+        layout = context or target.context(program.prog_type)
+        accesses = build_cfg(program).ctx_accesses
+    legal = legalize(program.insns, program.functions, abi, prog_type=ptype, allowed_helpers=ptype.helper_ids,
+                     ctx_layout=layout, ctx_accesses=accesses, harden=harden, seed=seed)
+    table = target.helpers(program.prog_type, helpers)
+    cg = CodeGen(program, legal.insns, legal.origin, abi, table, target.name, selector)
+    insns, em = legal.insns, cg.em
+    n = len(insns)
+    leaders = set()
+    for pc, insn in enumerate(insns):
+        t = jump_target(pc, insn)
+        if t is not None:
+            leaders.add(t)
+    starts = sorted(legal.functions)
+    ends = starts[1:] + [n]
+    frames = []
+    for start, end in zip(starts, ends):
+        written, calls, stack = _frame_facts(insns, start, end)
+        frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
+        frames.append(frame)
+        cg.frame = frame
+        em.bind(("func", start))
+        selector.prologue(cg, frame)
+        lower, reg_call, local_call = selector.lower, cg.call_helper, selector.call_local
+        pc = start
+        while pc < end:
+            insn = insns[pc]
+            if pc in leaders:
+                em.bind(pc)
+            em.mark(legal.origin[pc])
+            kind = OPCODES[insn.opcode].kind
+            if kind == Kind.CALL:
+                if insn.src == CallKind.HELPER:
+                    reg_call(pc, insn.imm)
+                elif insn.src == CallKind.LOCAL:
+                    local_call(cg, ("func", pc + 1 + insn.imm))
+                else:
+                    raise cg.unsupported(pc, "kfunc calls")
+                pc += 1
+                continue
+            if kind == Kind.EXIT:
+                if pc + 1 != end:
+                    selector.jump(cg, frame.exit_label)
+                pc += 1
+                continue
+            if kind == Kind.LD_IMM64:
+                lower(cg, pc, insn, insns[pc + 1])
+                pc += 2
+                continue
+            if OPCODES[insn.opcode].cls in (Cls.LD,):
+                raise cg.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
+            lower(cg, pc, insn, None)
+            pc += 1
+        if end in leaders and end < n:
+            pass  # the next function's label is bound by its own loop
+        em.bind(frame.exit_label)
+        selector.epilogue(cg, frame)
+    code, relocs, labels, lines = em.finish()
+    symbols = {f.name: labels[("func", f.start)] for f in frames}
+    entry = frames[0]
+    data = {map_symbol(m.name): m.initial for m in program.maps if m.initial is not None}
+    return Image(target=target.name, code=code, relocs=relocs, symbols=symbols, entry=entry.name, line_map=lines,
+                 stack_size=entry.extra.get("native_stack", entry.stack_size), frame_offset=entry.frame_offset,
+                 reloc_types=dict(selector.reloc_types), prog_type=program.prog_type, data=data,
+                 e_machine=target.info.e_machine)

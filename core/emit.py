@@ -1,0 +1,124 @@
+"""The Emitter: where selectors put native code.
+
+It keeps one flat ``bytearray`` plus side tables: labels, branches, relocations
+and the BPF -> native line map. Branches are emitted at their shortest form;
+``finish()`` then relaxes only the branches that are out of range (promoting
+them to the next, longer form, to a fixpoint) and shifts every position after
+them, so no instruction is ever emitted twice.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from .errors import Unsupported
+from .target import Reloc
+
+#: encode(offset in bytes from the branch's first byte) -> bytes of exactly `size`, or None when out of range
+BranchEncoder = Callable[[int], "bytes | None"]
+
+
+@dataclass(frozen=True)
+class BranchForm:
+    size: int
+    encode: BranchEncoder
+
+
+class Emitter:
+    __slots__ = ("_finished", "branches", "code", "labels", "lines", "relocs")
+
+    def __init__(self) -> None:
+        self.code = bytearray()
+        self.labels: dict[Hashable, int] = {}
+        # [position, form index, label, forms]
+        self.branches: list[list] = []
+        self.relocs: list[tuple[int, int, str, int, str]] = []
+        self.lines: list[tuple[int, int]] = []
+        self._finished = False
+
+    @property
+    def pos(self) -> int:
+        return len(self.code)
+
+    def emit32(self, word: int) -> None:
+        self.code += (word & 0xFFFFFFFF).to_bytes(4, "little")
+
+    def emit(self, data: bytes) -> None:
+        self.code += data
+
+    def bind(self, label: Hashable) -> None:
+        """Place ``label`` at the current position."""
+        self.labels[label] = len(self.code)
+
+    def mark(self, bpf_index: int) -> None:
+        """Record that the code for BPF instruction ``bpf_index`` starts here."""
+        self.lines.append((len(self.code), bpf_index))
+
+    def branch(self, label: Hashable, forms: tuple[BranchForm, ...]) -> None:
+        """A branch to ``label``; ``forms`` from shortest to longest."""
+        self.branches.append([len(self.code), 0, label, forms])
+        self.code += bytes(forms[0].size)
+
+    def reloc(self, type_: int, symbol: str, addend: int = 0, kind: str = "helper", at: int | None = None) -> None:
+        """Record a relocation at ``at`` (default: the current position, i.e. the next instruction)."""
+        self.relocs.append((len(self.code) if at is None else at, type_, symbol, addend, kind))
+
+    def finish(self) -> tuple[bytes, tuple[Reloc, ...], dict[Hashable, int], tuple[tuple[int, int], ...]]:
+        """Resolve branches (relaxing those out of range) and return (code, relocs, labels, line map)."""
+        assert not self._finished
+        self._finished = True
+        branches, labels = self.branches, self.labels
+        grown: list[tuple[int, int]] = []  # (original position, extra bytes), ascending by position
+
+        def moved(p: int) -> int:  # original position -> final position
+            i = bisect_right(grown_pos, p - 1) if grown_pos else 0
+            return p + (grown_sum[i - 1] if i else 0)
+
+        grown_pos: list[int] = []
+        grown_sum: list[int] = []
+        while True:
+            changed = False
+            for br in branches:
+                pos, idx, label, forms = br
+                if label not in labels:
+                    raise Unsupported(f"internal: branch to unbound label {label!r}")
+                offset = moved(labels[label]) - moved(pos)
+                while forms[idx].encode(offset) is None:
+                    idx += 1
+                    if idx == len(forms):
+                        raise Unsupported(f"branch of {offset} bytes is out of range of every branch form")
+                    changed = True
+                if idx != br[1]:
+                    br[1] = idx
+            if not changed:
+                break
+            grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
+            grown_pos = [g[0] for g in grown]
+            grown_sum = []
+            total = 0
+            for _, extra in grown:
+                total += extra
+                grown_sum.append(total)
+
+        code = self.code
+        if grown:
+            out = bytearray()
+            prev = 0
+            for pos, extra in grown:
+                out += code[prev:pos]
+                out += bytes(extra)
+                prev = pos
+            out += code[prev:]
+            code = out
+        for pos, idx, label, forms in branches:
+            start = moved(pos)
+            # A grown branch's extra bytes were inserted at its own position, so it starts at moved(pos) - 0:
+            # moved() counts only branches strictly before pos.
+            data = forms[idx].encode(moved(labels[label]) - start)
+            code[start:start + len(data)] = data
+        final_labels = {k: moved(v) for k, v in labels.items()} if grown else dict(labels)
+        relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
+        lines = tuple((moved(p), i) for p, i in self.lines) if grown else tuple(self.lines)
+        return bytes(code), relocs, final_labels, lines

@@ -1,0 +1,150 @@
+"""The plugin author's manual: every hook a bpfx target plugin can implement.
+
+A target plugin is a module (or package) registered under the entry-point
+group ``bpfx.targets``::
+
+    # setup.cfg of a vendor package
+    [options.entry_points]
+    bpfx.targets =
+        acme = bpfx_acme
+
+and implements hooks with ``bpfx.hookimpl``::
+
+    from bpfx import hookimpl, TargetInfo
+
+    @hookimpl
+    def bpfx_targets():
+        return [TargetInfo(name="acme", description="ACME NIC core", base="arm64")]
+
+Hooks are grouped by pipeline phase. Every hook receives the ``TargetInfo``
+it is asked about and must return ``None`` for targets it does not own, so one
+plugin can serve several targets and several plugins can coexist. Only the
+selection hooks are ``firstresult``. A target whose ``TargetInfo.base`` names
+another target inherits every hook it does not implement from that target.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from .target import ABI, ContextLayout, HelperEntry, Machine, Selector, TargetInfo
+
+hookspec = pluggy.HookspecMarker("bpfx")
+hookimpl = pluggy.HookimplMarker("bpfx")
+
+
+# -- discovery ---------------------------------------------------------------------------------------------------
+
+@hookspec
+def bpfx_targets() -> list[TargetInfo]:
+    """The targets this plugin provides.
+
+    :return: a list of :class:`TargetInfo`; names must be unique across all plugins
+        (a duplicate is reported as a warning and the first one wins).
+
+    Example::
+
+        @hookimpl
+        def bpfx_targets():
+            return [TargetInfo("arm64", "AArch64 (A64)", e_machine=183, llvm_triple="aarch64-unknown-none")]
+    """
+
+
+# -- lowering ----------------------------------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def bpfx_abi(target: TargetInfo) -> ABI | None:
+    """How BPF registers and frames map onto the native core.
+
+    :param target: the target being compiled for.
+    :return: an :class:`ABI`: BPF r0..r10 (and 11, the hidden AX register) -> native registers, the native
+        C argument/return/callee-saved registers, scratch registers, stack alignment, and the capability flags
+        (``udiv_by_zero_is_zero``, ``shifts_mask_count``, ...) from which the legaliser decides which BPF
+        rewrites the target needs. ``None`` if the target is not yours.
+
+    Example::
+
+        @hookimpl
+        def bpfx_abi(target):
+            if target.name == "arm64":
+                return ABI(regs={0: 7, 1: 0, ...}, arg_regs=(0, 1, 2, 3, 4, 5, 6, 7), ret_reg=0, ...)
+    """
+
+
+@hookspec(firstresult=True)
+def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Selector | None:
+    """The instruction selector: an object the codegen driver calls for each BPF instruction.
+
+    :param target: the target being compiled for.
+    :param abi: the ABI ``bpfx_abi`` returned for it.
+    :param features: the target's features after the user's overrides (e.g. ``{"lse": True}``).
+    :return: a new selector (one per compilation) with methods ``prologue(em, frame)``,
+        ``epilogue(em, frame)``, ``lower(em, pc, insn, nxt)`` and the primitives the core's calling-convention
+        code uses (``move(em, dst, src)``, ``call(em, helper_entry)``, ``call_local(em, label)``), plus
+        ``reloc_types``. It emits through the :class:`bpfx.emit.Emitter` it is given and raises
+        :class:`bpfx.Unsupported` for an instruction it cannot lower. See core/codegen.py for the full contract.
+    """
+
+
+@hookspec
+def bpfx_helpers(target: TargetInfo, prog_type: str) -> dict[int, HelperEntry] | None:
+    """How helpers are reached: by absolute address, by relocation against a symbol, or inline.
+
+    All results are merged, later plugins overriding earlier ones, so a *driver* plugin can add addresses for
+    helpers a target plugin only knows by symbol. The core's default for every helper the program type allows
+    is a relocation against ``bpf_<name>``.
+
+    :param target: the target being compiled for.
+    :param prog_type: the program type ("xdp", "sched_cls", ...).
+    :return: helper id -> :class:`HelperEntry`, or None.
+
+    Example::
+
+        @hookimpl
+        def bpfx_helpers(target, prog_type):
+            if target.name == "acme":
+                return {44: HelperEntry(44, "xdp_adjust_head", address=0x4000_1000)}
+    """
+
+
+@hookspec(firstresult=True)
+def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
+    """The device's context layout for a program type.
+
+    :return: a :class:`ContextLayout` mapping each supported UAPI ctx field (by UAPI offset) to the device's
+        field (offset, size, kind). The core rewrites ctx loads and stores to it; an access to a field the
+        layout lacks is a compile error naming the field. None: use the default layout from specs/.
+    """
+
+
+# -- running -----------------------------------------------------------------------------------------------------
+
+@hookspec(firstresult=True)
+def bpfx_machine(target: TargetInfo) -> Machine | None:
+    """How to run the target's code in an emulator, so ``bpfx run`` and ``bpfx conformance`` work for it.
+
+    :return: a :class:`Machine` (unicorn architecture, mode, CPU model, register ids, the instruction a helper
+        trampoline returns with), or None if the target cannot be run here.
+
+    Example::
+
+        @hookimpl
+        def bpfx_machine(target):
+            if target.name == "arm64":
+                return Machine(uc_arch=UC_ARCH_ARM64, uc_mode=UC_MODE_ARM, pc=UC_ARM64_REG_PC, ...)
+    """
+
+
+@hookspec(firstresult=True)
+def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
+    """Run a program directly, for targets that are not compiled to native code (the reference interpreter).
+
+    :param program: the validated :class:`bpfx.Program`.
+    :param runtime: the :class:`bpfx.runtime.Runtime` holding memory, maps and helpers.
+    :param budget: the instruction budget.
+    :return: a :class:`bpfx.runtime.Result`, or None if the target is not yours.
+    """
+
+
+HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_machine",
+              "bpfx_run")

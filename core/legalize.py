@@ -1,0 +1,276 @@
+"""BPF -> BPF rewrites, so a selector only ever sees what its target can do.
+
+Each pass is driven by the target's ABI capability flags: a target with the
+native semantics pays nothing. Rewrites may insert instructions; ``rewrite``
+keeps jump, gotol and local-call targets pointing at the start of the
+expansion of the instruction they targeted, and records for every new slot the
+original BPF index (for the line map and error messages).
+
+The hidden register AX (BPF register 11, as in the kernel) is what the
+inserted code uses as a temporary; every ABI maps it to a native scratch
+register.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .errors import Unsupported
+from .isa import (
+    ALU_OPS,
+    ATOMIC_OPS,
+    JMP_OPS,
+    MODES,
+    OPCODES,
+    SIZES,
+    SRC_K,
+    SRC_X,
+    Cls,
+    Insn,
+    Kind,
+    Pseudo,
+    jump_target,
+    ld_imm64,
+    s32,
+)
+from .target import ABI, ContextLayout
+
+AX = 11
+
+_MOV64_K = Cls.ALU64 | SRC_K | ALU_OPS["mov"]
+_MOV32_K = Cls.ALU | SRC_K | ALU_OPS["mov"]
+_XOR64_K = Cls.ALU64 | SRC_K | ALU_OPS["xor"]
+_XOR32_K = Cls.ALU | SRC_K | ALU_OPS["xor"]
+_JA = Cls.JMP | JMP_OPS["ja"]
+_LSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["lsh"]
+_RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
+
+
+@dataclass
+class Legalized:
+    insns: list[Insn]
+    origin: list[int]  # new slot -> original BPF index
+    functions: dict[int, str]  # new slot -> function name
+
+
+# An expansion is a list of (insn, local): local=True means a jump inside the expansion whose offset is already
+# right; otherwise a jump/call keeps the original target and its offset is recomputed.
+Expansion = list[tuple[Insn, bool]]
+
+
+def rewrite(insns: list[Insn], functions: dict[int, str], expand) -> Legalized:
+    """Apply ``expand(pc, insn, nxt) -> Expansion | None`` (None keeps the instruction) to every slot."""
+    new: list[Insn] = []
+    origin: list[int] = []
+    fixups: list[tuple[int, int]] = []  # (new index, original target)
+    start = [0] * (len(insns) + 1)
+    pc, n = 0, len(insns)
+    while pc < n:
+        insn = insns[pc]
+        nxt = insns[pc + 1] if pc + 1 < n else None
+        start[pc] = len(new)
+        width = 2 if insn.opcode == 0x18 else 1
+        exp = expand(pc, insn, nxt)
+        if exp is None:
+            target = jump_target(pc, insn)
+            if target is not None:
+                fixups.append((len(new), target))
+            new.append(insn)
+            origin.append(pc)
+            if width == 2:
+                start[pc + 1] = len(new)
+                new.append(nxt)
+                origin.append(pc)
+        else:
+            for item, local in exp:
+                if not local:
+                    target = jump_target(pc, insn) if jump_target(len(new), item) is not None else None
+                    if target is not None:
+                        fixups.append((len(new), target))
+                new.append(item)
+                origin.append(pc)
+            if width == 2:
+                start[pc + 1] = len(new)
+        pc += width
+    start[n] = len(new)
+    for at, target in fixups:
+        insn = new[at]
+        rel = start[target] - (at + 1)
+        info = OPCODES[insn.opcode]
+        if info.kind == Kind.CALL or (info.kind == Kind.JA and info.cls == Cls.JMP32):
+            new[at] = insn._replace(imm=rel)
+        else:
+            if not -0x8000 <= rel < 0x8000:
+                raise Unsupported("a jump grew out of the 16-bit offset range while legalising", insn=origin[at])
+            new[at] = insn._replace(off=rel)
+    return Legalized(new, origin, {start[k]: v for k, v in functions.items()})
+
+
+class _Blinder:
+    """Constant blinding as the kernel does it: every user immediate becomes (imm ^ rnd) ^ rnd via AX."""
+
+    def __init__(self, seed: int | None):
+        self.rng = random.Random(seed) if seed is not None else random.SystemRandom()
+
+    def __call__(self, pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+        rnd = s32(self.rng.getrandbits(32))
+        if kind in (Kind.ALU, Kind.JCOND) and not info.src_reg and info.op != "neg":
+            wide = info.cls in (Cls.ALU64, Cls.JMP)
+            mov, xor = (_MOV64_K, _XOR64_K) if wide else (_MOV32_K, _XOR32_K)
+            op = insn.opcode | SRC_X
+            return [(Insn(mov, AX, 0, 0, s32(insn.imm ^ rnd)), True), (Insn(xor, AX, 0, 0, rnd), True),
+                    (Insn(op, insn.dst, AX, insn.off, 0), False)]
+        if kind == Kind.ST:
+            size = insn.opcode & 0x18
+            return [(Insn(_MOV64_K, AX, 0, 0, s32(insn.imm ^ rnd)), True), (Insn(_XOR64_K, AX, 0, 0, rnd), True),
+                    (Insn(Cls.STX | MODES["mem"] | size, insn.dst, AX, insn.off, 0), True)]
+        if kind == Kind.LD_IMM64 and insn.src == Pseudo.IMM64:
+            value = (insn.imm & 0xFFFFFFFF) | ((nxt.imm & 0xFFFFFFFF) << 32)
+            key = self.rng.getrandbits(64)
+            a1, a2 = ld_imm64(AX, value ^ key)
+            d1, d2 = ld_imm64(insn.dst, key)
+            return [(a1, True), (a2, True), (d1, True), (d2, True),
+                    (Insn(Cls.ALU64 | SRC_X | ALU_OPS["xor"], insn.dst, AX), True)]
+        return None
+
+
+def _guards(abi: ABI):
+    """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics."""
+
+    def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        info = OPCODES[insn.opcode]
+        if info.kind != Kind.ALU:
+            return None
+        wide = info.cls == Cls.ALU64
+        jcls = Cls.JMP if wide else Cls.JMP32
+        mov_k = _MOV64_K if wide else _MOV32_K
+        if info.op in ("lsh", "rsh", "arsh"):
+            mask = 63 if wide else 31
+            if not info.src_reg:
+                return None if insn.imm == insn.imm & mask else [(insn._replace(imm=insn.imm & mask), True)]
+            if abi.shifts_mask_count:
+                return None
+            return [(Insn(info.cls | SRC_X | ALU_OPS["mov"], AX, insn.src), True),
+                    (Insn(info.cls | SRC_K | ALU_OPS["and"], AX, 0, 0, mask), True),
+                    (insn._replace(src=AX), True)]
+        if info.op not in ("div", "mod"):
+            return None
+        signed = insn.off == 1
+        if not info.src_reg:
+            if insn.imm == 0:
+                if info.op == "div":
+                    return [(Insn(mov_k, insn.dst), True)]
+                return [] if wide else [(Insn(Cls.ALU | SRC_X | ALU_OPS["mov"], insn.dst, insn.dst), True)]
+            if signed and insn.imm == -1 and not abi.sdiv_overflow_safe:
+                if info.op == "div":
+                    return [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)]
+                return [(Insn(mov_k, insn.dst), True)]
+            return None
+        # Each guard is "jne src, VALUE, next guard; <special case>; ja end", and the operation comes last.
+        guards: list[tuple[int, Expansion]] = []
+        zero_ok = abi.udiv_by_zero_is_zero if info.op == "div" else abi.umod_by_zero_is_dst
+        if not zero_ok:
+            if info.op == "div":
+                guards.append((0, [(Insn(mov_k, insn.dst), True)]))
+            else:
+                guards.append((0, [] if wide else [(Insn(Cls.ALU | SRC_X | ALU_OPS["mov"], insn.dst, insn.dst),
+                                                    True)]))
+        if signed and not abi.sdiv_overflow_safe:
+            guards.append((-1, [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)] if info.op == "div"
+                           else [(Insn(mov_k, insn.dst), True)]))
+        if not guards:
+            return None
+        sizes = [2 + len(case) for _, case in guards]
+        seq: Expansion = []
+        for i, (value, case) in enumerate(guards):
+            seq.append((Insn(jcls | SRC_K | JMP_OPS["jne"], insn.src, 0, len(case) + 1, value), True))
+            seq += case
+            seq.append((Insn(_JA, 0, 0, sum(sizes[i + 1:]) + 1, 0), True))
+        return seq + [(insn, True)]
+
+    return expand
+
+
+def _callx(allowed: list[int]):
+    """callx rN -> a compare chain over the helper ids the program type allows (a register call on a native
+    target must reach a helper by its own calling sequence). An id outside the set leaves r0 = 0."""
+
+    def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        if OPCODES[insn.opcode].kind != Kind.CALLX:
+            return None
+        seq: Expansion = []
+        for i, hid in enumerate(allowed):
+            remaining = len(allowed) - i - 1
+            seq += [(Insn(Cls.JMP | SRC_K | JMP_OPS["jne"], insn.dst, 0, 2, hid), True),
+                    (Insn(Cls.JMP | JMP_OPS["call"], 0, 0, 0, hid), True),
+                    (Insn(_JA, 0, 0, 0, 0), True)]
+            seq[-1] = (Insn(_JA, 0, 0, 3 * remaining + 1, 0), True)
+        seq.append((Insn(_MOV64_K, 0), True))
+        return seq
+
+    return expand
+
+
+def _context(layout: ContextLayout, accesses: dict, ctx_names: dict[int, str], struct: str):
+    """Rewrite ctx loads/stores from the UAPI struct to the device layout."""
+
+    def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        acc = accesses.get(pc)
+        if acc is None:
+            return None
+        name = ctx_names.get(acc.offset, f"offset {acc.offset}")
+        fld = layout.fields.get(acc.offset)
+        if fld is None:
+            raise Unsupported(f"context field {struct}.{name} is not in the device layout {layout.struct}",
+                              insn=pc)
+        info = OPCODES[insn.opcode]
+        delta = fld.off - acc.offset
+        if fld.kind == "ptr":
+            if acc.is_store or info.kind != Kind.LDX:
+                raise Unsupported(f"context field {struct}.{name} is a pointer: it can only be loaded", insn=pc)
+            if acc.size != 4:
+                raise Unsupported(f"narrow load of context pointer {struct}.{name}", insn=pc)
+            return [(Insn(Cls.LDX | MODES["mem"] | SIZES["dw"], insn.dst, insn.src, insn.off + delta, 0), True)]
+        if acc.size != fld.size:
+            raise Unsupported(f"{acc.size}-byte access to the {fld.size}-byte context field {struct}.{name}",
+                              insn=pc)
+        if info.kind == Kind.ATOMIC:
+            raise Unsupported(f"atomic operation on context field {struct}.{name}", insn=pc)
+        return None if delta == 0 else [(insn._replace(off=insn.off + delta), True)]
+
+    return expand
+
+
+def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_type=None, allowed_helpers=(),
+             ctx_layout: ContextLayout | None = None, ctx_accesses: dict | None = None, harden: bool = False,
+             seed: int | None = None) -> Legalized:
+    """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding."""
+    result = Legalized(list(insns), list(range(len(insns))), dict(functions))
+    if ctx_layout is not None and ctx_accesses:
+        names = {off: name for name, (off, _size) in prog_type.ctx_fields.items()}
+        result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
+                                                                  prog_type.ctx_struct))
+    passes = []
+    if any(OPCODES[i.opcode] is not None and OPCODES[i.opcode].kind == Kind.CALLX for i in result.insns):
+        passes.append(_callx(sorted(allowed_helpers)))
+    for i, insn in enumerate(result.insns):
+        info = OPCODES[insn.opcode]
+        if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
+                                                              abi.atomic_widths):
+            name = next(k for k, v in ATOMIC_OPS.items() if v == insn.imm & ~1) if insn.imm & ~1 else "add"
+            raise Unsupported(f"{info.size * 8}-bit atomic {name} is not supported by this target", insn=i)
+        if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
+            raise Unsupported("byte swap is not supported by this target", insn=i)
+    passes.append(_guards(abi))
+    for expand in passes:
+        origin = result.origin
+        step = rewrite(result.insns, result.functions, expand)
+        result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
+    if harden:
+        origin = result.origin
+        step = rewrite(result.insns, result.functions, _Blinder(seed))
+        result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
+    return result

@@ -1,0 +1,192 @@
+"""Running an Image under unicorn, the way a device loader would load it.
+
+The plugin's ``Machine`` says which CPU; the core does the rest: it maps the
+runtime's memory layout (stack, ctx, packet, maps), resolves relocations
+(helpers -> trampolines whose first instruction hands control to the same
+Python helper implementations the interpreter uses; maps -> the runtime's map
+objects), passes the context pointer as the first native argument, counts
+executed instructions against a budget, and returns the interpreter's Result.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+
+import unicorn
+
+from .errors import LinkError, RuntimeFault
+from .isa import STACK_SIZE
+from .runtime import layout
+from .target import HelperTable, Image, Machine
+
+PAGE = 0x1000
+CODE_SLOT = 0x10_0000  # each compiled program (tail-call targets too) gets 1 MiB of the code area
+EXIT_ADDR = layout.TRAMPOLINE_BASE - 0x1000  # the return address the entry is called with
+MAX_TAIL_CALLS = 33
+
+
+def _align(n: int, to: int = PAGE) -> int:
+    return (n + to - 1) & ~(to - 1)
+
+
+class _Run:
+    def __init__(self, target, machine: Machine, program, rt, budget: int, helpers: HelperTable, compile_fn):
+        self.target, self.machine, self.rt, self.budget = target, machine, rt, budget
+        self.helpers, self.compile_fn = helpers, compile_fn
+        self.program = program
+        self.uc = unicorn.Uc(machine.uc_arch, machine.uc_mode)
+        if machine.cpu_model is not None:
+            self.uc.ctl_set_cpu_model(machine.cpu_model)
+        if machine.setup is not None:
+            machine.setup(self.uc)
+        self.images: dict[str, tuple[int, Image]] = {}
+        self.count = 0
+        self.fault: Exception | None = None
+        self.trampolines: dict[int, int] = {}  # address -> helper id
+        self.mapped: set[int] = set()
+        self._map_runtime()
+        self._map_trampolines()
+
+    # -- memory ---------------------------------------------------------------------------------------------
+    def _map(self, base: int, size: int, perms: int = unicorn.UC_PROT_ALL) -> None:
+        for page in range(base & ~(PAGE - 1), _align(base + size), PAGE):
+            if page not in self.mapped:
+                self.uc.mem_map(page, PAGE, perms)
+                self.mapped.add(page)
+
+    def _map_runtime(self) -> None:
+        for region in self.rt.memory.regions:
+            self._map(region.base, max(len(region.buf), 1))
+            self.uc.mem_write(region.base, bytes(region.buf))
+
+    def _to_runtime(self) -> None:
+        for region in self.rt.memory.regions:
+            if region.writable and len(region.buf):
+                region.buf[:] = self.uc.mem_read(region.base, len(region.buf))
+
+    def _from_runtime(self) -> None:
+        for region in self.rt.memory.regions:
+            if region.writable and len(region.buf):
+                self.uc.mem_write(region.base, bytes(region.buf))
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _map_trampolines(self) -> None:
+        ret = self.machine.return_insn
+        self._map(EXIT_ADDR, PAGE)
+        self.uc.mem_write(EXIT_ADDR, ret)
+        for hid, entry in self.helpers.entries.items():
+            if entry.inline is not None:
+                continue
+            addr = entry.address if entry.address is not None else layout.TRAMPOLINE_BASE + 16 * hid
+            self._map(addr, len(ret))
+            self.uc.mem_write(addr, ret)
+            self.trampolines[addr] = hid
+        for addr in self.trampolines:
+            self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_helper, begin=addr, end=addr)
+
+    def _on_helper(self, uc, address, size, _user) -> None:
+        hid = self.trampolines[address]
+        args = tuple(uc.reg_read(r) for r in self.machine.arg_regs[:5])
+        self._to_runtime()
+        try:
+            r0 = self.rt.call_helper(hid, args)
+        except Exception as exc:  # noqa: BLE001 - reported after emu_stop, with the BPF location
+            self.fault = exc
+            uc.emu_stop()
+            return
+        self._from_runtime()
+        uc.reg_write(self.machine.ret_reg, r0 & 0xFFFF_FFFF_FFFF_FFFF)
+        if self.rt.exit_requested or self.rt.pending_tail_call is not None:
+            uc.emu_stop()
+
+    def _symbol_address(self, program, reloc) -> int:
+        if reloc.kind == "helper":
+            for hid, entry in self.helpers.entries.items():
+                if entry.symbol == reloc.symbol:
+                    return entry.address if entry.address is not None else layout.TRAMPOLINE_BASE + 16 * hid
+        elif reloc.kind in ("map", "map_value"):
+            from .codegen import map_symbol
+
+            for index, mapdef in enumerate(program.maps):
+                if map_symbol(mapdef.name) == reloc.symbol:
+                    if reloc.kind == "map":
+                        return self.rt.map_address(index)
+                    return self.rt.map_value_address(index)
+        raise LinkError(f"cannot resolve {reloc.kind} symbol {reloc.symbol!r}")
+
+    # -- code -----------------------------------------------------------------------------------------------
+    def load(self, program, image: Image) -> int:
+        """Place ``image`` in the code area (once per program) and return its entry address."""
+        if program.name in self.images:
+            base, image = self.images[program.name]
+            return base + image.entry_offset()
+        base = layout.CODE_BASE + CODE_SLOT * len(self.images)
+        if len(image.code) > CODE_SLOT:
+            raise RuntimeFault(f"program of {len(image.code)} bytes does not fit the emulator's code slot")
+        code = bytearray(image.code)
+        for reloc in image.relocs:
+            value = self._symbol_address(program, reloc) + reloc.addend
+            image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
+        self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
+        self.uc.mem_write(base, bytes(code))
+        self.images[program.name] = (base, image)
+        if self.machine.insn_size:
+            self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block, begin=base, end=base + len(code) - 1)
+        return base + image.entry_offset()
+
+    def _on_block(self, uc, address, size, _user) -> None:
+        self.count += size // self.machine.insn_size
+        if self.count > self.budget:
+            self.fault = RuntimeFault(f"instruction budget of {self.budget} native instructions exhausted")
+            uc.emu_stop()
+
+    def _locate(self, pc: int) -> tuple[str, int | None]:
+        for name, (base, image) in self.images.items():
+            if base <= pc < base + len(image.code):
+                offsets = [off for off, _ in image.line_map]
+                i = bisect_right(offsets, pc - base) - 1
+                return name, image.line_map[i][1] if i >= 0 else None
+        return "", None
+
+    def run(self, image: Image) -> int:
+        m, uc = self.machine, self.uc
+        program = self.program
+        entry = self.load(program, image)
+        for _ in range(MAX_TAIL_CALLS + 2):
+            uc.reg_write(m.sp, layout.STACK_TOP)
+            if m.link_reg is not None:
+                uc.reg_write(m.link_reg, EXIT_ADDR)
+            for reg, value in zip(m.arg_regs, self.rt.entry_args):
+                uc.reg_write(reg, value)
+            try:
+                uc.emu_start(entry, EXIT_ADDR)
+            except unicorn.UcError as exc:
+                pc = uc.reg_read(m.pc)
+                _, insn = self._locate(pc)
+                raise RuntimeFault(f"{exc} at native address 0x{pc:x}", insn=insn) from None
+            if self.fault is not None:
+                fault, self.fault = self.fault, None
+                pc = uc.reg_read(m.pc)
+                if hasattr(fault, "at"):
+                    raise fault.at(insn=self._locate(pc)[1])
+                raise fault
+            if self.rt.pending_tail_call is None:
+                break
+            program, self.rt.pending_tail_call = self.rt.pending_tail_call, None
+            entry = self.load(program, self.compile_fn(program))
+        r0 = uc.reg_read(m.ret_reg)
+        self._to_runtime()
+        return r0
+
+
+def execute(target, machine: Machine, image: Image, program, rt, *, budget: int, helpers: HelperTable,
+            compile_fn):
+    """Run ``image`` (compiled from ``program``) on ``machine`` with runtime ``rt``; returns a Result."""
+    run = _Run(target, machine, program, rt, budget, helpers, compile_fn)
+    try:
+        r0 = run.run(image)
+    except RuntimeFault as err:
+        raise err.at(file=program.file, section=program.section) from None
+    top = layout.STACK_TOP - image.frame_offset
+    stack = rt.memory.read(top - STACK_SIZE, STACK_SIZE)
+    return rt.result(r0, stack=stack, insn_count=run.count)

@@ -1,0 +1,176 @@
+"""Compiling and running programs on any target: the ``run`` and ``compile`` commands and their API."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .errors import BpfxError, Unsupported, UsageError
+from .plugins import get_target
+from .program import Object, Program
+
+DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
+
+
+def _ctx_layout(target, program: Program, context):
+    from .progtypes import prog_type
+
+    if not prog_type(program.prog_type).ctx_struct:
+        return None
+    layout = context or target.context(program.prog_type)
+    return {f.name: (f.off, f.size) for f in layout.fields.values()}
+
+
+def compile(program: Program, target: str = "arm64", *, helpers: dict | None = None, context=None,
+            harden: bool = False, features: dict | None = None, seed: int | None = None):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
+    from .codegen import compile_program
+
+    return compile_program(program, get_target(target), helpers=helpers, context=context, harden=harden,
+                           features=features, seed=seed)
+
+
+def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
+                obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
+                helpers: dict | None = None, context=None, features: dict | None = None,
+                seed: int | None = None, map_init=None):
+    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result."""
+    from .runtime import Runtime
+
+    tgt = get_target(target)
+    machine = tgt.machine()
+    if machine is None:
+        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
+        result = tgt.run(program, rt, budget, {"harden": harden})
+        if result is None:
+            raise Unsupported(f"target {target} can neither run programs nor be emulated here")
+        return result
+    from .codegen import compile_program
+    from .machine import execute
+
+    rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
+                 ctx_layout=_ctx_layout(tgt, program, context))
+
+    def compile_fn(prog: Program):
+        return compile_program(prog, tgt, helpers=helpers, context=context, harden=harden, features=features,
+                               seed=seed)
+
+    image = compile_fn(program)
+    return execute(tgt, machine, image, program, rt, budget=budget, helpers=tgt.helpers(program.prog_type, helpers),
+                   compile_fn=compile_fn)
+
+
+# -- command line ----------------------------------------------------------------------------------------------
+
+def _features(spec: str | None) -> dict[str, bool] | None:
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        part = part.strip()
+        if not part or part[0] not in "+-":
+            raise UsageError(f"--mattr takes +feature or -feature, not {part!r}")
+        out[part[1:]] = part[0] == "+"
+    return out
+
+
+def _packet(args) -> bytes | None:
+    if args.packet:
+        try:
+            with open(args.packet, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise BpfxError(f"cannot read packet: {exc.strerror}", file=args.packet) from None
+    if args.packet_size is not None:
+        if not 0 <= args.packet_size <= 65536:
+            raise UsageError("--packet-size must be between 0 and 65536")
+        return bytes(i & 0xFF for i in range(args.packet_size))
+    return None
+
+
+def cmd_run(args) -> int:
+    from .loader import load
+
+    obj = load(args.file)
+    program = obj.program(args.section)
+    mem = None
+    if args.mem:
+        try:
+            with open(args.mem, "rb") as f:
+                mem = f.read()
+        except OSError as exc:
+            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+    result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
+                         harden=args.harden, features=_features(args.mattr))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    name = result.return_name
+    print(f"r0 = {result.r0}" + (f" ({name})" if name else "") + f"  [0x{result.r0:x}]")
+    if result.packet_len is not None:
+        print(f"packet length = {result.packet_len}")
+    for map_name, entries in result.maps.items():
+        for key, value in entries.items():
+            print(f"map {map_name}[{key}] = {value if value is not None else '(deleted)'}")
+    for line in result.trace:
+        print(f"trace: {line}")
+    return 0
+
+
+def cmd_compile(args) -> int:
+    from .loader import load
+    from .writers import FORMATS, write
+
+    obj = load(args.file)
+    program = obj.program(args.section)
+    tgt = get_target(args.target)
+    if tgt.abi() is None:
+        raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr))
+    fmt = args.format
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
+    out = args.output
+    if out is None:
+        if fmt == "listing":
+            out = "-"
+        else:
+            stem = os.path.splitext(os.path.basename(args.file))[0]
+            out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
+    disasm = getattr(tgt.selector(), "disassembler", None)
+    write(image, fmt, out, program=program, disasm=disasm)
+    if out != "-":
+        print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
+              f"{len(image.relocs)} relocations", file=sys.stderr)
+    return 0
+
+
+def _common(p) -> None:
+    p.add_argument("file", help="BPF ELF object (.o), assembly (.s) or raw instructions (.bin)")
+    p.add_argument("-t", "--target", default="interp", help="target name (see bpfx --list-targets)")
+    p.add_argument("--section", "-s", help="program to use: its section or function name (default: the only one)")
+    p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
+    p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run a program on a target (interpreted or emulated)",
+                       description="Run a BPF program and print r0 (with its return-code name), the packet length "
+                                   "after the run, changed map entries and trace output.")
+    _common(p)
+    p.add_argument("--packet", help="file with the packet bytes (xdp, tc, socket programs)")
+    p.add_argument("--packet-size", type=int, help="use a generated packet of N bytes")
+    p.add_argument("--mem", help="file with the memory block for 'mem' programs (r1 = pointer, r2 = length)")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="instruction budget (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (r0, packet_len, maps, trace)")
+    p.set_defaults(func=cmd_run)
+    c = sub.add_parser("compile", help="compile a program to native code",
+                       description="Compile a BPF program for a target. Formats: elf (ET_REL object with "
+                                   ".rela.text, links with binutils), bin (raw code + OUT.relocs.json), c (C array "
+                                   "with a relocation table), listing (BPF interleaved with native code).")
+    _common(c)
+    c.set_defaults(target="arm64")
+    c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
+    c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
+    c.set_defaults(func=cmd_compile)
