@@ -20,7 +20,7 @@ class BpfxError(Exception):
         self.insn = insn
 
     def at(self, *, file: str | None = None, section: str | None = None,
-           insn: int | None = None) -> "BpfxError":
+           insn: int | None = None) -> BpfxError:
         """Fill in location parts that are still unknown; returns self for ``raise e.at(...)``."""
         if self.file is None:
             self.file = file

@@ -78,9 +78,10 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
     :param target: the target being compiled for.
     :param abi: the ABI ``bpfx_abi`` returned for it.
     :param features: the target's features after the user's overrides (e.g. ``{"lse": True}``).
-    :return: a new selector (one per compilation) with methods ``prologue(em, frame)``,
-        ``epilogue(em, frame)``, ``lower(em, pc, insn, nxt)`` and the primitives the core's calling-convention
-        code uses (``move(em, dst, src)``, ``call(em, helper_entry)``, ``call_local(em, label)``), plus
+    :return: a new selector (one per compilation) with methods ``prologue(cg, frame)``,
+        ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the primitives the core's calling-convention
+        code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``, ``call_local(cg, label)``,
+        ``jump(cg, label)``), plus
         ``reloc_types``. It emits through the :class:`bpfx.emit.Emitter` it is given and raises
         :class:`bpfx.Unsupported` for an instruction it cannot lower. See core/codegen.py for the full contract.
     """
@@ -111,9 +112,17 @@ def bpfx_helpers(target: TargetInfo, prog_type: str) -> dict[int, HelperEntry] |
 def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
     """The device's context layout for a program type.
 
+    :param prog_type: the program type ("xdp", "sched_cls", ...).
     :return: a :class:`ContextLayout` mapping each supported UAPI ctx field (by UAPI offset) to the device's
         field (offset, size, kind). The core rewrites ctx loads and stores to it; an access to a field the
         layout lacks is a compile error naming the field. None: use the default layout from specs/.
+
+    Example::
+
+        @hookimpl
+        def bpfx_context(target, prog_type):
+            if target.name == "acme" and prog_type == "xdp":
+                return ContextLayout("acme_xdp_md", 24, {0: ContextField("data", 8, 8, "ptr"), ...})
     """
 
 
@@ -139,10 +148,19 @@ def bpfx_machine(target: TargetInfo) -> Machine | None:
 def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """Run a program directly, for targets that are not compiled to native code (the reference interpreter).
 
+    :param target: the target asked to run it.
     :param program: the validated :class:`bpfx.Program`.
     :param runtime: the :class:`bpfx.runtime.Runtime` holding memory, maps and helpers.
     :param budget: the instruction budget.
+    :param options: extra run options (``harden``); ignore what you do not know.
     :return: a :class:`bpfx.runtime.Result`, or None if the target is not yours.
+
+    Example::
+
+        @hookimpl
+        def bpfx_run(target, program, runtime, budget, options):
+            if target.name == "interp":
+                return interpret(program, runtime, budget=budget)
     """
 
 

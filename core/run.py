@@ -22,7 +22,7 @@ def _ctx_layout(target, program: Program, context):
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
-def compile(program: Program, target: str = "arm64", *, helpers: dict | None = None, context=None,
+def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
             harden: bool = False, features: dict | None = None, seed: int | None = None):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
     from .codegen import compile_program
@@ -146,9 +146,11 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def _common(p) -> None:
+def _common(p, default_target: str | None) -> None:
     p.add_argument("file", help="BPF ELF object (.o), assembly (.s) or raw instructions (.bin)")
-    p.add_argument("-t", "--target", default="interp", help="target name (see bpfx --list-targets)")
+    p.add_argument("-t", "--target", default=default_target, required=default_target is None,
+                   help="target name (see bpfx --list-targets)" + (f"; default {default_target}"
+                                                                   if default_target else ""))
     p.add_argument("--section", "-s", help="program to use: its section or function name (default: the only one)")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
@@ -158,7 +160,7 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run a program on a target (interpreted or emulated)",
                        description="Run a BPF program and print r0 (with its return-code name), the packet length "
                                    "after the run, changed map entries and trace output.")
-    _common(p)
+    _common(p, "interp")
     p.add_argument("--packet", help="file with the packet bytes (xdp, tc, socket programs)")
     p.add_argument("--packet-size", type=int, help="use a generated packet of N bytes")
     p.add_argument("--mem", help="file with the memory block for 'mem' programs (r1 = pointer, r2 = length)")
@@ -169,8 +171,7 @@ def register(sub) -> None:
                        description="Compile a BPF program for a target. Formats: elf (ET_REL object with "
                                    ".rela.text, links with binutils), bin (raw code + OUT.relocs.json), c (C array "
                                    "with a relocation table), listing (BPF interleaved with native code).")
-    _common(c)
-    c.set_defaults(target="arm64")
+    _common(c, None)
     c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
     c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
     c.set_defaults(func=cmd_compile)
