@@ -1,0 +1,93 @@
+"""The emitter's branch relaxation and the core's parallel moves, on toy encodings."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpfx.codegen import parallel_move
+from bpfx.emit import BranchForm, Emitter
+
+
+def short(offset):  # a 2-byte branch reaching +-127 bytes
+    return bytes([0xB0, offset & 0xFF]) if -128 <= offset < 128 else None
+
+
+def long(offset):  # a 6-byte branch reaching anywhere
+    return bytes([0xB1, 0]) + (offset & 0xFFFFFFFF).to_bytes(4, "little")
+
+
+FORMS = (BranchForm(2, short), BranchForm(6, long))
+
+
+def decode(code):
+    """Follow the toy encoding: returns {branch position: target position}."""
+    out, pos = {}, 0
+    while pos < len(code):
+        if code[pos] == 0xB0:
+            out[pos] = pos + int.from_bytes(code[pos + 1:pos + 2], "little", signed=True)
+            pos += 2
+        elif code[pos] == 0xB1:
+            out[pos] = pos + int.from_bytes(code[pos + 2:pos + 6], "little", signed=True)
+            pos += 6
+        else:
+            pos += 1
+    return out
+
+
+def test_short_branches_stay_short():
+    em = Emitter()
+    em.branch("end", FORMS)
+    em.emit(b"\x00" * 10)
+    em.bind("end")
+    code, _, labels, _ = em.finish()
+    assert len(code) == 12 and decode(code) == {0: 12}
+
+
+def test_out_of_range_branch_grows_and_shifts_what_follows():
+    em = Emitter()
+    em.bind("top")
+    em.mark(0)
+    em.branch("far", FORMS)
+    em.mark(1)
+    em.emit(b"\x00" * 200)
+    em.reloc(99, "sym")
+    em.emit(b"\x00" * 4)
+    em.bind("far")
+    em.branch("top", FORMS)
+    code, relocs, labels, lines = em.finish()
+    assert labels["far"] == 6 + 200 + 4
+    assert decode(code) == {0: labels["far"], labels["far"]: 0}
+    assert relocs[0].offset == 206
+    assert lines == ((0, 0), (6, 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 9)), min_size=1, max_size=12))
+def test_relaxation_always_reaches_the_labels(layout):
+    em = Emitter()
+    for i, (pad, target) in enumerate(layout):
+        em.bind(i)
+        em.emit(b"\x00" * pad)
+        em.branch(target % len(layout), FORMS)
+    code, _, labels, _ = em.finish()
+    targets = decode(code)
+    assert sorted(targets.values()) == sorted(labels[t % len(layout)] for _, t in layout)
+
+
+@pytest.mark.parametrize("perm", list(itertools.permutations(range(4))))
+def test_parallel_move_handles_cycles(perm):
+    regs = {r: f"v{r}" for r in range(6)}
+    moves = [(d, s) for d, s in zip(range(4), perm) if d != s]
+    expected = dict(regs)
+    for d, s in moves:
+        expected[d] = regs[s]
+
+    def move(d, s):
+        regs[d] = regs[s]
+
+    parallel_move(moves, move, 5)
+    assert {r: regs[r] for r in range(4)} == {r: expected[r] for r in range(4)}
