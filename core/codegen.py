@@ -143,8 +143,8 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
             min_off = min(min_off, insn.off)
         elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and insn.dst == R10:
             min_off = min(min_off, insn.off)
-        elif info.src_reg and insn.src == R10 and kind not in (Kind.CALLX, Kind.ENDIAN):
-            r10_escapes = True  # r10 copied or compared: the whole frame may be reached
+        if kind in (Kind.ALU, Kind.STX, Kind.ATOMIC) and info.src_reg and insn.src == R10:
+            r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
         pc += 2 if kind == Kind.LD_IMM64 else 1
     stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
     if stack or r10_escapes:

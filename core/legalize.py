@@ -260,7 +260,7 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
                                                               abi.atomic_widths):
-            name = next(k for k, v in ATOMIC_OPS.items() if v == insn.imm & ~1) if insn.imm & ~1 else "add"
+            name = next((k for k, v in ATOMIC_OPS.items() if v & ~1 == insn.imm & ~1), hex(insn.imm))
             raise Unsupported(f"{info.size * 8}-bit atomic {name} is not supported by this target", insn=i)
         if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
             raise Unsupported("byte swap is not supported by this target", insn=i)

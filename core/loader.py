@@ -1,0 +1,50 @@
+"""Loading any input: BPF ELF objects, assembly text, raw instructions."""
+
+from __future__ import annotations
+
+import os
+
+from .errors import BpfxError, ValidationError
+from .program import Object, Program
+
+ELF_MAGIC = b"\x7fELF"
+
+
+def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> Object:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise BpfxError(f"cannot read: {exc.strerror}", file=path) from None
+    if data[:4] == ELF_MAGIC:
+        from .elf import load_elf
+
+        obj = load_elf(path, data)
+        if prog_type:
+            for p in obj.programs:
+                p.prog_type = prog_type
+    else:
+        name = os.path.splitext(os.path.basename(path))[0]
+        if path.endswith((".s", ".asm")):
+            from .asm import assemble
+
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                raise ValidationError("assembly file is not text", file=path) from None
+            insns = assemble(text, file=path)
+        else:
+            if len(data) % 8:
+                raise ValidationError(f"raw program of {len(data)} bytes is not a whole number of 8-byte "
+                                      "instructions", file=path)
+            from .isa import decode
+
+            insns = decode(data)
+        prog = Program(name=name, section=name, prog_type=prog_type or "mem", insns=insns, file=path)
+        obj = Object(path, [prog])
+    if validate:
+        from .validate import validate as check
+
+        for prog in obj.programs:
+            check(prog)
+    return obj

@@ -1,0 +1,20 @@
+"""The one virtual memory layout every runner shares (interpreter and emulated targets alike).
+
+Everything lives below 4 GiB so the UAPI context structs, whose packet pointers are u32 fields, hold real
+addresses. Emulated targets put their native code, helper trampolines and native stack here too.
+"""
+
+CODE_BASE = 0x0010_0000  # native code images (16 MiB)
+TRAMPOLINE_BASE = 0x0110_0000  # helper id i has its trampoline at TRAMPOLINE_BASE + 16 * i
+STACK_BASE = 0x0200_0000
+STACK_SIZE = 0x1_0000  # BPF frames (512 bytes each, up to 8) and the native frames around them
+STACK_TOP = STACK_BASE + STACK_SIZE
+CTX_BASE = 0x0300_0000
+CTX_SIZE = 0x1000
+PACKET_BASE = 0x0400_0000
+PACKET_HEADROOM = 256  # XDP_PACKET_HEADROOM: room for bpf_xdp_adjust_head(ctx, -N)
+PACKET_TAILROOM = 256
+MAX_PACKET = 0x1_0000
+MEM_BASE = 0x0500_0000  # conformance memory (prog type "mem")
+MAP_BASE = 0x1000_0000  # map handles and values, each map in its own 64 KiB-aligned region
+MAP_STRIDE = 0x0100_0000
