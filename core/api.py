@@ -35,7 +35,7 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
     :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
     """
-    from .run import compile as _compile
+    from .runner import compile as _compile
 
     if opt:
         raise Unsupported("the LLVM tier (opt > 0) is not available yet")
@@ -63,7 +63,7 @@ def resolve(image: Image, symbols: dict[str, int], *, base: int | None = None) -
 
 def run(program: Program, target: str = "interp", **kwargs):
     """Run ``program`` on ``target`` (see :func:`bpfx.run.run_program` for the keywords); returns a Result."""
-    from .run import run_program
+    from .runner import run_program
 
     return run_program(program, target, **kwargs)
 

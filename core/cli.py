@@ -17,7 +17,7 @@ from .errors import BpfxError, UsageError
 
 # Modules that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
-    "bpfx.run",  # run, compile
+    "bpfx.runner",  # run, compile
     "bpfx.asm",  # asm, disasm
     "bpfx.cfg",  # cfg
     "bpfx.conformance",  # conformance, conformance-plugin

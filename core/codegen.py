@@ -164,8 +164,7 @@ def compile_program(program: Program, target, *, helpers: dict | None = None,
 
 
 def _compile(program, target, *, helpers, context, harden, features, seed) -> Image:
-    from .cfg import build_cfg
-    from .validate import validate
+    from .validate import function_starts, validate
 
     validate(program)
     abi = target.abi()
@@ -177,8 +176,11 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
+        from .cfg import build_cfg
+
         accesses = build_cfg(program).ctx_accesses
-    legal = legalize(program.insns, program.functions, abi, prog_type=ptype, allowed_helpers=ptype.helper_ids,
+    functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}
+    legal = legalize(program.insns, functions, abi, prog_type=ptype, allowed_helpers=ptype.helper_ids,
                      ctx_layout=layout, ctx_accesses=accesses, harden=harden, seed=seed)
     table = target.helpers(program.prog_type, helpers)
     cg = CodeGen(program, legal.insns, legal.origin, abi, table, target.name, selector)

@@ -86,7 +86,7 @@ def skip_reason(test: ConformanceTest, cpu_version: int, groups: frozenset[str])
 
 def run_test(test: ConformanceTest, target: str, *, harden: bool = False) -> str | None:
     """None when the test passes, else what went wrong."""
-    from .run import run_program
+    from .runner import run_program
     from .validate import validate
 
     prog = _program(test)
@@ -165,7 +165,7 @@ def cmd_conformance(args) -> int:
 
 def cmd_plugin(args) -> int:
     """The bpf_conformance plugin protocol: program hex on stdin, memory hex in argv, r0 hex on stdout."""
-    from .run import run_program
+    from .runner import run_program
 
     text = sys.stdin.read()
     try:

@@ -167,7 +167,10 @@ def assemble_ops(funcs: list[list], init: list[Insn]) -> Program:
             else:
                 insns += op
         op_start.append(len(insns))
-        # the function returns r0 folded with the callee-visible state, so every register matters
+        if findex == 0:  # fold r1-r9 into r0 so a wrong value in any register shows in the result
+            for reg in range(1, 10):
+                insns += [Insn(Cls.ALU64 | SRC_K | ALU_OPS["mul"], 0, 0, 0, 1000003),
+                          Insn(Cls.ALU64 | SRC_X | ALU_OPS["add"], 0, reg, 0, 0)]
         insns.append(Insn(Cls.JMP | JMP_OPS["exit"]))
         for slot, jump in jumps:
             index = op_start.index(slot)
@@ -191,7 +194,7 @@ def _used_stack(program: Program) -> int:
 
 def compare(program: Program, target: str, *, budget: int = 1_000_000) -> str | None:
     """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
-    from .run import run_program
+    from .runner import run_program
 
     try:
         expected = run_program(program, "interp", mem=bytes(16), budget=budget)

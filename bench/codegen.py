@@ -1,0 +1,126 @@
+"""Code quality and compile speed of a native target.
+
+Reports, for TARGET (default: every target with a selector and a machine):
+- static native instructions per BPF instruction over the examples and the conformance corpus, as a marginal
+  figure (body only) plus the fixed prologue/epilogue cost per function;
+- executed native instructions per executed BPF instruction (native counted by unicorn, BPF by the interpreter);
+- compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS.
+
+    python bench/codegen.py [-t arm64] [--size 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import random
+import resource
+import sys
+import time
+
+import bpfx
+from bpfx.conformance import parse_file
+from bpfx.fuzz import random_program
+from bpfx.plugins import all_targets, get_target
+from bpfx.program import Program
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFORMANCE = os.path.join(ROOT, "..", "shared", "conformance", "tests")
+
+
+def corpus() -> list[tuple[Program, dict]]:
+    out = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.o"))):
+        obj = bpfx.load(path)
+        for prog in obj.programs:
+            out.append((prog, {"packet": bytes(range(256)) * 4, "obj": obj}))
+    for path in sorted(glob.glob(os.path.join(CONFORMANCE, "*.data"))):
+        test = parse_file(path)
+        prog = Program(name=os.path.basename(path)[:-5], section="conformance", prog_type="mem",
+                       insns=test.insns, file=path)
+        out.append((prog, {"mem": test.mem}))
+    return out
+
+
+def static_figures(target: str, programs) -> tuple[float, float, int]:
+    """(native per BPF insn in bodies, fixed cost per function, programs compiled)."""
+    body_native = body_bpf = fixed = funcs = done = 0
+    for prog, _ in programs:
+        try:
+            image = bpfx.compile(prog, target)
+        except bpfx.BpfxError:
+            continue
+        done += 1
+        starts = sorted(prog.functions)
+        # native bytes attributed to BPF instructions (line map) vs the prologue/epilogue around them
+        marked = sum(1 for _ in image.line_map)
+        body_bytes = 0
+        offsets = [off for off, _ in image.line_map] + [len(image.code)]
+        for i in range(marked):
+            body_bytes += offsets[i + 1] - offsets[i]
+        insns_bpf = sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
+        first = image.line_map[0][0] if image.line_map else 0
+        body_native += body_bytes // 4
+        body_bpf += insns_bpf
+        fixed += len(image.code) // 4 - body_bytes // 4 + 0 * first
+        funcs += len(starts)
+    return body_native / max(body_bpf, 1), fixed / max(funcs, 1), done
+
+
+def dynamic_figure(target: str, programs) -> float:
+    native = bpf = 0
+    for prog, kwargs in programs:
+        try:
+            ref = bpfx.run(prog, "interp", **kwargs)
+            res = bpfx.run(prog, target, **kwargs)
+        except bpfx.BpfxError:
+            continue
+        native += res.insn_count
+        bpf += ref.insn_count
+    return native / max(bpf, 1)
+
+
+def big_program(size: int) -> Program:
+    rng = random.Random(1)
+    insns = []
+    while len(insns) < size:
+        insns += random_program(rng, length=200, subprograms=0).insns
+    insns = insns[:size - 1]
+    while insns and insns[-1].opcode == 0x18:
+        insns.pop()
+    insns.append(bpfx.Insn(0x95))
+    # keep only forward jumps that stay inside the truncated program
+    fixed = []
+    for i, insn in enumerate(insns):
+        info = bpfx.isa.OPCODES[insn.opcode]
+        if info and info.kind == bpfx.Kind.JCOND and i + 1 + insn.off >= len(insns):
+            insn = insn._replace(off=0)
+        fixed.append(insn)
+    return Program(name="big", section="bench", prog_type="mem", insns=fixed, file="<bench>")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-t", "--target", action="append")
+    ap.add_argument("--size", type=int, default=1_000_000)
+    args = ap.parse_args(argv)
+    names = args.target or [t.name for t in all_targets() if t.machine() and t.abi()]
+    programs = corpus()
+    for name in names:
+        get_target(name)
+        ratio, fixed, done = static_figures(name, programs)
+        dyn = dynamic_figure(name, programs)
+        prog = big_program(args.size)
+        t0 = time.perf_counter()
+        image = bpfx.compile(prog, name)
+        secs = time.perf_counter() - t0
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} fixed per function; "
+              f"executed {dyn:.2f} native/BPF insn; compile {len(prog.insns) / secs:,.0f} BPF insns/s "
+              f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
