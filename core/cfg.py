@@ -1,0 +1,378 @@
+"""Control-flow graph: blocks, edges, functions, dominators, back-edges; lazily, liveness and ctx provenance.
+
+``ctx_accesses`` answers the question context rewriting needs: which loads
+and stores go through the context pointer, and at which UAPI offset. It is a
+forward dataflow over each function that tracks the pointer through register
+copies, constant adds, 8-byte spills and fills through r10, and r1-r5 into
+bpf-to-bpf calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import ValidationError
+from .isa import OPCODES, R10, CallKind, Cls, Kind, jump_target
+from .program import Program
+from .progtypes import prog_type as get_prog_type
+from .validate import function_starts
+
+
+@dataclass
+class Block:
+    index: int
+    start: int
+    end: int  # one past the last slot
+    function: int  # start slot of the function it belongs to
+    succs: list[int] = field(default_factory=list)
+    preds: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CtxAccess:
+    offset: int  # UAPI context offset of the access
+    size: int
+    is_store: bool
+
+
+_CONFLICT = "conflict"  # a register that is ctx on one path and something else on another
+
+
+class CFG:
+    def __init__(self, program: Program):
+        self.program = program
+        insns = program.insns
+        n = len(insns)
+        self.functions = function_starts(program)
+        leaders = set(self.functions)
+        pc = 0
+        while pc < n:
+            insn = insns[pc]
+            info = OPCODES[insn.opcode]
+            width = 2 if info is not None and info.kind == Kind.LD_IMM64 else 1
+            if info is not None and info.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
+                leaders.add(pc + width)
+                target = jump_target(pc, insn)
+                if target is not None:
+                    leaders.add(target)
+            pc += width
+        starts = sorted(s for s in leaders if s < n)
+        self.blocks: list[Block] = []
+        self.block_at: dict[int, int] = {}
+        fn_iter = iter(self.functions[1:] + [n])
+        fn_start, next_fn = self.functions[0], next(fn_iter)
+        for i, start in enumerate(starts):
+            while start >= next_fn:
+                fn_start, next_fn = next_fn, next(fn_iter)
+            end = starts[i + 1] if i + 1 < len(starts) else n
+            self.block_at[start] = len(self.blocks)
+            self.blocks.append(Block(len(self.blocks), start, end, fn_start))
+        for block in self.blocks:
+            last = block.end - 1
+            if last > block.start and OPCODES[insns[last - 1].opcode] is not None and \
+                    OPCODES[insns[last - 1].opcode].kind == Kind.LD_IMM64:
+                last -= 1
+            insn = insns[last]
+            info = OPCODES[insn.opcode]
+            succs = []
+            if info.kind == Kind.JA:
+                succs.append(jump_target(last, insn))
+            elif info.kind == Kind.JCOND:
+                succs += [block.end, jump_target(last, insn)]
+            elif info.kind != Kind.EXIT and block.end < n and block.end not in self.functions:
+                succs.append(block.end)
+            for target in dict.fromkeys(succs):
+                if target in self.block_at:
+                    block.succs.append(self.block_at[target])
+                    self.blocks[self.block_at[target]].preds.append(block.index)
+
+    @cached_property
+    def dominators(self) -> dict[int, set[int]]:
+        """Block index -> the blocks that dominate it (within its function)."""
+        dom: dict[int, set[int]] = {}
+        for fn in self.functions:
+            members = [b.index for b in self.blocks if b.function == fn]
+            entry = self.block_at[fn]
+            for b in members:
+                dom[b] = set(members)
+            dom[entry] = {entry}
+            changed = True
+            while changed:
+                changed = False
+                for b in members:
+                    if b == entry:
+                        continue
+                    preds = [dom[p] for p in self.blocks[b].preds]
+                    new = set.intersection(*preds) if preds else set()
+                    new = new | {b}
+                    if new != dom[b]:
+                        dom[b] = new
+                        changed = True
+        return dom
+
+    @cached_property
+    def back_edges(self) -> list[tuple[int, int]]:
+        return [(b.index, s) for b in self.blocks for s in b.succs if s in self.dominators[b.index]]
+
+    # -- liveness -------------------------------------------------------------------------------------------------
+    def _use_def(self, pc: int) -> tuple[set[int], set[int]]:
+        insn = self.program.insns[pc]
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+        use: set[int] = set()
+        define: set[int] = set()
+        if kind == Kind.ALU:
+            if info.op != "mov":
+                use.add(insn.dst)
+            if info.src_reg:
+                use.add(insn.src)
+            define.add(insn.dst)
+        elif kind == Kind.ENDIAN:
+            use.add(insn.dst)
+            define.add(insn.dst)
+        elif kind == Kind.JCOND:
+            use.add(insn.dst)
+            if info.src_reg:
+                use.add(insn.src)
+        elif kind in (Kind.LDX, Kind.LDXSX):
+            use.add(insn.src)
+            define.add(insn.dst)
+        elif kind == Kind.ST:
+            use.add(insn.dst)
+        elif kind in (Kind.STX, Kind.ATOMIC):
+            use |= {insn.dst, insn.src}
+            if kind == Kind.ATOMIC and insn.imm & 1:
+                define.add(0 if insn.imm == 0xF1 else insn.src)
+                if insn.imm == 0xF1:
+                    use.add(0)
+        elif kind == Kind.LD_IMM64:
+            define.add(insn.dst)
+        elif kind in (Kind.CALL, Kind.CALLX):
+            use |= {1, 2, 3, 4, 5} | ({insn.dst} if kind == Kind.CALLX else set())
+            define |= {0, 1, 2, 3, 4, 5}
+        elif kind == Kind.EXIT:
+            use.add(0)
+        return use, define
+
+    @cached_property
+    def live_in(self) -> dict[int, frozenset[int]]:
+        live_in = {b.index: frozenset() for b in self.blocks}
+        live_out = {b.index: frozenset() for b in self.blocks}
+        summaries = {}
+        for b in self.blocks:
+            use: set[int] = set()
+            define: set[int] = set()
+            for pc in self._slots(b):
+                u, d = self._use_def(pc)
+                use |= u - define
+                define |= d
+            summaries[b.index] = (frozenset(use), frozenset(define))
+        changed = True
+        while changed:
+            changed = False
+            for b in reversed(self.blocks):
+                out = frozenset().union(*(live_in[s] for s in b.succs)) if b.succs else frozenset()
+                use, define = summaries[b.index]
+                new_in = use | (out - define)
+                if new_in != live_in[b.index] or out != live_out[b.index]:
+                    live_in[b.index], live_out[b.index] = new_in, out
+                    changed = True
+        self._live_out = live_out
+        return live_in
+
+    @property
+    def live_out(self) -> dict[int, frozenset[int]]:
+        self.live_in  # noqa: B018 - computes both
+        return self._live_out
+
+    def live_after(self, pc: int) -> frozenset[int]:
+        """Registers live right after instruction ``pc``."""
+        block = self.blocks[self.block_of(pc)]
+        live = set(self.live_out[block.index])
+        for slot in reversed(list(self._slots(block))):
+            if slot == pc:
+                return frozenset(live)
+            u, d = self._use_def(slot)
+            live = (live - d) | u
+        raise ValueError(f"{pc} is not an instruction start")
+
+    def block_of(self, pc: int) -> int:
+        lo, hi = 0, len(self.blocks) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.blocks[mid].start <= pc:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def _slots(self, block: Block):
+        pc = block.start
+        insns = self.program.insns
+        while pc < block.end:
+            yield pc
+            info = OPCODES[insns[pc].opcode]
+            pc += 2 if info is not None and info.kind == Kind.LD_IMM64 else 1
+
+    # -- ctx provenance -------------------------------------------------------------------------------------------
+    @cached_property
+    def ctx_accesses(self) -> dict[int, CtxAccess]:
+        program = self.program
+        if not get_prog_type(program.prog_type).ctx_struct:
+            return {}
+        entry_state: dict[int, dict] = {fn: {} for fn in self.functions}
+        entry_state[self.functions[0]] = {"r": {1: 0}, "s": {}}
+        accesses: dict[int, CtxAccess | str] = {}
+        for _ in range(len(self.functions) + 1):  # callee entry states settle in as many rounds as call depth
+            changed = False
+            for fn in self.functions:
+                if not entry_state[fn]:
+                    continue
+                for callee, state in self._flow(fn, entry_state[fn], accesses).items():
+                    merged = _merge(entry_state[callee], state) if entry_state[callee] else state
+                    if merged != entry_state[callee]:
+                        entry_state[callee] = merged
+                        changed = True
+            if not changed:
+                break
+        out = {}
+        for pc, acc in accesses.items():
+            if acc == _CONFLICT:
+                raise ValidationError("ambiguous pointer: this access uses the context pointer on one path and "
+                                      "another pointer on another", file=program.file, section=program.section,
+                                      insn=pc)
+            if acc is not None:
+                out[pc] = acc
+        return out
+
+    def _flow(self, fn: int, entry: dict, accesses: dict) -> dict[int, dict]:
+        """Propagate ctx provenance through one function; returns callee -> state at its call sites."""
+        insns = self.program.insns
+        block_states: dict[int, dict] = {self.block_at[fn]: entry}
+        work = [self.block_at[fn]]
+        calls: dict[int, dict] = {}
+        while work:
+            b = work.pop()
+            state = {"r": dict(block_states[b]["r"]), "s": dict(block_states[b]["s"])}
+            block = self.blocks[b]
+            for pc in self._slots(block):
+                self._step(pc, insns[pc], state, accesses, calls)
+            for s in block.succs:
+                new = _merge(block_states[s], state) if s in block_states else state
+                if s not in block_states or new != block_states[s]:
+                    block_states[s] = new
+                    work.append(s)
+        return calls
+
+    def _step(self, pc, insn, state, accesses, calls) -> None:
+        regs, slots = state["r"], state["s"]
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+
+        def record(base: int, size: int, store: bool) -> None:
+            prov = regs.get(base)
+            acc = _CONFLICT if prov == _CONFLICT else (None if prov is None else
+                                                        CtxAccess(prov + insn.off, size, store))
+            if pc in accesses and accesses[pc] != acc:
+                acc = _CONFLICT
+            accesses[pc] = acc
+
+        if kind == Kind.ALU:
+            if info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
+                _set(regs, insn.dst, regs.get(insn.src))
+            elif info.cls == Cls.ALU64 and info.op in ("add", "sub") and not info.src_reg and \
+                    isinstance(regs.get(insn.dst), int):
+                regs[insn.dst] += insn.imm if info.op == "add" else -insn.imm
+            else:
+                regs.pop(insn.dst, None)
+        elif kind == Kind.ENDIAN or kind == Kind.LD_IMM64:
+            regs.pop(insn.dst, None)
+        elif kind in (Kind.LDX, Kind.LDXSX):
+            record(insn.src, info.size, False)
+            if insn.src == R10 and info.size == 8 and insn.off in slots:
+                _set(regs, insn.dst, slots[insn.off])
+            else:
+                regs.pop(insn.dst, None)
+        elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+            record(insn.dst, info.size, True)
+            if insn.dst == R10:
+                for off in [o for o in slots if o < insn.off + info.size and insn.off < o + 8]:
+                    del slots[off]
+                if kind == Kind.STX and info.size == 8 and regs.get(insn.src) is not None:
+                    slots[insn.off] = regs[insn.src]
+            if kind == Kind.ATOMIC and insn.imm & 1:
+                regs.pop(0 if insn.imm == 0xF1 else insn.src, None)
+        elif kind in (Kind.CALL, Kind.CALLX):
+            if kind == Kind.CALL and insn.src == CallKind.LOCAL:
+                callee = pc + 1 + insn.imm
+                args = {r: regs[r] for r in (1, 2, 3, 4, 5) if r in regs}
+                site = {"r": args, "s": {}}
+                calls[callee] = _merge(calls[callee], site) if callee in calls else site
+            for r in (0, 1, 2, 3, 4, 5):
+                regs.pop(r, None)
+
+    def to_dot(self) -> str:
+        name = self.program.name
+        lines = [f'digraph "{name}" {{', "  node [shape=box fontname=monospace];"]
+        from .asm import format_insn
+
+        insns = self.program.insns
+        for b in self.blocks:
+            body = "\\l".join(f"{pc}: {format_insn(insns[pc], insns[pc + 1] if pc + 1 < len(insns) else None)}"
+                              .replace('"', '\\"') for pc in self._slots(b))
+            lines.append(f'  b{b.index} [label="{body}\\l"];')
+            for s in b.succs:
+                style = " [style=dashed]" if (b.index, s) in self.back_edges else ""
+                lines.append(f"  b{b.index} -> b{s}{style};")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _set(regs: dict, reg: int, value) -> None:
+    if value is None:
+        regs.pop(reg, None)
+    else:
+        regs[reg] = value
+
+
+def _merge(a: dict, b: dict) -> dict:
+    regs = {}
+    for r in set(a["r"]) | set(b["r"]):
+        va, vb = a["r"].get(r), b["r"].get(r)
+        regs[r] = va if va == vb else _CONFLICT
+    slots = {}
+    for o in set(a["s"]) | set(b["s"]):
+        va, vb = a["s"].get(o), b["s"].get(o)
+        slots[o] = va if va == vb else _CONFLICT
+    return {"r": regs, "s": slots}
+
+
+def build_cfg(program: Program) -> CFG:
+    return CFG(program)
+
+
+def cmd_cfg(args) -> int:
+    from .loader import load
+
+    obj = load(args.file)
+    prog = obj.program(args.section)
+    cfg = build_cfg(prog)
+    if args.format == "dot":
+        print(cfg.to_dot(), end="")
+        return 0
+    for b in cfg.blocks:
+        print(f"block {b.index} [{b.start}, {b.end}) fn {b.function} -> {', '.join(map(str, b.succs)) or 'exit'}")
+    for src, dst in cfg.back_edges:
+        print(f"back edge {src} -> {dst}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("cfg", help="print a program's control-flow graph",
+                       description="Basic blocks, edges and loops (back edges) of a program; --format dot for "
+                                   "Graphviz.")
+    p.add_argument("file")
+    p.add_argument("--section", "-s")
+    p.add_argument("--format", choices=("text", "dot"), default="text")
+    p.set_defaults(func=cmd_cfg)
