@@ -200,6 +200,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
         frames.append(frame)
         cg.frame = frame
         em.bind(("func", start))
+        em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
         lower, reg_call, local_call = selector.lower, cg.call_helper, selector.call_local
         pc = start
@@ -234,6 +235,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
         if end in leaders and end < n:
             pass  # the next function's label is bound by its own loop
         em.bind(frame.exit_label)
+        em.mark(-1)
         selector.epilogue(cg, frame)
     code, relocs, labels, lines = em.finish()
     symbols = {f.name: labels[("func", f.start)] for f in frames}

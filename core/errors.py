@@ -40,6 +40,8 @@ class BpfxError(Exception):
         return ":".join(parts)
 
     def __str__(self) -> str:
+        if self.file is None and self.section is None and self.insn is None:
+            return self.message
         return f"{self.location}: {self.message}"
 
 
