@@ -269,6 +269,8 @@ def check(insn: Insn, nxt: Insn | None = None) -> str | None:
             return f"nonzero offset {insn.off} in an ALU instruction"
         if info.src_reg and insn.imm:
             return "nonzero imm in a register-operand ALU instruction"
+        if info.op == "neg" and insn.imm:
+            return "nonzero imm in neg"
         if not info.src_reg and insn.src:
             return "nonzero src in an immediate-operand ALU instruction"
     elif kind == Kind.ENDIAN:

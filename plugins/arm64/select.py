@@ -10,13 +10,13 @@ register otherwise. Every encoding comes from encode.py.
 from __future__ import annotations
 
 from bpfx import BranchForm, Unsupported, isa
-from bpfx.isa import Cls, Kind
 
 from . import encode as E
 from .abi import SP, TMP, TMP2, TMP3, X29, X30, XZR
 from .helpers import MOVW_BY_HW, R_AARCH64_CALL26, RELOC_TYPES
 
 MASK64 = (1 << 64) - 1
+Cls, Kind = isa.Cls, isa.Kind
 
 # BPF conditional jump -> A64 condition after `cmp dst, src` (jset: after `tst`)
 COND = {
