@@ -24,6 +24,7 @@ from bpfx.conformance import parse_file
 from bpfx.fuzz import random_program
 from bpfx.plugins import all_targets, get_target
 from bpfx.program import Program
+from bpfx.runtime import layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFORMANCE = os.path.join(ROOT, "..", "shared", "conformance", "tests")
@@ -43,42 +44,65 @@ def corpus() -> list[tuple[Program, dict]]:
     return out
 
 
+def _segments(image):
+    """(start, end, is_frame) for each line-map segment: frame code is marked with BPF index -1."""
+    offs = [off for off, _ in image.line_map] + [len(image.code)]
+    return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
+
+
 def static_figures(target: str, programs) -> tuple[float, float, int]:
-    """(native per BPF insn in bodies, fixed cost per function, programs compiled)."""
-    body_native = body_bpf = fixed = funcs = done = 0
+    """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs)."""
+    body_native = body_bpf = frame = funcs = done = 0
     for prog, _ in programs:
         try:
             image = bpfx.compile(prog, target)
         except bpfx.BpfxError:
             continue
         done += 1
-        starts = sorted(prog.functions)
-        # native bytes attributed to BPF instructions (line map) vs the prologue/epilogue around them
-        marked = sum(1 for _ in image.line_map)
-        body_bytes = 0
-        offsets = [off for off, _ in image.line_map] + [len(image.code)]
-        for i in range(marked):
-            body_bytes += offsets[i + 1] - offsets[i]
-        insns_bpf = sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
-        first = image.line_map[0][0] if image.line_map else 0
-        body_native += body_bytes // 4
-        body_bpf += insns_bpf
-        fixed += len(image.code) // 4 - body_bytes // 4 + 0 * first
-        funcs += len(starts)
-    return body_native / max(body_bpf, 1), fixed / max(funcs, 1), done
+        for start, end, is_frame in _segments(image):
+            if is_frame:
+                frame += (end - start) // 4
+            else:
+                body_native += (end - start) // 4
+        body_bpf += sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
+        funcs += len(set(image.symbols.values()))
+    return body_native / max(body_bpf, 1), frame / max(funcs, 1), done
 
 
-def dynamic_figure(target: str, programs) -> float:
-    native = bpf = 0
-    for prog, kwargs in programs:
-        try:
-            ref = bpfx.run(prog, "interp", **kwargs)
-            res = bpfx.run(prog, target, **kwargs)
-        except bpfx.BpfxError:
-            continue
-        native += res.insn_count
-        bpf += ref.insn_count
-    return native / max(bpf, 1)
+def dynamic_figures(target: str, programs) -> tuple[float, float]:
+    """(all executed native / executed BPF, executed native outside frames / executed BPF)."""
+    from bpfx import machine
+
+    blocks: list[tuple[int, int]] = []
+    original = machine._Run._on_block
+
+    def on_block(self, uc, address, size, user):
+        blocks.append((address, size))
+        return original(self, uc, address, size, user)
+
+    machine._Run._on_block = on_block
+    native = body = bpf = 0
+    try:
+        for prog, kwargs in programs:
+            blocks.clear()
+            try:
+                ref = bpfx.run(prog, "interp", **kwargs)
+                res = bpfx.run(prog, target, **kwargs)
+                image = bpfx.compile(prog, target)
+            except bpfx.BpfxError:
+                continue
+            frame_addrs = set()
+            for start, end, is_frame in _segments(image):
+                if is_frame:
+                    frame_addrs.update(range(layout.CODE_BASE + start, layout.CODE_BASE + end, 4))
+            for address, size in blocks:
+                for a in range(address, address + size, 4):
+                    native += 1
+                    body += a not in frame_addrs
+            bpf += ref.insn_count
+    finally:
+        machine._Run._on_block = original
+    return native / max(bpf, 1), body / max(bpf, 1)
 
 
 def big_program(size: int) -> Program:
@@ -110,14 +134,15 @@ def main(argv=None) -> int:
     for name in names:
         get_target(name)
         ratio, fixed, done = static_figures(name, programs)
-        dyn = dynamic_figure(name, programs)
+        dyn_all, dyn_body = dynamic_figures(name, programs)
         prog = big_program(args.size)
         t0 = time.perf_counter()
         image = bpfx.compile(prog, name)
         secs = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} fixed per function; "
-              f"executed {dyn:.2f} native/BPF insn; compile {len(prog.insns) / secs:,.0f} BPF insns/s "
+        print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
+              f"function; executed {dyn_body:.2f} native/BPF insn ({dyn_all:.2f} with frames); "
+              f"compile {len(prog.insns) / secs:,.0f} BPF insns/s "
               f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
     return 0
 

@@ -87,33 +87,81 @@ class CFG:
                     block.succs.append(self.block_at[target])
                     self.blocks[self.block_at[target]].preds.append(block.index)
 
+    def _rpo(self, fn: int) -> list[int]:
+        """Blocks of the function at ``fn`` reachable from its entry, in reverse post-order (iterative DFS)."""
+        entry = self.block_at[fn]
+        seen, order, stack = {entry}, [], [(entry, iter(self.blocks[entry].succs))]
+        while stack:
+            b, it = stack[-1]
+            for s in it:
+                if s not in seen:
+                    seen.add(s)
+                    stack.append((s, iter(self.blocks[s].succs)))
+                    break
+            else:
+                order.append(b)
+                stack.pop()
+        return order[::-1]
+
     @cached_property
-    def dominators(self) -> dict[int, set[int]]:
-        """Block index -> the blocks that dominate it (within its function)."""
-        dom: dict[int, set[int]] = {}
+    def idom(self) -> dict[int, int]:
+        """Block -> its immediate dominator (a function's entry block maps to itself); Cooper, Harvey, Kennedy."""
+        idom: dict[int, int] = {}
         for fn in self.functions:
-            members = [b.index for b in self.blocks if b.function == fn]
-            entry = self.block_at[fn]
-            for b in members:
-                dom[b] = set(members)
-            dom[entry] = {entry}
+            rpo = self._rpo(fn)
+            index = {b: i for i, b in enumerate(rpo)}
+            entry = rpo[0]
+            idom[entry] = entry
             changed = True
             while changed:
                 changed = False
-                for b in members:
-                    if b == entry:
-                        continue
-                    preds = [dom[p] for p in self.blocks[b].preds]
-                    new = set.intersection(*preds) if preds else set()
-                    new = new | {b}
-                    if new != dom[b]:
-                        dom[b] = new
+                for b in rpo[1:]:
+                    new = None
+                    for p in self.blocks[b].preds:
+                        if p not in idom or p not in index:
+                            continue
+                        if new is None:
+                            new = p
+                            continue
+                        a, c = p, new
+                        while a != c:
+                            while index[a] > index[c]:
+                                a = idom[a]
+                            while index[c] > index[a]:
+                                c = idom[c]
+                        new = a
+                    if new is not None and idom.get(b) != new:
+                        idom[b] = new
                         changed = True
-        return dom
+        return idom
+
+    @property
+    def dominators(self) -> _Dominators:
+        """Block -> the set of blocks dominating it, computed on access from ``idom``."""
+        return _Dominators(self.idom)
 
     @cached_property
     def back_edges(self) -> list[tuple[int, int]]:
-        return [(b.index, s) for b in self.blocks for s in b.succs if s in self.dominators[b.index]]
+        """Edges to a block on the current DFS path: the loops (for the reducible CFGs clang emits, exactly the
+        edges whose target dominates their source)."""
+        edges = []
+        for fn in self.functions:
+            entry = self.block_at[fn]
+            state = {entry: 1}  # 1 on the DFS path, 2 finished
+            stack = [(entry, iter(self.blocks[entry].succs))]
+            while stack:
+                b, it = stack[-1]
+                for s in it:
+                    if state.get(s) == 1:
+                        edges.append((b, s))
+                    elif s not in state:
+                        state[s] = 1
+                        stack.append((s, iter(self.blocks[s].succs)))
+                        break
+                else:
+                    state[b] = 2
+                    stack.pop()
+        return sorted(edges)
 
     # -- liveness -------------------------------------------------------------------------------------------------
     def _use_def(self, pc: int) -> tuple[set[int], set[int]]:
@@ -327,6 +375,18 @@ class CFG:
                 lines.append(f"  b{b.index} -> b{s}{style};")
         lines.append("}")
         return "\n".join(lines) + "\n"
+
+
+class _Dominators:
+    def __init__(self, idom: dict[int, int]):
+        self.idom = idom
+
+    def __getitem__(self, block: int) -> set[int]:
+        out = {block}
+        while self.idom.get(block, block) != block:
+            block = self.idom[block]
+            out.add(block)
+        return out
 
 
 def _set(regs: dict, reg: int, value) -> None:

@@ -122,30 +122,49 @@ def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
                 pending[k] = scratch
 
 
+# Per opcode, what frame analysis needs: (writes dst, is a call, r10 as load base, r10 as store base, src escapes)
+_FACTS = [None] * 256
+for _op, _info in enumerate(OPCODES):
+    if _info is not None:
+        _k = _info.kind
+        _FACTS[_op] = (_k in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64),
+                       _k in (Kind.CALL, Kind.CALLX), _k in (Kind.LDX, Kind.LDXSX),
+                       _k in (Kind.ST, Kind.STX, Kind.ATOMIC),
+                       _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg)
+_JUMPS = frozenset(op for op, info in enumerate(OPCODES)
+                   if info and (info.kind in (Kind.JA, Kind.JCOND) or info.kind == Kind.CALL))
+
+
 def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int], bool, int]:
     written: set[int] = set()
     calls = False
     r10_escapes = False
     min_off = 0
+    facts = _FACTS
     pc = start
     while pc < end:
-        insn = insns[pc]
-        info = OPCODES[insn.opcode]
-        kind = info.kind
-        if kind in (Kind.CALL, Kind.CALLX):
+        op, dst, src, off, imm = insns[pc]
+        writes, call, load, store, escapes = facts[op]
+        if writes:
+            written.add(dst)
+            if op == 0x18:
+                pc += 2
+                continue
+        elif call:
             calls = True
-            written.update((0, 1, 2, 3, 4, 5))
-        elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
-            written.add(insn.dst)
-        elif kind == Kind.ATOMIC and insn.imm & 1:
-            written.add(0 if insn.imm == 0xF1 else insn.src)
-        if kind in (Kind.LDX, Kind.LDXSX) and insn.src == R10:
-            min_off = min(min_off, insn.off)
-        elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and insn.dst == R10:
-            min_off = min(min_off, insn.off)
-        if kind in (Kind.ALU, Kind.STX, Kind.ATOMIC) and info.src_reg and insn.src == R10:
+        elif load:
+            if src == R10 and off < min_off:
+                min_off = off
+        elif store:
+            if dst == R10 and off < min_off:
+                min_off = off
+            if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)
+                written.add(0 if imm == 0xF1 else src)
+        if escapes and src == R10:
             r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
-        pc += 2 if kind == Kind.LD_IMM64 else 1
+        pc += 1
+    if calls:
+        written.update((0, 1, 2, 3, 4, 5))
     stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
     if stack or r10_escapes:
         written.add(R10)
@@ -188,9 +207,10 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     n = len(insns)
     leaders = set()
     for pc, insn in enumerate(insns):
-        t = jump_target(pc, insn)
-        if t is not None:
-            leaders.add(t)
+        if insn.opcode in _JUMPS:
+            t = jump_target(pc, insn)
+            if t is not None:
+                leaders.add(t)
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]
     frames = []

@@ -9,12 +9,15 @@ them, so no instruction is ever emitted twice.
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from .errors import Unsupported
 from .target import Reloc
+
+_PACK32 = struct.Struct("<I").pack
 
 #: encode(offset in bytes from the branch's first byte) -> bytes of exactly `size`, or None when out of range
 BranchEncoder = Callable[[int], "bytes | None"]
@@ -43,7 +46,7 @@ class Emitter:
         return len(self.code)
 
     def emit32(self, word: int) -> None:
-        self.code += (word & 0xFFFFFFFF).to_bytes(4, "little")
+        self.code += _PACK32(word & 0xFFFFFFFF)
 
     def emit(self, data: bytes) -> None:
         self.code += data

@@ -47,6 +47,11 @@ _LSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["lsh"]
 _RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
 
 
+_CALLX_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.CALLX)
+_GUARDED_OPS = frozenset(op for op, info in enumerate(OPCODES)
+                         if info and info.kind == Kind.ALU and info.op in ("div", "mod", "lsh", "rsh", "arsh"))
+
+
 @dataclass
 class Legalized:
     insns: list[Insn]
@@ -59,19 +64,40 @@ class Legalized:
 Expansion = list[tuple[Insn, bool]]
 
 
-def rewrite(insns: list[Insn], functions: dict[int, str], expand) -> Legalized:
-    """Apply ``expand(pc, insn, nxt) -> Expansion | None`` (None keeps the instruction) to every slot."""
+def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: frozenset[int] | None = None,
+            pcs=None) -> Legalized:
+    """Apply ``expand(pc, insn, nxt) -> Expansion | None`` (None keeps the instruction) to every slot, or only to
+    the slots whose opcode is in ``opcodes`` / whose index is in ``pcs`` (what makes a pass cost nothing when a
+    program has nothing for it to do)."""
+    n = len(insns)
+    expansions = {}
+    if pcs is not None:
+        candidates = sorted(pcs)
+    else:
+        candidates = []
+        pc = 0
+        while pc < n:
+            op = insns[pc].opcode
+            if opcodes is None or op in opcodes:
+                candidates.append(pc)
+            pc += 2 if op == 0x18 else 1
+    for pc in candidates:
+        exp = expand(pc, insns[pc], insns[pc + 1] if pc + 1 < n else None)
+        if exp is not None:
+            expansions[pc] = exp
+    if not expansions:
+        return Legalized(insns, list(range(n)), dict(functions))
     new: list[Insn] = []
     origin: list[int] = []
     fixups: list[tuple[int, int]] = []  # (new index, original target)
-    start = [0] * (len(insns) + 1)
-    pc, n = 0, len(insns)
+    start = [0] * (n + 1)
+    pc = 0
     while pc < n:
         insn = insns[pc]
         nxt = insns[pc + 1] if pc + 1 < n else None
         start[pc] = len(new)
         width = 2 if insn.opcode == 0x18 else 1
-        exp = expand(pc, insn, nxt)
+        exp = expansions.get(pc)
         if exp is None:
             target = jump_target(pc, insn)
             if target is not None:
@@ -252,10 +278,8 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
     if ctx_layout is not None and ctx_accesses:
         names = {off: name for name, (off, _size) in prog_type.ctx_fields.items()}
         result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
-                                                                  prog_type.ctx_struct))
-    passes = []
-    if any(OPCODES[i.opcode] is not None and OPCODES[i.opcode].kind == Kind.CALLX for i in result.insns):
-        passes.append(_callx(sorted(allowed_helpers)))
+                                                                  prog_type.ctx_struct), pcs=ctx_accesses)
+    passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS)]
     for i, insn in enumerate(result.insns):
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
@@ -264,13 +288,12 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
             raise Unsupported(f"{info.size * 8}-bit atomic {name} is not supported by this target", insn=i)
         if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
             raise Unsupported("byte swap is not supported by this target", insn=i)
-    passes.append(_guards(abi))
-    for expand in passes:
-        origin = result.origin
-        step = rewrite(result.insns, result.functions, expand)
-        result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
+    passes.append((_guards(abi), _GUARDED_OPS))
     if harden:
-        origin = result.origin
-        step = rewrite(result.insns, result.functions, _Blinder(seed))
-        result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
+        passes.append((_Blinder(seed), None))
+    for expand, opcodes in passes:
+        step = rewrite(result.insns, result.functions, expand, opcodes)
+        if step.insns is not result.insns:
+            origin = result.origin
+            result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
     return result

@@ -52,6 +52,8 @@ class Program:
     license: str = ""
     #: (slot index, source line) pairs when the object carried BTF line info; else empty
     lines: list[tuple[int, str]] = field(default_factory=list)
+    #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
+    validated: bool = field(default=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.functions:

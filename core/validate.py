@@ -31,6 +31,8 @@ def function_starts(program: Program) -> list[int]:
 
 
 def validate(program: Program) -> None:
+    if program.validated:
+        return
     insns = program.insns
     n = len(insns)
 
@@ -100,6 +102,7 @@ def validate(program: Program) -> None:
             raise fail("control falls off the end of the function", last)
     del owner
     _check_calls(calls, fail)
+    program.validated = True
 
 
 def _check_calls(calls: dict[int, set[int]], fail) -> None:

@@ -7,6 +7,7 @@ XZR as the class defines; fields are range-checked (ValueError).
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import lru_cache
 
 SP = XZR = 31
 
@@ -43,6 +44,13 @@ def _s(value: int, bits: int, what: str) -> int:
 
 def _reg(r: int) -> int:
     return _u(r, 5, "register")
+
+
+def _regs(*regs: int) -> None:
+    """Range-check several register fields at once (the hot encoders call this once, not per field)."""
+    for r in regs:
+        if r >> 5 or r < 0:
+            _u(r, 5, "register")
 
 
 # -- Data processing, immediate: add/sub (immediate) -----------------------------------------------------------
@@ -87,30 +95,35 @@ def mov_sp(rd: int, rn: int) -> int:
 LOGICAL_IMM = 0b100100 << 23
 
 
+@lru_cache(maxsize=4096)
 def encode_bitmask_imm(value: int, width: int) -> tuple[int, int, int] | None:
-    """(N, immr, imms) for a logical immediate of ``width`` bits, or None when it has no such encoding."""
+    """(N, immr, imms) for a logical immediate of ``width`` bits, or None when it has no such encoding.
+
+    A logical immediate is a rotated run of ones in an element of 2, 4, ... 64 bits, repeated."""
     mask = (1 << width) - 1
     value &= mask
     if value in (0, mask):
         return None
     size = width
     while size > 2:  # the smallest repeating element
-        half = size // 2
-        if (value & ((1 << half) - 1)) != ((value >> half) & ((1 << half) - 1)):
+        half = size >> 1
+        low = (1 << half) - 1
+        if value & low != (value >> half) & low:
             break
         size = half
-    elem = value & ((1 << size) - 1)
     emask = (1 << size) - 1
-    # rotate so the run of ones starts at bit 0: find r with ror(ones, r) == elem
-    ones = bin(elem).count("1")
-    run = (1 << ones) - 1
-    for r in range(size):
-        rotated = ((run >> r) | (run << (size - r))) & emask
-        if rotated == elem:
-            n = 1 if size == 64 else 0
-            imms = ((~(size - 1) << 1) & 0x3F) | (ones - 1)
-            return n, r, imms
-    return None
+    elem = value & emask
+    wraps = elem & 1 and elem >> (size - 1)
+    run = (~elem & emask) if wraps else elem  # the zeros run when the ones wrap around
+    low_bit = run & -run
+    if (run + low_bit) & run:
+        return None  # not one contiguous run
+    start, length = low_bit.bit_length() - 1, run.bit_length() - (low_bit.bit_length() - 1)
+    if wraps:  # ones start right after the zeros run and have size - zeros bits
+        start, length = (start + length) % size, size - length
+    n = 1 if size == 64 else 0
+    imms = ((~(size - 1) << 1) & 0x3F) | (length - 1)
+    return n, (size - start) % size, imms
 
 
 def logical_imm(sf: int, opc: int, rd: int, rn: int, value: int) -> int:
@@ -142,9 +155,12 @@ MOVE_WIDE = 0b100101 << 23
 
 
 def move_wide(sf: int, opc: int, rd: int, imm16: int, hw: int) -> int:
-    if hw >= (2 if sf == 0 else 4):
+    if hw >= (2 if sf == 0 else 4) or hw < 0:
         raise ValueError(f"hw {hw} too large for a {'64' if sf else '32'}-bit move")
-    return sf << 31 | opc << 29 | MOVE_WIDE | hw << 21 | _u(imm16, 16, "imm16") << 5 | _reg(rd)
+    if imm16 >> 16 or imm16 < 0:
+        _u(imm16, 16, "imm16")
+    _regs(rd)
+    return sf << 31 | opc << 29 | MOVE_WIDE | hw << 21 | imm16 << 5 | rd
 
 
 def movn(sf, rd, imm16, hw=0):
@@ -216,13 +232,15 @@ DP_3SRC = 0b11011 << 24
 
 
 def add_sub_shifted_reg(sf, op, s, rd, rn, rm, shift=0, amount=0):
-    return (sf << 31 | op << 30 | s << 29 | ADD_SUB_SHIFTED | shift << 22 | _reg(rm) << 16
-            | _u(amount, 6, "shift amount") << 10 | _reg(rn) << 5 | _reg(rd))
+    _regs(rd, rn, rm)
+    return (sf << 31 | op << 30 | s << 29 | ADD_SUB_SHIFTED | shift << 22 | rm << 16
+            | _u(amount, 6, "shift amount") << 10 | rn << 5 | rd)
 
 
 def logical_shifted_reg(sf, opc, n, rd, rn, rm, shift=0, amount=0):
-    return (sf << 31 | opc << 29 | LOGICAL_SHIFTED | shift << 22 | n << 21 | _reg(rm) << 16
-            | _u(amount, 6, "shift amount") << 10 | _reg(rn) << 5 | _reg(rd))
+    _regs(rd, rn, rm)
+    return (sf << 31 | opc << 29 | LOGICAL_SHIFTED | shift << 22 | n << 21 | rm << 16
+            | _u(amount, 6, "shift amount") << 10 | rn << 5 | rd)
 
 
 def add_reg(sf, rd, rn, rm):
@@ -262,7 +280,8 @@ def mvn(sf, rd, rm):
 
 
 def data_proc_2src(sf, opcode, rd, rn, rm):
-    return sf << 31 | DP_2SRC | _reg(rm) << 16 | opcode << 10 | _reg(rn) << 5 | _reg(rd)
+    _regs(rd, rn, rm)
+    return sf << 31 | DP_2SRC | rm << 16 | opcode << 10 | rn << 5 | rd
 
 
 def udiv(sf, rd, rn, rm):
@@ -353,7 +372,8 @@ LDST_OPC = {"str": 0b00, "ldr": 0b01, "ldrs": 0b10}
 
 
 def ldst_unsigned_imm(size: int, opc: int, rt: int, rn: int, imm12: int) -> int:
-    return size << 30 | 0b111001 << 24 | opc << 22 | _u(imm12, 12, "scaled offset") << 10 | _reg(rn) << 5 | _reg(rt)
+    _regs(rt, rn)
+    return size << 30 | 0b111001 << 24 | opc << 22 | _u(imm12, 12, "scaled offset") << 10 | rn << 5 | rt
 
 
 def ldst_unscaled(size: int, opc: int, rt: int, rn: int, imm9: int) -> int:
