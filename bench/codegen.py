@@ -87,7 +87,7 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
             blocks.clear()
             try:
                 ref = bpfx.run(prog, "interp", **kwargs)
-                res = bpfx.run(prog, target, **kwargs)
+                bpfx.run(prog, target, **kwargs)
                 image = bpfx.compile(prog, target)
             except bpfx.BpfxError:
                 continue

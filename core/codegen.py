@@ -150,12 +150,11 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
             if op == 0x18:
                 pc += 2
                 continue
-        elif call:
+        if call:
             calls = True
-        elif load:
-            if src == R10 and off < min_off:
-                min_off = off
-        elif store:
+        if load and src == R10 and off < min_off:
+            min_off = off
+        if store:
             if dst == R10 and off < min_off:
                 min_off = off
             if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)

@@ -175,7 +175,7 @@ def test_bitmask_immediates_exhaustively(width):
                 value = _decode_bitmask(n, immr, imms, width)
                 if value is not None and (immr < (1 << (((n << 6) | (~imms & 0x3F)).bit_length() - 1))):
                     decoded.setdefault(value, (n, immr, imms))
-    for value, enc in decoded.items():
+    for value in decoded:
         got = E.encode_bitmask_imm(value, width)
         assert got is not None and _decode_bitmask(*got, width) == value, hex(value)
     for value in (0, (1 << width) - 1, 0x1234, 5 << 40 if width == 64 else 0x50005):
