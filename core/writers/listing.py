@@ -17,10 +17,14 @@ def write_listing(image: Image, *, program=None, disasm=None) -> str:
     if marks and marks[0][0] > 0:
         marks.insert(0, (0, -1))
         bounds.insert(0, 0)
+    labelled = set()
     for i, (off, bpf) in enumerate(marks):
         end = bounds[i + 1]
-        if off in starts:
+        if off in starts and off not in labelled:
             lines.append(f"{starts[off]}:")
+            labelled.add(off)
+        if end == off and bpf < 0:
+            continue  # an empty prologue or epilogue
         if bpf < 0:
             lines.append("    ; frame setup / teardown")
         elif insns is not None:
