@@ -12,11 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+import numpy as np
+
 from .errors import ValidationError
-from .isa import OPCODES, R10, CallKind, Cls, Kind, jump_target
+from .isa import OPCODES, R10, CallKind, Cls, Kind
 from .program import Program
 from .progtypes import prog_type as get_prog_type
-from .validate import function_starts
+from .validate import function_starts, second_slots
+
+_OTHER, _JA, _JCOND, _EXIT = 0, 1, 2, 3
+_T_KIND = np.array([_JA if i and i.kind == Kind.JA else _JCOND if i and i.kind == Kind.JCOND
+                    else _EXIT if i and i.kind == Kind.EXIT else _OTHER for i in OPCODES], dtype=np.int8)
+_T_JA_IMM = np.array([bool(i and i.kind == Kind.JA and i.cls == Cls.JMP32) for i in OPCODES])
+_T_JA_OFF = np.array([bool(i and i.kind == Kind.JA and i.cls == Cls.JMP) for i in OPCODES])
+_T_JCOND = _T_KIND == _JCOND
+_T_ENDS = _T_KIND != _OTHER
 
 
 @dataclass
@@ -42,50 +52,39 @@ _CONFLICT = "conflict"  # a register that is ctx on one path and something else 
 class CFG:
     def __init__(self, program: Program):
         self.program = program
-        insns = program.insns
-        n = len(insns)
-        self.functions = function_starts(program)
-        leaders = set(self.functions)
-        pc = 0
-        while pc < n:
-            insn = insns[pc]
-            info = OPCODES[insn.opcode]
-            width = 2 if info is not None and info.kind == Kind.LD_IMM64 else 1
-            if info is not None and info.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
-                leaders.add(pc + width)
-                target = jump_target(pc, insn)
-                if target is not None:
-                    leaders.add(target)
-            pc += width
-        starts = sorted(s for s in leaders if s < n)
-        self.blocks: list[Block] = []
-        self.block_at: dict[int, int] = {}
-        fn_iter = iter(self.functions[1:] + [n])
-        fn_start, next_fn = self.functions[0], next(fn_iter)
-        for i, start in enumerate(starts):
-            while start >= next_fn:
-                fn_start, next_fn = next_fn, next(fn_iter)
-            end = starts[i + 1] if i + 1 < len(starts) else n
-            self.block_at[start] = len(self.blocks)
-            self.blocks.append(Block(len(self.blocks), start, end, fn_start))
-        for block in self.blocks:
-            last = block.end - 1
-            if last > block.start and OPCODES[insns[last - 1].opcode] is not None and \
-                    OPCODES[insns[last - 1].opcode].kind == Kind.LD_IMM64:
-                last -= 1
-            insn = insns[last]
-            info = OPCODES[insn.opcode]
+        op, _dst, src, off, imm = arrays = program.arrays()
+        n = len(op)
+        self.second = second_slots(op)
+        self.functions = function_starts(program, arrays)
+        idx = np.arange(n, dtype=np.int64)
+        ja_imm, ja_off, jcond, ends_block = _T_JA_IMM[op], _T_JA_OFF[op], _T_JCOND[op], _T_ENDS[op]
+        ends_block &= ~self.second
+        target = np.where(ja_imm, idx + 1 + imm, idx + 1 + off)
+        leaders = np.unique(np.concatenate((np.array(self.functions, dtype=np.int64), target[(ja_imm | ja_off | jcond)
+                                            & ~self.second], idx[ends_block] + 1)))
+        starts = leaders[(leaders >= 0) & (leaders < n)]
+        block_ends = np.append(starts[1:], n)
+        last = block_ends - 1
+        last -= self.second[last]  # a block never ends inside an lddw
+        fn_of = np.array(self.functions, dtype=np.int64)[np.searchsorted(self.functions, starts, side="right") - 1]
+        self.blocks = [Block(i, s, e, f) for i, (s, e, f) in enumerate(zip(starts.tolist(), block_ends.tolist(),
+                                                                            fn_of.tolist()))]
+        self.block_at = {b.start: b.index for b in self.blocks}
+        function_set = set(self.functions)
+        kinds = _T_KIND[op[last]].tolist()
+        for block, kind, tgt in zip(self.blocks, kinds, target[last].tolist()):
             succs = []
-            if info.kind == Kind.JA:
-                succs.append(jump_target(last, insn))
-            elif info.kind == Kind.JCOND:
-                succs += [block.end, jump_target(last, insn)]
-            elif info.kind != Kind.EXIT and block.end < n and block.end not in self.functions:
+            if kind == _JA:
+                succs.append(tgt)
+            elif kind == _JCOND:
+                succs += [block.end, tgt]
+            elif kind != _EXIT and block.end < n and block.end not in function_set:
                 succs.append(block.end)
-            for target in dict.fromkeys(succs):
-                if target in self.block_at:
-                    block.succs.append(self.block_at[target])
-                    self.blocks[self.block_at[target]].preds.append(block.index)
+            for t in dict.fromkeys(succs):
+                b = self.block_at.get(t)
+                if b is not None:
+                    block.succs.append(b)
+                    self.blocks[b].preds.append(block.index)
 
     def _rpo(self, fn: int) -> list[int]:
         """Blocks of the function at ``fn`` reachable from its entry, in reverse post-order (iterative DFS)."""
@@ -256,12 +255,10 @@ class CFG:
         return lo
 
     def _slots(self, block: Block):
-        pc = block.start
-        insns = self.program.insns
-        while pc < block.end:
-            yield pc
-            info = OPCODES[insns[pc].opcode]
-            pc += 2 if info is not None and info.kind == Kind.LD_IMM64 else 1
+        second = self.second
+        for pc in range(block.start, block.end):
+            if not second[pc]:
+                yield pc
 
     # -- ctx provenance -------------------------------------------------------------------------------------------
     @cached_property

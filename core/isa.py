@@ -14,6 +14,7 @@ opcode 0 that carries the upper 32 bits in ``imm``.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -196,7 +197,40 @@ def decode(data: bytes | bytearray | memoryview) -> list[Insn]:
     return [make(op, regs & 0xF, regs >> 4, off, imm) for op, regs, off, imm in _STRUCT.iter_unpack(data)]
 
 
+class LazyInsns(Sequence):
+    """Instruction slots decoded on first use: loading and validating a large program (which work on NumPy
+    arrays of the raw bytes) never pays for a million Insn objects unless something indexes them."""
+
+    __slots__ = ("raw", "_list")
+
+    def __init__(self, raw: bytes):
+        self.raw = bytes(raw)
+        self._list: list[Insn] | None = None
+
+    def _items(self) -> list[Insn]:
+        if self._list is None:
+            self._list = decode(self.raw)
+        return self._list
+
+    def __len__(self) -> int:
+        return len(self.raw) // INSN_SIZE
+
+    def __getitem__(self, index):
+        return self._items()[index]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"LazyInsns({len(self)} slots)"
+
+
 def encode(insns: list[Insn] | tuple[Insn, ...]) -> bytes:
+    if isinstance(insns, LazyInsns):
+        return insns.raw
     pack = _PACK
     return b"".join(pack(i.opcode, (i.src << 4) | i.dst, i.off, i.imm) for i in insns)
 
@@ -240,6 +274,10 @@ def jump_target(pc: int, insn: Insn) -> int | None:
 def uses_src_reg(info: OpInfo) -> bool:
     """Whether the src field names a register (rather than being zero or a sub-opcode)."""
     return info.src_reg and info.kind not in (Kind.CALLX, Kind.ENDIAN)
+
+
+_CALL_KINDS = frozenset(CallKind)
+_PSEUDOS = frozenset(Pseudo)
 
 
 def check(insn: Insn, nxt: Insn | None = None) -> str | None:
@@ -291,7 +329,7 @@ def check(insn: Insn, nxt: Insn | None = None) -> str | None:
         if not info.src_reg and insn.src:
             return "nonzero src in an immediate-operand jump"
     elif kind == Kind.CALL:
-        if insn.src not in tuple(CallKind):
+        if insn.src not in _CALL_KINDS:
             return f"call with unknown src {insn.src}"
         if insn.dst or insn.off:
             return "nonzero dst or offset in call"
@@ -314,7 +352,7 @@ def check(insn: Insn, nxt: Insn | None = None) -> str | None:
         if insn.imm not in ATOMIC_IMMS:
             return f"unknown atomic operation 0x{insn.imm & 0xffffffff:x}"
     elif kind == Kind.LD_IMM64:
-        if insn.src not in tuple(Pseudo):
+        if insn.src not in _PSEUDOS:
             return f"lddw with unknown src {insn.src}"
         if insn.off:
             return "nonzero offset in lddw"

@@ -37,9 +37,9 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> O
             if len(data) % 8:
                 raise ValidationError(f"raw program of {len(data)} bytes is not a whole number of 8-byte "
                                       "instructions", file=path)
-            from .isa import decode
+            from .isa import LazyInsns
 
-            insns = decode(data)
+            insns = LazyInsns(data)
         prog = Program(name=name, section=name, prog_type=prog_type or "mem", insns=insns, file=path)
         obj = Object(path, [prog])
     if validate:

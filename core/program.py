@@ -13,6 +13,8 @@ from enum import IntEnum
 
 from .isa import Insn
 
+_INSN_DTYPE = [("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")]
+
 
 class MapType(IntEnum):
     """The UAPI numbers (linux/bpf.h) of the map types the runtime implements."""
@@ -54,6 +56,17 @@ class Program:
     lines: list[tuple[int, str]] = field(default_factory=list)
     #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
     validated: bool = field(default=False, compare=False, repr=False)
+
+    def arrays(self):
+        """(opcode, dst, src, off, imm) as NumPy arrays, for vectorised analyses."""
+        import numpy as np
+
+        from .isa import encode
+
+        raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        a = np.frombuffer(raw, dtype=_INSN_DTYPE)
+        regs = a["regs"]
+        return a["op"], regs & 0xF, regs >> 4, a["off"].astype(np.int64), a["imm"].astype(np.int64)
 
     def __post_init__(self) -> None:
         if not self.functions:

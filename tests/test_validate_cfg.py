@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bpfx import Program
+from bpfx.progtypes import prog_type as get_prog_type
 from bpfx.asm import assemble
 from bpfx.cfg import CtxAccess, build_cfg
 from bpfx.errors import ValidationError
@@ -63,3 +67,29 @@ def test_ambiguous_ctx_pointer_is_an_error():
     p = prog("mov %r2, %r10\njeq %r1, 0, +1\nmov %r2, %r1\nldxw %r0, [%r2-4]\nexit", "xdp")
     with pytest.raises(ValidationError, match="insn 3: ambiguous pointer"):
         build_cfg(p).ctx_accesses  # noqa: B018
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 15), st.integers(0, 15), st.sampled_from([0, 1, -1, 8, 16, 32, -8, -600]),
+       st.sampled_from([0, 1, -1, 5, 16, 32, 64, 0xE1, 0xF1, 0x41, 0x10, 1 << 20]),
+       st.sampled_from(["mem", "xdp"]))
+def test_vectorised_prefilter_never_accepts_what_the_exact_check_rejects(opcode, dst, src, off, imm, ptype):
+    """validate() re-checks only the rows NumPy flags; any instruction the exact rules reject must be flagged."""
+    from bpfx.validate import _check_one, second_slots
+
+    insn = Insn(opcode, dst, src, off, imm)
+    program = Program(name="p", section="s", prog_type=ptype, insns=[insn, Insn(0x95)], file="f")
+    exact_error = None
+    try:
+        arrays = program.arrays()
+        _check_one(program, arrays, 0, get_prog_type(ptype), second_slots(arrays[0]),
+                   np.array([0], dtype=np.int64), lambda m, pc=None: ValidationError(m, insn=pc))
+    except ValidationError as err:
+        exact_error = err.message
+    try:
+        validate(program)
+        vector_error = None
+    except ValidationError as err:
+        vector_error = err.message if err.insn == 0 else None
+    if exact_error is not None:
+        assert vector_error == exact_error
