@@ -10,6 +10,7 @@ naming its distribution. Environment:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -201,8 +202,8 @@ class Target:
             hooks.append("machine")
         if any(hasattr(p.module, "bpfx_run") for p in self._plugins()):
             hooks.append("run")
-        if self.info.llvm_triple:
-            hooks.append("llvm")
+        if self.info.llvm_triple and importlib.util.find_spec("bpfx.llvm") is not None:
+            hooks.append("llvm")  # the LLVM tier can serve any target that names a triple
         return hooks
 
 

@@ -98,3 +98,23 @@ def test_driver_api_resolves_maps_and_keeps_other_relocations():
     resolved = bpfx.compile(prog, "arm64", helpers={1: 0x4000_0000}, maps={n: 0x9000_0000 for n in names})
     assert not [r for r in resolved.relocs if r.kind == "map"]
     assert not [r for r in resolved.relocs if r.symbol == "bpf_map_lookup_elem"]
+
+
+@pytest.mark.parametrize("target", ["interp"] + NATIVE)
+def test_tail_call_replaces_the_program(target):
+    """bpf_tail_call(ctx, prog_array, 0) runs `second` in place of the caller; index 1 is empty and falls through."""
+    from bpfx import MapDef, Object
+    from bpfx.isa import Insn, Pseudo, ld_imm64
+
+    prog_array = MapDef("jump_table", 3, 4, 4, 2, values=((0, "second"),))
+
+    def first_with(index: int) -> list:
+        lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+        return [lo, hi, Insn(0xB7, 3, 0, 0, index), Insn(0x85, 0, 0, 0, 12),  # r0 = tail_call(r1, map, index)
+                Insn(0xB7, 0, 0, 0, 1), Insn(0x95)]                            # not replaced: XDP_DROP
+
+    second = bpfx.Program("second", "xdp", "xdp", [Insn(0xB7, 0, 0, 0, 3), Insn(0x95)], maps=[prog_array])
+    for index, want in ((0, 3), (1, 1)):
+        first = bpfx.Program("first", "xdp", "xdp", first_with(index), maps=[prog_array])
+        obj = Object("<t>", [first, second], [prog_array])
+        assert bpfx.run(first, target, obj=obj).r0 == want
