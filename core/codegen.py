@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .emit import Emitter
 from .errors import BpfxError, LinkError, Unsupported
-from .isa import OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
+from .isa import OPCODES, R10, STACK_SIZE, CallKind, Insn, Kind, Pseudo, jump_target
 from .legalize import AX, legalize
 from .program import Program
 from .progtypes import prog_type as get_prog_type
@@ -221,7 +221,8 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
         em.bind(("func", start))
         em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
-        lower, reg_call, local_call = selector.lower, cg.call_helper, selector.call_local
+        reg_call, local_call = cg.call_helper, selector.call_local
+        table = selector.lowering_table() if hasattr(selector, "lowering_table") else None
         pc = start
         while pc < end:
             insn = insns[pc]
@@ -243,14 +244,15 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
                     selector.jump(cg, frame.exit_label)
                 pc += 1
                 continue
-            if kind == Kind.LD_IMM64:
-                lower(cg, pc, insn, insns[pc + 1])
-                pc += 2
-                continue
-            if OPCODES[insn.opcode].cls in (Cls.LD,):
+            if kind in (Kind.LD_ABS, Kind.LD_IND):
                 raise cg.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
-            lower(cg, pc, insn, None)
-            pc += 1
+            nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
+            fn = table[insn.opcode] if table is not None else None
+            if fn is not None:
+                fn(cg, pc, insn, nxt)
+            else:
+                selector.lower(cg, pc, insn, nxt)
+            pc += 2 if kind == Kind.LD_IMM64 else 1
         if end in leaders and end < n:
             pass  # the next function's label is bound by its own loop
         em.bind(frame.exit_label)

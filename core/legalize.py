@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .errors import Unsupported
 from .isa import (
@@ -47,6 +48,9 @@ _LSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["lsh"]
 _RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
 
 
+LD_IMM64_OP = 0x18
+_JUMP_OPS = frozenset(op for op, info in enumerate(OPCODES)
+                      if info and (info.kind in (Kind.JA, Kind.JCOND) or (info.kind == Kind.CALL)))
 _CALLX_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.CALLX)
 _GUARDED_OPS = frozenset(op for op, info in enumerate(OPCODES)
                          if info and info.kind == Kind.ALU and info.op in ("div", "mod", "lsh", "rsh", "arsh"))
@@ -87,39 +91,40 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
             expansions[pc] = exp
     if not expansions:
         return Legalized(insns, list(range(n)), dict(functions))
+    # New index of every original slot: shifted by what the expansions before it added.
+    shift = [0] * (n + 1)
+    for pc, exp in expansions.items():
+        width = 2 if insns[pc].opcode == LD_IMM64_OP else 1
+        shift[pc + width] += len(exp) - width
+    start = list(accumulate(shift))
+    start = [i + d for i, d in enumerate(start)]
     new: list[Insn] = []
     origin: list[int] = []
-    fixups: list[tuple[int, int]] = []  # (new index, original target)
-    start = [0] * (n + 1)
+    fixups: list[tuple[int, int]] = []  # (new index, original target) for jumps inside expansions
+    prev = 0
+    for pc in sorted(expansions):
+        new += insns[prev:pc]
+        origin += range(prev, pc)
+        for item, local in expansions[pc]:
+            if not local and jump_target(len(new), item) is not None:
+                target = jump_target(pc, insns[pc])
+                if target is not None:
+                    fixups.append((len(new), target))
+            new.append(item)
+            origin.append(pc)
+        prev = pc + (2 if insns[pc].opcode == LD_IMM64_OP else 1)
+    new += insns[prev:]
+    origin += range(prev, n)
+    # Unexpanded jumps keep their targets: patch only those whose distance changed.
+    jump_ops = _JUMP_OPS
     pc = 0
     while pc < n:
-        insn = insns[pc]
-        nxt = insns[pc + 1] if pc + 1 < n else None
-        start[pc] = len(new)
-        width = 2 if insn.opcode == 0x18 else 1
-        exp = expansions.get(pc)
-        if exp is None:
-            target = jump_target(pc, insn)
-            if target is not None:
-                fixups.append((len(new), target))
-            new.append(insn)
-            origin.append(pc)
-            if width == 2:
-                start[pc + 1] = len(new)
-                new.append(nxt)
-                origin.append(pc)
-        else:
-            for item, local in exp:
-                if not local:
-                    target = jump_target(pc, insn) if jump_target(len(new), item) is not None else None
-                    if target is not None:
-                        fixups.append((len(new), target))
-                new.append(item)
-                origin.append(pc)
-            if width == 2:
-                start[pc + 1] = len(new)
-        pc += width
-    start[n] = len(new)
+        op = insns[pc].opcode
+        if op in jump_ops and pc not in expansions:
+            target = jump_target(pc, insns[pc])
+            if target is not None and start[target] - start[pc] != target - pc:
+                fixups.append((start[pc], target))
+        pc += 2 if op == LD_IMM64_OP else 1
     for at, target in fixups:
         insn = new[at]
         rel = start[target] - (at + 1)

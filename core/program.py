@@ -58,15 +58,20 @@ class Program:
     validated: bool = field(default=False, compare=False, repr=False)
 
     def arrays(self):
-        """(opcode, dst, src, off, imm) as NumPy arrays, for vectorised analyses."""
+        """(opcode, dst, src, off, imm) as NumPy arrays, for vectorised analyses (cached per instruction list)."""
         import numpy as np
 
         from .isa import encode
 
+        cached = self.__dict__.get("_arrays")
+        if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
+            return cached[2]
         raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
         a = np.frombuffer(raw, dtype=_INSN_DTYPE)
         regs = a["regs"]
-        return a["op"], regs & 0xF, regs >> 4, a["off"].astype(np.int64), a["imm"].astype(np.int64)
+        arrays = (a["op"], regs & 0xF, regs >> 4, a["off"].astype(np.int64), a["imm"].astype(np.int64))
+        self.__dict__["_arrays"] = (self.insns, len(self.insns), arrays)
+        return arrays
 
     def __post_init__(self) -> None:
         if not self.functions:

@@ -102,8 +102,13 @@ CBZ_FORMS = {(nz, sf, r): _branch_cbz(nz, sf, r) for nz in (False, True) for sf 
 def mov_imm_words(value: int, sf: int) -> list[int]:
     """The shortest movz/movn/movk (or orr bitmask) sequence that puts ``value`` in a register (rd = 0)."""
     width = 64 if sf else 32
-    value &= (1 << width) - 1
-    if value and value != (1 << width) - 1 and E.encode_bitmask_imm(value, width) is not None:
+    mask = (1 << width) - 1
+    value &= mask
+    if value >> 16 == 0:  # the common case: one movz
+        return [E.movz(sf, 0, value, 0)]
+    if (~value & mask) >> 16 == 0:
+        return [E.movn(sf, 0, ~value & 0xFFFF, 0)]
+    if E.encode_bitmask_imm(value, width) is not None:
         return [E.orr_imm(sf, 0, XZR, value)]
     chunks = [(value >> (16 * hw)) & 0xFFFF for hw in range(width // 16)]
     zeros, ones = chunks.count(0), chunks.count(0xFFFF)
@@ -218,6 +223,10 @@ class Arm64Selector:
         if fn is None:
             raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
         fn(cg, pc, insn, nxt)
+
+    def lowering_table(self):
+        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch."""
+        return self._lower
 
     # -- immediates -----------------------------------------------------------------------------------------
     def _mov_imm(self, em, rd: int, value: int, sf: int) -> None:

@@ -17,7 +17,7 @@ exit
 # ; arm64 code for alu_immediates: 64 bytes, 0 relocations, frame 0 bytes
 # alu_immediates:
 #     ;    0: mov %r0, 1
-#          0:  b24003e7  mov x7, #1
+#          0:  d2800027  mov x7, #1
 #     ;    1: add %r0, 4095
 #          4:  913ffce7  add x7, x7, #0xfff
 #     ;    2: add %r0, -16

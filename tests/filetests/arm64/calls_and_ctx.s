@@ -34,12 +34,12 @@ exit
 #     ;    5: mov %r1, %r6
 #         20:  aa1303e0  mov x0, x19
 #     ;    6: mov %r2, 12
-#         24:  b27e07e1  mov x1, #0xc
+#         24:  d2800181  mov x1, #0xc
 #     ;    7: call 44
 #         28:  94000000  bl #0x28    ; R_AARCH64_CALL26 bpf_xdp_adjust_head
 #         2c:  aa0003e7  mov x7, x0
 #     ;    8: mov %r0, 2
-#         30:  b27f03e7  mov x7, #2
+#         30:  d2800047  mov x7, #2
 #     ;    9: exit
 #     ; frame setup / teardown
 #         34:  a8c17ff3  ldp x19, xzr, [sp], #0x10

@@ -12,7 +12,7 @@ exit
 #     ;    0: mov %r0, 100
 #          0:  d2800c87  mov x7, #0x64
 #     ;    1: mov %r1, 7
-#          4:  b2400be0  mov x0, #7
+#          4:  d28000e0  mov x0, #7
 #     ;    2: div %r0, %r1
 #          8:  9ac008e7  udiv x7, x7, x0
 #     ;    3: sdiv32 %r0, %r1

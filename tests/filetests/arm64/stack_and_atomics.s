@@ -17,7 +17,7 @@ exit
 #          4:  910003f9  mov x25, sp
 #          8:  d104c3ff  sub sp, sp, #0x130
 #     ;    0: stdw [%r10-8], 7
-#          c:  b2400bea  mov x10, #7
+#          c:  d28000ea  mov x10, #7
 #         10:  f90097ea  str x10, [sp, #0x128]
 #     ;    1: stxw [%r10-12], %r1
 #         14:  b90127e0  str w0, [sp, #0x124]
@@ -26,7 +26,7 @@ exit
 #     ;    3: ldxsb %r3, [%r10-300]
 #         1c:  398013e2  ldrsb x2, [sp, #4]
 #     ;    4: mov %r1, 2
-#         20:  b27f03e0  mov x0, #2
+#         20:  d2800040  mov x0, #2
 #     ;    5: lock fetch add [%r10-8], %r1
 #         24:  d100232b  sub x11, x25, #8
 #         28:  f8e00160  ldaddal x0, x0, [x11]
