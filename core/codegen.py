@@ -213,6 +213,11 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]
     frames = []
+    reg_call, local_call = cg.call_helper, selector.call_local
+    table = selector.lowering_table() if hasattr(selector, "lowering_table") else None
+    if table is not None:  # calls and exit belong to the driver, whatever the selector's table says
+        table = [None if info is not None and info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else fn
+                 for fn, info in zip(table, OPCODES)]
     for start, end in zip(starts, ends):
         written, calls, stack = _frame_facts(insns, start, end)
         frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
@@ -221,15 +226,24 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
         em.bind(("func", start))
         em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
-        reg_call, local_call = cg.call_helper, selector.call_local
-        table = selector.lowering_table() if hasattr(selector, "lowering_table") else None
         pc = start
+        code, lines_append, origin = em.code, em.lines.append, legal.origin
         while pc < end:
             insn = insns[pc]
             if pc in leaders:
                 em.bind(pc)
-            em.mark(legal.origin[pc])
-            kind = OPCODES[insn.opcode].kind
+            lines_append((len(code), origin[pc]))
+            op = insn.opcode
+            fn = table[op] if table is not None else None
+            if fn is not None:  # the common case: the selector's own lowering
+                if op == 0x18:
+                    fn(cg, pc, insn, insns[pc + 1])
+                    pc += 2
+                else:
+                    fn(cg, pc, insn, None)
+                    pc += 1
+                continue
+            kind = OPCODES[op].kind
             if kind == Kind.CALL:
                 if insn.src == CallKind.HELPER:
                     reg_call(pc, insn.imm)
@@ -247,14 +261,8 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
             if kind in (Kind.LD_ABS, Kind.LD_IND):
                 raise cg.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
             nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
-            fn = table[insn.opcode] if table is not None else None
-            if fn is not None:
-                fn(cg, pc, insn, nxt)
-            else:
-                selector.lower(cg, pc, insn, nxt)
+            selector.lower(cg, pc, insn, nxt)
             pc += 2 if kind == Kind.LD_IMM64 else 1
-        if end in leaders and end < n:
-            pass  # the next function's label is bound by its own loop
         em.bind(frame.exit_label)
         em.mark(-1)
         selector.epilogue(cg, frame)

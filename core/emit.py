@@ -81,20 +81,23 @@ class Emitter:
 
         grown_pos: list[int] = []
         grown_sum: list[int] = []
+        encoded: list = [None] * len(branches)  # the bytes of each branch, valid while nothing grows
         while True:
             changed = False
-            for br in branches:
+            for i, br in enumerate(branches):
                 pos, idx, label, forms = br
                 if label not in labels:
                     raise Unsupported(f"internal: branch to unbound label {label!r}")
                 offset = moved(labels[label]) - moved(pos)
-                while forms[idx].encode(offset) is None:
+                data = forms[idx].encode(offset)
+                while data is None:
                     idx += 1
                     if idx == len(forms):
                         raise Unsupported(f"branch of {offset} bytes is out of range of every branch form")
                     changed = True
-                if idx != br[1]:
-                    br[1] = idx
+                    data = forms[idx].encode(offset)
+                br[1] = idx
+                encoded[i] = data
             if not changed:
                 break
             grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
@@ -115,11 +118,8 @@ class Emitter:
                 prev = pos
             out += code[prev:]
             code = out
-        for pos, idx, label, forms in branches:
-            start = moved(pos)
-            # A grown branch's extra bytes were inserted at its own position, so it starts at moved(pos) - 0:
-            # moved() counts only branches strictly before pos.
-            data = forms[idx].encode(moved(labels[label]) - start)
+        for (pos, _idx, _label, _forms), data in zip(branches, encoded):
+            start = moved(pos)  # a grown branch's extra bytes were inserted at its own position
             code[start:start + len(data)] = data
         final_labels = {k: moved(v) for k, v in labels.items()} if grown else dict(labels)
         relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)

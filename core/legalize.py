@@ -77,14 +77,14 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     expansions = {}
     if pcs is not None:
         candidates = sorted(pcs)
+    elif opcodes is not None:  # a second lddw slot has opcode 0, which no filter contains
+        candidates = [pc for pc, insn in enumerate(insns) if insn[0] in opcodes]
     else:
         candidates = []
         pc = 0
         while pc < n:
-            op = insns[pc].opcode
-            if opcodes is None or op in opcodes:
-                candidates.append(pc)
-            pc += 2 if op == 0x18 else 1
+            candidates.append(pc)
+            pc += 2 if insns[pc].opcode == LD_IMM64_OP else 1
     for pc in candidates:
         exp = expand(pc, insns[pc], insns[pc + 1] if pc + 1 < n else None)
         if exp is not None:
@@ -117,14 +117,11 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     origin += range(prev, n)
     # Unexpanded jumps keep their targets: patch only those whose distance changed.
     jump_ops = _JUMP_OPS
-    pc = 0
-    while pc < n:
-        op = insns[pc].opcode
-        if op in jump_ops and pc not in expansions:
+    for pc in [pc for pc, insn in enumerate(insns) if insn[0] in jump_ops]:
+        if pc not in expansions:
             target = jump_target(pc, insns[pc])
             if target is not None and start[target] - start[pc] != target - pc:
                 fixups.append((start[pc], target))
-        pc += 2 if op == LD_IMM64_OP else 1
     for at, target in fixups:
         insn = new[at]
         rel = start[target] - (at + 1)
@@ -279,13 +276,14 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
              ctx_layout: ContextLayout | None = None, ctx_accesses: dict | None = None, harden: bool = False,
              seed: int | None = None) -> Legalized:
     """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding."""
-    result = Legalized(list(insns), list(range(len(insns))), dict(functions))
+    result = Legalized(insns, range(len(insns)), dict(functions))
     if ctx_layout is not None and ctx_accesses:
         names = {off: name for name, (off, _size) in prog_type.ctx_fields.items()}
         result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
                                                                   prog_type.ctx_struct), pcs=ctx_accesses)
     passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS)]
-    for i, insn in enumerate(result.insns):
+    needs_scan = not abi.has_atomics or abi.atomic_widths != {4, 8} or not abi.has_bswap
+    for i, insn in enumerate(result.insns if needs_scan else ()):
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
                                                               abi.atomic_widths):

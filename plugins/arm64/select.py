@@ -225,8 +225,35 @@ class Arm64Selector:
         fn(cg, pc, insn, nxt)
 
     def lowering_table(self):
-        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch."""
-        return self._lower
+        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch.
+
+        Lowerings that depend only on the instruction (and, through r10, on the frame size) and emit no branch
+        or relocation are memoised: the same instruction in the same frame always gives the same bytes."""
+        pure_kinds = {Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX}
+        if self.lse:
+            pure_kinds.add(Kind.ATOMIC)
+        table = list(self._lower)
+        for op, info in enumerate(isa.OPCODES):
+            if info is not None and info.kind in pure_kinds and table[op] is not None:
+                table[op] = self._memoised(table[op])
+        return table
+
+    @staticmethod
+    def _memoised(fn):
+        cache: dict = {}
+
+        def lower(cg, pc, insn, nxt):
+            key = (insn, cg.frame.extra["stack"])
+            code = cache.get(key)
+            em = cg.em
+            if code is None:
+                start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
+                fn(cg, pc, insn, nxt)
+                assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
+                cache[key] = bytes(em.code[start:])
+            else:
+                em.code += code
+        return lower
 
     # -- immediates -----------------------------------------------------------------------------------------
     def _mov_imm(self, em, rd: int, value: int, sf: int) -> None:
