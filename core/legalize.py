@@ -142,6 +142,8 @@ class _Blinder:
         self.rng = random.Random(seed) if seed is not None else random.SystemRandom()
 
     def __call__(self, pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        if insn.dst == AX or insn.src == AX:
+            return None  # inserted by an earlier pass around a live AX: its constant is ours, not the user's
         info = OPCODES[insn.opcode]
         kind = info.kind
         rnd = s32(self.rng.getrandbits(32))
@@ -222,6 +224,17 @@ def _guards(abi: ABI):
     return expand
 
 
+def _zext(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+    """For cores whose 32-bit operations leave the upper half undefined: clear it after every ALU32 result."""
+    info = OPCODES[insn.opcode]
+    if info.cls != Cls.ALU or (info.kind == Kind.ENDIAN and insn.imm == 64):
+        return None  # be64/le64 are ALU-class but produce 64-bit results
+    return [(insn, True), (Insn(_LSH64_K, insn.dst, 0, 0, 32), True), (Insn(_RSH64_K, insn.dst, 0, 0, 32), True)]
+
+
+_ALU32_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.cls == Cls.ALU)
+
+
 def _callx(allowed: list[int]):
     """callx rN -> a compare chain over the helper ids the program type allows (a register call on a native
     target must reach a helper by its own calling sequence). An id outside the set leaves r0 = 0."""
@@ -292,6 +305,8 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
             raise Unsupported("byte swap is not supported by this target", insn=i)
     passes.append((_guards(abi), _GUARDED_OPS))
+    if not abi.alu32_zero_extends:
+        passes.append((_zext, _ALU32_OPS))
     if harden:
         passes.append((_Blinder(seed), None))
     for expand, opcodes in passes:
