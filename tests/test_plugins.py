@@ -138,3 +138,12 @@ def test_allow_list(monkeypatch):
     monkeypatch.setenv("BPFX_LOAD_PLUGINS", "interp")
     reg = plugins.build_registry()
     assert sorted(reg.targets) == ["interp"]
+
+
+def test_trace_plugins_env_traces_hook_calls():
+    import os
+
+    env = dict(os.environ, BPFX_TRACE_PLUGINS="1")
+    out = subprocess.run([sys.executable, "-m", "bpfx.cli", "--list-targets"], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0 and "bpfx_abi [hook]" in out.stderr and "finish bpfx_machine" in out.stderr

@@ -118,3 +118,23 @@ def test_tail_call_replaces_the_program(target):
         first = bpfx.Program("first", "xdp", "xdp", first_with(index), maps=[prog_array])
         obj = Object("<t>", [first, second], [prog_array])
         assert bpfx.run(first, target, obj=obj).r0 == want
+
+
+def test_context_field_missing_from_the_device_layout_is_a_compile_error():
+    from bpfx.asm import assemble
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+20]\nexit"), file="p.s")  # egress_ifindex
+    with pytest.raises(bpfx.Unsupported) as err:
+        bpfx.compile(prog, "arm64")
+    assert str(err.value) == ("p.s:xdp:insn 0: context field xdp_md.egress_ifindex is not in the device layout "
+                              "bpfx_xdp_md")
+    assert bpfx.run(prog, "interp").r0 == 0  # the interpreter runs the UAPI layout itself
+
+
+def test_fuzz_command():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "bpfx.cli", "fuzz", "-t", "arm64", "-n", "25", "--seed", "7"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "25 passed, 0 failed"
