@@ -19,7 +19,25 @@ struct bpfx_xdp_md {
 
 uint64_t PROG(void *ctx);
 
+/* A map as gen_maps.py defines it for each map symbol the program references. */
+struct bpfx_map {
+	uint32_t type, key_size, value_size, max_entries, used;
+	unsigned char *keys, *values;
+};
+#define MAP_ARRAY 2
+#define MAP_PERCPU_ARRAY 6
+/* Defined by maps.c when the program has maps; weak references resolve to 0 when it has none. */
+extern struct bpfx_map *bpfx_maps[] __attribute__((weak));
+extern const char *bpfx_map_names[] __attribute__((weak));
+extern int bpfx_nmaps __attribute__((weak));
+
 static unsigned char packet[HEADROOM + PKT_LEN + 256] __attribute__((aligned(16)));
+/* An Ethernet + IPv4 + TCP header (tests/data/ipv4_tcp.bin); the rest of the packet is i & 0xff. */
+static const unsigned char header[34] = {
+	0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x02, 0x42, 0xac, 0x11, 0x00, 0x03, 0x08, 0x00,
+	0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0xb1, 0xe6, 0xc0, 0xa8, 0x00, 0x01,
+	0xc0, 0xa8, 0x00, 0xc7,
+};
 
 static void putc_(char c) { *UART_DR = (uint32_t)c; }
 static void puts_(const char *s) { while (*s) putc_(*s++); }
@@ -55,6 +73,76 @@ long bpf_xdp_adjust_tail(struct bpfx_xdp_md *ctx, int delta)
 	return 0;
 }
 
+static int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
+{
+	while (n--)
+		if (*a++ != *b++)
+			return 0;
+	return 1;
+}
+
+static void copy(unsigned char *d, const unsigned char *s, uint32_t n) { while (n--) *d++ = *s++; }
+
+static int is_array(const struct bpfx_map *m) { return m->type == MAP_ARRAY || m->type == MAP_PERCPU_ARRAY; }
+
+void *bpf_map_lookup_elem(struct bpfx_map *m, const void *key)
+{
+	if (is_array(m)) {
+		uint32_t i = *(const uint32_t *)key;
+		return i < m->max_entries ? m->values + (uint64_t)i * m->value_size : 0;
+	}
+	for (uint32_t i = 0; i < m->used; i++)
+		if (bytes_equal(m->keys + (uint64_t)i * m->key_size, key, m->key_size))
+			return m->values + (uint64_t)i * m->value_size;
+	return 0;
+}
+
+long bpf_map_update_elem(struct bpfx_map *m, const void *key, const void *value, uint64_t flags)
+{
+	unsigned char *slot = bpf_map_lookup_elem(m, key);
+	(void)flags;
+	if (!slot) {
+		if (is_array(m) || m->used == m->max_entries)
+			return -7;
+		copy(m->keys + (uint64_t)m->used * m->key_size, key, m->key_size);
+		slot = m->values + (uint64_t)m->used++ * m->value_size;
+	}
+	copy(slot, value, m->value_size);
+	return 0;
+}
+
+static void puthex(const unsigned char *p, uint32_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	while (n--) {
+		putc_(digits[*p >> 4]);
+		putc_(digits[*p++ & 15]);
+	}
+}
+
+/* "map NAME[KEY] = VALUE" for every entry whose value is not all zero (array) or that exists (hash). */
+static void print_maps(void)
+{
+	static const unsigned char zero[256];
+	if (&bpfx_nmaps == 0)
+		return;
+	for (int n = 0; n < bpfx_nmaps; n++) {
+		struct bpfx_map *m = bpfx_maps[n];
+		uint32_t count = is_array(m) ? m->max_entries : m->used;
+		for (uint32_t i = 0; i < count; i++) {
+			unsigned char *v = m->values + (uint64_t)i * m->value_size;
+			if (is_array(m) && bytes_equal(v, zero, m->value_size))
+				continue;
+			puts_("map "); puts_(bpfx_map_names[n]); puts_("[");
+			if (is_array(m))
+				puthex((const unsigned char *)&i, 4);
+			else
+				puthex(m->keys + (uint64_t)i * m->key_size, m->key_size);
+			puts_("] = "); puthex(v, m->value_size); puts_("\n");
+		}
+	}
+}
+
 uint64_t bpf_ktime_get_ns(void) { static uint64_t t = 1000000000; return t += 1000; }
 uint32_t bpf_get_smp_processor_id(void) { return 0; }
 
@@ -64,10 +152,11 @@ int main(void)
 	uint64_t ret;
 
 	for (int i = 0; i < PKT_LEN; i++)
-		packet[HEADROOM + i] = (unsigned char)i;
+		packet[HEADROOM + i] = i < (int)sizeof(header) ? header[i] : (unsigned char)i;
 	puts_("Entering XDP prog (pkt len: "); putd(PKT_LEN); puts_(")\n");
 	ret = PROG(&ctx);
 	puts_("After XDP prog (ret: "); putd((long)ret); puts_(", pkt len: ");
 	putd((long)((unsigned char *)ctx.data_end - (unsigned char *)ctx.data)); puts_(")\n");
+	print_maps();
 	return 0;
 }
