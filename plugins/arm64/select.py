@@ -139,6 +139,8 @@ class Arm64Selector:
         self.r = abi.regs
         self.labels = 0
         self._lower = self._build_table()
+        self._memos: dict[int, dict] = {}  # frame size -> {Insn: bytes}
+        self._memo: dict = {}
 
     # -- primitives the core uses --------------------------------------------------------------------------
     def move(self, cg, dst: int, src: int) -> None:
@@ -193,6 +195,7 @@ class Arm64Selector:
             if stack:
                 em.emit32(E.sub_imm(1, SP, SP, stack))
         frame.extra.update(pairs=pairs, stack=stack)
+        self._memo = self._memos.setdefault(stack, {})
         frame.frame_offset = pushed
         frame.extra["native_stack"] = pushed + stack
 
@@ -238,19 +241,16 @@ class Arm64Selector:
                 table[op] = self._memoised(table[op])
         return table
 
-    @staticmethod
-    def _memoised(fn):
-        cache: dict = {}
-
+    def _memoised(self, fn):
         def lower(cg, pc, insn, nxt):
-            key = (insn, cg.frame.extra["stack"])
-            code = cache.get(key)
+            memo = self._memo  # the cache for the current frame size, chosen by the prologue
+            code = memo.get(insn)
             em = cg.em
             if code is None:
                 start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
                 fn(cg, pc, insn, nxt)
                 assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
-                cache[key] = bytes(em.code[start:])
+                memo[insn] = bytes(em.code[start:])
             else:
                 em.code += code
         return lower
