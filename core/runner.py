@@ -113,6 +113,8 @@ def cmd_run(args) -> int:
     for map_name, entries in result.maps.items():
         for key, value in entries.items():
             print(f"map {map_name}[{key}] = {value if value is not None else '(deleted)'}")
+    for name, value in result.ctx_changed.items():
+        print(f"ctx {name} = {value} [0x{value:x}]")
     for line in result.trace:
         print(f"trace: {line}")
     return 0

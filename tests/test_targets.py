@@ -37,7 +37,8 @@ def test_examples_match_the_interpreter(target, path):
         for packet in (PACKET, bytes(4096)):
             want = bpfx.run(prog, "interp", packet=packet, obj=obj)
             got = bpfx.run(prog, target, packet=packet, obj=obj)
-            assert (got.r0, got.packet, got.maps, got.trace) == (want.r0, want.packet, want.maps, want.trace)
+            assert (got.r0, got.packet, got.maps, got.trace, got.ctx_changed) == \
+                (want.r0, want.packet, want.maps, want.trace, want.ctx_changed)
 
 
 @pytest.mark.parametrize("target", NATIVE)

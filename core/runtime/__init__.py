@@ -36,6 +36,8 @@ class Result:
     insn_count: int
     prog_type: str
     ctx: dict[str, int] = field(default_factory=dict)
+    #: context fields the program wrote (value differs from what the runtime set up)
+    ctx_changed: dict[str, int] = field(default_factory=dict)
 
     @property
     def packet_len(self) -> int | None:
@@ -47,7 +49,7 @@ class Result:
 
     def to_json(self) -> dict:
         return {"r0": self.r0, "return_name": self.return_name, "packet_len": self.packet_len, "maps": self.maps,
-                "trace": self.trace, "redirects": [list(r) for r in self.redirects], "insn_count": self.insn_count}
+                "ctx": self.ctx_changed, "trace": self.trace, "redirects": [list(r) for r in self.redirects], "insn_count": self.insn_count}
 
 
 class Runtime:
@@ -98,6 +100,7 @@ class Runtime:
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1,
                       "protocol": proto, "pkt_type": 0}
         self._render(initial=True)
+        self.ctx_start = self.ctx_values()
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
@@ -222,8 +225,10 @@ class Runtime:
     def result(self, r0: int, *, stack: bytes, insn_count: int) -> Result:
         packet = self.memory.read(self.data, self.data_end - self.data) if self.packet_region else None
         maps = {s.mapdef.name: ch for s in self.maps if (ch := s.changes())}
+        ctx = self.ctx_values() if self.ctx_fields else {}
+        changed = {k: v for k, v in ctx.items() if self.ctx_start.get(k) != v} if ctx else {}
         return Result(r0 & M64, packet, maps, list(self.trace), list(self.redirects), stack, insn_count,
-                      self.ptype.name, self.ctx_values() if self.ctx_fields else {})
+                      self.ptype.name, ctx, changed)
 
 
 def _s32(x: int) -> int:
