@@ -224,6 +224,50 @@ def _guards(abi: ABI):
     return expand
 
 
+def _build_in_ax(value: int, bits: int) -> Expansion:
+    """AX = value (64-bit, two's complement) from instructions whose immediates fit in ``bits`` signed bits."""
+    value &= (1 << 64) - 1
+    step = bits - 1  # chunks of this many bits are non-negative immediates that fit
+    chunks = []
+    while True:
+        chunks.append(value & ((1 << step) - 1))
+        value >>= step
+        signed = value - (1 << (64 - step * len(chunks))) if value >> (63 - step * len(chunks)) & 1 else value
+        if -(1 << (bits - 1)) <= signed < (1 << (bits - 1)):
+            break
+    out = [(Insn(_MOV64_K, AX, 0, 0, s32(signed)), True)]
+    for chunk in reversed(chunks):
+        out += [(Insn(_LSH64_K, AX, 0, 0, step), True), (Insn(Cls.ALU64 | SRC_K | ALU_OPS["or"], AX, 0, 0, chunk),
+                                                          True)]
+    return out
+
+
+def _wide_immediates(bits: int):
+    """Immediates wider than the target's ``imm_bits`` go through AX (built from pieces that fit)."""
+    limit = 1 << (bits - 1)
+
+    def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        if -limit <= insn.imm < limit:
+            return None
+        info = OPCODES[insn.opcode]
+        if info.kind == Kind.ST:
+            return _build_in_ax(insn.imm, bits) + [
+                (Insn(Cls.STX | MODES["mem"] | (insn.opcode & 0x18), insn.dst, AX, insn.off, 0), True)]
+        if info.op in ("lsh", "rsh", "arsh", "neg", "end") or info.kind not in (Kind.ALU, Kind.JCOND):
+            return None
+        if info.cls in (Cls.ALU, Cls.JMP32):  # 32-bit operations see the immediate's low 32 bits
+            value = insn.imm & 0xFFFFFFFF
+        else:
+            value = insn.imm
+        return _build_in_ax(value, bits) + [(Insn(insn.opcode | SRC_X, insn.dst, AX, insn.off, 0), False)]
+
+    return expand
+
+
+_WIDE_IMM_OPS = frozenset(op for op, info in enumerate(OPCODES)
+                          if info and not info.src_reg and (info.kind in (Kind.ALU, Kind.JCOND, Kind.ST)))
+
+
 def _zext(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
     """For cores whose 32-bit operations leave the upper half undefined: clear it after every ALU32 result."""
     info = OPCODES[insn.opcode]
@@ -305,6 +349,8 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
             raise Unsupported("byte swap is not supported by this target", insn=i)
     passes.append((_guards(abi), _GUARDED_OPS))
+    if abi.imm_bits < 32:
+        passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS))
     if not abi.alu32_zero_extends:
         passes.append((_zext, _ALU32_OPS))
     if harden:

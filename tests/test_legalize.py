@@ -20,7 +20,7 @@ from bpfx.legalize import AX, legalize
 from bpfx.runtime import Runtime
 
 WEAK = ABI(regs={i: i for i in range(12)}, arg_regs=(1, 2, 3, 4, 5), ret_reg=0, callee_saved=frozenset(),
-           scratch=(), reg_names={})
+           scratch=(), reg_names={}, imm_bits=12)
 
 
 def run_legalized(program: Program, **kw) -> tuple[int, bytes]:
@@ -36,6 +36,15 @@ def test_guards_zext_and_blinding_preserve_results(seed, harden):
     prog = random_program(random.Random(seed), length=40)
     want = interpret(prog, Runtime(prog, mem=bytes(16)))
     assert run_legalized(prog, harden=harden, seed=seed) == (want.r0, want.stack)
+
+
+def test_wide_immediates_are_built_from_pieces_that_fit():
+    prog = Program("p", "s", "mem", assemble("mov %r0, 0x12345678\nadd32 %r0, -0x7654321\nstw [%r10-4], 0x7fffffff\n"
+                                             "jsgt %r0, -100000, +1\nmov %r0, 1\nexit"))
+    legal = legalize(prog.insns, prog.functions, WEAK)
+    assert all(-2048 <= i.imm < 2048 for i in legal.insns)
+    want = interpret(prog, Runtime(prog, mem=b""))
+    assert run_legalized(prog) == (want.r0, want.stack)
 
 
 def test_guards_really_expand_for_a_weak_abi():

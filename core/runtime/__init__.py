@@ -49,7 +49,8 @@ class Result:
 
     def to_json(self) -> dict:
         return {"r0": self.r0, "return_name": self.return_name, "packet_len": self.packet_len, "maps": self.maps,
-                "ctx": self.ctx_changed, "trace": self.trace, "redirects": [list(r) for r in self.redirects], "insn_count": self.insn_count}
+                "ctx": self.ctx_changed, "trace": self.trace, "redirects": [list(r) for r in self.redirects],
+                "insn_count": self.insn_count}
 
 
 class Runtime:
