@@ -11,6 +11,13 @@ ELF_MAGIC = b"\x7fELF"
 
 
 def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> Object:
+    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False."""
+    if prog_type is not None:
+        from .errors import UsageError
+        from .progtypes import program_types
+
+        if prog_type not in program_types():
+            raise UsageError(f"unknown program type {prog_type!r} (known: {', '.join(program_types())})")
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -92,7 +92,7 @@ def _packet(args) -> bytes | None:
 def cmd_run(args) -> int:
     from .loader import load
 
-    obj = load(args.file)
+    obj = load(args.file, prog_type=args.prog_type)
     program = obj.program(args.section)
     mem = None
     if args.mem:
@@ -124,7 +124,7 @@ def cmd_compile(args) -> int:
     from .loader import load
     from .writers import FORMATS, write
 
-    obj = load(args.file)
+    obj = load(args.file, prog_type=args.prog_type)
     program = obj.program(args.section)
     tgt = get_target(args.target)
     if tgt.abi() is None:
@@ -154,6 +154,8 @@ def _common(p, default_target: str | None) -> None:
                    help="target name (see bpfx --list-targets)" + (f"; default {default_target}"
                                                                    if default_target else ""))
     p.add_argument("--section", "-s", help="program to use: its section or function name (default: the only one)")
+    p.add_argument("--prog-type", help="program type for .s/.bin input (xdp, sched_cls, socket_filter, mem; "
+                                       "default mem); ELF objects take it from the section name")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
 
