@@ -8,7 +8,7 @@ register, so legalised (e.g. hardened) programs run here too.
 
 from __future__ import annotations
 
-from .errors import BpfxError, LinkError, RuntimeFault, Unsupported
+from .errors import BpfxError, RuntimeFault, Unsupported
 from .isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Cls, Kind, Pseudo,
                   imm64)
 from .program import Program
@@ -324,4 +324,4 @@ def interpret(program: Program, runtime, *, budget: int = 10_000_000):
     return runtime.result(r0, stack=stack, insn_count=interp.count)
 
 
-__all__ = ["interpret", "Interpreter", "LinkError"]
+__all__ = ["interpret", "Interpreter"]
