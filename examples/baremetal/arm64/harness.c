@@ -1,7 +1,7 @@
 /*
  * A bare-metal XDP environment: a PL011 UART, a 4096-byte packet with headroom, and the helpers bpfx-compiled
  * code calls (the output ABI in the README: bpf_<name> symbols, native calling convention, struct bpfx_xdp_md).
- * PROG names the program's entry function (e.g. -DPROG=xdp_prog).
+ * The program's entry is reached as bpfx_prog: the Makefile links with --defsym=bpfx_prog=<its function>.
  */
 #include <stdint.h>
 
@@ -17,7 +17,7 @@ struct bpfx_xdp_md {
 	uint32_t rx_queue_index;
 };
 
-uint64_t PROG(void *ctx);
+uint64_t bpfx_prog(void *ctx);
 
 /* A map as gen_maps.py defines it for each map symbol the program references. */
 struct bpfx_map {
@@ -154,7 +154,7 @@ int main(void)
 	for (int i = 0; i < PKT_LEN; i++)
 		packet[HEADROOM + i] = i < (int)sizeof(header) ? header[i] : (unsigned char)i;
 	puts_("Entering XDP prog (pkt len: "); putd(PKT_LEN); puts_(")\n");
-	ret = PROG(&ctx);
+	ret = bpfx_prog(&ctx);
 	puts_("After XDP prog (ret: "); putd((long)ret); puts_(", pkt len: ");
 	putd((long)((unsigned char *)ctx.data_end - (unsigned char *)ctx.data)); puts_(")\n");
 	print_maps();
