@@ -20,11 +20,11 @@ import sys
 import time
 
 import bpfx
-from bpfx.conformance import parse_file
-from bpfx.fuzz import random_program
+from bpfx.tools.conformance import parse_file
+from bpfx.tools.fuzz import random_program
 from bpfx.plugins import all_targets, get_target
-from bpfx.program import Program
-from bpfx.runtime import layout
+from bpfx.front.program import Program
+from bpfx.execute.runtime import layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFORMANCE = os.path.join(ROOT, "..", "shared", "conformance", "tests")
@@ -117,7 +117,7 @@ def big_program(size: int) -> Program:
     # keep only forward jumps that stay inside the truncated program
     fixed = []
     for i, insn in enumerate(insns):
-        info = bpfx.isa.OPCODES[insn.opcode]
+        info = bpfx.front.isa.OPCODES[insn.opcode]
         if info and info.kind == bpfx.Kind.JCOND and i + 1 + insn.off >= len(insns):
             insn = insn._replace(off=0)
         fixed.append(insn)

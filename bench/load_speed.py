@@ -18,8 +18,8 @@ import tempfile
 import time
 
 import bpfx
-from bpfx.cfg import build_cfg
-from bpfx.isa import ALU_OPS, JMP_OPS, MODES, SIZES, Cls, Insn, SRC_K, SRC_X, encode, ld_imm64
+from bpfx.front.cfg import build_cfg
+from bpfx.front.isa import ALU_OPS, JMP_OPS, MODES, SIZES, Cls, Insn, SRC_K, SRC_X, encode, ld_imm64
 
 
 def generate(size: int, seed: int = 1) -> bytes:

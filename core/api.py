@@ -6,20 +6,20 @@ vendor's plugin has every power ours have.
 
 from __future__ import annotations
 
-from . import isa
-from .codegen import CodeGen, Frame, map_symbol
-from .emit import BranchForm, Emitter
+from .front import isa
+from .back.codegen import CodeGen, Frame, map_symbol
+from .back.emit import BranchForm, Emitter
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
 from .hookspecs import hookimpl
-from .isa import Insn, Kind
-from .program import MapDef, Object, Program
-from .target import (ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Image, Machine, Reloc, RelocType,
+from .front.isa import Insn, Kind
+from .front.program import MapDef, Object, Program
+from .back.target import (ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Image, Machine, Reloc, RelocType,
                      TargetInfo)
 
 
 def load(path: str, *, prog_type: str | None = None) -> Object:
     """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated."""
-    from .loader import load as _load
+    from .front.loader import load as _load
 
     return _load(path, prog_type=prog_type)
 
@@ -35,7 +35,7 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
     :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
     """
-    from .runner import compile as _compile
+    from .execute.runner import compile as _compile
 
     if opt:
         raise Unsupported("the LLVM tier (opt > 0) is not available yet")
@@ -63,7 +63,7 @@ def resolve(image: Image, symbols: dict[str, int], *, base: int | None = None) -
 
 def run(program: Program, target: str = "interp", **kwargs):
     """Run ``program`` on ``target`` (see :func:`bpfx.run.run_program` for the keywords); returns a Result."""
-    from .runner import run_program
+    from .execute.runner import run_program
 
     return run_program(program, target, **kwargs)
 

@@ -17,11 +17,10 @@ from .errors import BpfxError, UsageError
 
 # Modules that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
-    "bpfx.runner",  # run, compile
-    "bpfx.asm",  # asm, disasm
-    "bpfx.cfg",  # cfg
-    "bpfx.conformance",  # conformance, conformance-plugin
-    "bpfx.fuzz",  # fuzz
+    "bpfx.execute.runner",  # run, compile
+    "bpfx.tools.inspect",  # asm, disasm, cfg
+    "bpfx.tools.conformance",  # conformance, conformance-plugin
+    "bpfx.tools.fuzz",  # fuzz
 )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .target import ABI, ContextLayout, HelperEntry, Machine, Selector, TargetInfo
+from .back.target import ABI, ContextLayout, HelperEntry, Machine, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")

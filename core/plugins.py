@@ -23,8 +23,8 @@ import pluggy
 
 from . import hookspecs
 from .errors import UsageError
-from .progtypes import prog_type as get_prog_type
-from .target import ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Machine, TargetInfo
+from .front.progtypes import prog_type as get_prog_type
+from .back.target import ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Machine, TargetInfo
 
 GROUP = "bpfx.targets"
 

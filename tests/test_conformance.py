@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bpfx.conformance import run_conformance
+from bpfx.tools.conformance import run_conformance
 from bpfx.plugins import all_targets
 
 SUITE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "tests")
@@ -31,8 +31,8 @@ def test_suite_passes_hardened(target):
 
 
 def test_arm64_without_lse_uses_ll_sc_and_still_passes():
-    from bpfx.conformance import _program, collect, parse_file
-    from bpfx.runner import run_program
+    from bpfx.tools.conformance import _program, collect, parse_file
+    from bpfx.execute.runner import run_program
 
     for path in collect([SUITE]):
         if "lock" not in os.path.basename(path) and "atomic" not in os.path.basename(path):

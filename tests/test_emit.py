@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bpfx.codegen import parallel_move
-from bpfx.emit import BranchForm, Emitter
+from bpfx.back.codegen import parallel_move
+from bpfx.back.emit import BranchForm, Emitter
 
 
 def short(offset):  # a 2-byte branch reaching +-127 bytes

@@ -13,9 +13,9 @@ import os
 import pytest
 
 import bpfx
-from bpfx.asm import assemble
+from bpfx.front.asm import assemble
 from bpfx.plugins import get_target
-from bpfx.writers.listing import write_listing
+from bpfx.back.writers.listing import write_listing
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "filetests")
 MARKER = "# ---- expected ----"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bpfx import Program, RuntimeFault, run
-from bpfx.asm import assemble
-from bpfx.runtime import layout
+from bpfx.front.asm import assemble
+from bpfx.execute.runtime import layout
 
 M64 = (1 << 64) - 1
 

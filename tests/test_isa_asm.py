@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfx import isa
-from bpfx.asm import assemble, disassemble, format_insn
-from bpfx.conformance import parse_file
+from bpfx.front.asm import assemble, disassemble, format_insn
+from bpfx.tools.conformance import parse_file
 from bpfx.errors import ValidationError
 
 CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "tests")

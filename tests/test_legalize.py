@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfx import ABI, Program, Unsupported
-from bpfx.asm import assemble
-from bpfx.fuzz import random_program
-from bpfx.interp import interpret
-from bpfx.legalize import AX, legalize
-from bpfx.runtime import Runtime
+from bpfx.front.asm import assemble
+from bpfx.tools.fuzz import random_program
+from bpfx.execute.interp import interpret
+from bpfx.back.legalize import AX, legalize
+from bpfx.execute.runtime import Runtime
 
 WEAK = ABI(regs={i: i for i in range(12)}, arg_regs=(1, 2, 3, 4, 5), ret_reg=0, callee_saved=frozenset(),
            scratch=(), reg_names={}, imm_bits=12)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpfx
-from bpfx.fuzz import compare, random_program
+from bpfx.tools.fuzz import compare, random_program
 from bpfx.plugins import all_targets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,7 +58,7 @@ def test_random_programs_match_the_interpreter(target, seed, length):
 
 @pytest.mark.parametrize("target", NATIVE)
 def test_hardened_code_hides_user_immediates(target):
-    from bpfx.asm import assemble
+    from bpfx.front.asm import assemble
 
     insns = assemble("mov %r0, 0x1234567\nadd %r0, 0x7654321\nstdw [%r10-8], 0x5a5a5a5\n"
                      "lddw %r2, 0x1122334455667788\nldxdw %r1, [%r10-8]\nadd %r0, %r1\nadd %r0, %r2\nexit\n")
@@ -105,7 +105,7 @@ def test_driver_api_resolves_maps_and_keeps_other_relocations():
 def test_tail_call_replaces_the_program(target):
     """bpf_tail_call(ctx, prog_array, 0) runs `second` in place of the caller; index 1 is empty and falls through."""
     from bpfx import MapDef, Object
-    from bpfx.isa import Insn, Pseudo, ld_imm64
+    from bpfx.front.isa import Insn, Pseudo, ld_imm64
 
     prog_array = MapDef("jump_table", 3, 4, 4, 2, values=((0, "second"),))
 
@@ -122,7 +122,7 @@ def test_tail_call_replaces_the_program(target):
 
 
 def test_context_field_missing_from_the_device_layout_is_a_compile_error():
-    from bpfx.asm import assemble
+    from bpfx.front.asm import assemble
 
     prog = bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+20]\nexit"), file="p.s")  # egress_ifindex
     with pytest.raises(bpfx.Unsupported) as err:

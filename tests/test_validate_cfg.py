@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bpfx import Program
-from bpfx.progtypes import prog_type as get_prog_type
-from bpfx.asm import assemble
-from bpfx.cfg import CtxAccess, build_cfg
+from bpfx.front.progtypes import prog_type as get_prog_type
+from bpfx.front.asm import assemble
+from bpfx.front.cfg import CtxAccess, build_cfg
 from bpfx.errors import ValidationError
-from bpfx.isa import Insn, decode
-from bpfx.validate import validate
+from bpfx.front.isa import Insn, decode
+from bpfx.front.validate import validate
 
 
 def prog(text: str, ptype: str = "mem", insns=None) -> Program:
@@ -75,7 +75,7 @@ def test_ambiguous_ctx_pointer_is_an_error():
        st.sampled_from(["mem", "xdp"]))
 def test_vectorised_prefilter_never_accepts_what_the_exact_check_rejects(opcode, dst, src, off, imm, ptype):
     """validate() re-checks only the rows NumPy flags; any instruction the exact rules reject must be flagged."""
-    from bpfx.validate import _check_one, second_slots
+    from bpfx.front.validate import _check_one, second_slots
 
     insn = Insn(opcode, dst, src, off, imm)
     program = Program(name="p", section="s", prog_type=ptype, insns=[insn, Insn(0x95)], file="f")

@@ -6,10 +6,10 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .asm import assemble
-from .errors import BpfxError, UsageError
-from .isa import GROUPS, Insn, decode, requirement
-from .program import Program
+from ..front.asm import assemble
+from ..errors import BpfxError, UsageError
+from ..front.isa import GROUPS, Insn, decode, requirement
+from ..front.program import Program
 
 DEFAULT_GROUPS = frozenset(GROUPS)  # bpfx passes every group, callx included
 
@@ -86,8 +86,8 @@ def skip_reason(test: ConformanceTest, cpu_version: int, groups: frozenset[str])
 
 def run_test(test: ConformanceTest, target: str, *, harden: bool = False) -> str | None:
     """None when the test passes, else what went wrong."""
-    from .runner import run_program
-    from .validate import validate
+    from ..execute.runner import run_program
+    from ..front.validate import validate
 
     prog = _program(test)
     try:
@@ -141,7 +141,7 @@ def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, grou
 
 
 def cmd_conformance(args) -> int:
-    from .plugins import get_target
+    from ..plugins import get_target
 
     get_target(args.target)
     groups = None
@@ -165,7 +165,7 @@ def cmd_conformance(args) -> int:
 
 def cmd_plugin(args) -> int:
     """The bpf_conformance plugin protocol: program hex on stdin, memory hex in argv, r0 hex on stdout."""
-    from .runner import run_program
+    from ..execute.runner import run_program
 
     text = sys.stdin.read()
     try:
@@ -178,7 +178,7 @@ def cmd_plugin(args) -> int:
         print(f"bpfx: program of {len(code)} bytes is not a whole number of instructions", file=sys.stderr)
         return 1
     prog = Program(name="plugin", section="conformance", prog_type="mem", insns=decode(code), file="<stdin>")
-    from .validate import validate
+    from ..front.validate import validate
 
     validate(prog)
     result = run_program(prog, args.target, mem=mem)

@@ -7,7 +7,7 @@ from functools import cache
 
 import bpfx_specs
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ register, so legalised (e.g. hardened) programs run here too.
 
 from __future__ import annotations
 
-from .errors import BpfxError, RuntimeFault, Unsupported
-from .isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Cls, Kind, Pseudo,
+from ..errors import BpfxError, RuntimeFault, Unsupported
+from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Cls, Kind, Pseudo,
                   imm64)
-from .program import Program
+from ..front.program import Program
 
 M64 = (1 << 64) - 1
 M32 = 0xFFFFFFFF

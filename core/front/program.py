@@ -96,7 +96,7 @@ class Object:
 
     def program(self, section_or_name: str | None = None) -> Program:
         """The program with that section or function name; the only one when None."""
-        from .errors import UsageError
+        from ..errors import UsageError
 
         if section_or_name is None:
             if len(self.programs) == 1:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..asm import format_insn
+from ...front.asm import format_insn
 from ..target import Image
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ValidationError
+from ..errors import ValidationError
 from .isa import (ATOMIC_IMMS, MAX_CALL_DEPTH, MAX_INSNS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind,
                   Pseudo, check, jump_target, uses_src_reg)
 from .program import Program

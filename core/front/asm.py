@@ -7,11 +7,9 @@ SIZES (``ldxw``, ``stxdw``, ``ldxsb``...), ATOMIC_OPS (``lock fetch add32``).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 
-from .errors import BpfxError, ValidationError
+from ..errors import ValidationError
 from .isa import (ALU_OPS, ATOMIC_FETCH, ATOMIC_OPS, COND_JUMPS, JMP_OPS, MODES, OPCODES, SIZES, CallKind, Cls,
                   Insn, Kind, ld_imm64, s32)
 
@@ -309,52 +307,3 @@ def disassemble(insns: list[Insn]) -> str:
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a failure never leaves a partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bpfx-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def cmd_asm(args) -> int:
-    from .isa import encode
-
-    try:
-        with open(args.file) as f:
-            text = f.read()
-    except OSError as exc:
-        raise BpfxError(f"cannot read: {exc.strerror}", file=args.file) from None
-    insns = assemble(text, file=args.file)
-    out = args.output or os.path.splitext(args.file)[0] + ".bin"
-    write_atomic(out, encode(insns))
-    return 0
-
-
-def cmd_disasm(args) -> int:
-    from .loader import load
-
-    obj = load(args.file, validate=False)
-    progs = [obj.program(args.section)] if args.section else obj.programs
-    for prog in progs:
-        if len(progs) > 1:
-            print(f"{prog.section} ({prog.name}):")
-        print(disassemble(prog.insns), end="")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("asm", help="assemble BPF assembly to raw instructions (.bin)")
-    p.add_argument("file")
-    p.add_argument("-o", "--output", help="output file (default: FILE with .bin)")
-    p.set_defaults(func=cmd_asm)
-    d = sub.add_parser("disasm", help="disassemble a BPF object, assembly or raw file")
-    d.add_argument("file")
-    d.add_argument("--section", "-s")
-    d.set_defaults(func=cmd_disasm)

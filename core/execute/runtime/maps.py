@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from ..program import MapDef, MapType
+from ...front.program import MapDef, MapType
 from .memory import Memory
 
 EEXIST, ENOENT, EINVAL, E2BIG = 17, 2, 22, 7

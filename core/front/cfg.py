@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import ValidationError
+from ..errors import ValidationError
 from .isa import OPCODES, R10, CallKind, Cls, Kind
 from .program import Program
 from .progtypes import prog_type as get_prog_type
@@ -407,29 +407,3 @@ def _merge(a: dict, b: dict) -> dict:
 
 def build_cfg(program: Program) -> CFG:
     return CFG(program)
-
-
-def cmd_cfg(args) -> int:
-    from .loader import load
-
-    obj = load(args.file)
-    prog = obj.program(args.section)
-    cfg = build_cfg(prog)
-    if args.format == "dot":
-        print(cfg.to_dot(), end="")
-        return 0
-    for b in cfg.blocks:
-        print(f"block {b.index} [{b.start}, {b.end}) fn {b.function} -> {', '.join(map(str, b.succs)) or 'exit'}")
-    for src, dst in cfg.back_edges:
-        print(f"back edge {src} -> {dst}")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("cfg", help="print a program's control-flow graph",
-                       description="Basic blocks, edges and loops (back edges) of a program; --format dot for "
-                                   "Graphviz.")
-    p.add_argument("file")
-    p.add_argument("--section", "-s")
-    p.add_argument("--format", choices=("text", "dot"), default="text")
-    p.set_defaults(func=cmd_cfg)

@@ -14,10 +14,10 @@ from bisect import bisect_right
 
 import unicorn
 
-from .errors import LinkError, RuntimeFault
-from .isa import STACK_SIZE
+from ..errors import LinkError, RuntimeFault
+from ..front.isa import STACK_SIZE
 from .runtime import layout
-from .target import HelperTable, Image, Machine
+from ..back.target import HelperTable, Image, Machine
 
 PAGE = 0x1000
 CODE_SLOT = 0x10_0000  # each compiled program (tail-call targets too) gets 1 MiB of the code area
@@ -105,7 +105,7 @@ class _Run:
                 if entry.symbol == reloc.symbol:
                     return entry.address if entry.address is not None else layout.TRAMPOLINE_BASE + 16 * hid
         elif reloc.kind in ("map", "map_value"):
-            from .codegen import map_symbol
+            from ..back.codegen import map_symbol
 
             for index, mapdef in enumerate(program.maps):
                 if map_symbol(mapdef.name) == reloc.symbol:

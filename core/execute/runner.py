@@ -6,15 +6,15 @@ import json
 import os
 import sys
 
-from .errors import BpfxError, Unsupported, UsageError
-from .plugins import get_target
-from .program import Object, Program
+from ..errors import BpfxError, Unsupported, UsageError
+from ..plugins import get_target
+from ..front.program import Object, Program
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
 
 
 def _ctx_layout(target, program: Program, context):
-    from .progtypes import prog_type
+    from ..front.progtypes import prog_type
 
     if not prog_type(program.prog_type).ctx_struct:
         return None
@@ -25,7 +25,7 @@ def _ctx_layout(target, program: Program, context):
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
             harden: bool = False, features: dict | None = None, seed: int | None = None):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
-    from .codegen import compile_program
+    from ..back.codegen import compile_program
 
     return compile_program(program, get_target(target), helpers=helpers, context=context, harden=harden,
                            features=features, seed=seed)
@@ -46,7 +46,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from .codegen import compile_program
+    from ..back.codegen import compile_program
     from .machine import execute
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
@@ -90,7 +90,7 @@ def _packet(args) -> bytes | None:
 
 
 def cmd_run(args) -> int:
-    from .loader import load
+    from ..front.loader import load
 
     obj = load(args.file, prog_type=args.prog_type)
     program = obj.program(args.section)
@@ -121,8 +121,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .loader import load
-    from .writers import FORMATS, write
+    from ..front.loader import load
+    from ..back.writers import FORMATS, write
 
     obj = load(args.file, prog_type=args.prog_type)
     program = obj.program(args.section)

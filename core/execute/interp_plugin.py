@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .hookspecs import hookimpl
-from .target import TargetInfo
+from ..hookspecs import hookimpl
+from ..back.target import TargetInfo
 
 INFO = TargetInfo(name="interp", description="reference interpreter (the oracle every target is checked against)",
                   e_machine=247)

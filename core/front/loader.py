@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import BpfxError, ValidationError
+from ..errors import BpfxError, ValidationError
 from .program import Object, Program
 
 ELF_MAGIC = b"\x7fELF"
@@ -13,7 +13,7 @@ ELF_MAGIC = b"\x7fELF"
 def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> Object:
     """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False."""
     if prog_type is not None:
-        from .errors import UsageError
+        from ..errors import UsageError
         from .progtypes import program_types
 
         if prog_type not in program_types():

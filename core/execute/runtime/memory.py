@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from ..errors import RuntimeFault
+from ...errors import RuntimeFault
 
 
 @dataclass

@@ -15,9 +15,9 @@ import random
 import sys
 from dataclasses import dataclass
 
-from .errors import BpfxError
-from .isa import (ALU_OPS, ATOMIC_OPS, JMP_OPS, MODES, SIZES, CallKind, Cls, Insn, SRC_K, SRC_X, ld_imm64, s32)
-from .program import Program
+from ..errors import BpfxError
+from ..front.isa import (ALU_OPS, ATOMIC_OPS, JMP_OPS, MODES, SIZES, CallKind, Cls, Insn, SRC_K, SRC_X, ld_imm64, s32)
+from ..front.program import Program
 
 INTERESTING = [0, 1, -1, 2, 7, 31, 32, 63, 64, 0x7FFFFFFF, -0x80000000, 0xFFFF, 0x8000, 0x80, -2, 3, 1000, -1000]
 INTERESTING64 = [0, 1, (1 << 64) - 1, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF, 1 << 32, 0x1234_5678_9ABC_DEF0]
@@ -194,7 +194,7 @@ def _used_stack(program: Program) -> int:
 
 def compare(program: Program, target: str, *, budget: int = 1_000_000) -> str | None:
     """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
-    from .runner import run_program
+    from ..execute.runner import run_program
 
     try:
         expected = run_program(program, "interp", mem=bytes(16), budget=budget)
@@ -242,8 +242,8 @@ def fuzz(target: str, count: int, seed: int, *, length: int = 40) -> list[tuple[
 
 
 def cmd_fuzz(args) -> int:
-    from .asm import disassemble
-    from .plugins import get_target
+    from ..front.asm import disassemble
+    from ..plugins import get_target
 
     get_target(args.target)
     failures = fuzz(args.target, args.n, args.seed, length=args.length)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ..errors import LinkError, RuntimeFault
-from ..program import MapType, Object, Program
-from ..progtypes import prog_type as get_prog_type
+from ...errors import LinkError, RuntimeFault
+from ...front.program import MapType, Object, Program
+from ...front.progtypes import prog_type as get_prog_type
 from . import layout
 from .maps import EINVAL, ENOENT, MapState, _neg
 from .memory import Memory, Region

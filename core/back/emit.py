@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from .errors import Unsupported
+from ..errors import Unsupported
 from .target import Reloc
 
 _PACK32 = struct.Struct("<I").pack

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from ..asm import write_atomic
-from ..errors import UsageError
+from ...fileio import write_atomic
+from ...errors import UsageError
 from ..target import Image
 
 FORMATS = ("elf", "bin", "c", "listing")

@@ -17,8 +17,8 @@ import random
 from dataclasses import dataclass
 from itertools import accumulate
 
-from .errors import Unsupported
-from .isa import (
+from ..errors import Unsupported
+from ..front.isa import (
     ALU_OPS,
     ATOMIC_OPS,
     JMP_OPS,

@@ -14,7 +14,7 @@ import struct
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from .errors import BpfxError, ValidationError
+from ..errors import BpfxError, ValidationError
 from .isa import INSN_SIZE, LD_IMM64, CallKind, Insn, Pseudo, decode
 from .program import MapDef, MapType, Object, Program
 from .progtypes import prog_type_for_section

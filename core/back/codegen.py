@@ -25,11 +25,11 @@ import gc
 from dataclasses import dataclass, field
 
 from .emit import Emitter
-from .errors import BpfxError, LinkError, Unsupported
-from .isa import OPCODES, R10, STACK_SIZE, CallKind, Insn, Kind, Pseudo, jump_target
+from ..errors import BpfxError, LinkError, Unsupported
+from ..front.isa import OPCODES, R10, STACK_SIZE, CallKind, Insn, Kind, Pseudo, jump_target
 from .legalize import AX, legalize
-from .program import Program
-from .progtypes import prog_type as get_prog_type
+from ..front.program import Program
+from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
 
 
@@ -190,7 +190,7 @@ def compile_program(program: Program, target, *, helpers: dict | None = None,
 
 
 def _compile(program, target, *, helpers, context, harden, features, seed) -> Image:
-    from .validate import function_starts, validate
+    from ..front.validate import function_starts, validate
 
     validate(program)
     abi = target.abi()
@@ -202,7 +202,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
-        from .cfg import build_cfg
+        from ..front.cfg import build_cfg
 
         accesses = build_cfg(program).ctx_accesses
     functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}

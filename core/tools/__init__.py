@@ -1,0 +1,1 @@
+"""Tools built on the pipeline: conformance runner, differential fuzzer, inspection commands."""
