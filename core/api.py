@@ -82,6 +82,14 @@ def run(program: Program, target: str = "interp", **kwargs) -> Result:
     return run_program(program, target, **kwargs)
 
 
+def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000) -> Result:
+    """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
+    BPF, e.g. a device that interprets normalised BPF)."""
+    from .execute.interp import interpret as _interpret
+
+    return _interpret(program, runtime, budget=budget)
+
+
 def targets() -> dict[str, dict]:
     """Every registered target: name -> description, distribution, version, hooks."""
     from .plugins import all_targets, describe
@@ -93,6 +101,6 @@ __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
     "MachineLayout", "MapDef", "Object", "Program", "Reloc", "RelocType", "Result", "Runtime", "RuntimeFault",
-    "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl", "isa", "load",
-    "map_symbol", "resolve", "run", "targets",
+    "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl", "interpret",
+    "isa", "load", "map_symbol", "resolve", "run", "targets",
 ]

@@ -220,6 +220,9 @@ class Target:
             hooks.append("selector")
         if any(self.reg.pm.hook.bpfx_helpers(target=i, prog_type="xdp") for i in self._chain()):
             hooks.append("helpers")
+        if any(self.reg.pm.hook.bpfx_helper_impls(target=i, prog_type=p) for i in self._chain()
+               for p in ("xdp", "mem")):
+            hooks.append("helper_impls")
         if self._first("bpfx_context", prog_type="xdp") is not None:
             hooks.append("context")
         if self.machine() is not None:
