@@ -13,6 +13,7 @@ from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError,
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
+from .front.verify import RegFact, ValueFacts, known_constant, value_facts
 from .back.target import (ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Image, Machine, Reloc, RelocType,
                      TargetInfo)
 
@@ -77,7 +78,7 @@ def targets() -> dict[str, dict]:
 
 __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Frame", "HelperEntry",
-    "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine", "MapDef", "Object", "Program", "Reloc",
-    "RelocType", "RuntimeFault", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl",
-    "isa", "load", "map_symbol", "resolve", "run", "targets",
+    "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine", "MapDef", "Object", "Program", "RegFact", "Reloc",
+    "RelocType", "RuntimeFault", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts", "compile",
+    "hookimpl", "isa", "known_constant", "load", "map_symbol", "resolve", "run", "targets", "value_facts",
 ]
