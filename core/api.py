@@ -16,6 +16,7 @@ from .front.program import MapDef, Object, Program
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable, Image,
                           Machine, MachineLayout, Reloc, RelocType, Selector, TargetInfo)
 from .execute.runtime import HelperCall, Result, Runtime
+from .front.verify import RegFact, ValueFacts, known_constant, value_facts
 
 
 def load(path: str, *, prog_type: str | None = None, helpers=()) -> Object:
@@ -100,7 +101,8 @@ def targets() -> dict[str, dict]:
 __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
-    "MachineLayout", "MapDef", "Object", "Program", "Reloc", "RelocType", "Result", "Runtime", "RuntimeFault",
-    "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl", "interpret",
-    "isa", "load", "map_symbol", "resolve", "run", "targets",
+    "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
+    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
+    "compile", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve", "run", "targets",
+    "value_facts",
 ]
