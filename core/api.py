@@ -17,11 +17,16 @@ from .back.target import (ABI, ContextField, ContextLayout, HelperEntry, HelperT
                      TargetInfo)
 
 
-def load(path: str, *, prog_type: str | None = None) -> Object:
-    """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated."""
+def load(path: str, *, prog_type: str | None = None, externs: dict[str, int] | None = None, btf=None) -> Object:
+    """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated.
+
+    :param prog_type: program type of every program (any executable section then loads).
+    :param externs: ``__kconfig`` extern values and ``__ksym`` addresses, by name.
+    :param btf: the target's BTF (bytes or path) that CO-RE relocations are applied against.
+    """
     from .front.loader import load as _load
 
-    return _load(path, prog_type=prog_type)
+    return _load(path, prog_type=prog_type, externs=externs, btf=btf)
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,

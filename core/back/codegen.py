@@ -171,6 +171,18 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
     return frozenset(written), calls, stack
 
 
+def check_runnable(program: Program, target) -> None:
+    """Refuse what no target can take as is: a section with no program type, a byte order the target lacks."""
+    from ..front.progtypes import UNSPEC, unknown_section_error
+
+    if program.prog_type == UNSPEC:
+        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+    if program.endian != target.info.endian:
+        raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
+                          f" (a {program.endian}-endian target is needed to run or compile it)",
+                          file=program.file, section=program.section)
+
+
 def compile_program(program: Program, target, *, helpers: dict | None = None,
                     context: ContextLayout | None = None, harden: bool = False, features: dict | None = None,
                     seed: int | None = None) -> Image:
@@ -193,6 +205,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     from ..front.validate import function_starts, validate
 
     validate(program)
+    check_runnable(program, target)
     abi = target.abi()
     selector = target.selector(features)
     if abi is None or selector is None:
@@ -202,6 +215,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
+    if layout is not None:  # None: the device takes the UAPI layout itself
         from ..front.cfg import build_cfg
 
         accesses = build_cfg(program).ctx_accesses

@@ -19,6 +19,8 @@ def _ctx_layout(target, program: Program, context):
     if not prog_type(program.prog_type).ctx_struct:
         return None
     layout = context or target.context(program.prog_type)
+    if layout is None:  # the UAPI layout itself
+        return None
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
@@ -36,9 +38,11 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
                 helpers: dict | None = None, context=None, features: dict | None = None,
                 seed: int | None = None, map_init=None):
     """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result."""
+    from ..back.codegen import check_runnable
     from .runtime import Runtime
 
     tgt = get_target(target)
+    check_runnable(program, tgt)
     machine = tgt.machine()
     if machine is None:
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
