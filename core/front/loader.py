@@ -10,9 +10,10 @@ from .program import Object, Program
 ELF_MAGIC = b"\x7fELF"
 
 
-def load(path: str, *, prog_type: str | None = None, validate: bool = True, externs: dict[str, int] | None = None,
-         btf=None) -> Object:
-    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False.
+def load(path: str, *, prog_type: str | None = None, validate: bool = True, helpers=(),
+         externs: dict[str, int] | None = None, btf=None) -> Object:
+    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False
+    (``helpers``: ids allowed beyond the program type's, see ``validate``).
 
     ``prog_type`` applies to every program (and lets any executable section load); ``externs`` gives
     ``__kconfig`` values and ``__ksym`` addresses by name; ``btf`` is the target BTF for CO-RE relocations."""
@@ -54,5 +55,5 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True, exte
         from .validate import validate as check
 
         for prog in obj.programs:
-            check(prog)
+            check(prog, helpers=helpers)
     return obj
