@@ -232,8 +232,8 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     if packet is not None:
         for pc, insn in enumerate(packet.insns):
             origin = OPCODES[program.insns[packet.origin[pc]].opcode]
-            if origin.kind in (Kind.LD_ABS, Kind.LD_IND) and insn.src == 6 and insn.off in (SKB_DATA, SKB_DATA_END) \
-                    and pc not in (accesses or {}):
+            inserted = origin is not None and origin.kind in (Kind.LD_ABS, Kind.LD_IND)
+            if inserted and insn.src == 6 and insn.off in (SKB_DATA, SKB_DATA_END) and pc not in (accesses or {}):
                 raise Unsupported("LD_ABS/LD_IND needs the context (__sk_buff) in r6", insn=packet.origin[pc])
     functions = {s: source.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(source)}
     legal = legalize(source.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),

@@ -284,7 +284,9 @@ def core_value(relo: CoreRelo, local: BTF, target: BTF | None, *, where: str) ->
             elif t.kind == ARRAY:
                 path.append(f"[{idx}]")
                 tid = t.extra[0]
-    what = f"{_kind_name(lt)} {lt.name}" + (("." + ".".join(path)) if path else "")
+    what = f"{_kind_name(lt)} {lt.name}" + "".join(("" if p.startswith("[") else ".") + p for p in path if p)
+    if target is local and kind.startswith("field"):  # same definitions: follow the indices
+        return _local_field(relo, local, spec, kind, what, where)
     if target is None:
         raise LinkError(f"CO-RE relocation ({kind}) against {what} needs the target's BTF (pass btf=...)",
                         file=where)
@@ -340,6 +342,28 @@ def core_value(relo: CoreRelo, local: BTF, target: BTF | None, *, where: str) ->
     if kind == "field_signed":
         _, t = target.resolve(cur)
         return int(t.kind == INT and bool((t.extra >> 24) & 1) or t.kind == ENUM)
+    raise LinkError(f"CO-RE relocation kind {kind} against {what} is not supported", file=where)
+
+
+def _local_field(relo: CoreRelo, btf: BTF, spec: list[int], kind: str, what: str, where) -> int:
+    tid = relo.type_id
+    bit = spec[0] * 8 * btf.size(tid)
+    size = btf.size(tid)
+    for idx in spec[1:]:
+        _, t = btf.resolve(tid)
+        if t.kind in (STRUCT, UNION):
+            _name, tid, off, _bits = btf.members(tid)[idx]
+            bit += off
+        elif t.kind == ARRAY:
+            tid = t.extra[0]
+            bit += idx * 8 * btf.size(tid)
+        size = btf.size(tid)
+    if kind == "field_exists":
+        return 1
+    if kind == "field_byte_offset":
+        return bit // 8
+    if kind == "field_byte_size":
+        return size
     raise LinkError(f"CO-RE relocation kind {kind} against {what} is not supported", file=where)
 
 

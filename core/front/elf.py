@@ -265,7 +265,9 @@ class _Loader:
                 if not 0 <= relo.insn < len(code):
                     raise self.fail(f"CO-RE relocation at instruction {relo.insn} is outside the code", sec)
                 try:
-                    value = B.core_value(relo, self.btf, target, where=self.path)
+                    value = _uapi_core(relo, self.btf) if target is None else None
+                    if value is None:
+                        value = B.core_value(relo, self.btf, target, where=self.path)
                 except BpfxError as err:
                     raise err.at(section=sec, insn=relo.insn) from None
                 insn = code[relo.insn]
@@ -511,6 +513,17 @@ class _Loader:
         lo, hi = value & 0xFFFFFFFF, value >> 32
         return [insn._replace(src=Pseudo.IMM64, imm=lo - (1 << 32) if lo >> 31 else lo),
                 second._replace(imm=hi - (1 << 32) if hi >> 31 else hi)]
+
+
+def _uapi_core(relo: B.CoreRelo, btf: B.BTF) -> int | None:
+    """Without a target BTF, relocations against a UAPI context struct (``struct bpf_sock_ops``, ...) resolve
+    against the object's own definition: those layouts are kernel ABI (fields are only ever appended)."""
+    from .progtypes import program_types
+
+    _, t = btf.resolve(relo.type_id)
+    if not t.name or not any(p.ctx_struct == t.name for p in program_types().values()):
+        return None
+    return B.core_value(relo, btf, btf, where=None)
 
 
 def _replace(mapdef: MapDef, **changes) -> MapDef:

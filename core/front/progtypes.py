@@ -151,10 +151,12 @@ def closest_section(section: str) -> str | None:
     """The known SEC name nearest to an unknown one (for the refusal message)."""
     import difflib
 
+    if section.startswith("."):  # .text and friends: no SEC name to be near
+        return None
     names = [p.rstrip("+") for p in section_names()]
     head = section.split("/", 1)[0]
-    match = difflib.get_close_matches(section, names, n=1, cutoff=0.4) or difflib.get_close_matches(
-        head, names, n=1, cutoff=0.4)
+    match = difflib.get_close_matches(section, names, n=1, cutoff=0.6) or difflib.get_close_matches(
+        head, names, n=1, cutoff=0.6)
     return match[0] if match else None
 
 
