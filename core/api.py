@@ -19,15 +19,19 @@ from .execute.runtime import HelperCall, Result, Runtime
 from .front.verify import RegFact, ValueFacts, known_constant, value_facts
 
 
-def load(path: str, *, prog_type: str | None = None, helpers=()) -> Object:
+def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[str, int] | None = None,
+         btf=None) -> Object:
     """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated.
 
-    :param prog_type: the program type for input that does not name one (or to override the SEC name's).
+    :param prog_type: the program type for input that does not name one (or to override the SEC name's); any
+        executable section loads with it.
     :param helpers: helper ids to accept beyond the program type's UAPI set (a device's firmware helpers).
+    :param externs: ``__kconfig`` extern values and ``__ksym`` addresses, by name.
+    :param btf: the target's BTF (bytes or path) that CO-RE relocations are applied against.
     """
     from .front.loader import load as _load
 
-    return _load(path, prog_type=prog_type, helpers=helpers)
+    return _load(path, prog_type=prog_type, helpers=helpers, externs=externs, btf=btf)
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
