@@ -10,6 +10,8 @@ from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
 from .back.emit import BranchForm, Emitter
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
+from .execute.interp import interpret
+from .front.asm import format_insn
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
@@ -79,5 +81,5 @@ __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Frame", "HelperEntry",
     "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine", "MapDef", "Object", "Program", "Reloc",
     "RelocType", "RuntimeFault", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl",
-    "isa", "load", "map_symbol", "resolve", "run", "targets",
+    "format_insn", "interpret", "isa", "load", "map_symbol", "resolve", "run", "targets",
 ]

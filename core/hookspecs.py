@@ -133,7 +133,11 @@ def bpfx_machine(target: TargetInfo) -> Machine | None:
     """How to run the target's code in an emulator, so ``bpfx run`` and ``bpfx conformance`` work for it.
 
     :return: a :class:`Machine` (unicorn architecture, mode, CPU model, register ids, the instruction a helper
-        trampoline returns with), or None if the target cannot be run here.
+        trampoline returns with), or an *Executor*: any other object with ``run(image, runtime, budget) ->
+        Result`` that runs the compiled :class:`Image` its own way (a target's own model, or the interpreter for
+        an Image that is BPF). The core builds ``runtime`` with the device's context layout and sets
+        ``runtime.helpers`` to the :class:`HelperTable` the Image was compiled against (``runtime.program`` is
+        the source program, for its maps). ``None`` if the target cannot be run here.
 
     Example::
 

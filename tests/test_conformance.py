@@ -11,9 +11,11 @@ import pytest
 from bpfx.tools.conformance import run_conformance
 from bpfx.plugins import all_targets
 
-SUITE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "tests")
+SUITE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared",
+                                                             "conformance", "tests")
 RUNNABLE = [t.name for t in all_targets() if t.machine() is not None or "run" in t.implemented_hooks()]
-pytestmark = pytest.mark.skipif(not os.path.isdir(SUITE), reason="../shared/conformance is not beside the repo")
+pytestmark = pytest.mark.skipif(not os.path.isdir(SUITE),
+                                reason="no conformance suite (BPFX_CONFORMANCE_DIR, ../shared/conformance/tests)")
 
 
 @pytest.mark.parametrize("target", RUNNABLE)

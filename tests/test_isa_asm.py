@@ -14,7 +14,8 @@ from bpfx.front.asm import assemble, disassemble, format_insn
 from bpfx.tools.conformance import parse_file
 from bpfx.errors import ValidationError
 
-CONFORMANCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "tests")
+CONFORMANCE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared",
+                                                                   "conformance", "tests")
 
 
 @st.composite
@@ -89,6 +90,8 @@ def test_every_conformance_file_assembles_and_disassembles_back(path):
 
 def test_raw_section_matches_the_assembler():
     path = os.path.join(CONFORMANCE, "lddw.data")
+    if not os.path.exists(path):
+        pytest.skip("conformance suite not found (BPFX_CONFORMANCE_DIR or ../shared/conformance/tests)")
     with open(path) as f:
         text = f.read()
     asm = text.split("-- asm")[1].split("--")[0]

@@ -47,6 +47,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
     from ..back.codegen import compile_program
+    from ..back.target import Machine
     from .machine import execute
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
@@ -57,8 +58,14 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
                                seed=seed)
 
     image = compile_fn(program)
-    return execute(tgt, machine, image, program, rt, budget=budget, helpers=tgt.helpers(program.prog_type, helpers),
-                   compile_fn=compile_fn)
+    table = tgt.helpers(program.prog_type, helpers)
+    if not isinstance(machine, Machine):  # an Executor: it runs the Image its own way (see bpfx_machine)
+        rt.helpers = table
+        try:
+            return machine.run(image, rt, budget)
+        except BpfxError as err:
+            raise err.at(file=program.file, section=program.section) from None
+    return execute(tgt, machine, image, program, rt, budget=budget, helpers=table, compile_fn=compile_fn)
 
 
 # -- command line ----------------------------------------------------------------------------------------------

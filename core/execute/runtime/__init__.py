@@ -64,6 +64,9 @@ class Runtime:
         self.redirects: list[tuple[str, int, int]] = []
         self.exit_requested = False
         self.pending_tail_call: Program | None = None
+        #: the HelperTable the running Image was compiled against (set for Executors: a call's device helper
+        #: address or index -> the helper id this runtime implements)
+        self.helpers = None
         self.tail_calls = 0
         self._clock = 1_000_000_000
         self._rng = random.Random(0x5EED)
