@@ -24,7 +24,7 @@ class BpfExecutor:
             value = _symbol_value(reloc, source, runtime) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, reloc.offset)
         insns = isa.decode(code)
-        table = getattr(runtime, "helpers", None)
+        table = runtime.helper_table
         to_id = {e.address: hid for hid, e in table.entries.items() if e.address is not None} if table else {}
         if to_id:
             for pc, insn in enumerate(insns):
@@ -41,7 +41,8 @@ class BpfExecutor:
         program = self.program(image, runtime, source)
 
         def prepare(target: Program) -> Program:  # a tail call runs the callee's normalised program too
-            return self.program(bpfx.compile(target, self.target), runtime, target)
+            image = runtime.compile(target) if runtime.compile is not None else bpfx.compile(target, self.target)
+            return self.program(image, runtime, target)
 
         try:
             return bpfx.interpret(program, runtime, budget=budget, prepare=prepare)

@@ -151,7 +151,7 @@ class _Variant:
 
     def run(self, image, prog, mem):
         rt = Runtime(prog, mem=mem)
-        rt.helpers = self.target.helpers(prog.prog_type)
+        rt.helper_table = self.target.helpers(prog.prog_type)
         return BpfExecutor(self.name).run(image, rt, 1_000_000)
 
 
