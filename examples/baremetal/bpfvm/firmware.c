@@ -1,7 +1,7 @@
 /*
  * A bare-metal device firmware that runs BPF instead of native code ("Option 2: IR handoff"): the program is
  * the device-normalised BPF of `bpfx compile -t bpf -f c` (prog.c), run by the exported runtime (bpfx_vm.c).
- * Same device as examples/baremetal/arm64: PL011 UART at 0x09000000, a 4096-byte packet with headroom,
+ * Same device as examples/baremetal/arm64 (QEMU virt, aarch64 or riscv64): a UART, a 4096-byte packet with headroom,
  * struct bpfx_xdp_md; here the firmware owns the helper table and the memory the program may touch.
  */
 #include <stddef.h>
@@ -9,7 +9,11 @@
 
 #include "bpfx_vm.h"
 
-#define UART_DR ((volatile uint32_t *)0x09000000)
+#ifdef __riscv
+#define UART_THR ((volatile uint8_t *)0x10000000) /* 16550 on riscv virt */
+#else
+#define UART_THR ((volatile uint32_t *)0x09000000) /* PL011 on arm virt */
+#endif
 #define HEADROOM 256
 #define PKT_LEN 4096
 
@@ -34,7 +38,7 @@ static const unsigned char header[34] = {
 	0xc0, 0xa8, 0x00, 0xc7,
 };
 
-static void putc_(char c) { *UART_DR = (uint32_t)c; }
+static void putc_(char c) { *UART_THR = (uint8_t)c; }
 static void puts_(const char *s) { while (*s) putc_(*s++); }
 static void putd(long v)
 {
