@@ -2,7 +2,8 @@
 
 Each tests/filetests/<target>/*.s holds BPF assembly, then a line "# ---- expected ----" and the listing
 ``bpfx compile -f listing`` prints, each line behind "# ". Run with BPFX_BLESS=1 to rewrite the expectations;
-review reads the diff. A "# type: xdp" line in the input selects the program type (default mem).
+review reads the diff. A "# type: xdp" line in the input selects the program type (default mem), a
+"# features: +c,+zba" line the target features (as --mattr).
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ def render(path: str) -> tuple[str, str]:
         text = f.read()
     source = text.split(MARKER)[0].rstrip("\n") + "\n"
     ptype = "mem"
+    features = None
     for line in source.splitlines():
         if line.startswith("# type:"):
             ptype = line.split(":", 1)[1].strip()
+        elif line.startswith("# features:"):
+            features = {f.strip()[1:]: f.strip()[0] == "+" for f in line.split(":", 1)[1].split(",")}
     target = os.path.basename(os.path.dirname(path))
     prog = bpfx.Program(name=os.path.basename(path)[:-2], section="filetest", prog_type=ptype,
                         insns=assemble(source, file=path), file=path)
-    image = bpfx.compile(prog, target)
-    listing = write_listing(image, program=prog, disasm=get_target(target).selector().disassembler)
+    image = bpfx.compile(prog, target, features=features)
+    listing = write_listing(image, program=prog, disasm=get_target(target).selector(features).disassembler)
     return source, "".join(f"# {line}".rstrip() + "\n" for line in listing.splitlines())
 
 

@@ -334,6 +334,12 @@ def rori(rd: int, rs1: int, shamt: int) -> int:
     return i_type(0, rs1, 5, rd, OP_IMM) | (0x18 << 6 | shamt) << 20
 
 
+# Encoders made by the factories above carry their own names (``add_uw``, ``sext_b``), for listings and errors.
+for _name, _fn in list(globals().items()):
+    if callable(_fn) and getattr(_fn, "__name__", None) == "enc":
+        _fn.__name__ = _fn.__qualname__ = _name
+
+
 # -- C (compressed, 16-bit) --------------------------------------------------------------------------------------
 def _creg(r: int) -> int:
     """The 3-bit field of a register in x8..x15."""

@@ -73,6 +73,26 @@ def execute_zb(word: int, read) -> tuple[int, int] | None:
     return None
 
 
+def zb_text(word: int) -> str | None:
+    """Assembler text of a Zba/Zbb word (for listings: capstone 5 has no bit-manipulation extensions)."""
+    rd, rs1, rs2, shamt = word >> 7 & 31, word >> 15 & 31, word >> 20 & 31, word >> 20 & 63
+    n = E.ABI_NAMES
+
+    def name(enc) -> str:
+        return enc.__name__.rstrip("_").replace("_", ".")
+
+    for enc, _ in BINARY:
+        if enc(rd, rs1, rs2) == word:
+            return f"{name(enc)} {n[rd]}, {n[rs1]}, {n[rs2]}"
+    for enc, _ in UNARY:
+        if enc(rd, rs1) == word:
+            return f"{name(enc)} {n[rd]}, {n[rs1]}"
+    for enc, _ in SHIFT:
+        if enc(rd, rs1, shamt) == word:
+            return f"{name(enc)} {n[rd]}, {n[rs1]}, {shamt}"
+    return None
+
+
 def _setup(uc) -> None:
     import unicorn
     from unicorn import riscv_const as R

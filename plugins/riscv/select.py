@@ -73,7 +73,13 @@ def li_words(rd: int, value: int) -> tuple[int, ...]:
     hi = (v - lo) >> 12
     shift = 12 + (hi & -hi).bit_length() - 1  # drop the trailing zeros of the upper part into the shift
     words = li_words(rd, hi >> (shift - 12)) + (E.slli(rd, rd, shift),)
-    return words + (E.addi(rd, rd, lo),) if lo else words
+    words = words + (E.addi(rd, rd, lo),) if lo else words
+    if v > 0:  # leading zeros: build the value shifted up (ones shifted in) and shift it back (0xffffffff: 2)
+        lz = 64 - v.bit_length()
+        alt = li_words(rd, (v << lz | ((1 << lz) - 1)) & ((1 << 64) - 1)) + (E.srli(rd, rd, lz),)
+        if len(alt) < len(words):
+            return alt
+    return words
 
 
 def _split(off: int) -> tuple[int, int] | None:
@@ -196,8 +202,10 @@ class Riscv64Selector:
 
     @property
     def disassembler(self):
-        """capstone (which has no Zba/Zbb: those words are listed as ``.word``)."""
+        """capstone, plus the Zba/Zbb words capstone 5 does not know, named by the encoder that makes them."""
         import capstone
+
+        from .machine import zb_text
 
         md = capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
 
@@ -209,7 +217,8 @@ class Riscv64Selector:
                     pos += i.size
                 if pos < len(code):
                     size = 2 if code[pos] & 3 != 3 else 4
-                    out.append((address + pos, size, f".insn 0x{int.from_bytes(code[pos:pos + size], 'little'):x}"))
+                    word = int.from_bytes(code[pos:pos + size], "little")
+                    out.append((address + pos, size, zb_text(word) or f".insn 0x{word:x}"))
                     pos += size
             return out
 
