@@ -22,7 +22,9 @@ INFO = TargetInfo(
     e_machine=EM_RISCV,
     llvm_triple="riscv64-unknown-none-elf",
     llvm_features="+m,+a",
-    features={"c": False, "zba": False, "zbb": False},
+    # abs64: map addresses from 64-bit literals (R_RISCV_64) instead of lui+addi (R_RISCV_HI20/LO12_I), for
+    # maps outside +-2 GiB of address 0 (e.g. RAM at 0x80000000 on QEMU virt)
+    features={"c": False, "zba": False, "zbb": False, "abs64": False},
 )
 
 
@@ -47,7 +49,7 @@ def bpfx_selector(target, abi, features):
     from .select import Riscv64Selector
 
     return Riscv64Selector(abi, c=features.get("c", False), zba=features.get("zba", False),
-                           zbb=features.get("zbb", False))
+                           zbb=features.get("zbb", False), abs64=features.get("abs64", False))
 
 
 @hookimpl

@@ -2,8 +2,9 @@
 
 Helper calls are ``auipc ra, 0; jalr ra, 0(ra)`` with one R_RISCV_CALL_PLT on the auipc (it patches both,
 reaching +-2 GiB); map addresses are ``lui rd, %hi(sym); addi rd, rd, %lo(sym)`` with R_RISCV_HI20 and
-R_RISCV_LO12_I (the medlow code model: the symbol must lie within +-2 GiB of address 0). Relocated
-instructions are never compressed. Numbers from the RISC-V ELF psABI.
+R_RISCV_LO12_I (the medlow code model: the symbol must lie within +-2 GiB of address 0), or, with the
+``abs64`` feature, an 8-byte R_RISCV_64 literal the code loads pc-relatively. Relocated instructions are never
+compressed. Numbers from the RISC-V ELF psABI.
 """
 
 from __future__ import annotations

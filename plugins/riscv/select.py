@@ -26,7 +26,7 @@ from bpfx import BranchForm, isa
 
 from . import encode as E
 from .abi import RA, SP, T0, T1, T2, T3, ZERO
-from .helpers import R_RISCV_CALL_PLT, R_RISCV_HI20, R_RISCV_LO12_I, RELOC_TYPES
+from .helpers import R_RISCV_64, R_RISCV_CALL_PLT, R_RISCV_HI20, R_RISCV_LO12_I, RELOC_TYPES
 
 Cls, Kind = isa.Cls, isa.Kind
 _PACK32 = struct.Struct("<I").pack
@@ -146,9 +146,9 @@ def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
 class Riscv64Selector:
     reloc_types = RELOC_TYPES
 
-    def __init__(self, abi, *, c: bool = False, zba: bool = False, zbb: bool = False):
+    def __init__(self, abi, *, c: bool = False, zba: bool = False, zbb: bool = False, abs64: bool = False):
         self.abi = abi
-        self.c, self.zba, self.zbb = c, zba, zbb
+        self.c, self.zba, self.zbb, self.abs64 = c, zba, zbb, abs64
         self.r = abi.regs
         self.labels = 0
         self._lower = self._build_table()
@@ -496,9 +496,18 @@ class Riscv64Selector:
         if ref is None:
             self.emit(em, *li_words(d, isa.imm64(insn, nxt)))
             return
-        symbol, addend, kind = ref  # lui %hi + addi %lo: never compressed, the loader patches them
-        em.reloc(R_RISCV_HI20, symbol, addend, kind)
-        em.code += _PACK32(E.lui(d, 0))
-        em.reloc(R_RISCV_LO12_I, symbol, addend, kind)
-        em.code += _PACK32(E.addi(d, d, 0))
-
+        symbol, addend, kind = ref
+        if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed
+            em.reloc(R_RISCV_HI20, symbol, addend, kind)
+            em.code += _PACK32(E.lui(d, 0))
+            em.reloc(R_RISCV_LO12_I, symbol, addend, kind)
+            em.code += _PACK32(E.addi(d, d, 0))
+            return
+        # abs64: any address, from an R_RISCV_64 literal in the code: auipc d, 0; ld d, lit(d); j past it. Nops
+        # align the literal to 8 bytes when it is emitted (branch relaxation may later move it by 2 or 4 bytes;
+        # RISC-V lets the execution environment perform that misaligned ld, as QEMU and unicorn do).
+        pad = -(em.pos + 12) % 8
+        em.code += _PACK32(E.auipc(d, 0)) + _PACK32(E.ld(d, d, 12 + pad)) + _PACK32(E.jal(ZERO, 12 + pad))
+        em.code += _PACK16(E.c_nop()) * (pad // 2) if self.c else _PACK32(E.nop()) * (pad // 4)
+        em.reloc(R_RISCV_64, symbol, addend, kind)
+        em.code += bytes(8)

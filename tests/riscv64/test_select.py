@@ -155,3 +155,20 @@ def test_li_sequences_build_every_value():
         if -(1 << 31) <= v < (1 << 31):
             assert len(words) <= 2
     assert len(li_words(17, 0xFFFFFFFF)) == 2  # addi -1; srli 32
+
+
+@pytest.mark.parametrize("features", [{"abs64": True}, {"abs64": True, "c": True}], ids=str)
+@pytest.mark.parametrize("example", ["xdp_counters.o", "xdp_checksum.o"])
+def test_map_addresses_from_64_bit_literals(features, example):
+    """abs64: each map reference is auipc+ld of an R_RISCV_64 literal (what QEMU virt's RAM above 2 GiB needs)."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", example)
+    obj = bpfx.load(path)
+    prog = obj.program()
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert {r.type for r in image.relocs if r.kind in ("map", "map_value")} == {2}  # R_RISCV_64
+    packet = bytes.fromhex("0242ac1100020242ac1100030800") + bytes(range(100))
+    want = bpfx.run(prog, "interp", packet=packet, obj=obj)
+    got = bpfx.run(prog, "riscv64", packet=packet, obj=obj, features=features)
+    assert want.maps and (got.r0, got.maps, got.packet) == (want.r0, want.maps, want.packet)
