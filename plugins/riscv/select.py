@@ -51,6 +51,9 @@ DIVMOD = {
 }
 IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
+# ALU-class (32-bit) opcodes: their lowerings read only the low half of dst (le64/be64 excepted, by imm)
+_ALU32_LOW_READERS = [bool(info and info.cls == Cls.ALU) for info in isa.OPCODES]
+_IS_ENDIAN = [bool(info and info.kind == Kind.ENDIAN) for info in isa.OPCODES]
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -80,6 +83,20 @@ def li_words(rd: int, value: int) -> tuple[int, ...]:
         if len(alt) < len(words):
             return alt
     return words
+
+
+def li64_words(rd: int, value: int, tmp: int) -> tuple[int, ...]:
+    """li, or (with a temporary) the two halves built apart and added: (H << 32) + sext(L), at most 6 words."""
+    words = li_words(rd, value)
+    if len(words) <= 4:
+        return words
+    v = _sext(value, 64)
+    lo = _sext(v, 32)
+    hi = (v - lo) >> 32
+    split = li_words(rd, hi) + (E.slli(rd, rd, 32),)
+    if lo:
+        split += li_words(tmp, lo) + (E.add(rd, rd, tmp),)
+    return split if len(split) < len(words) else words
 
 
 def _split(off: int) -> tuple[int, int] | None:
@@ -276,22 +293,32 @@ class Riscv64Selector:
         table = list(self._lower)
         for op, info in enumerate(isa.OPCODES):
             if info is not None and info.kind in pure_kinds and table[op] is not None:
-                table[op] = self._memoised(table[op])
+                table[op] = self._memoised(table[op], lookahead=info.cls == Cls.ALU)
         return table
 
-    def _memoised(self, fn):
+    def _memoised(self, fn, lookahead: bool = False):
         def lower(cg, pc, insn, nxt):
             memo = self._memo  # the cache for the current frame's stack size, chosen by the prologue
-            code = memo.get(insn)
+            key = (insn, self._zext_dead(cg, pc, insn)) if lookahead else insn
+            code = memo.get(key)
             em = cg.em
             if code is None:
                 start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
                 fn(cg, pc, insn, nxt)
                 assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
-                memo[insn] = bytes(em.code[start:])
+                memo[key] = bytes(em.code[start:])
             else:
                 em.code += code
         return lower
+
+    @staticmethod
+    def _zext_dead(cg, pc: int, insn) -> bool:
+        """Whether the zero-extension of this ALU32 result is dead: the next instruction is an ALU32 operation
+        that overwrites the same register and reads only its low half (every ALU32 lowering here does, except
+        the 64-bit-wide le64/be64), so its own result's extension is what counts."""
+        nxt = cg.insns[pc + 1]  # an ALU instruction never ends a function
+        return (nxt.dst == insn.dst and _ALU32_LOW_READERS[nxt.opcode]
+                and not (nxt.imm == 64 and _IS_ENDIAN[nxt.opcode]))
 
     # -- ALU / ALU64 ----------------------------------------------------------------------------------------
     def _alu(self, cg, pc, insn, nxt) -> None:
@@ -300,7 +327,7 @@ class Riscv64Selector:
         wide = info.cls == Cls.ALU64
         op, d = info.op, r[insn.dst]
         words: tuple[int, ...]
-        zext = not wide  # whether the result still needs zero-extending
+        zext = not wide and not self._zext_dead(cg, pc, insn)  # whether the result still needs zero-extending
         if op == "neg":
             words = (E.sub(d, ZERO, d),) if wide else (E.subw(d, ZERO, d),)
         elif info.src_reg and insn.src == 10 and op == "mov" and wide and not insn.off:
@@ -308,30 +335,34 @@ class Riscv64Selector:
         elif info.src_reg:
             s = self._val(em, insn.src, T3)
             if op == "mov":
-                words, zext = self._mov_reg(wide, insn.off, d, s), False
+                words, zext = self._mov_reg(wide, insn.off, d, s, zext), False
             elif op in ALU_REG:
                 enc64, enc32 = ALU_REG[op]
                 words = ((enc64 if wide or enc32 is None else enc32)(d, d, s),)
             else:
                 enc64, enc32 = DIVMOD[(op, insn.off == 1)]
                 words = ((enc64 if wide else enc32)(d, d, s),)
+        elif op == "mov" and not wide and not zext:  # the upper half is dead: the sign-extended li may be shorter
+            words = li_words(d, insn.imm)
         else:
-            words, zext = self._alu_imm(op, wide, d, insn.imm, insn.off == 1)
+            words, needs = self._alu_imm(op, wide, d, insn.imm, insn.off == 1)
+            zext = zext and needs
         if zext:
             words += self._zext(d, d)
         self.emit(em, *words)
 
-    def _mov_reg(self, wide: bool, off: int, d: int, s: int) -> tuple[int, ...]:
+    def _mov_reg(self, wide: bool, off: int, d: int, s: int, zext: bool) -> tuple[int, ...]:
+        """mov/movsx; ``zext``: an ALU32 result whose upper half is still live (it must end up zero)."""
         if off == 0:
-            if wide:
+            if wide or not zext:
                 return (E.mv(d, s),) if d != s else ()
             return self._zext(d, s)
         if off == 32:  # only ALU64 has movsx from 32 bits
             return (E.sext_w(d, s),)
         if self.zbb:
             words: tuple[int, ...] = ((E.sext_b if off == 8 else E.sext_h)(d, s),)
-            return words if wide else words + self._zext(d, d)
-        if wide:
+            return words + self._zext(d, d) if zext else words
+        if wide or not zext:
             return (E.slli(d, s, 64 - off), E.srai(d, d, 64 - off))
         # sign-extend into the upper word, then move it down: the low half is the 32-bit result, zero-extended
         return (E.slli(d, s, 64 - off), E.srai(d, d, 32 - off), E.srli(d, d, 32))
@@ -399,6 +430,11 @@ class Riscv64Selector:
                 words += (E.sext_w(T1, T1),)  # test only the low half
             self.emit(em, *words)
             em.branch(target, cond_forms(E.BNE, T1, ZERO, self.c))
+            return
+        if not wide and op in ("jeq", "jne") and not info.src_reg and -2047 <= insn.imm <= 2048:
+            # the low halves are equal exactly when their 32-bit difference is 0: addiw, then beqz/bnez
+            self.emit(em, E.addiw(T1, a, -insn.imm))
+            em.branch(target, cond_forms(COND[op][0], T1, ZERO, self.c))
             return
         if info.src_reg:
             b = self._val(em, insn.src, T2)
@@ -494,7 +530,7 @@ class Riscv64Selector:
         em, d = cg.em, self.r[insn.dst]
         ref = cg.ld_imm64_symbol(insn, nxt)
         if ref is None:
-            self.emit(em, *li_words(d, isa.imm64(insn, nxt)))
+            self.emit(em, *li64_words(d, isa.imm64(insn, nxt), T1))
             return
         symbol, addend, kind = ref
         if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed

@@ -172,3 +172,26 @@ def test_map_addresses_from_64_bit_literals(features, example):
     want = bpfx.run(prog, "interp", packet=packet, obj=obj)
     got = bpfx.run(prog, "riscv64", packet=packet, obj=obj, features=features)
     assert want.maps and (got.r0, got.maps, got.packet) == (want.r0, want.maps, want.packet)
+
+
+def test_li64_builds_every_value_in_at_most_six_words():
+    """li64_words (lddw): li, or the halves built apart in rd and a temporary and added."""
+    import random
+
+    import unicorn
+    from unicorn import riscv_const as R
+
+    from bpfx_riscv.select import li64_words
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64)
+    uc.mem_map(0x1000, 0x1000)
+    rng = random.Random(9)
+    values = [0x1122334455667788, 0x7FFFFFFF80000000, 0x80000000FFFFFFFF, 0xFFFFFFFF7FFFFFFF, (1 << 63) - 1]
+    values += [rng.getrandbits(64) for _ in range(2000)]
+    for v in values:
+        words = li64_words(17, v, 6)
+        code = b"".join(w.to_bytes(4, "little") for w in words)
+        uc.mem_write(0x1000, code)
+        uc.emu_start(0x1000, 0x1000 + len(code))
+        assert uc.reg_read(R.UC_RISCV_REG_A7) == v & ((1 << 64) - 1), hex(v)
+        assert len(words) <= 6, hex(v)

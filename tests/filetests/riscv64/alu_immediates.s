@@ -15,7 +15,7 @@ lddw %r3, 0x123456789abcdef0
 mul %r0, %r1
 exit
 # ---- expected ----
-# ; riscv64 code for alu_immediates: 108 bytes, 0 relocations, frame 0 bytes
+# ; riscv64 code for alu_immediates: 100 bytes, 0 relocations, frame 0 bytes
 # alu_immediates:
 #     ;    0: mov %r0, 1
 #          0:  00100793  addi a5, zero, 1
@@ -45,17 +45,15 @@ exit
 #         38:  fff00593  addi a1, zero, -1
 #         3c:  03f59593  slli a1, a1, 0x3f
 #     ;   12: lddw %r3, 0x123456789abcdef0
-#         40:  00247637  lui a2, 0x247
-#         44:  8ad6061b  addiw a2, a2, -0x753
-#         48:  00e61613  slli a2, a2, 0xe
-#         4c:  c4d60613  addi a2, a2, -0x3b3
-#         50:  00c61613  slli a2, a2, 0xc
-#         54:  5e760613  addi a2, a2, 0x5e7
-#         58:  00d61613  slli a2, a2, 0xd
-#         5c:  ef060613  addi a2, a2, -0x110
+#         40:  12345637  lui a2, 0x12345
+#         44:  6796061b  addiw a2, a2, 0x679
+#         48:  02061613  slli a2, a2, 0x20
+#         4c:  9abce337  lui t1, 0x9abce
+#         50:  ef03031b  addiw t1, t1, -0x110
+#         54:  00660633  add a2, a2, t1
 #     ;   14: mul %r0, %r1
-#         60:  02a787b3  mul a5, a5, a0
+#         58:  02a787b3  mul a5, a5, a0
 #     ;   15: exit
 #     ; frame setup / teardown
-#         64:  00078513  mv a0, a5
-#         68:  00008067  ret
+#         5c:  00078513  mv a0, a5
+#         60:  00008067  ret
