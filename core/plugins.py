@@ -156,6 +156,14 @@ class Target:
             return None
         return self._first("bpfx_selector", abi=abi, features=self.features(features))
 
+    def reloc_types(self) -> dict:
+        """ELF relocation number -> RelocType: the ``bpfx_reloc_types`` hook, else the selector's."""
+        types = self._first("bpfx_reloc_types")
+        if types is None:
+            selector = self.selector()
+            types = dict(getattr(selector, "reloc_types", None) or {})
+        return types
+
     def machine(self) -> Machine | None:
         return self._first("bpfx_machine")
 

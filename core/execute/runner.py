@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -23,39 +24,49 @@ def _ctx_layout(target, program: Program, context):
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None):
-    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
+            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
+    return _compiler(get_target(target), helpers=helpers, context=context, harden=harden, features=features,
+                     seed=seed, opt=opt)(program)
+
+
+def _compiler(tgt, *, helpers, context, harden, features, seed, opt):
+    """Program -> Image for ``tgt``: the baseline selector at -O0, else the LLVM tier."""
+    if opt:
+        from ..llvm import compile_program as llvm_compile
+
+        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, context=context, features=features,
+                                         harden=harden)
     from ..back.codegen import compile_program
 
-    return compile_program(program, get_target(target), helpers=helpers, context=context, harden=harden,
-                           features=features, seed=seed)
+    return lambda prog: compile_program(prog, tgt, helpers=helpers, context=context, harden=harden,
+                                        features=features, seed=seed)
 
 
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None):
-    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result."""
+                seed: int | None = None, map_init=None, opt: int = 0):
+    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result.
+
+    ``opt`` > 0 compiles through the LLVM tier; targets that run programs themselves (interp, host) ignore it.
+    """
     from .runtime import Runtime
 
     tgt = get_target(target)
     machine = tgt.machine()
     if machine is None:
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
-        result = tgt.run(program, rt, budget, {"harden": harden})
+        result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from ..back.codegen import compile_program
     from .machine import execute
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context))
-
-    def compile_fn(prog: Program):
-        return compile_program(prog, tgt, helpers=helpers, context=context, harden=harden, features=features,
-                               seed=seed)
-
+    compile_fn = _compiler(tgt, helpers=helpers, context=context, harden=harden, features=features, seed=seed,
+                           opt=opt)
     image = compile_fn(program)
     return execute(tgt, machine, image, program, rt, budget=budget, helpers=tgt.helpers(program.prog_type, helpers),
                    compile_fn=compile_fn)
@@ -102,7 +113,7 @@ def cmd_run(args) -> int:
         except OSError as exc:
             raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr))
+                         harden=args.harden, features=_features(args.mattr), opt=args.opt)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -127,9 +138,21 @@ def cmd_compile(args) -> int:
     obj = load(args.file, prog_type=args.prog_type)
     program = obj.program(args.section)
     tgt = get_target(args.target)
-    if tgt.abi() is None:
+    if args.emit:
+        if not args.opt:
+            raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")
+        from ..llvm import emit_text
+
+        text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden, features=_features(args.mattr))
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w") as f:
+                f.write(text)
+        return 0
+    if tgt.abi() is None and not (args.opt and tgt.info.llvm_triple):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr))
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -158,6 +181,14 @@ def _common(p, default_target: str | None) -> None:
                                        "default mem); ELF objects take it from the section name")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+    p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",
+                   help="0: the baseline selector (default); 1-3: the LLVM tier at that optimisation level")
+
+
+def _opt_level(text: str) -> int:
+    if text not in ("0", "1", "2", "3"):
+        raise argparse.ArgumentTypeError(f"optimisation level must be 0, 1, 2 or 3, not {text!r}")
+    return int(text)
 
 
 def register(sub) -> None:
@@ -178,4 +209,6 @@ def register(sub) -> None:
     _common(c, None)
     c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
     c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
+    c.add_argument("--emit", choices=("llvm", "asm"), help="with -O1..-O3: print the optimised LLVM IR or the "
+                                                            "target assembly instead of writing code")
     c.set_defaults(func=cmd_compile)

@@ -1,0 +1,91 @@
+"""The optimising tier: BPF -> LLVM IR (lift.py) -> optimised native code for any target with an LLVM triple.
+
+Target-neutral: the triple and features come from the target's ``TargetInfo`` and the relocation types from
+its ``bpfx_reloc_types`` hook (or its selector's ``reloc_types``). The object LLVM emits is read back into an
+:class:`~bpfx.Image` with the same relocation records the baseline tier makes (object.py), so writers,
+listings and emulated runs do not care which tier made it. ``host.py`` JIT-compiles the same IR for the
+machine bpfx runs on (the ``host`` target).
+"""
+
+from __future__ import annotations
+
+from ..back.target import ABI
+from ..errors import BpfxError, Unsupported
+
+#: the legaliser's view of LLVM IR: every semantic the lifter spells out itself, so only the context rewrite
+#: and callx expansion run
+LLVM_ABI = ABI(regs={}, arg_regs=(), ret_reg=0, callee_saved=frozenset(), scratch=(), reg_names={},
+               udiv_by_zero_is_zero=True, umod_by_zero_is_dst=True, sdiv_overflow_safe=True, shifts_mask_count=True,
+               alu32_zero_extends=True)
+
+
+def legalise(program, *, layout=None):
+    """Validate and legalise ``program`` for the lifter: ctx rewrite to ``layout`` (None: keep the UAPI layout)
+    and callx expansion. Returns the core's ``Legalized``."""
+    from ..back.legalize import legalize
+    from ..front.progtypes import prog_type as get_prog_type
+    from ..front.validate import function_starts, validate
+
+    validate(program)
+    ptype = get_prog_type(program.prog_type)
+    accesses = None
+    if layout is not None and ptype.ctx_struct:
+        from ..front.cfg import build_cfg
+
+        accesses = build_cfg(program).ctx_accesses
+    else:
+        layout = None
+    functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}
+    return legalize(program.insns, functions, LLVM_ABI, prog_type=ptype, allowed_helpers=ptype.helper_ids,
+                    ctx_layout=layout, ctx_accesses=accesses)
+
+
+def _features(target, overrides) -> str:
+    parts = [p for p in target.info.llvm_features.split(",") if p]
+    parts += [("+" if on else "-") + name for name, on in target.features(overrides).items()]
+    return ",".join(parts)
+
+
+def library(program, target, *, opt: int = 2, helpers: dict | None = None, context=None,
+            features: dict | None = None, harden: bool = False):
+    """Lift ``program`` for ``target`` (a ``bpfx.plugins.Target``) and return (finalised Library, Lifted)."""
+    from .codegen import Codegen
+    from .lift import lift
+
+    triple = target.info.llvm_triple
+    if not triple:
+        raise Unsupported(f"target {target.name} has no LLVM triple: the LLVM tier (-O{opt}) cannot serve it; "
+                          f"use -O0")
+    if harden:
+        raise Unsupported("constant blinding (--harden) is not available with the LLVM tier: its optimiser "
+                          "would fold the blinded constants back; use -O0")
+    try:
+        from ..front.progtypes import prog_type as get_prog_type
+
+        layout = (context or target.context(program.prog_type)) if get_prog_type(program.prog_type).ctx_struct \
+            else None
+        legal = legalise(program, layout=layout)
+        table = target.helpers(program.prog_type, helpers)
+        lifted = lift(program, legal.insns, legal.origin, legal.functions, table, mode="native", target=target.name)
+        lib = Codegen(triple, features=_features(target, features), opt=opt).library(program.name)
+        lib.add_ir(lifted.module)
+        lib.finalize()
+    except BpfxError as err:
+        raise err.at(file=program.file, section=program.section) from None
+    return lib, lifted
+
+
+def compile_program(program, target, *, opt: int = 2, helpers: dict | None = None, context=None,
+                    features: dict | None = None, harden: bool = False):
+    """Compile ``program`` for ``target`` through LLVM; returns an :class:`~bpfx.Image`."""
+    from .object import image_from_object
+
+    lib, lifted = library(program, target, opt=opt, helpers=helpers, context=context, features=features,
+                          harden=harden)
+    return image_from_object(lib.emit_object(), program, target, lifted, helpers=helpers)
+
+
+def emit_text(program, target, what: str, **kwargs) -> str:
+    """The optimised LLVM IR (``what="llvm"``) or the target assembly (``"asm"``) for ``program``."""
+    lib, _ = library(program, target, **kwargs)
+    return lib.llvm_ir if what == "llvm" else lib.emit_assembly()
