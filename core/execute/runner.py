@@ -150,7 +150,7 @@ def cmd_compile(args) -> int:
             with open(args.output, "w") as f:
                 f.write(text)
         return 0
-    if tgt.abi() is None and not (args.opt and tgt.info.llvm_triple):
+    if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
     image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt)
     fmt = args.format

@@ -41,7 +41,7 @@ def legalise(program, *, layout=None):
 
 
 def _features(target, overrides) -> str:
-    parts = [p for p in target.info.llvm_features.split(",") if p]
+    parts = [p for p in target.llvm_info().llvm_features.split(",") if p]
     parts += [("+" if on else "-") + name for name, on in target.features(overrides).items()]
     return ",".join(parts)
 
@@ -52,7 +52,8 @@ def library(program, target, *, opt: int = 2, helpers: dict | None = None, conte
     from .codegen import Codegen
     from .lift import lift
 
-    triple = target.info.llvm_triple
+    info = target.llvm_info()
+    triple = info.llvm_triple if info is not None else None
     if not triple:
         raise Unsupported(f"target {target.name} has no LLVM triple: the LLVM tier (-O{opt}) cannot serve it; "
                           f"use -O0")

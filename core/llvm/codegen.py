@@ -40,8 +40,14 @@ class Codegen:
             target = llvm.Target.from_triple(triple)
         except RuntimeError as exc:
             raise Unsupported(f"LLVM has no code generator for triple {triple!r}: {exc}") from None
-        self.tm = target.create_target_machine(cpu=cpu, features=features, opt=min(opt, 3), reloc="pic",
-                                               codemodel="jitdefault" if jit else "small", jit=jit)
+        self._target, self._args = target, dict(cpu=cpu, features=features, opt=min(opt, 3), reloc="pic",
+                                                 codemodel="jitdefault" if jit else "small", jit=jit)
+        self.tm = self.target_machine()
+        self.data_layout = str(self.tm.target_data)  # read once: llvmlite disposes the TargetData it hands out
+
+    def target_machine(self):
+        """A new TargetMachine (an MCJIT engine takes ownership of the one it is given)."""
+        return self._target.create_target_machine(**self._args)
 
     def library(self, name: str) -> Library:
         return Library(self, name)
@@ -69,7 +75,7 @@ class Library:
         text = _DEFINE.sub(lambda m: m.group(1) + FN_ATTRS + m.group(2), str(module))
         mod = llvm.parse_assembly(text)
         mod.triple = self.codegen.triple
-        mod.data_layout = str(self.codegen.tm.target_data)
+        mod.data_layout = self.codegen.data_layout
         if self.module is None:
             self.module = mod
         else:

@@ -447,10 +447,6 @@ class Lifter:
     # -- calls ----------------------------------------------------------------------------------------------------
     def _helper(self, f: _Func, pc: int, helper_id: int) -> None:
         b, regs = f.b, f.regs
-        entry = self.helpers.get(helper_id)
-        if entry is None:
-            raise self.unsupported(pc, f"helper {helper_id} is not available for program type "
-                                       f"{self.program.prog_type}", LinkError)
         args = [_load(b, regs[i]) for i in range(1, 6)]
         if self.host:
             fn = self._external_fn(HOST_HELPER, 7, extra=(PTR,))
@@ -459,6 +455,10 @@ class Lifter:
             b.store(r0, regs[0])
             self._check_stopped(f, b, f"h{pc}")
             return
+        entry = self.helpers.get(helper_id)
+        if entry is None:
+            raise self.unsupported(pc, f"helper {helper_id} is not available for program type "
+                                       f"{self.program.prog_type}", LinkError)
         if entry.inline is not None:
             raise self.unsupported(pc, f"helper {entry.name} is an inline lowering of the baseline selector")
         if entry.address is not None:
@@ -468,6 +468,13 @@ class Lifter:
         else:
             r0 = b.call(self._external_fn(entry.symbol, 5), args)
         b.store(r0, regs[0])
+        self._clobber(b, regs)
+
+    @staticmethod
+    def _clobber(b, regs) -> None:
+        """Calls clobber r1-r5 (BPF calling convention): native code need not keep them alive across one."""
+        for i in range(1, 6):
+            b.store(_c64(0), regs[i])
 
     def _local_call(self, f: _Func, pc: int, target: int) -> None:
         b, regs = f.b, f.regs
@@ -477,6 +484,7 @@ class Lifter:
         args = [_load(b, regs[i]) for i in range(1, 6)]
         if not self.host:
             b.store(b.call(callee, args), regs[0])
+            self._clobber(b, regs)
             return
         depth = b.add(f.depth, _c64(1))
         deep = f.fn.append_basic_block(f"deep{pc}")
