@@ -24,14 +24,15 @@ import llvmlite.binding as llvm
 
 from ..errors import BpfxError, RuntimeFault, Unsupported
 from ..front.isa import MAX_CALL_DEPTH, STACK_SIZE, encode
-from .lift import (FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT, ST_BUDGET,
-                   ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
+from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
+                   ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
 
 U64, PTR = ctypes.c_uint64, ctypes.c_void_p
 _HELPER_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, U64)  # state, id, insn, r1-r5
 _FAULT_T = ctypes.CFUNCTYPE(None, PTR, U64, U64, U64, U64)  # state, kind, insn, address, size
 _ENTRY_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, PTR, U64)  # state, r1-r5, r10, frame, depth
 CACHE_SIZE = 256
+ENTRY = "bpf_entry"
 
 _current = threading.local()
 
@@ -97,8 +98,10 @@ def _on_fault(state, kind, insn, address, size):
     elif kind == FAULT_DEPTH:
         fault = RuntimeFault(f"call depth exceeds {MAX_CALL_DEPTH} frames")
     else:
-        try:  # the interpreter's own check, so the message is the interpreter's
-            run.rt.memory.region(address, size, kind == FAULT_WRITE)
+        try:  # the interpreter's own checks, so the message is the interpreter's (an atomic reads, then writes)
+            if kind == FAULT_ATOMIC:
+                run.rt.memory.region(address, size, False)
+            run.rt.memory.region(address, size, kind in (FAULT_WRITE, FAULT_ATOMIC))
             fault = RuntimeFault(f"access of {size} bytes at 0x{address:x} failed the host bounds check")
         except RuntimeFault as exc:
             fault = exc
@@ -136,8 +139,7 @@ class Jit:
 
     def entry(self, program, opt: int):
         """The compiled entry point of ``program`` (from the cache when these bytes were compiled before)."""
-        key = (encode(program.insns), tuple(sorted(program.functions.items())), program.prog_type,
-               len(program.maps), opt)
+        key = (encode(program.insns), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt)
         hit = self.cache.get(key)
         if hit is not None:
             self.cache.move_to_end(key)
@@ -148,7 +150,7 @@ class Jit:
         lib = self.library(program, opt)
         engine = llvm.create_mcjit_compiler(lib.module, self.codegen(opt).target_machine())
         engine.finalize_object()
-        fn = _ENTRY_T(engine.get_function_address(program.functions.get(0, program.name)))
+        fn = _ENTRY_T(engine.get_function_address(ENTRY))
         self.compile_seconds += time.perf_counter() - start
         self.cache[key] = (engine, fn)
         if len(self.cache) > CACHE_SIZE:
@@ -161,6 +163,8 @@ class Jit:
 
         try:
             legal = legalise(program)  # the UAPI ctx layout, as the interpreter runs it
+            # functions named by position, so the module depends on nothing the cache key leaves out
+            legal.functions = {s: ENTRY if s == 0 else f"bpf_fn{s}" for s in legal.functions}
             # helpers need no table: the runtime checks each id when it is called, as in the interpreter
             lifted = lift(program, legal.insns, legal.origin, legal.functions, None, mode="host", target="host")
             lib = self.codegen(opt).library(program.name)

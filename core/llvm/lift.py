@@ -43,7 +43,7 @@ ST_TABLE = 16  # 256 slots of (base, readable length, writable length, host addr
 SLOT_SHIFT, NSLOTS = 24, 256
 ST_MAPS = ST_TABLE + 4 * NSLOTS  # per map: (handle, values base)
 # fault kinds passed to the fault callback
-FAULT_READ, FAULT_WRITE, FAULT_BUDGET, FAULT_DEPTH = 0, 1, 2, 3
+FAULT_READ, FAULT_WRITE, FAULT_BUDGET, FAULT_DEPTH, FAULT_ATOMIC = 0, 1, 2, 3, 4
 HOST_HELPER, HOST_FAULT = "bpfx_host_helper", "bpfx_host_fault"
 
 _ARITH = {"add": "add", "sub": "sub", "mul": "mul", "or": "or_", "and": "and_", "xor": "xor"}
@@ -232,7 +232,7 @@ class Lifter:
         b.position_at_end(go)
 
     # -- memory --------------------------------------------------------------------------------------------------
-    def _address(self, f: _Func, pc: int, base: int, off: int, size: int, write: bool):
+    def _address(self, f: _Func, pc: int, base: int, off: int, size: int, write: bool, atomic: bool = False):
         """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode)."""
         b = f.b
         if base == R10 and -STACK_SIZE <= off and off + size <= 0:  # proven inside this frame
@@ -254,7 +254,7 @@ class Lifter:
                         b.icmp_unsigned(">=", b.sub(length, rel), _c64(size)))
         b.cbranch(inside, ok, bad)
         bb = ir.IRBuilder(bad)
-        self._fault(f, bb, FAULT_WRITE if write else FAULT_READ, pc, addr, size)
+        self._fault(f, bb, FAULT_ATOMIC if atomic else FAULT_WRITE if write else FAULT_READ, pc, addr, size)
         b.position_at_end(ok)
         host = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3))))
         return b.inttoptr(b.add(host, rel), PTR)
@@ -405,7 +405,7 @@ class Lifter:
     def _atomic(self, f: _Func, pc: int, insn, info) -> None:
         regs = f.regs
         ty = INT[info.size]
-        ptr = self._address(f, pc, insn.dst, insn.off, info.size, True)
+        ptr = self._address(f, pc, insn.dst, insn.off, info.size, True, atomic=True)
         b = f.b
         val = _load(b, regs[insn.src])
         if info.size < 8:
