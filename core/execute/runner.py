@@ -23,23 +23,54 @@ def _ctx_layout(target, program: Program, context):
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
+def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
+    """Split a caller's ``helpers`` into (addresses: id -> int | HelperEntry, implementations: id -> HelperImpl |
+    callable), checking each value."""
+    from ..back.target import HelperEntry, HelperImpl
+
+    addresses, impls = {}, {}
+    for hid, value in (helpers or {}).items():
+        if not isinstance(hid, int) or isinstance(hid, bool) or not -2**31 <= hid < 2**31:
+            raise UsageError(f"helper id {hid!r} is not a 32-bit integer")
+        if isinstance(value, HelperImpl) or (callable(value) and not isinstance(value, HelperEntry)):
+            impls[hid] = value
+        elif isinstance(value, HelperEntry) or (isinstance(value, int) and not isinstance(value, bool)):
+            if isinstance(value, int) and not 0 <= value < 2**64:
+                raise UsageError(f"helper {hid}: address {value:#x} does not fit a 64-bit address")
+            addresses[hid] = value
+        else:
+            raise UsageError(f"helper {hid}: expected an address (int), a HelperEntry or an implementation "
+                             f"(callable), not {type(value).__name__}")
+    return addresses, impls
+
+
+def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozenset[int]:
+    """Helper ids a program of ``prog_type`` may call on ``tgt``: the type's UAPI set, every id the target's
+    plugins implement or give an entry, and the caller's ``helpers``."""
+    addresses, impls = split_helpers(helpers)
+    table = tgt.helpers(prog_type, addresses, tgt.helper_impls(prog_type, impls))
+    return frozenset(table.entries)
+
+
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
             harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
-    return _compiler(get_target(target), helpers=helpers, context=context, harden=harden, features=features,
-                     seed=seed, opt=opt)(program)
+    addresses, impls = split_helpers(helpers)
+    tgt = get_target(target)
+    return _compiler(tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls), context=context,
+                     harden=harden, features=features, seed=seed, opt=opt)(program)
 
 
-def _compiler(tgt, *, helpers, context, harden, features, seed, opt):
+def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
     """Program -> Image for ``tgt``: the baseline selector at -O0, else the LLVM tier."""
     if opt:
         from ..llvm import compile_program as llvm_compile
 
-        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, context=context, features=features,
-                                         harden=harden)
+        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, impls=impls, context=context,
+                                         features=features, harden=harden)
     from ..back.codegen import compile_program
 
-    return lambda prog: compile_program(prog, tgt, helpers=helpers, context=context, harden=harden,
+    return lambda prog: compile_program(prog, tgt, helpers=helpers, impls=impls, context=context, harden=harden,
                                         features=features, seed=seed)
 
 
@@ -47,29 +78,47 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
                 seed: int | None = None, map_init=None, opt: int = 0):
-    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result.
-
-    ``opt`` > 0 compiles through the LLVM tier; targets that run programs themselves (interp, host) ignore it.
-    """
+    """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
+    Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
+    HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
+    tier; targets that run programs themselves (interp, host) ignore it (host always optimises)."""
+    from ..front.validate import validate
     from .runtime import Runtime
 
     tgt = get_target(target)
-    machine = tgt.machine()
-    if machine is None:
-        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
+    addresses, custom = split_helpers(helpers)
+    impls = tgt.helper_impls(program.prog_type, custom)
+    executor = tgt.machine()
+    if executor is None:
+        validate(program, helpers=impls)
+        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from .machine import execute
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
-                 ctx_layout=_ctx_layout(tgt, program, context))
-    compile_fn = _compiler(tgt, helpers=helpers, context=context, harden=harden, features=features, seed=seed,
-                           opt=opt)
+                 ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
+    compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                           seed=seed, opt=opt)
     image = compile_fn(program)
-    return execute(tgt, machine, image, program, rt, budget=budget, helpers=tgt.helpers(program.prog_type, helpers),
-                   compile_fn=compile_fn)
+    rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
+    rt.compile = compile_fn
+    try:
+        return executor.run(image, rt, budget)
+    except BpfxError as err:
+        raise err.at(file=program.file, section=program.section) from None
+
+
+def load_for(path: str, tgt, *, prog_type: str | None = None) -> Object:
+    """Load ``path`` and validate each program with the helpers ``tgt`` provides beyond the UAPI ones."""
+    from ..front.loader import load
+    from ..front.validate import validate
+
+    obj = load(path, prog_type=prog_type, validate=False)
+    for prog in obj.programs:
+        validate(prog, helpers=allowed_helpers(tgt, prog.prog_type))
+    return obj
 
 
 # -- command line ----------------------------------------------------------------------------------------------
@@ -101,9 +150,7 @@ def _packet(args) -> bytes | None:
 
 
 def cmd_run(args) -> int:
-    from ..front.loader import load
-
-    obj = load(args.file, prog_type=args.prog_type)
+    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type)
     program = obj.program(args.section)
     mem = None
     if args.mem:
@@ -132,12 +179,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from ..front.loader import load
     from ..back.writers import FORMATS, write
 
-    obj = load(args.file, prog_type=args.prog_type)
-    program = obj.program(args.section)
     tgt = get_target(args.target)
+    obj = load_for(args.file, tgt, prog_type=args.prog_type)
+    program = obj.program(args.section)
     if args.emit:
         if not args.opt:
             raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")

@@ -10,8 +10,9 @@ from .program import Object, Program
 ELF_MAGIC = b"\x7fELF"
 
 
-def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> Object:
-    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False."""
+def load(path: str, *, prog_type: str | None = None, validate: bool = True, helpers=()) -> Object:
+    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False
+    (``helpers``: ids allowed beyond the program type's, see ``validate``)."""
     if prog_type is not None:
         from ..errors import UsageError
         from .progtypes import program_types
@@ -53,5 +54,5 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> O
         from .validate import validate as check
 
         for prog in obj.programs:
-            check(prog)
+            check(prog, helpers=helpers)
     return obj

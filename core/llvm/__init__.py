@@ -19,14 +19,14 @@ LLVM_ABI = ABI(regs={}, arg_regs=(), ret_reg=0, callee_saved=frozenset(), scratc
                alu32_zero_extends=True)
 
 
-def legalise(program, *, layout=None):
+def legalise(program, *, layout=None, helpers=frozenset()):
     """Validate and legalise ``program`` for the lifter: ctx rewrite to ``layout`` (None: keep the UAPI layout)
-    and callx expansion. Returns the core's ``Legalized``."""
+    and callx expansion over the UAPI helpers plus ``helpers`` (ids). Returns the core's ``Legalized``."""
     from ..back.legalize import legalize
     from ..front.progtypes import prog_type as get_prog_type
     from ..front.validate import function_starts, validate
 
-    validate(program)
+    validate(program, helpers=helpers)
     ptype = get_prog_type(program.prog_type)
     accesses = None
     if layout is not None and ptype.ctx_struct:
@@ -36,7 +36,8 @@ def legalise(program, *, layout=None):
     else:
         layout = None
     functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}
-    return legalize(program.insns, functions, LLVM_ABI, prog_type=ptype, allowed_helpers=ptype.helper_ids,
+    return legalize(program.insns, functions, LLVM_ABI, prog_type=ptype,
+                    allowed_helpers=frozenset(ptype.helper_ids) | frozenset(helpers),
                     ctx_layout=layout, ctx_accesses=accesses)
 
 
@@ -46,9 +47,10 @@ def _features(target, overrides) -> str:
     return ",".join(parts)
 
 
-def library(program, target, *, opt: int = 2, helpers: dict | None = None, context=None,
+def library(program, target, *, opt: int = 2, helpers: dict | None = None, impls: dict | None = None, context=None,
             features: dict | None = None, harden: bool = False):
-    """Lift ``program`` for ``target`` (a ``bpfx.plugins.Target``) and return (finalised Library, Lifted)."""
+    """Lift ``program`` for ``target`` (a ``bpfx.plugins.Target``) and return (finalised Library, Lifted, helper
+    table). ``helpers`` are the caller's addresses, ``impls`` the helper implementations (as for the baseline)."""
     from .codegen import Codegen
     from .lift import lift
 
@@ -65,28 +67,28 @@ def library(program, target, *, opt: int = 2, helpers: dict | None = None, conte
 
         layout = (context or target.context(program.prog_type)) if get_prog_type(program.prog_type).ctx_struct \
             else None
-        legal = legalise(program, layout=layout)
-        table = target.helpers(program.prog_type, helpers)
+        table = target.helpers(program.prog_type, helpers, impls)
+        legal = legalise(program, layout=layout, helpers=frozenset(table.entries))
         lifted = lift(program, legal.insns, legal.origin, legal.functions, table, mode="native", target=target.name)
         lib = Codegen(triple, features=_features(target, features), opt=opt).library(program.name)
         lib.add_ir(lifted.module)
         lib.finalize()
     except BpfxError as err:
         raise err.at(file=program.file, section=program.section) from None
-    return lib, lifted
+    return lib, lifted, table
 
 
-def compile_program(program, target, *, opt: int = 2, helpers: dict | None = None, context=None,
-                    features: dict | None = None, harden: bool = False):
+def compile_program(program, target, *, opt: int = 2, helpers: dict | None = None, impls: dict | None = None,
+                    context=None, features: dict | None = None, harden: bool = False):
     """Compile ``program`` for ``target`` through LLVM; returns an :class:`~bpfx.Image`."""
     from .object import image_from_object
 
-    lib, lifted = library(program, target, opt=opt, helpers=helpers, context=context, features=features,
-                          harden=harden)
-    return image_from_object(lib.emit_object(), program, target, lifted, helpers=helpers)
+    lib, lifted, table = library(program, target, opt=opt, helpers=helpers, impls=impls, context=context,
+                                 features=features, harden=harden)
+    return image_from_object(lib.emit_object(), program, target, lifted, table)
 
 
 def emit_text(program, target, what: str, **kwargs) -> str:
     """The optimised LLVM IR (``what="llvm"``) or the target assembly (``"asm"``) for ``program``."""
-    lib, _ = library(program, target, **kwargs)
+    lib, _, _ = library(program, target, **kwargs)
     return lib.llvm_ir if what == "llvm" else lib.emit_assembly()

@@ -137,9 +137,10 @@ class Jit:
             cg = self.codegens[opt] = Codegen(self.triple, cpu=self.cpu, features=self.features, opt=opt, jit=True)
         return cg
 
-    def entry(self, program, opt: int):
+    def entry(self, program, opt: int, helpers=frozenset()):
         """The compiled entry point of ``program`` (from the cache when these bytes were compiled before)."""
-        key = (encode(program.insns), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt)
+        key = (encode(program.insns), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt,
+               helpers)
         hit = self.cache.get(key)
         if hit is not None:
             self.cache.move_to_end(key)
@@ -147,7 +148,7 @@ class Jit:
             return hit[1]
         self.misses += 1
         start = time.perf_counter()
-        lib = self.library(program, opt)
+        lib = self.library(program, opt, helpers)
         engine = llvm.create_mcjit_compiler(lib.module, self.codegen(opt).target_machine())
         engine.finalize_object()
         fn = _ENTRY_T(engine.get_function_address(ENTRY))
@@ -157,12 +158,12 @@ class Jit:
             self.cache.popitem(last=False)
         return fn
 
-    def library(self, program, opt: int):
+    def library(self, program, opt: int, helpers=frozenset()):
         from . import legalise
         from .lift import lift
 
         try:
-            legal = legalise(program)  # the UAPI ctx layout, as the interpreter runs it
+            legal = legalise(program, helpers=helpers)  # the UAPI ctx layout, as the interpreter runs it
             # functions named by position, so the module depends on nothing the cache key leaves out
             legal.functions = {s: ENTRY if s == 0 else f"bpf_fn{s}" for s in legal.functions}
             # helpers need no table: the runtime checks each id when it is called, as in the interpreter
@@ -188,7 +189,8 @@ def jit() -> Jit:
 def run_host(program, rt, *, budget: int, opt: int = 2):
     """Run ``program`` natively against runtime ``rt``; returns the interpreter's Result."""
     j = jit()
-    entry = j.entry(program, opt)
+    helpers = frozenset(rt.helper_impls)  # callx may reach the caller's helpers too
+    entry = j.entry(program, opt, helpers)
     run = _Run(rt, budget)
     previous = getattr(_current, "run", None)
     _current.run = run
@@ -205,7 +207,7 @@ def run_host(program, rt, *, budget: int, opt: int = 2):
             if rt.pending_tail_call is None or rt.exit_requested:
                 break
             program, rt.pending_tail_call = rt.pending_tail_call, None
-            entry = j.entry(program, opt)
+            entry = j.entry(program, opt, helpers)
         count = run.state[ST_COUNT]
     finally:
         _current.run = previous

@@ -12,8 +12,8 @@ from ..back.target import Image, Reloc
 from ..errors import Unsupported
 
 
-def image_from_object(data: bytes, program, target, lifted, *, helpers: dict | None = None) -> Image:
-    """``data`` is the ET_REL object of ``lifted`` (one program); returns its Image for ``target``."""
+def image_from_object(data: bytes, program, target, lifted, table) -> Image:
+    """``data`` is the ET_REL object of ``lifted`` (one program, helpers from ``table``); returns its Image."""
     elf = ELFFile(io.BytesIO(data))
     text_index = None
     for index, sec in enumerate(elf.iter_sections()):
@@ -30,7 +30,6 @@ def image_from_object(data: bytes, program, target, lifted, *, helpers: dict | N
         if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] == text_index:
             funcs[sym.name] = sym["st_value"]
     reloc_types = target.reloc_types()
-    table = target.helpers(program.prog_type, helpers)
     helper_syms = {e.symbol for e in table.entries.values() if e.symbol}
     relocs = []
     rela = elf.get_section_by_name(".rela.text")
