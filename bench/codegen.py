@@ -4,9 +4,12 @@ Reports, for TARGET (default: every target with a selector and a machine):
 - static native instructions per BPF instruction over the examples and the conformance corpus, as a marginal
   figure (body only) plus the fixed prologue/epilogue cost per function;
 - executed native instructions per executed BPF instruction (native counted by unicorn, BPF by the interpreter);
-- compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS.
+- compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS;
+- with ``-O N`` (the LLVM tier), for targets with an LLVM triple: static code size at -ON against the baseline
+  over the examples and the compute loops of bench/loops (built with clang), executed native instructions per
+  executed BPF instruction on the loops at -O0 and -ON, and compile time per program for both tiers.
 
-    python bench/codegen.py [-t arm64] [--size 1000000]
+    python bench/codegen.py [-t arm64] [--size 1000000] [-O 2 [--only-opt]]
 """
 
 from __future__ import annotations
@@ -105,6 +108,45 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
     return native / max(bpf, 1), body / max(bpf, 1)
 
 
+def opt_figures(target: str, opt: int) -> None:
+    """The LLVM tier against the baseline on the examples (static size) and the compute loops (executed)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _loops import PACKET, build
+
+    examples = [(p, obj) for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.o")))
+                for obj in [bpfx.load(path)] for p in obj.programs]
+    loops = build()
+    loop_progs = [(p, loops) for p in loops.programs] if loops is not None else []
+    sizes = {0: 0, opt: 0}
+    secs = {0: 0.0, opt: 0.0}
+    for prog, _obj in examples + loop_progs:
+        for level in (0, opt):
+            t0 = time.perf_counter()
+            image = bpfx.compile(prog, target, opt=level)
+            secs[level] += time.perf_counter() - t0
+            sizes[level] += len(image.code)
+    n = len(examples) + len(loop_progs)
+    print(f"{target} -O{opt}: static code {sizes[opt] / sizes[0]:.2f}x the baseline's over {n} programs "
+          f"({sizes[opt]:,} vs {sizes[0]:,} bytes); compile {secs[opt] / n * 1000:.1f} ms per program "
+          f"(baseline {secs[0] / n * 1000:.1f} ms)")
+    total = {0: 0, opt: 0}
+    bpf_total = 0
+    for prog, obj in loop_progs:
+        ref = bpfx.run(prog, "interp", packet=PACKET, obj=obj)
+        row = []
+        for level in (0, opt):
+            got = bpfx.run(prog, target, packet=PACKET, obj=obj, opt=level)
+            assert got.r0 == ref.r0, (prog.name, level)
+            total[level] += got.insn_count
+            row.append(got.insn_count / ref.insn_count)
+        bpf_total += ref.insn_count
+        print(f"  {prog.name:<10} {ref.insn_count:>8} BPF insns executed; native per BPF: -O0 {row[0]:.2f}, "
+              f"-O{opt} {row[1]:.2f} ({row[1] / row[0]:.2f}x)")
+    if bpf_total:
+        print(f"  loops: executed native per BPF insn -O0 {total[0] / bpf_total:.2f}, -O{opt} "
+              f"{total[opt] / bpf_total:.2f}: -O{opt} executes {total[opt] / total[0]:.2f}x the baseline's")
+
+
 def big_program(size: int) -> Program:
     rng = random.Random(1)
     insns = []
@@ -128,11 +170,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-t", "--target", action="append")
     ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("-O", dest="opt", type=int, choices=(1, 2, 3), help="also report the LLVM tier at this level")
+    ap.add_argument("--only-opt", action="store_true", help="with -O: only the LLVM tier's figures")
     args = ap.parse_args(argv)
     names = args.target or [t.name for t in all_targets() if t.machine() and t.abi()]
-    programs = corpus()
+    programs = corpus() if not args.only_opt else []
     for name in names:
-        get_target(name)
+        tgt = get_target(name)
+        if args.opt and tgt.llvm_info() is not None:
+            opt_figures(name, args.opt)
+        if args.only_opt:
+            continue
         ratio, fixed, done = static_figures(name, programs)
         dyn_all, dyn_body = dynamic_figures(name, programs)
         prog = big_program(args.size)
