@@ -199,6 +199,10 @@ class Lifter:
             f.stack = _alloca(b, ir.ArrayType(I8, STACK_SIZE), "stack")
             f.stack.align = 16
             f.frame = _gep(b, f.stack, STACK_SIZE)
+            # zeroed as the interpreter's stack is: an uninitialised slot would be LLVM undef, and a branch on
+            # undef is undefined behaviour; dead stores (most of them) are removed by the optimiser
+            for off in range(0, STACK_SIZE, 8):
+                b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
         for i, leader in enumerate(leaders):
@@ -484,7 +488,6 @@ class Lifter:
         args = [_load(b, regs[i]) for i in range(1, 6)]
         if not self.host:
             b.store(b.call(callee, args), regs[0])
-            self._clobber(b, regs)
             return
         depth = b.add(f.depth, _c64(1))
         deep = f.fn.append_basic_block(f"deep{pc}")
