@@ -162,6 +162,13 @@ def test_host_fuzz_agrees_with_the_interpreter():
     assert [(seed, problem) for seed, problem, _ in fuzz("host", 40, 1234)] == []
 
 
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_O2_fuzz_agrees_with_the_interpreter(target):
+    from bpfx.tools.fuzz import fuzz
+
+    assert [(seed, problem) for seed, problem, _ in fuzz(target, 25, 99, opt=2)] == []
+
+
 # -- images, relocations, fallbacks ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("target", LLVM_NATIVE)

@@ -17,7 +17,7 @@ from ..errors import Unsupported
 # String attributes llvmlite.ir cannot spell: no calls to memset/memcpy the device does not have, no jump or
 # lookup tables in data sections (the Image is code only).
 FN_ATTRS = ' "no-builtins" "no-jump-tables"="true" nounwind'
-_DEFINE = re.compile(r"^(define [^\n]*?)(\n?\{)", re.M)
+_DEFINE = re.compile(r"^(define [^\n]*)(\n\{)", re.M)  # llvmlite puts a definition's "{" on its own line
 
 
 @cache
@@ -73,7 +73,7 @@ class Library:
 
     def add_ir(self, module) -> None:
         text = _DEFINE.sub(lambda m: m.group(1) + FN_ATTRS + m.group(2), str(module))
-        mod = llvm.parse_assembly(text)
+        mod = _llvm(llvm.parse_assembly, text)
         mod.triple = self.codegen.triple
         mod.data_layout = self.codegen.data_layout
         if self.module is None:
@@ -82,9 +82,9 @@ class Library:
             self.module.link_in(mod)
 
     def finalize(self) -> None:
-        self.module.verify()
-        self.codegen.optimise(self.module)
-        self.module.verify()
+        _llvm(self.module.verify)
+        _llvm(self.codegen.optimise, self.module)
+        _llvm(self.module.verify)
         self.finalized = True
 
     @property
@@ -92,7 +92,15 @@ class Library:
         return str(self.module)
 
     def emit_object(self) -> bytes:
-        return self.codegen.tm.emit_object(self.module)
+        return _llvm(self.codegen.tm.emit_object, self.module)
 
     def emit_assembly(self) -> str:
-        return self.codegen.tm.emit_assembly(self.module)
+        return _llvm(self.codegen.tm.emit_assembly, self.module)
+
+
+def _llvm(fn, *args):
+    """Call into llvmlite; an error LLVM reports (rather than aborts on) becomes ``Unsupported``."""
+    try:
+        return fn(*args)
+    except RuntimeError as exc:
+        raise Unsupported(f"LLVM failed: {str(exc).strip()}") from None

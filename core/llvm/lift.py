@@ -36,6 +36,11 @@ I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
 PTR = ir.PointerType()
 INT = {1: I8, 2: I16, 4: I32, 8: I64}
 NREGS = 12  # r0..r10 and the hidden AX
+# Registers are global in BPF: a subprogram starts with its caller's r0 and r6-r9 and hands r0-r5 back (the
+# interpreter's semantics). It takes them as extra arguments and returns them as a struct; for well-formed
+# programs LLVM's dead-argument elimination drops what the callee never reads or the caller never uses.
+INHERITED = (0, 6, 7, 8, 9)
+RET6 = ir.LiteralStructType([I64] * 6)
 
 # The host run state: an array of i64 (see host.py, which fills it).
 ST_STOPPED, ST_COUNT, ST_BUDGET = 0, 1, 2
@@ -118,8 +123,10 @@ class Lifter:
             if self.host:
                 args = [PTR, I64, I64, I64, I64, I64, I64, PTR, I64]  # state, r1-r5, r10, frame (host), depth
             else:
-                args = [I64] * 5
-            fn = ir.Function(self.module, ir.FunctionType(I64, args), name=name)
+                args = [I64] * 5 + ([PTR] if start != 0 else [])  # r1-r5, the frame (subprograms)
+            if start != 0:
+                args += [I64] * len(INHERITED)
+            fn = ir.Function(self.module, ir.FunctionType(I64 if start == 0 else RET6, args), name=name)
             if start != 0:
                 fn.linkage = "internal"
             if self.host:
@@ -127,6 +134,26 @@ class Lifter:
             self.fns[start] = fn
         self.ends = starts[1:] + [len(self.insns)]
         self.starts = starts
+        self.depth = self._call_depth()
+
+    def _call_depth(self) -> int:
+        """Frames the deepest chain of bpf-to-bpf calls needs (the validator has rejected recursion)."""
+        callees: dict[int, set[int]] = {s: set() for s in self.starts}
+        for start, end in zip(self.starts, self.ends):
+            for pc in range(start, end):
+                insn = self.insns[pc]
+                if insn.opcode == 0x85 and insn.src == CallKind.LOCAL and pc + 1 + insn.imm in callees:
+                    callees[start].add(pc + 1 + insn.imm)
+        memo: dict[int, int] = {}
+
+        def depth(fn: int, seen: frozenset) -> int:
+            if fn in seen:
+                return MAX_CALL_DEPTH
+            if fn not in memo:
+                memo[fn] = 1 + max((depth(c, seen | {fn}) for c in callees[fn]), default=0)
+            return memo[fn]
+
+        return min(depth(self.starts[0], frozenset()), MAX_CALL_DEPTH)
 
     def _external_fn(self, name: str, nargs: int, ret=I64, extra: tuple = ()) -> ir.Function:
         fn = self.ext.get(name)
@@ -178,8 +205,11 @@ class Lifter:
         f.b = b
         f.regs = [_alloca(b, I64, f"r{i}") for i in range(NREGS)]
         zero = _c64(0)
-        for i in (0, 6, 7, 8, 9, 11):
-            b.store(zero, f.regs[i])
+        f.sub = start != 0
+        inherited = fn.args[-len(INHERITED):] if f.sub else [zero] * len(INHERITED)
+        for i, value in zip(INHERITED, inherited):
+            b.store(value, f.regs[i])
+        b.store(zero, f.regs[11])
         if self.host:
             state, *rest = fn.args
             f.state = state
@@ -192,22 +222,43 @@ class Lifter:
             f.stop = fn.append_basic_block("stop")
             sb = ir.IRBuilder(f.stop)
             self._flush_count(f, sb)
-            sb.ret(zero)
+            self._ret(f, sb)
         else:
             for i in range(5):
                 b.store(fn.args[i], f.regs[i + 1])
-            f.stack = _alloca(b, ir.ArrayType(I8, STACK_SIZE), "stack")
-            f.stack.align = 16
-            f.frame = _gep(b, f.stack, STACK_SIZE)
-            # zeroed as the interpreter's stack is: an uninitialised slot would be LLVM undef, and a branch on
-            # undef is undefined behaviour; dead stores (most of them) are removed by the optimiser
-            for off in range(0, STACK_SIZE, 8):
-                b.store(_c64(0), _gep(b, f.stack, off), align=8)
+            if f.sub:
+                f.frame = fn.args[5]
+            else:
+                # One stack for the deepest call chain, frames below each other as in the interpreter (a frame
+                # keeps what an earlier call at its depth left), zeroed as the interpreter's is: an uninitialised
+                # slot would be LLVM undef, and a branch on undef is undefined behaviour. The optimiser removes
+                # the stores nothing reads.
+                size = STACK_SIZE * self.depth
+                f.stack = _alloca(b, ir.ArrayType(I8, size), "stack")
+                f.stack.align = 16
+                f.frame = _gep(b, f.stack, size)
+                for off in range(0, size, 8):
+                    b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
         for i, leader in enumerate(leaders):
             nxt = leaders[i + 1] if i + 1 < len(leaders) else end
             self._block(f, leader, nxt)
+
+    @staticmethod
+    def _ret(f: _Func, b) -> None:
+        """Return r0 (the entry) or r0-r5 (a subprogram)."""
+        if not f.sub:
+            b.ret(_load(b, f.regs[0]))
+            return
+        agg = ir.Constant(RET6, None)
+        for i in range(6):
+            agg = b.insert_value(agg, _load(b, f.regs[i]), i)
+        b.ret(agg)
+
+    def _returned(self, b, regs, result) -> None:
+        for i in range(6):
+            b.store(b.extract_value(result, i), regs[i])
 
     # -- host run-state access -------------------------------------------------------------------------------------
     @staticmethod
@@ -231,8 +282,7 @@ class Lifter:
         go = f.fn.append_basic_block(name)
         out = f.fn.append_basic_block(name + ".out")
         b.cbranch(b.icmp_unsigned("!=", stopped, _c64(0)), out, go)
-        ob = ir.IRBuilder(out)
-        ob.ret(_load(ob, f.regs[0]))
+        self._ret(f, ir.IRBuilder(out))
         b.position_at_end(go)
 
     # -- memory --------------------------------------------------------------------------------------------------
@@ -359,7 +409,7 @@ class Lifter:
         elif kind == Kind.EXIT:
             if self.host:
                 self._flush_count(f, b)
-            b.ret(_load(b, regs[0]))
+            self._ret(f, b)
         elif kind == Kind.CALLX:
             raise self.unsupported(pc, "callx (not legalised)")
         else:
@@ -486,8 +536,10 @@ class Lifter:
         if callee is None:
             raise self.unsupported(pc, f"call to slot {target}, which starts no function")
         args = [_load(b, regs[i]) for i in range(1, 6)]
+        inherited = [_load(b, regs[i]) for i in INHERITED]
         if not self.host:
-            b.store(b.call(callee, args), regs[0])
+            frame = _gep(b, f.frame, -STACK_SIZE)
+            self._returned(b, regs, b.call(callee, args + [frame] + inherited))
             return
         depth = b.add(f.depth, _c64(1))
         deep = f.fn.append_basic_block(f"deep{pc}")
@@ -498,7 +550,7 @@ class Lifter:
         self._flush_count(f, b)
         r10 = b.sub(_load(b, regs[R10]), _c64(STACK_SIZE))
         frame = _gep(b, f.frame, -STACK_SIZE)
-        b.store(b.call(callee, [f.state] + args + [r10, frame, depth]), regs[0])
+        self._returned(b, regs, b.call(callee, [f.state] + args + [r10, frame, depth] + inherited))
         b.store(_load(b, self._state_ptr(b, f.state, ST_COUNT)), f.count)
         self._check_stopped(f, b, f"c{pc}")
 
