@@ -111,7 +111,7 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
 def opt_figures(target: str, opt: int) -> None:
     """The LLVM tier against the baseline on the examples (static size) and the compute loops (executed)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _loops import PACKET, build
+    from _loops import PACKET, build, native_arm64_counts
 
     examples = [(p, obj) for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.o")))
                 for obj in [bpfx.load(path)] for p in obj.programs]
@@ -131,6 +131,10 @@ def opt_figures(target: str, opt: int) -> None:
           f"(baseline {secs[0] / n * 1000:.1f} ms)")
     total = {0: 0, opt: 0}
     bpf_total = 0
+    # the same C compiled natively by clang, where the target is arm64 (what "native" means for the goal)
+    native = native_arm64_counts() if loop_progs and get_target(target).llvm_info().llvm_triple.startswith(
+        "aarch64") else None
+    native_total = 0
     for prog, obj in loop_progs:
         ref = bpfx.run(prog, "interp", packet=PACKET, obj=obj)
         row = []
@@ -140,11 +144,19 @@ def opt_figures(target: str, opt: int) -> None:
             total[level] += got.insn_count
             row.append(got.insn_count / ref.insn_count)
         bpf_total += ref.insn_count
-        print(f"  {prog.name:<10} {ref.insn_count:>8} BPF insns executed; native per BPF: -O0 {row[0]:.2f}, "
-              f"-O{opt} {row[1]:.2f} ({row[1] / row[0]:.2f}x)")
+        line = (f"  {prog.name:<10} {ref.insn_count:>8} BPF insns executed; native per BPF: -O0 {row[0]:.2f}, "
+                f"-O{opt} {row[1]:.2f} ({row[1] / row[0]:.2f}x)")
+        if native and prog.name in native:
+            count, r0 = native[prog.name]
+            assert r0 == ref.r0 & 0xFFFFFFFF, (prog.name, r0, ref.r0)
+            native_total += count
+            line += f"; clang native {count / ref.insn_count:.2f} (-O{opt} is {row[1] * ref.insn_count / count:.2f}x)"
+        print(line)
     if bpf_total:
         print(f"  loops: executed native per BPF insn -O0 {total[0] / bpf_total:.2f}, -O{opt} "
-              f"{total[opt] / bpf_total:.2f}: -O{opt} executes {total[opt] / total[0]:.2f}x the baseline's")
+              f"{total[opt] / bpf_total:.2f}: -O{opt} executes {total[opt] / total[0]:.2f}x the baseline's"
+              + (f", {total[opt] / native_total:.2f}x clang's native code ({native_total / bpf_total:.2f} per BPF)"
+                 if native_total else ""))
 
 
 def big_program(size: int) -> Program:

@@ -112,9 +112,10 @@ _CALLBACKS = (_HELPER_T(_on_helper), _FAULT_T(_on_fault))  # kept alive for the 
 
 
 class Jit:
-    """The host Codegen and the cache of compiled programs."""
+    """The host Codegen and the cache of compiled programs. ``checked=False`` (bench/host_speed.py only, to
+    measure what the bounds checks cost) compiles without them: never run untrusted programs that way."""
 
-    def __init__(self):
+    def __init__(self, checked: bool = True):
         from .codegen import Codegen
 
         llvm.initialize_native_target()
@@ -127,6 +128,7 @@ class Jit:
         self.codegens: dict[int, Codegen] = {}
         self.cache: OrderedDict[tuple, tuple] = OrderedDict()
         self.hits = self.misses = 0
+        self.checked = checked
         self.compile_seconds = 0.0
 
     def codegen(self, opt: int):
@@ -167,7 +169,8 @@ class Jit:
             # functions named by position, so the module depends on nothing the cache key leaves out
             legal.functions = {s: ENTRY if s == 0 else f"bpf_fn{s}" for s in legal.functions}
             # helpers need no table: the runtime checks each id when it is called, as in the interpreter
-            lifted = lift(program, legal.insns, legal.origin, legal.functions, None, mode="host", target="host")
+            lifted = lift(program, legal.insns, legal.origin, legal.functions, None, mode="host", target="host",
+                          checked=self.checked)
             lib = self.codegen(opt).library(program.name)
             lib.add_ir(lifted.module)
             lib.finalize()
@@ -186,9 +189,9 @@ def jit() -> Jit:
     return _JIT
 
 
-def run_host(program, rt, *, budget: int, opt: int = 2):
+def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None):
     """Run ``program`` natively against runtime ``rt``; returns the interpreter's Result."""
-    j = jit()
+    j = jit_ or jit()
     helpers = frozenset(rt.helper_impls)  # callx may reach the caller's helpers too
     entry = j.entry(program, opt, helpers)
     run = _Run(rt, budget)

@@ -101,10 +101,12 @@ class _Func:
 
 
 class Lifter:
-    def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str):
+    def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
+                 checked: bool = True):
         self.program, self.insns, self.origin = program, insns, origin
         self.functions, self.helpers, self.target = functions, helpers, target
         self.host = mode == "host"
+        self.checked = checked  # host only: False drops the bounds checks (for measuring their cost; unsafe)
         self.module = ir.Module(name=program.name)
         self.globals: dict[str, tuple[str, str]] = {}
         self.ext: dict[str, ir.Function | ir.GlobalVariable] = {}
@@ -295,6 +297,10 @@ class Lifter:
         if not self.host:
             return b.inttoptr(addr, PTR)
         slot = b.lshr(addr, _c64(SLOT_SHIFT))
+        if not self.checked:
+            entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
+            rel = b.sub(addr, _load(b, self._state_ptr(b, f.state, entry)))
+            return b.inttoptr(b.add(_load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3)))), rel), PTR)
         bad = f.fn.append_basic_block(f"oob{pc}")
         ok = f.fn.append_basic_block(f"in{pc}")
         inslot = f.fn.append_basic_block(f"slot{pc}")
@@ -566,6 +572,7 @@ class _Indirect:
         return self.ptr.get_reference()
 
 
-def lift(program, insns, origin, functions, helpers, *, mode: str = "native", target: str = "") -> Lifted:
+def lift(program, insns, origin, functions, helpers, *, mode: str = "native", target: str = "",
+         checked: bool = True) -> Lifted:
     """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``)."""
-    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target).lift()
+    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked).lift()
