@@ -227,5 +227,7 @@ def test_cli_emit_compile_and_run(tmp_path):
     assert ran.returncode == 0 and ran.stdout.splitlines()[:2] == ["r0 = 2 (XDP_PASS)  [0x2]", "packet length = 4084"]
     host = cli("run", src, "-t", "host", "--packet-size", "4096")
     assert host.stdout == ran.stdout
+    host_ir = cli("compile", src, "-t", "host", "-O2", "--emit", "llvm")
+    assert host_ir.returncode == 0 and "@bpf_entry(" in host_ir.stdout and "bpfx_host_helper" in host_ir.stdout
     bad = cli("compile", src, "-t", "arm64", "--emit", "asm")
     assert bad.returncode == 2 and "give -O1, -O2 or -O3" in bad.stderr

@@ -187,9 +187,16 @@ def cmd_compile(args) -> int:
     if args.emit:
         if not args.opt:
             raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")
-        from ..llvm import emit_text
+        if tgt.name == "host":  # what the host JIT compiles: the checked, virtual-address model
+            from ..llvm.host import jit
 
-        text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden, features=_features(args.mattr))
+            lib = jit().library(program, args.opt)
+            text = lib.llvm_ir if args.emit == "llvm" else lib.emit_assembly()
+        else:
+            from ..llvm import emit_text
+
+            text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden,
+                             features=_features(args.mattr))
         if args.output in (None, "-"):
             sys.stdout.write(text)
         else:
