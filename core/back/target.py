@@ -22,6 +22,15 @@ class TargetInfo:
     e_machine: int = 0
     llvm_triple: str | None = None
     llvm_features: str = ""
+    #: the LLVM tier's relocation model for this target's objects: "pic" (PC-relative and GOT-free where LLVM
+    #: can) or "static" (absolute addresses, e.g. RISC-V's lui/addi pairs, whose relocations a loader applies
+    #: one by one, where PIC code pairs PCREL_HI20/LO12 records through local labels)
+    llvm_reloc: str = "pic"
+    #: LLVM command-line options the LLVM tier sets for this target (process-wide, so only backend-specific ones),
+    #: e.g. to keep constants out of data sections the tier's code-only images cannot carry
+    llvm_options: tuple[str, ...] = ()
+    #: features that are bpfx's own (code-shape choices), not LLVM subtarget features: the LLVM tier leaves them out
+    non_llvm_features: frozenset[str] = frozenset()
     #: optional features a user may turn off or on (``-mattr``-like), with their defaults
     features: dict[str, bool] = field(default_factory=dict)
     #: name of the target whose selector/ABI/machine this one reuses (a vendor variant), if any

@@ -84,7 +84,8 @@ def skip_reason(test: ConformanceTest, cpu_version: int, groups: frozenset[str])
     return None
 
 
-def run_test(test: ConformanceTest, target: str, *, harden: bool = False, features: dict | None = None) -> str | None:
+def run_test(test: ConformanceTest, target: str, *, harden: bool = False, features: dict | None = None,
+             opt: int = 0) -> str | None:
     """None when the test passes, else what went wrong."""
     from ..execute.runner import run_program
     from ..front.validate import validate
@@ -92,7 +93,7 @@ def run_test(test: ConformanceTest, target: str, *, harden: bool = False, featur
     prog = _program(test)
     try:
         validate(prog)
-        result = run_program(prog, target, mem=test.mem, harden=harden, features=features)
+        result = run_program(prog, target, mem=test.mem, harden=harden, features=features, opt=opt)
     except BpfxError as err:
         if test.error is not None:
             return None
@@ -117,7 +118,7 @@ def collect(paths: list[str]) -> list[str]:
 
 
 def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, groups=None, harden: bool = False,
-                    report=None, features: dict | None = None) -> Summary:
+                    report=None, features: dict | None = None, opt: int = 0) -> Summary:
     groups = DEFAULT_GROUPS if groups is None else frozenset(groups)
     summary = Summary()
     for path in collect(paths):
@@ -130,7 +131,7 @@ def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, grou
         if reason:
             summary.skipped.append((path, reason))
             continue
-        problem = run_test(test, target, harden=harden, features=features)
+        problem = run_test(test, target, harden=harden, features=features, opt=opt)
         if problem:
             summary.failed.append((path, problem))
             if report:
@@ -155,7 +156,7 @@ def cmd_conformance(args) -> int:
     from ..execute.runner import _features
 
     summary = run_conformance(args.paths, args.target, cpu_version=args.cpu_version, groups=groups,
-                              harden=args.harden, report=print, features=_features(args.mattr))
+                              harden=args.harden, report=print, features=_features(args.mattr), opt=args.opt)
     for path, reason in summary.skipped:
         print(f"SKIP {path}: {reason}")
     if args.verbose:
@@ -243,6 +244,8 @@ def register(sub) -> None:
     p.add_argument("--groups", help=f"enabled conformance groups (default all: {','.join(GROUPS)})")
     p.add_argument("--harden", action="store_true", help="blind constants")
     p.add_argument("--mattr", help="target features, e.g. +c,+zba or -lse")
+    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2, 3), default=0, metavar="N",
+                   help="0: baseline selector (default); 1-3: the LLVM tier")
     p.add_argument("-v", "--verbose", action="store_true", help="also list passing files")
     p.set_defaults(func=cmd_conformance)
     q = sub.add_parser("conformance-plugin", help="the official bpf_conformance runner's plugin protocol",
