@@ -7,6 +7,8 @@ from ..target import Image
 
 
 def write_listing(image: Image, *, program=None, disasm=None) -> str:
+    """``disasm(code, address) -> [(address, size, text)]``; if it has a ``footer(image) -> str`` attribute, that
+    line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
     starts = {off: name for name, off in image.symbols.items()}
@@ -42,4 +44,7 @@ def write_listing(image: Image, *, program=None, disasm=None) -> str:
                 name = image.reloc_types[r.type].name if r.type in image.reloc_types else str(r.type)
                 note = f"    ; {name} {r.symbol}" + (f"+{r.addend}" if r.addend else "")
             lines.append(f"    {addr:6x}:  {word:8}  {text}{note}".rstrip())
+    footer = getattr(disasm, "footer", None)  # a target's closing line, e.g. code size against its limit
+    if footer is not None:
+        lines.append(footer(image))
     return "\n".join(lines) + "\n"
