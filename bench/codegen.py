@@ -3,7 +3,8 @@
 Reports, for TARGET (default: every target with a selector and a machine):
 - static native instructions per BPF instruction over the examples and the conformance corpus, as a marginal
   figure (body only) plus the fixed prologue/epilogue cost per function;
-- executed native instructions per executed BPF instruction (native counted by unicorn, BPF by the interpreter);
+- executed native instructions per executed BPF instruction (native counted by unicorn, or by a target's own
+  executor when it offers a profile: ``profiling``/``last_profile`` on its class; BPF by the interpreter);
 - compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS.
 
     python bench/codegen.py [-t arm64] [--size 1000000]
@@ -27,7 +28,7 @@ from bpfx.front.program import Program
 from bpfx.execute.runtime import layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFORMANCE = os.path.join(ROOT, "..", "shared", "conformance", "tests")
+CONFORMANCE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(ROOT, "..", "shared", "conformance", "tests")
 
 
 def corpus() -> list[tuple[Program, dict]]:
@@ -50,9 +51,15 @@ def _segments(image):
     return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
 
 
+def insn_size(target: str) -> int:
+    """Bytes per native instruction (fixed-length targets), from the target's executor; 0 when variable."""
+    return getattr(get_target(target).machine(), "insn_size", 4)
+
+
 def static_figures(target: str, programs) -> tuple[float, float, int]:
     """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs)."""
     body_native = body_bpf = frame = funcs = done = 0
+    size = insn_size(target) or 4
     for prog, _ in programs:
         try:
             image = bpfx.compile(prog, target)
@@ -61,9 +68,9 @@ def static_figures(target: str, programs) -> tuple[float, float, int]:
         done += 1
         for start, end, is_frame in _segments(image):
             if is_frame:
-                frame += (end - start) // 4
+                frame += (end - start) // size
             else:
-                body_native += (end - start) // 4
+                body_native += (end - start) // size
         body_bpf += sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
         funcs += len(set(image.symbols.values()))
     return body_native / max(body_bpf, 1), frame / max(funcs, 1), done
@@ -71,7 +78,11 @@ def static_figures(target: str, programs) -> tuple[float, float, int]:
 
 def dynamic_figures(target: str, programs) -> tuple[float, float]:
     """(all executed native / executed BPF, executed native outside frames / executed BPF)."""
-    from bpfx import machine
+    from bpfx.execute import machine
+
+    executor = get_target(target).machine()
+    if not isinstance(executor, bpfx.Machine):
+        return _profiled_figures(target, type(executor), programs)
 
     blocks: list[tuple[int, int]] = []
     original = machine._Run._on_block
@@ -105,6 +116,49 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
     return native / max(bpf, 1), body / max(bpf, 1)
 
 
+def _profiled_figures(target: str, cls, programs) -> tuple[float, float]:
+    """The same figures from an executor that profiles itself (executions per code offset)."""
+    if not hasattr(cls, "profiling"):
+        return float("nan"), float("nan")
+    size = insn_size(target) or 4
+    native = body = bpf = 0
+    cls.profiling = True
+    try:
+        for prog, kwargs in programs:
+            try:
+                ref = bpfx.run(prog, "interp", **kwargs)
+                result = bpfx.run(prog, target, **kwargs)
+                image = bpfx.compile(prog, target)
+            except bpfx.BpfxError:
+                continue
+            frame_offs = set()
+            for start, end, is_frame in _segments(image):
+                if is_frame:
+                    frame_offs.update(range(start, end, size))
+            native += result.insn_count
+            body += sum(n for off, n in cls.last_profile.items() if off not in frame_offs)
+            bpf += ref.insn_count
+    finally:
+        cls.profiling = False
+    return native / max(bpf, 1), body / max(bpf, 1)
+
+
+def accepted_chunks(size: int, target: str) -> list[Program]:
+    """Generated programs the target compiles (it may reject some instructions as unsupported, and its code store
+    may be small), ``size`` BPF instructions in all: the compile-speed corpus of such a target."""
+    rng = random.Random(1)
+    out, total = [], 0
+    while total < size:
+        chunk = random_program(rng, length=40, subprograms=0)
+        try:
+            bpfx.compile(chunk, target)
+        except bpfx.Unsupported:
+            continue
+        out.append(chunk)
+        total += len(chunk.insns)
+    return out
+
+
 def big_program(size: int) -> Program:
     rng = random.Random(1)
     insns = []
@@ -136,14 +190,22 @@ def main(argv=None) -> int:
         ratio, fixed, done = static_figures(name, programs)
         dyn_all, dyn_body = dynamic_figures(name, programs)
         prog = big_program(args.size)
-        t0 = time.perf_counter()
-        image = bpfx.compile(prog, name)
-        secs = time.perf_counter() - t0
+        try:
+            t0 = time.perf_counter()
+            image = bpfx.compile(prog, name)
+            secs = time.perf_counter() - t0
+            count, nbytes = len(prog.insns), len(image.code)
+        except bpfx.Unsupported:  # e.g. over the device's code store: time the programs it does compile
+            chunks = accepted_chunks(min(args.size, 100_000), name)
+            t0 = time.perf_counter()
+            nbytes = sum(len(bpfx.compile(chunk, name).code) for chunk in chunks)
+            secs = time.perf_counter() - t0
+            count = sum(len(chunk.insns) for chunk in chunks)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
               f"function; executed {dyn_body:.2f} native/BPF insn ({dyn_all:.2f} with frames); "
-              f"compile {len(prog.insns) / secs:,.0f} BPF insns/s "
-              f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
+              f"compile {count / secs:,.0f} BPF insns/s "
+              f"({count:,} insns -> {nbytes:,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
     return 0
 
 

@@ -70,10 +70,10 @@ def bpfx_selector(target, abi, features):
 def bpfx_helpers(target, prog_type):
     if target.name != INFO.name:
         return None
-    from .firmware import HELPER_NAMES
+    from .firmware import HELPER_NAMES, HELPER_PRANDOM
     from .helpers import helper_table
 
-    return helper_table(firmware(), HELPER_NAMES)
+    return helper_table(firmware(), HELPER_NAMES, HELPER_PRANDOM)
 
 
 @hookimpl

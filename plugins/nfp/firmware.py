@@ -60,16 +60,16 @@ class Firmware:
     max_len: int = 2560  # control BAR MAX_LEN: instruction-store words for the program
     start: int = 3072  # control BAR START: where the program is loaded
     done: int = 2048  # control BAR DONE: where a program hands the packet back
-    #: where this bpfx model's firmware serves the helpers the Linux JIT inlines (adjust_head/tail, prandom)
+    #: where this bpfx model's firmware serves the packet helpers the Linux JIT inlines (adjust_head/tail): the
+    #: packet bookkeeping is the shared runtime's, so the model's firmware does it
     inline_subroutines: dict[int, int] = field(default_factory=lambda: {HELPER_ADJUST_HEAD: 0x300,
-                                                                        HELPER_ADJUST_TAIL: 0x308,
-                                                                        HELPER_PRANDOM: 0x310})
+                                                                        HELPER_ADJUST_TAIL: 0x308})
 
     def helper_addresses(self) -> dict[int, int]:
-        """Every helper id a program may call on this firmware -> the subroutine address the model serves."""
+        """Helper id -> firmware subroutine address, for every helper reached by a call (get_prandom_u32, with
+        the RANDOM capability, is inline: a read of the pseudo-random CSR)."""
         out = dict(self.funcs)
-        offered = {HELPER_ADJUST_HEAD: self.adjust_head is not None, HELPER_ADJUST_TAIL: self.adjust_tail,
-                   HELPER_PRANDOM: self.random}
+        offered = {HELPER_ADJUST_HEAD: self.adjust_head is not None, HELPER_ADJUST_TAIL: self.adjust_tail}
         for hid, ok in offered.items():
             if ok and hid in self.inline_subroutines:
                 out.setdefault(hid, self.inline_subroutines[hid])

@@ -94,7 +94,15 @@ RELOC_TYPES = {
 }
 
 
-def helper_table(firmware, names: dict[int, str]) -> dict[int, HelperEntry]:
-    """The helpers this firmware offers, by address (word address * 8, the relocation value convention)."""
-    return {hid: HelperEntry(hid, names.get(hid, f"helper_{hid}"), address=addr * 8)
-            for hid, addr in firmware.helper_addresses().items()}
+def _prandom(cg, selector) -> None:
+    selector.prandom(cg)
+
+
+def helper_table(firmware, names: dict[int, str], prandom_id: int) -> dict[int, HelperEntry]:
+    """The helpers this firmware offers: subroutines by address (word address * 8, the relocation value
+    convention), get_prandom_u32 inline when the firmware has the RANDOM capability."""
+    table = {hid: HelperEntry(hid, names.get(hid, f"helper_{hid}"), address=addr * 8)
+             for hid, addr in firmware.helper_addresses().items()}
+    if firmware.random:
+        table[prandom_id] = HelperEntry(prandom_id, names[prandom_id], inline=_prandom)
+    return table

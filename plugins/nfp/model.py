@@ -24,6 +24,7 @@ from bpfx import LinkError, RuntimeFault, map_symbol
 
 from . import encode as E
 from .abi import LM_CSR_LATENCY, STACK_BASE_A
+from .firmware import HELPER_PRANDOM
 from .helpers import DONE_SYMBOL, RELOC_TYPES
 
 M32 = 0xFFFFFFFF
@@ -72,6 +73,7 @@ class Model:
         self.st = ModelState()
         self.code: dict[int, _Prepared] = {}
         self.image = None
+        self.profile: dict[int, int] | None = None  # instruction-store address -> executions, when asked for
         self.subroutines: dict[int, int] = {}  # address -> helper id
         for hid, entry in runtime.helper_table.entries.items():
             if entry.address is not None:
@@ -184,6 +186,8 @@ class Model:
                 raise RuntimeFault(f"execution left the program at instruction-store address {pc}",
                                    insn=self._locate(pc))
             self.count += 1
+            if self.profile is not None:
+                self.profile[pc] = self.profile.get(pc, 0) + 1
             if self.count > self.budget:
                 raise RuntimeFault(f"instruction budget of {self.budget} words exhausted")
             try:
@@ -444,7 +448,7 @@ class Model:
                 b = E.ur_operand(f["b"], "b", f["src_lmextn"])
                 st.pending_csr.append([LM_CSR_LATENCY + 1, csr, self.read(a) | self.read(b)])
             elif csr == E.CSR_PSEUDO_RND_NUM:
-                st.csr_read = self.rt.call_helper(7, (0, 0, 0, 0, 0)) & M32
+                st.csr_read = self.rt.call_helper(HELPER_PRANDOM, (0, 0, 0, 0, 0)) & M32
                 return None
             elif csr in E.CSR_ACT_LM_ADDR:
                 st.csr_read = st.lm_addr[E.CSR_ACT_LM_ADDR.index(csr)]
@@ -461,16 +465,27 @@ class Model:
 
 
 class NfpExecutor:
-    """The ``bpfx_machine`` result: runs nfp Images on the model against the shared runtime."""
+    """The ``bpfx_machine`` result: runs nfp Images on the model against the shared runtime.
+
+    For benchmarks: with ``NfpExecutor.profiling`` set, ``NfpExecutor.last_profile`` holds, after each run, the
+    executions of each code offset (bytes) of the entry image.
+    """
+
+    insn_size = 8  # bytes per instruction word
+    profiling = False
+    last_profile: dict[int, int] = {}
 
     def __init__(self, firmware_fn):
         self._firmware = firmware_fn
-        self.last_count = 0
 
     def run(self, image, runtime, budget: int):
         fw = self._firmware()
         model = Model(fw, runtime, budget)
+        if NfpExecutor.profiling:
+            model.profile = {}
         r0 = model.run(image)
+        if model.profile is not None:
+            NfpExecutor.last_profile = {(pc - fw.start) * 8: n for pc, n in model.profile.items()}
         tails = 0
         while runtime.pending_tail_call is not None and tails < MAX_TAIL_CALLS:
             program, runtime.pending_tail_call = runtime.pending_tail_call, None
@@ -481,5 +496,4 @@ class NfpExecutor:
             model = nxt
         entry_r10 = model.st.a[STACK_BASE_A] + FRAME
         stack = runtime.memory.read(entry_r10 - FRAME, FRAME)
-        self.last_count = model.count
         return runtime.result(r0, stack=stack, insn_count=model.count)

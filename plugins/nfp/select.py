@@ -128,6 +128,13 @@ class NfpSelector:
         em.reloc(RELO_IMMED_REL, self.entry, 0, "func")
         self.w(em, E.immed(B(RET_ADDR), ret), RELO_IMMED_REL)
 
+    def prandom(self, cg) -> None:
+        """get_prandom_u32 inline: the immed after a local_csr_rd receives the CSR's value."""
+        r0lo, r0hi = self.r[0]
+        self.w(cg.em, E.local_csr_rd(E.CSR_PSEUDO_RND_NUM))
+        self.w(cg.em, E.immed(BOTH(r0lo), 0))
+        self.w(cg.em, E.immed(BOTH(r0hi), 0))
+
     def jump(self, cg, label) -> None:
         self.br(cg.em, "br", label)
 
@@ -469,6 +476,8 @@ class NfpSelector:
                 self.shift_imm(em, insn.dst, "rsh", shift, wide)
         elif divisor >> (bits - 1):
             self._divmod_big(em, lo, hi, divisor, is_mod, wide)
+        elif not wide:
+            self._divmod_reciprocal(em, lo, divisor, is_mod)
         else:
             self._divmod_loop(em, lo, hi, divisor, is_mod, wide)
         if not wide:
@@ -513,8 +522,30 @@ class NfpSelector:
             w(em, E.immed(BOTH(hi), 0))
         em.bind(done)
 
+    def _divmod_reciprocal(self, em, lo, divisor, is_mod) -> None:
+        """32-bit x / d by reciprocal multiply (Granlund and Montgomery 1994, fig. 4.1): with l = ceil(log2 d)
+        and m = floor(2^32 (2^l - d) / d) + 1, t = mulhi(m, x) and q = (t + ((x - t) >> 1)) >> (l - 1), exact for
+        every 32-bit x."""
+        w = self.w
+        shift = (divisor - 1).bit_length()
+        magic = ((1 << 32) * ((1 << shift) - divisor)) // divisor + 1
+        self.const(em, B(20), magic)
+        self.mul32(em, BOTH(27), A(lo), B(20), BOTH(26))  # 26 = t = mulhi(m, x)
+        w(em, E.alu(BOTH(27), A(lo), "-", B(26)))
+        w(em, E.shf(BOTH(27), None, "none", B(27), "shr", 1))
+        w(em, E.alu(BOTH(26), A(26), "+", B(27)))
+        if shift > 1:
+            w(em, E.shf(BOTH(26), None, "none", B(26), "shr", shift - 1))
+        if not is_mod:
+            w(em, E.alu(BOTH(lo), None, "b", B(26)))
+            return
+        self.const(em, B(20), divisor)
+        self.mul32(em, BOTH(27), A(26), B(20))
+        w(em, E.alu(BOTH(lo), A(lo), "-", B(27)))
+
     def _divmod_loop(self, em, lo, hi, divisor, is_mod, wide) -> None:
-        """Shift-subtract division by a constant below 2^(bits-1): one quotient bit per iteration."""
+        """64-bit shift-subtract division by a constant below 2^63: one quotient bit per iteration (a 64-bit
+        reciprocal needs the high half of a 128-bit product: four 32x32 multiplies and a carry chain)."""
         w = self.w
         loop, skip = self.label(), self.label()
         bits = 64 if wide else 32

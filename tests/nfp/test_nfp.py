@@ -248,6 +248,15 @@ def test_examples_match_the_interpreter(name, rich_firmware):
             assert (got.r0, got.packet, got.maps) == (want.r0, want.packet, want.maps)
 
 
+def test_prandom_reads_the_csr_inline_when_the_firmware_has_random(rich_firmware):
+    from bpfx.front.asm import assemble
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble("call 7\nmov %r6, %r0\ncall 7\nadd %r0, %r6\nexit"))
+    text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(bpfx.compile(prog, "nfp").code))
+    assert "local_csr_rd[PseudoRandNum]" in text and "BR_HELPER" not in text
+    assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0
+
+
 def test_a_helper_the_firmware_lacks_is_a_compile_error():
     prog = bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program()
     with pytest.raises(bpfx.Unsupported) as err:
