@@ -193,7 +193,7 @@ class Target:
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
         for hid, impl in (impls or {}).items():
-            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}")
+            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
@@ -205,7 +205,7 @@ class Target:
             table = table.merged({hid: entry})
         return table
 
-    def context(self, prog_type: str) -> ContextLayout:
+    def context(self, prog_type: str) -> ContextLayout | None:
         layout = self._first("bpfx_context", prog_type=prog_type)
         return layout if layout is not None else default_context(prog_type)
 
@@ -220,6 +220,9 @@ class Target:
             hooks.append("selector")
         if any(self.reg.pm.hook.bpfx_helpers(target=i, prog_type="xdp") for i in self._chain()):
             hooks.append("helpers")
+        if any(self.reg.pm.hook.bpfx_helper_impls(target=i, prog_type=p) for i in self._chain()
+               for p in ("xdp", "mem")):
+            hooks.append("helper_impls")
         if self._first("bpfx_context", prog_type="xdp") is not None:
             hooks.append("context")
         if self.machine() is not None:
@@ -231,9 +234,12 @@ class Target:
         return hooks
 
 
-def default_context(prog_type: str) -> ContextLayout:
-    """The default device layout of a program type, from specs/."""
+def default_context(prog_type: str) -> ContextLayout | None:
+    """The default device layout of a program type, from specs/; None where specs/ gives none (the device takes
+    the UAPI layout as it is)."""
     ptype = get_prog_type(prog_type)
+    if not ptype.device_ctx:
+        return None
     fields = {f.uapi_off: ContextField(name, f.off, f.size, f.kind) for name, f in ptype.device_ctx.items()}
     return ContextLayout(ptype.device_struct, ptype.device_ctx_size, fields)
 

@@ -62,6 +62,8 @@ class ABI:
     has_bswap: bool = True
     atomic_widths: frozenset[int] = frozenset({4, 8})
     has_atomics: bool = True
+    #: signed division and modulo (cpu v4 ``sdiv``/``smod``); False rejects them naming the instruction
+    has_sdiv: bool = True
     #: signed immediate width the selector accepts in ALU, jump and store instructions; wider ones are built in
     #: AX by the legaliser from pieces that fit (32: every BPF immediate fits)
     imm_bits: int = 32
@@ -110,6 +112,9 @@ class HelperEntry:
     function ``inline(cg, selector)`` that emits the helper's body in place through
     the :class:`bpfx.CodeGen` ``cg``; the BPF arguments are already in the native
     argument registers and r0 is read from the native return register afterwards).
+    ``implemented`` marks an entry made for a :class:`HelperImpl` (a vendor's firmware helper or a driver's
+    own): a target whose helpers come from firmware (no generic call mechanism) offers exactly those and the
+    ones its plugin gives addresses or inline bodies for.
     """
 
     id: int
@@ -117,6 +122,7 @@ class HelperEntry:
     symbol: str | None = None
     address: int | None = None
     inline: Callable | None = None
+    implemented: bool = False
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ M32 = 0xFFFFFFFF
 LM_WORDS = 1024
 FRAME = 512
 MAX_TAIL_CALLS = 33
+DRIVER_HELPER_BASE = 0x400  # where the model's firmware places helpers a driver gives as implementations
 
 
 class _Prepared:
@@ -75,9 +76,15 @@ class Model:
         self.image = None
         self.profile: dict[int, int] | None = None  # instruction-store address -> executions, when asked for
         self.subroutines: dict[int, int] = {}  # address -> helper id
-        for hid, entry in runtime.helper_table.entries.items():
+        self.driver_helpers: dict[str, int] = {}  # bpf_<name> -> address, for helpers given as implementations
+        spare = DRIVER_HELPER_BASE
+        for hid, entry in sorted(runtime.helper_table.entries.items()):
             if entry.address is not None:
                 self.subroutines[entry.address // 8] = hid
+            elif entry.implemented and entry.inline is None:  # a driver's firmware helper: the model serves it
+                self.driver_helpers[f"bpf_{entry.name}"] = spare
+                self.subroutines[spare] = hid
+                spare += 8
 
     # -- loading ------------------------------------------------------------------------------------------------
     def _resolve(self, image, reloc) -> int:
@@ -85,6 +92,8 @@ class Model:
             for entry in self.rt.helper_table.entries.values():
                 if f"bpf_{entry.name}" == reloc.symbol and entry.address is not None:
                     return entry.address
+            if reloc.symbol in self.driver_helpers:
+                return self.driver_helpers[reloc.symbol] * 8
             raise LinkError(f"the firmware offers no {reloc.symbol}")
         if reloc.kind in ("map", "map_value"):
             for i, mapdef in enumerate(self.rt.program.maps):

@@ -112,7 +112,7 @@ class NfpSelector:
 
     def call(self, cg, entry) -> None:
         em = cg.em
-        if entry.address is None and entry.inline is None:
+        if entry.address is None and entry.inline is None and not entry.implemented:
             raise Unsupported(f"helper {entry.name} ({entry.id}) is not offered by the nfp firmware",
                               insn=em.lines[-1][1] if em.lines else None)
         em.reloc(RELO_BR_HELPER, f"bpf_{entry.name}", 0, "helper")
