@@ -264,11 +264,16 @@ class NfpSelector:
         if op == "mul":
             return self.mul(em, insn, info, wide)
         if op in ("div", "mod"):
+            k = insn.imm
             if info.src_reg:
-                name = ("s" if insn.off else "") + op
-                raise cg.unsupported(pc, f"{name} by a register: the NFP has no divider, and only a divisor known "
-                                         "at compile time can be compiled (as multiply/shift-subtract code)")
-            return self.divmod(em, insn, wide, op == "mod", bool(insn.off))
+                k = self.known_divisor(cg, pc, insn.src, wide, bool(insn.off))
+                if k is None:
+                    name = ("s" if insn.off else "") + op
+                    raise cg.unsupported(pc, f"{name} by a register whose value is not known at compile time: the "
+                                             "NFP has no divider (a known divisor compiles to multiply/shift code)")
+                if k == 0 or (insn.off and k == -1):
+                    return self.divmod_trivial(em, insn, wide, op == "mod", k)
+            return self.divmod(em, insn, wide, op == "mod", bool(insn.off), k)
         if op in ("lsh", "rsh", "arsh"):
             if info.src_reg:
                 return self.shift_reg(em, insn, op, wide)
@@ -444,12 +449,51 @@ class NfpSelector:
         em.branch(label, (BranchForm(8, enc),))
 
     # division by a constant -----------------------------------------------------------------------------------
-    def divmod(self, em, insn, wide: bool, is_mod: bool, signed: bool) -> None:
+    def known_divisor(self, cg, pc: int, reg: int, wide: bool, signed: bool) -> int | None:
+        """The divisor in ``reg`` if the core's value tracking proves it constant (signed for sdiv/smod)."""
+        if reg > 10:
+            return None  # AX: a register of the legaliser's, which the analysis of the program never sees
+        if getattr(self, "_facts_of", None) is not cg.program:
+            from bpfx import value_facts
+
+            try:
+                self._facts = value_facts(cg.program)
+            except Exception:  # noqa: BLE001 - an analysis failure only means no constant is known here
+                self._facts = None
+            self._facts_of = cg.program
+        if self._facts is None:
+            return None
+        value = self._facts.known_constant(cg.origin[pc], reg)
+        if value is None:
+            return None
+        bits = 64 if wide else 32
+        value &= (1 << bits) - 1
+        if signed and value >> (bits - 1):
+            value -= 1 << bits
+        return value
+
+    def divmod_trivial(self, em, insn, wide: bool, is_mod: bool, k: int) -> None:
+        """Division by 0 (quotient 0, dividend kept) and signed division by -1 (negation, remainder 0)."""
+        w = self.w
+        lo, hi = self.r[insn.dst]
+        if k == 0 and is_mod:
+            pass
+        elif k == 0 or is_mod:
+            w(em, E.immed(BOTH(lo), 0))
+            w(em, E.immed(BOTH(hi), 0))
+        else:
+            w(em, E.alu(BOTH(lo), I(0), "-", B(lo)))
+            if wide:
+                w(em, E.alu(BOTH(hi), I(0), "-carry", B(hi)))
+        if not wide:
+            self.zero_hi(em, insn.dst)
+
+    def divmod(self, em, insn, wide: bool, is_mod: bool, signed: bool, k: int) -> None:
+        """dst = dst / k or dst % k for a constant k (signed: as a signed number of the operation's width)."""
         w = self.w
         lo, hi = self.r[insn.dst]
         bits = 64 if wide else 32
         mask = (1 << bits) - 1
-        k = insn.imm
         neg_k = False
         if signed:
             neg_k = k < 0

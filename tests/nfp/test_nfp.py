@@ -20,13 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXAMPLES = os.path.join(ROOT, "examples")
 
 
-def _conformance_dir():
-    for path in (os.environ.get("BPFX_CONFORMANCE_DIR"), os.path.join(ROOT, "..", "shared", "conformance", "tests")):
-        if path and os.path.isdir(path):
-            return path
-    return None
-
-
 # -- encodings: fields placed where nfp.md's table says -------------------------------------------------------
 
 def test_known_answers_from_the_documented_layouts():
@@ -267,11 +260,23 @@ def test_a_helper_the_firmware_lacks_is_a_compile_error():
 def test_division_by_a_register_is_a_compile_error():
     from bpfx.front.asm import assemble
 
-    prog = bpfx.Program("p", "conformance", "mem", assemble("mov %r0, 7\nmov %r1, 2\ndiv %r0, %r1\nexit"),
+    prog = bpfx.Program("p", "conformance", "mem", assemble("ldxw %r1, [%r1]\nmov %r0, 7\ndiv %r0, %r1\nexit"),
                         file="p.s")
     with pytest.raises(bpfx.Unsupported) as err:
         bpfx.compile(prog, "nfp")
-    assert str(err.value).startswith("p.s:conformance:insn 2: unsupported on nfp: div by a register")
+    assert str(err.value) == ("p.s:conformance:insn 2: unsupported on nfp: div by a register whose value is not "
+                              "known at compile time: the NFP has no divider (a known divisor compiles to "
+                              "multiply/shift code)")
+
+
+def test_division_by_a_register_the_core_proves_constant():
+    from bpfx.front.asm import assemble
+
+    for op in ("div", "mod", "sdiv", "smod", "div32", "mod32", "sdiv32", "smod32"):
+        for k in (0, 1, -1, 3, -7, 0x80000000, 12345):
+            text = f"lddw %r0, 0x8765432187654321\nlddw %r1, {k & 0xFFFFFFFFFFFFFFFF}\n{op} %r0, %r1\nexit"
+            prog = bpfx.Program("p", "c", "mem", assemble(text))
+            assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0, text
 
 
 def test_division_by_constants_matches_the_interpreter():
@@ -321,9 +326,11 @@ def test_elf_output_carries_em_nfp():
 
 
 def test_conformance_suite():
-    path = _conformance_dir()
+    from bpfx import testing
+
+    path = testing.conformance_dir(ROOT)
     if path is None:
-        pytest.skip("no conformance suite (set BPFX_CONFORMANCE_DIR)")
+        pytest.skip(testing.NO_SUITE)
     from bpfx.tools.conformance import run_conformance
 
     summary = run_conformance([path], "nfp")
