@@ -460,6 +460,8 @@ class Model:
                 st.csr_read = self.rt.call_helper(HELPER_PRANDOM, (0, 0, 0, 0, 0)) & M32
                 return None
             elif csr in E.CSR_ACT_LM_ADDR:
+                if any(p[1] == csr for p in st.pending_csr):
+                    raise RuntimeFault(f"read of CSR {csr:#x} within {LM_CSR_LATENCY} instructions of its write")
                 st.csr_read = st.lm_addr[E.CSR_ACT_LM_ADDR.index(csr)]
                 return None
             else:
@@ -503,6 +505,6 @@ class NfpExecutor:
             nxt.count = model.count
             r0 = nxt.run(runtime.compile(program))
             model = nxt
-        entry_r10 = model.st.a[STACK_BASE_A] + FRAME
+        entry_r10 = model.st.a[STACK_BASE_A] + FRAME  # the stack base register is the firmware's, never written
         stack = runtime.memory.read(entry_r10 - FRAME, FRAME)
         return runtime.result(r0, stack=stack, insn_count=model.count)

@@ -18,8 +18,8 @@ from .helpers import (DONE_SYMBOL, RELO_BR_HELPER, RELO_BR_REL, RELO_IMMED_ABS_H
 M32 = 0xFFFFFFFF
 Cls, Kind = isa.Cls, isa.Kind
 FRAME = 512
-SAVE_AREA = 64  # above a caller's r10: the callee's return address and r6-r9
-CALL_STRIDE = FRAME + SAVE_AREA
+SAVE_AREA = 64  # bytes of local memory per call level: the return address and r6-r9 (words 0, 1-8)
+SAVE_BASE = 2048  # local memory byte address of the first call level's save area (LM3)
 HELPER_PLACEHOLDER = 15000  # BR_HELPER words hold 15000 + helper id until the loader patches them
 SIZE_NAME = {1: "b", 2: "h", 4: "w", 8: "dw"}
 # BPF condition -> (branch condition, operands swapped)
@@ -43,6 +43,10 @@ def BOTH(n: int):
 
 def I(v: int):  # noqa: E743 - the operand constructor, named like A/B
     return ("i", v)
+
+
+def LM3(word: int):
+    return ("lm", 3, word)
 
 
 class NfpSelector:
@@ -154,6 +158,15 @@ class NfpSelector:
         return disasm
 
     # -- frames -----------------------------------------------------------------------------------------------
+    def _lm3_step(self, em, delta: str) -> None:
+        """ActLMAddr3 += or -= one save area: read the CSR (the next immed receives it), adjust, write it back.
+        The new pointer takes effect 3 instructions after the write."""
+        w = self.w
+        w(em, E.local_csr_rd(E.CSR_ACT_LM_ADDR[3]))
+        w(em, E.immed(A(20), 0))
+        w(em, E.alu(A(20), A(20), delta, I(SAVE_AREA)))
+        w(em, E.local_csr_wr(E.CSR_ACT_LM_ADDR[3], A(20)))
+
     def prologue(self, cg, frame) -> None:
         em, w, r10 = cg.em, self.w, self.r[10]
         if frame.is_entry:
@@ -161,19 +174,22 @@ class NfpSelector:
             w(em, E.immed(B(20), FRAME))
             w(em, E.alu(BOTH(r10[0]), A(STACK_BASE_A), "+", B(20)))
             w(em, E.immed(BOTH(r10[1]), 0))
+            if frame.makes_calls:  # the call stack of return addresses and saved r6-r9 lives in local memory
+                w(em, E.immed(A(20), SAVE_BASE - SAVE_AREA))
+                w(em, E.local_csr_wr(E.CSR_ACT_LM_ADDR[3], A(20)))
             return
-        # the callee's save area is the 64 bytes at the caller's r10: return address, then r6-r9
-        w(em, E.alu(("x", 0), None, "b", B(RET_ADDR)))
-        w(em, E.cmd("write8_swap", 0, A(r10[0]), I(0), 3))
+        # push a save area (LM3) and this frame's r10; the r10 update fills the CSR's latency
+        self._lm3_step(em, "+")
+        w(em, E.immed(B(20), FRAME))
+        w(em, E.alu(BOTH(r10[0]), A(r10[0]), "+", B(20)))
+        w(em, E.NOP)
+        w(em, E.alu(LM3(0), None, "b", B(RET_ADDR)))
         saved = [r for r in (6, 7, 8, 9) if r in frame.written]
         frame.extra["saved"] = saved
         for r in saved:
             lo, hi = self.r[r]
-            w(em, E.alu(("x", 0), None, "b", B(lo)))
-            w(em, E.alu(("x", 1), None, "b", B(hi)))
-            w(em, E.cmd("write8_swap", 0, A(r10[0]), I(8 * (r - 5)), 7))
-        w(em, E.immed(B(20), CALL_STRIDE))
-        w(em, E.alu(BOTH(r10[0]), A(r10[0]), "+", B(20)))
+            w(em, E.alu(LM3(2 * r - 11), None, "b", B(lo)))
+            w(em, E.alu(LM3(2 * r - 10), None, "b", B(hi)))
 
     def epilogue(self, cg, frame) -> None:
         em, w, r10 = cg.em, self.w, self.r[10]
@@ -181,16 +197,15 @@ class NfpSelector:
             em.reloc(RELO_NEXT_PKT, DONE_SYMBOL, 0, "func")
             w(em, E.br("br", 0), RELO_NEXT_PKT)
         else:
-            w(em, E.immed(B(20), CALL_STRIDE))
-            w(em, E.alu(BOTH(r10[0]), A(r10[0]), "-", B(20)))
             for r in frame.extra.get("saved", ()):
                 lo, hi = self.r[r]
-                w(em, E.cmd("read8", 0, A(r10[0]), I(8 * (r - 5)), 7))
-                w(em, E.alu(BOTH(lo), None, "b", ("x", 0)))
-                w(em, E.alu(BOTH(hi), None, "b", ("x", 1)))
-            w(em, E.cmd("read8", 0, A(r10[0]), I(0), 3))
-            w(em, E.alu(BOTH(RET_ADDR), None, "b", ("x", 0)))
-            w(em, E.rtn(B(RET_ADDR)))
+                w(em, E.alu(BOTH(lo), None, "b", LM3(2 * r - 11)))
+                w(em, E.alu(BOTH(hi), None, "b", LM3(2 * r - 10)))
+            w(em, E.alu(BOTH(RET_ADDR), None, "b", LM3(0)))
+            self._lm3_step(em, "-")
+            w(em, E.immed(B(20), FRAME))
+            w(em, E.alu(BOTH(r10[0]), A(r10[0]), "-", B(20)))
+            w(em, E.rtn(B(RET_ADDR)))  # the third instruction after the CSR write: the caller sees the new LM3
         words = em.pos // 8
         if words > self.fw.max_len:
             raise Unsupported(f"program needs {words} instruction words; the firmware's instruction store holds "

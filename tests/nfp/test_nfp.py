@@ -182,6 +182,25 @@ def test_model_lm_pointer_writes_take_three_instructions():
         _run(write + [E.NOP] * 2 + [E.alu(("lm", 0, 1), None, "b", ("i", 7))])
 
 
+def test_model_rejects_reading_an_lm_pointer_csr_with_its_write_in_flight():
+    write = [E.immed(("both", 0), 64), E.local_csr_wr(0x9C, ("a", 0))]
+    st_ = _run(write + [E.NOP] * 3 + [E.local_csr_rd(0x9C), E.immed(("a", 5), 0)])
+    assert st_.a[5] == 64
+    with pytest.raises(bpfx.RuntimeFault, match="read of CSR 0x9c within 3 instructions"):
+        _run(write + [E.NOP] * 2 + [E.local_csr_rd(0x9C), E.immed(("a", 5), 0)])
+
+
+def test_bpf_to_bpf_calls_keep_their_save_areas_in_local_memory():
+    from bpfx.front.asm import assemble
+
+    text = ("mov %r6, 5\ncall local f\nadd %r0, %r6\nexit\nf:\nmov %r6, 7\nmov %r0, %r6\ncall local g\n"
+            "add %r0, %r6\nexit\ng:\nmov %r6, 100\nmov %r0, %r6\nexit\n")
+    prog = bpfx.Program("p", "c", "mem", assemble(text))
+    words = [t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(bpfx.compile(prog, "nfp").code)]
+    assert "local_csr_wr[ActLMAddr3, a20]" in words and "alu[lm3[0], a0, b, b21]" in words
+    assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0 == 112
+
+
 def test_model_runs_defer_slots_before_the_branch():
     st_ = _run([E.br("br", DEFAULT.start + 3, defer=1), E.immed(("both", 0), 5), E.immed(("both", 0), 6)])
     assert st_.a[0] == 5
