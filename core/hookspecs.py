@@ -62,6 +62,10 @@ def bpfx_abi(target: TargetInfo) -> ABI | None:
         (``udiv_by_zero_is_zero``, ``shifts_mask_count``, ...) from which the legaliser decides which BPF
         rewrites the target needs. ``None`` if the target is not yours.
 
+    A 32-bit core (``TargetInfo.word_size=32``) maps each BPF register to a tuple of native registers, least
+    significant word first, e.g. ``regs={0: (0, 1), 1: (2, 3), ...}``; ``arg_regs``/``ret_reg`` use the same
+    tuples, and the core's helper-argument moves call ``selector.move(cg, dst, src)`` with whole tuples.
+
     Example::
 
         @hookimpl
