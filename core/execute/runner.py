@@ -8,6 +8,8 @@ import os
 import sys
 
 from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input, write_text
+from .runtime.layout import MAX_MEM, MAX_PACKET
 from ..plugins import get_target
 from ..front.program import Object, Program
 
@@ -141,11 +143,7 @@ def _features(spec: str | None) -> dict[str, bool] | None:
 
 def _packet(args) -> bytes | None:
     if args.packet:
-        try:
-            with open(args.packet, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read packet: {exc.strerror}", file=args.packet) from None
+        return read_input(args.packet, what="packet", limit=MAX_PACKET)
     if args.packet_size is not None:
         if not 0 <= args.packet_size <= 65536:
             raise UsageError("--packet-size must be between 0 and 65536")
@@ -158,11 +156,7 @@ def cmd_run(args) -> int:
     program = obj.program(args.section)
     mem = None
     if args.mem:
-        try:
-            with open(args.mem, "rb") as f:
-                mem = f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+        mem = read_input(args.mem, what="memory file", limit=MAX_MEM)
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
                          harden=args.harden, features=_features(args.mattr), opt=args.opt)
     if args.json:
@@ -204,8 +198,7 @@ def cmd_compile(args) -> int:
         if args.output in (None, "-"):
             sys.stdout.write(text)
         else:
-            with open(args.output, "w") as f:
-                f.write(text)
+            write_text(args.output, text)
         return 0
     if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
