@@ -27,6 +27,14 @@ def _ctx_layout(target, program: Program, context):
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
+def check_context(context) -> None:
+    """``context=`` is None or a :class:`bpfx.ContextLayout`."""
+    from ..back.target import ContextLayout
+
+    if context is not None and not isinstance(context, ContextLayout):
+        raise UsageError(f"context must be a ContextLayout, not {type(context).__name__}")
+
+
 def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
     """Split a caller's ``helpers`` into (addresses: id -> int | HelperEntry, implementations: id -> HelperImpl |
     callable), checking each value."""
@@ -59,6 +67,7 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
             harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
+    check_context(context)
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
     return _compiler(tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls), context=context,
@@ -92,6 +101,12 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     tgt = get_target(target)
     check_runnable(program, tgt)
+    check_context(context)
+    for name, value in (("packet", packet), ("mem", mem)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise UsageError(f"budget must be a positive int, not {budget!r}")
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
     executor = tgt.machine()
