@@ -320,8 +320,11 @@ class _Loader:
         if values is not None and values[1] is not None and fields.get("type") in (MapType.ARRAY_OF_MAPS,
                                                                                    MapType.HASH_OF_MAPS):
             inner, _ = self._btf_map(f"{name}.inner", values[1])
-        return MapDef(name, int(fields.get("type", 0)), int(fields.get("key_size", 0)),
-                      int(fields.get("value_size", 0)), int(fields.get("max_entries", 0)),
+        mtype = int(fields.get("type", 0))
+        value_size = int(fields.get("value_size", 0))
+        if not value_size and mtype in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            value_size = 4  # as libbpf: the values are program or map fds
+        return MapDef(name, mtype, int(fields.get("key_size", 0)), value_size, int(fields.get("max_entries", 0)),
                       int(fields.get("map_flags", 0)), inner=inner), fields
 
     def _legacy_maps(self, sec, maps: list[MapDef], index: dict) -> None:
@@ -365,10 +368,15 @@ class _Loader:
         if not variables:
             return {}
         out = {}
-        size = max(off + sz for _n, _t, off, sz in variables)
+        size = 0
+        for name, tid, _off, _sz in variables:  # as libbpf: the object leaves the layout to the loader
+            sz = max(self.btf.size(tid), 1)
+            align = min(sz, 8)
+            size = (size + align - 1) // align * align
+            out[name] = (size, sz)
+            size += sz
         data = bytearray(size)
-        for name, _tid, off, sz in variables:
-            out[name] = (off, sz)
+        for name, (off, sz) in out.items():
             if name in self.externs:
                 value = int(self.externs[name]) & ((1 << (8 * sz)) - 1)
                 data[off:off + sz] = value.to_bytes(sz, "little" if self.e == "<" else "big")
