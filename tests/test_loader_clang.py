@@ -4,6 +4,7 @@ initialisers, license/version, big-endian twins, sections no SEC name knows. Eac
 from __future__ import annotations
 
 import os
+import struct
 import platform
 import shutil
 import subprocess
@@ -303,3 +304,61 @@ def test_btf_reference_cycles_are_an_error_not_a_hang():
     btf = BTF(_btf(types, strings))
     with pytest.raises(BpfxError, match="reference cycle"):
         btf.size(1)
+
+
+SKB_HELPERS = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
+struct ev { __u32 ttl; __u32 pid; __u32 diff; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, __u64); }
+    locked SEC(".maps");
+SEC("tc") int prog(struct __sk_buff *skb) {
+    __u16 oldw, neww;
+    __u8 ttl;
+    if (bpf_skb_load_bytes(skb, 22, &oldw, 2) || bpf_skb_load_bytes(skb, 22, &ttl, 1))
+        return 1;
+    ttl -= 1;
+    bpf_skb_store_bytes(skb, 22, &ttl, 1, 0);
+    bpf_skb_load_bytes(skb, 22, &neww, 2);
+    bpf_l3_csum_replace(skb, 24, oldw, neww, 2);            /* keep the IPv4 header checksum right */
+    __u32 words[2] = {0x01020304, 0x05060708};
+    struct ev e = { ttl, bpf_get_current_pid_tgid() >> 32, bpf_csum_diff(0, 0, words, 8, 0) };
+    bpf_ringbuf_output(&events, &e, sizeof(e), 0);
+    if (bpf_skb_load_bytes(skb, 1000, &ttl, 1) == 0)        /* out of the packet: -EFAULT */
+        return 2;
+    return bpf_skb_change_tail(skb, skb->len + 6, 0) ? 3 : 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def _ip_checksum_ok(header: bytes) -> bool:
+    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, 20, 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total == 0xFFFF
+
+
+def test_skb_and_output_helpers_agree_on_every_target(tmp_path):
+    from bpfx.execute.runtime import EMULATED_PID
+
+    obj = bpfx.load(build(tmp_path, SKB_HELPERS))
+    header = bytearray(PACKET[14:34])
+    header[10:12] = bytes(2)
+    total = sum(int.from_bytes(header[i:i + 2], "big") for i in range(0, 20, 2))
+    total = (total & 0xFFFF) + (total >> 16)
+    header[10:12] = (~total & 0xFFFF).to_bytes(2, "big")
+    packet = PACKET[:14] + bytes(header) + PACKET[34:]
+    assert _ip_checksum_ok(packet[14:34])
+    results = {t: bpfx.run(obj.program(), t, packet=packet) for t in ("interp", "arm64")}
+    for target, result in results.items():
+        assert result.r0 == 0, target
+        ip = result.packet[14:34]
+        assert ip[8] == packet[22] - 1 and _ip_checksum_ok(ip), target
+        assert len(result.packet) == len(packet) + 6 and result.packet[-6:] == bytes(6)
+        diff = int.from_bytes(result.output[0][1][8:12], "little")
+        folded = (diff & 0xFFFF) + (diff >> 16)
+        assert result.output[0][0] == "events" and result.output[0][1][:8] == struct.pack("<II", ip[8], EMULATED_PID)
+        assert folded % 0xFFFF == (0x0304 + 0x0102 + 0x0708 + 0x0506) % 0xFFFF
+    assert results["interp"].output == results["arm64"].output and results["interp"].packet == results["arm64"].packet
