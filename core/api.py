@@ -10,12 +10,14 @@ from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
 from .back.emit import BranchForm, Emitter
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
+from .front.asm import format_insn
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable, Image,
                           Machine, MachineLayout, Reloc, RelocType, Selector, TargetInfo)
 from .execute.runtime import HelperCall, Result, Runtime
+from .front.verify import RegFact, ValueFacts, known_constant, value_facts
 
 
 def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[str, int] | None = None,
@@ -86,12 +88,13 @@ def run(program: Program, target: str = "interp", **kwargs) -> Result:
     return run_program(program, target, **kwargs)
 
 
-def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000) -> Result:
+def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000, prepare=None) -> Result:
     """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
-    BPF, e.g. a device that interprets normalised BPF)."""
+    BPF, e.g. a device that interprets normalised BPF). ``prepare(program) -> Program``, if given, turns a tail
+    call's target into what runs in its place (such an executor normalises the callee too)."""
     from .execute.interp import interpret as _interpret
 
-    return _interpret(program, runtime, budget=budget)
+    return _interpret(program, runtime, budget=budget, prepare=prepare)
 
 
 def targets() -> dict[str, dict]:
@@ -104,7 +107,8 @@ def targets() -> dict[str, dict]:
 __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
-    "MachineLayout", "MapDef", "Object", "Program", "Reloc", "RelocType", "Result", "Runtime", "RuntimeFault",
-    "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl", "interpret",
-    "isa", "load", "map_symbol", "resolve", "run", "targets",
+    "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
+    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
+    "compile", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve",
+    "run", "targets", "value_facts",
 ]
