@@ -236,3 +236,69 @@ def test_ld_abs_disassembles_and_assembles(tmp_path):
     insns = assemble("ldabsh 12\nldindw %r3, -4\nexit")
     assert disassemble(insns) == "ldabsh 12\nldindw %r3, -4\nexit\n"
     assert [i.opcode for i in insns[:2]] == [0x28, 0x40]
+
+
+# -- context rules and helpers on packets ---------------------------------------------------------------------
+@pytest.mark.parametrize("text,ptype,message", [
+    ("mov %r2, 0\nstxw [%r1+0], %r2\nmov %r0, 0\nexit", "xdp", r"read-only context field xdp_md\.data \(xdp programs "
+                                                                r"may write: nothing\)"),
+    ("stw [%r1+0], 5\nmov %r0, 0\nexit", "sched_cls", r"read-only context field __sk_buff\.len \(sched_cls"),
+])
+def test_stores_to_read_only_context_fields_are_refused_on_every_target(tmp_path, text, ptype, message):
+    path = tmp_path / "p.s"
+    path.write_text(text)
+    prog = bpfx.load(str(path), prog_type=ptype).program()
+    for target in ("interp", "arm64"):
+        with pytest.raises(ValidationError, match=message):
+            bpfx.run(prog, target, packet=PACKET)
+
+
+def test_writable_context_field(tmp_path):
+    path = tmp_path / "p.s"
+    path.write_text("stw [%r1+8], 77\nmov %r0, 0\nexit")  # __sk_buff.mark
+    prog = bpfx.load(str(path), prog_type="sched_cls").program()
+    assert [bpfx.run(prog, t, packet=PACKET).ctx_changed for t in ("interp", "arm64")] == [{"mark": 77}] * 2
+
+
+def test_xdp_adjust_meta(tmp_path):
+    path = tmp_path / "p.s"
+    path.write_text("""
+        mov %r6, %r1
+        mov %r2, -8
+        call 54
+        jne %r0, 0, fail
+        ldxw %r2, [%r6+8]
+        ldxw %r3, [%r6+0]
+        mov %r7, %r3
+        sub %r7, %r2
+        mov %r1, %r6
+        mov %r2, -6
+        call 54
+        jeq %r0, 0, fail
+        mov %r0, %r7
+        exit
+    fail:
+        mov %r0, 99
+        exit""")
+    prog = bpfx.load(str(path), prog_type="xdp").program()
+    assert [bpfx.run(prog, t, packet=PACKET).r0 for t in ("interp", "arm64")] == [8, 8]  # data - data_meta
+
+
+def test_extern_values_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    from elfwriter import STT_NOTYPE
+
+    insns = assemble("lddw %r0, 0\nexit")
+    path = Obj().code("xdp", insns).sym("p", "xdp", 0, 24).sym("magic", None, type=STT_NOTYPE) \
+        .rel("xdp", 0, "magic").write(tmp_path / "k.o")
+
+    def run(*extra):
+        return subprocess.run([sys.executable, "-m", "bpfx.cli", "run", path, *extra], capture_output=True, text=True)
+
+    missing = run()
+    assert missing.returncode == 1 and "unresolved extern(s) magic: pass their values" in missing.stderr
+    given = run("--extern", "magic=0x1234")
+    assert given.returncode == 0 and given.stdout.startswith("r0 = 4660")
+    assert run("--extern", "magic").returncode == 2

@@ -149,14 +149,14 @@ class Runtime:
         self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
-            self.data = self.data_end = 0
+            self.data = self.data_end = self.data_meta = 0
             self._render(initial=True)
             self.ctx_start = self.ctx_values()
             return
         room = layout.PACKET_HEADROOM
         self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
                                              bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
-        self.data = layout.PACKET_BASE + room
+        self.data = self.data_meta = layout.PACKET_BASE + room
         self.data_end = self.data + len(packet)
         self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
         self._render(initial=True)
@@ -164,7 +164,7 @@ class Runtime:
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
-        values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data,
+        values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data_meta,
                   "len": self.data_end - self.data} if self.ptype.packet else {}
         if initial:
             values = {**self.state, **values}
@@ -244,7 +244,7 @@ class Runtime:
         new = self.data + delta
         if new < self.packet_region.base or new > self.data_end - ETH_HLEN:
             return _neg(EINVAL)
-        self.data = new
+        self.data = self.data_meta = new  # as the kernel: moving data drops the metadata
         self._render()
         return 0
 
@@ -256,6 +256,15 @@ class Runtime:
         if new > self.data_end:
             self.memory.write(self.data_end, bytes(new - self.data_end))
         self.data_end = new
+        self._render()
+        return 0
+
+    def _h_xdp_adjust_meta(self, ctx, delta, *_):
+        """Metadata lives in the headroom right before data: at most 32 bytes, in 4-byte steps."""
+        new = self.data_meta + _s32(delta)
+        if new < self.packet_region.base or new > self.data or (self.data - new) % 4 or self.data - new > 32:
+            return _neg(EINVAL)
+        self.data_meta = new
         self._render()
         return 0
 
@@ -348,6 +357,7 @@ class Runtime:
         if flags or self.data - head < self.packet_region.base:
             return _neg(EINVAL)
         self.data -= head
+        self.data_meta = self.data
         self.memory.write(self.data, bytes(head))
         self._render()
         return 0
