@@ -144,6 +144,9 @@ def test_btf_ext_line_info_reaches_the_listing(tmp_path):
     after = listing.split("; lines.c:6: if (data + 14 > end) return XDP_DROP;\n", 1)[1]
     slot = next(slot for slot, text in prog.lines if "data + 14 > end" in text)
     assert after.splitlines()[0] == f"    ; {slot:4}: {bpfx.front.asm.format_insn(prog.insns[slot])}"
+    text = disassemble(prog.insns, prog.lines)  # disasm too, as comments the assembler skips
+    assert "# lines.c:6: if (data + 14 > end) return XDP_DROP;\n" in text
+    assert bpfx.front.asm.assemble(text) == bpfx.front.asm.assemble(disassemble(prog.insns))
 
 
 CORE = r"""
@@ -362,3 +365,22 @@ def test_skb_and_output_helpers_agree_on_every_target(tmp_path):
         assert result.output[0][0] == "events" and result.output[0][1][:8] == struct.pack("<II", ip[8], EMULATED_PID)
         assert folded % 0xFFFF == (0x0304 + 0x0102 + 0x0708 + 0x0506) % 0xFFFF
     assert results["interp"].output == results["arm64"].output and results["interp"].packet == results["arm64"].packet
+
+
+def test_kfunc_call_is_refused_naming_it(tmp_path):
+    src = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+extern void bpf_rcu_read_lock(void) __ksym;
+SEC("xdp") int prog(struct xdp_md *ctx) { bpf_rcu_read_lock(); return 2; }
+"""
+    with pytest.raises(LinkError, match="xdp:insn 0: call to kfunc 'bpf_rcu_read_lock': kernel functions are not "
+                                        "supported"):
+        bpfx.load(build(tmp_path, src))
+
+
+def test_btf_from_an_elf_file(tmp_path):
+    path = build(tmp_path, CORE, name="core")
+    kernel = build(tmp_path, TARGET_TASK, name="kernel")
+    prog = bpfx.load(path, btf=kernel).program()  # the .BTF of an ELF file (vmlinux, a module, an object)
+    assert [i.imm for i in prog.insns if i.opcode == 0xB7 and i.dst == 6] == [24]

@@ -288,7 +288,7 @@ def core_value(relo: CoreRelo, local: BTF, target: BTF | None, *, where: str) ->
     if target is local and kind.startswith("field"):  # same definitions: follow the indices
         return _local_field(relo, local, spec, kind, what, where)
     if target is None:
-        raise LinkError(f"CO-RE relocation ({kind}) against {what} needs the target's BTF (pass btf=...)",
+        raise LinkError(f"CO-RE relocation ({kind}) against {what} needs the target's BTF (btf=..., --btf FILE)",
                         file=where)
     ttid = target.find(_essential(lt.name), (lt.kind,)) if lt.name else None
     if kind in ("type_exists", "type_matches"):

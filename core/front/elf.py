@@ -252,11 +252,20 @@ class _Loader:
             return
         target = self.target_btf
         if target is not None and not isinstance(target, B.BTF):
+            name = target if isinstance(target, str) else "<btf>"
             raw = target
             if isinstance(target, str):
-                with open(target, "rb") as f:
-                    raw = f.read()
-            target = B.BTF(raw, file=str(self.target_btf) if isinstance(self.target_btf, str) else None)
+                try:
+                    with open(target, "rb") as f:
+                        raw = f.read()
+                except OSError as exc:
+                    raise BpfxError(f"cannot read BTF: {exc.strerror}", file=target) from None
+            if raw[:4] == b"\x7fELF":  # an ELF file (vmlinux, a module, an object): its .BTF section
+                sec = ELFFile(io.BytesIO(raw)).get_section_by_name(".BTF")
+                if sec is None:
+                    raise ValidationError("no .BTF section", file=name)
+                raw = sec.data()
+            target = B.BTF(raw, file=name)
         for sec, items in relos.items():
             code = self.code.get(sec)
             if code is None:
@@ -444,6 +453,9 @@ class _Loader:
                         sym = rel[1]
                         tsec = self._sec_name(sym)
                         if tsec is None:
+                            if self.btf is not None and any(v[0] == sym.name for v in self.btf.datasec(".ksyms")):
+                                raise self.fail(f"call to kfunc {sym.name!r}: kernel functions are not supported",
+                                                fn.section, at, LinkError)
                             raise self.fail(f"call to undefined function {sym.name!r}", fn.section, at, LinkError)
                         target = sym["st_value"] // INSN_SIZE + insn.imm + 1
                     else:
