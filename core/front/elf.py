@@ -17,6 +17,7 @@ twin; ``Program.endian`` records the byte order so that running them on a little
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -69,6 +70,27 @@ class _Func:
         self.name, self.section, self.start, self.end, self.is_global = name, section, start, end, is_global
 
 
+_STT = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE", 5: "STT_COMMON",
+        6: "STT_TLS"}
+_STB = {0: "STB_LOCAL", 1: "STB_GLOBAL", 2: "STB_WEAK"}
+
+
+class _Sym:
+    """An ELF symbol, read the way pyelftools presents one (``sym["st_value"]``, ``sym["st_info"]["type"]``)."""
+
+    __slots__ = ("name", "_fields")
+
+    def __init__(self, strtab: bytes, name_off: int, info: int, _other: int, shndx: int, value: int, size: int):
+        end = strtab.find(b"\0", name_off)
+        self.name = strtab[name_off:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
+        self._fields = {"st_value": value, "st_size": size, "st_shndx": shndx,
+                        "st_info": {"type": _STT.get(info & 0xF, f"STT_{info & 0xF}"),
+                                    "bind": _STB.get(info >> 4, f"STB_{info >> 4}")}}
+
+    def __getitem__(self, key: str):
+        return self._fields[key]
+
+
 def decode_be(body: bytes) -> list[Insn]:
     """Big-endian BPF (``-target bpfeb``): dst is the high nibble of the register byte, off and imm are
     big-endian; the result is the same Insn a little-endian object holds."""
@@ -101,7 +123,7 @@ class _Loader:
             raise self.fail(f"wrong e_machine {machine} (expected EM_BPF, 247)")
         self.sections = list(elf.iter_sections())
         symtab = elf.get_section_by_name(".symtab")
-        self.symbols = list(symtab.iter_symbols()) if symtab is not None else []
+        self.symbols = self._symbols(symtab) if symtab is not None else []
         self.code: dict[str, list[Insn]] = {}
         decode = _decode_le if self.e == "<" else decode_be
         for sec in self.sections:
@@ -144,6 +166,14 @@ class _Loader:
         return ptype.name if ptype is not None else UNSPEC
 
     # -- sections and symbols ---------------------------------------------------------------------------------
+    def _symbols(self, symtab) -> list[_Sym]:
+        """The symbol table, read in bulk (pyelftools' per-symbol parsing dominates loading big objects)."""
+        link = symtab["sh_link"]
+        strtab = self.sections[link].data() if 0 < link < len(self.sections) else b""
+        body = symtab.data()
+        body = body[:len(body) - len(body) % 24]
+        return [_Sym(strtab, *entry) for entry in struct.iter_unpack(self.e + "IBBHQQ", body)]
+
     def _sec_name(self, sym) -> str | None:
         shndx = sym["st_shndx"]
         if not isinstance(shndx, int) or not 0 < shndx < len(self.sections):
@@ -224,11 +254,14 @@ class _Loader:
             if not is_code and not (target.name == ".maps" or target.name.startswith("maps")):
                 continue
             table = out.setdefault(target.name, {})
-            for rel in sec.iter_relocations():
-                offset, rtype = rel["r_offset"], rel["r_info_type"]
-                if rel["r_info_sym"] >= len(self.symbols):
-                    raise self.fail(f"relocation against unknown symbol {rel['r_info_sym']}", target.name)
-                sym = self.symbols[rel["r_info_sym"]]
+            fmt = self.e + ("QQq" if sec["sh_type"] == "SHT_RELA" else "QQ")
+            body = sec.data()
+            body = body[:len(body) - len(body) % struct.calcsize(fmt)]
+            for offset, info, *_addend in struct.iter_unpack(fmt, body):
+                rtype, symbol = info & 0xFFFFFFFF, info >> 32
+                if symbol >= len(self.symbols):
+                    raise self.fail(f"relocation against unknown symbol {symbol}", target.name)
+                sym = self.symbols[symbol]
                 if not is_code:
                     table[offset] = (rtype, sym)
                     continue
@@ -555,6 +588,7 @@ def _replace(mapdef: MapDef, **changes) -> MapDef:
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=65536)
 def _line_text(li: B.LineInfo) -> str:
     where = li.file.rsplit("/", 1)[-1]
     return f"{where}:{li.line}: {_SPACE.sub(' ', li.source)}" if li.source else f"{where}:{li.line}"
