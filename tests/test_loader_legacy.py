@@ -302,3 +302,27 @@ def test_extern_values_on_the_command_line(tmp_path):
     given = run("--extern", "magic=0x1234")
     assert given.returncode == 0 and given.stdout.startswith("r0 = 4660")
     assert run("--extern", "magic").returncode == 2
+
+
+def test_corrupted_objects_give_one_line_errors_never_tracebacks(tmp_path):
+    """Byte flips all over a small object with code, maps, data and relocations: bpfx either loads the result or
+    refuses it with a BpfxError (fixed seed; the corpus fuzzing that found OverflowError and zlib.error)."""
+    import random
+
+    maps = struct.pack("<5I", 2, 4, 4, 8, 0)
+    insns = _lookup_and_count()
+    good = (Obj().code("xdp", insns).data("maps", maps).data(".rodata", b"abcd")
+            .sym("prog", "xdp", 0, 8 * len(insns)).sym("counts", "maps", 0, 20, STT_OBJECT)
+            .rel("xdp", 16, "counts")).build()
+    rng = random.Random(7)
+    path = tmp_path / "f.o"
+    for _ in range(300):
+        data = bytearray(good)
+        for _ in range(rng.choice((1, 3, 8))):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(data)
+        try:
+            for prog in bpfx.load(str(path)).programs:
+                bpfx.compile(prog, "arm64")
+        except bpfx.BpfxError as err:
+            assert "\n" not in str(err)

@@ -21,6 +21,7 @@ import functools
 import io
 import re
 import struct
+import zlib
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -59,7 +60,7 @@ def load_elf(path: str, data: bytes | None = None, *, externs: dict[str, int] | 
     except BpfxError:
         raise
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError, TypeError,
-            UnicodeDecodeError, AssertionError, RecursionError) as exc:
+            UnicodeDecodeError, AssertionError, RecursionError, OverflowError, MemoryError, zlib.error) as exc:
         raise ValidationError(f"malformed ELF object ({type(exc).__name__}: {exc})", file=path) from None
 
 
@@ -314,6 +315,8 @@ class _Loader:
                     raise err.at(section=sec, insn=relo.insn) from None
                 insn = code[relo.insn]
                 op_class = insn.opcode & 7
+                if not -(1 << 31) <= value < (1 << 32) or (op_class in (1, 2, 3) and not -0x8000 <= value < 0x8000):
+                    raise self.fail(f"CO-RE relocation value {value} does not fit the instruction", sec, relo.insn)
                 if op_class in (1, 2, 3) and insn.opcode != LD_IMM64:  # LDX, ST, STX: the offset moves
                     code[relo.insn] = insn._replace(off=value)
                 elif insn.opcode == LD_IMM64:
@@ -547,6 +550,9 @@ class _Loader:
             return [insn._replace(src=Pseudo.MAP_FD, imm=self.map_index[(sec, value)]), second]
         if (sec, -1) in self.map_index:
             offset = sym["st_value"] + insn.imm
+            size = self.maps[self.map_index[(sec, -1)]].value_size
+            if not 0 <= offset <= size:
+                raise self.fail(f"lddw refers to offset {offset} of {sec} ({size} bytes)", fn.section, at)
             return [insn._replace(src=Pseudo.MAP_VALUE, imm=self.map_index[(sec, -1)]), second._replace(imm=offset)]
         raise self.fail(f"lddw refers to {sym.name or sec!r} in section {sec!r}, which is not a map or global data",
                         fn.section, at)
