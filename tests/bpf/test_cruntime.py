@@ -223,3 +223,22 @@ def test_examples_match_the_interpreter(build, tmp_path, path):
                                                                        if k in got_ctx}
         got_maps = {m.name: map_changes(m, line) for m, line in zip(prog.maps, extra[2:])}
         assert {k: v for k, v in got_maps.items() if v} == want.maps
+
+
+@pytest.mark.parametrize("sanitized", [False, True], ids=["plain", "asan"])
+def test_helpers_check_the_pointers_a_program_passes(build, tmp_path, sanitized):
+    """bpfx_vm_ptr lets a firmware helper refuse a wild pointer: the driver's map helpers use it."""
+    driver = build[3] if sanitized else build[2]
+    if driver is None:
+        pytest.skip("gcc has no AddressSanitizer here")
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    hash_map = bpfx.MapDef("m", 1, 4, 8, 4)
+    lookup = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xB7, 2, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 1), Insn(0x95)]
+    update = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xBF, 2, 10), Insn(0x07, 2, 0, 0, -8), Insn(0x7A, 2, 0, -8, 1),
+              Insn(0xB7, 3, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 2), Insn(0x95)]  # key on the stack, value wild
+    cases = [example_case(bpfx.Program("p", "xdp", "xdp", insns, maps=[hash_map]), None, TCP)[0]
+             for insns in (lookup, update)]
+    rows = run_batch(driver, tmp_path, cases)
+    assert [(r[0], r[2]) for r in rows] == [(OK, 0), (OK, (-14) & (2**64 - 1))]
+    assert rows[1][5][2] == "map 0"  # nothing was inserted

@@ -69,27 +69,46 @@ static unsigned char *lookup(struct map *m, const unsigned char *key)
     return 0;
 }
 
-/* Helpers get guest pointers; a real firmware checks them against its regions, as here. */
+static struct map maps[8];
+static uint32_t nmaps;
+
+/* The map a handle names, or NULL: helpers trust no argument the program passes. */
+static struct map *map_of(uint64_t handle)
+{
+    uint32_t i;
+    for (i = 0; i < nmaps; i++)
+        if (handle == (uint64_t)(uintptr_t)&maps[i])
+            return &maps[i];
+    return 0;
+}
+
 static uint64_t map_lookup_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
                                 uint64_t r5)
 {
-    (void)vm; (void)r3; (void)r4; (void)r5;
-    return (uint64_t)(uintptr_t)lookup((struct map *)(uintptr_t)r1, (const unsigned char *)(uintptr_t)r2);
+    struct map *m = map_of(r1);
+    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
+    (void)r3; (void)r4; (void)r5;
+    return key ? (uint64_t)(uintptr_t)lookup(m, key) : 0;
 }
 
 static uint64_t map_update_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
                                 uint64_t r5)
 {
-    struct map *m = (struct map *)(uintptr_t)r1;
-    unsigned char *slot = lookup(m, (const unsigned char *)(uintptr_t)r2);
-    (void)vm; (void)r4; (void)r5;
+    struct map *m = map_of(r1);
+    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
+    const unsigned char *value = m ? bpfx_vm_ptr(vm, r3, m->value_size, 0) : 0;
+    unsigned char *slot;
+    (void)r4; (void)r5;
+    if (!key || !value)
+        return (uint64_t)-14; /* -EFAULT */
+    slot = lookup(m, key);
     if (!slot) {
         if (is_array(m) || m->used == m->max_entries)
             return (uint64_t)-7;
-        memcpy(m->keys + (size_t)m->used * m->key_size, (const void *)(uintptr_t)r2, m->key_size);
+        memcpy(m->keys + (size_t)m->used * m->key_size, key, m->key_size);
         slot = m->values + (size_t)m->used++ * m->value_size;
     }
-    memcpy(slot, (const void *)(uintptr_t)r3, m->value_size);
+    memcpy(slot, value, m->value_size);
     return 0;
 }
 
@@ -149,10 +168,9 @@ int main(int argc, char **argv)
         return 2;
     }
     for (;;) {
-        uint32_t h[8], i, nmaps, nrelocs;
+        uint32_t h[8], i, nrelocs;
         uint64_t budget, r0 = 0, args[5] = {0, 0, 0, 0, 0};
         unsigned char *code, *mem, *ctx;
-        struct map maps[8];
         long long rel;
         int rc;
         if (!read_all(f, h, 8))

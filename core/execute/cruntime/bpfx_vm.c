@@ -81,6 +81,11 @@ static uint8_t *check(const struct bpfx_vm *vm, u64 addr, u32 size, int write)
     return 0;
 }
 
+void *bpfx_vm_ptr(const struct bpfx_vm *vm, uint64_t addr, size_t size, int write)
+{
+    return size > 0xFFFFFFFFu ? 0 : check(vm, addr, (u32)size, write);
+}
+
 /* Little-endian loads and stores byte by byte: BPF allows unaligned accesses, devices often do not. */
 static u64 load(const uint8_t *p, u32 size)
 {

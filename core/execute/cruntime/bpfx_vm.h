@@ -83,5 +83,8 @@ int bpfx_vm_run(struct bpfx_vm *vm, const void *ctx, uint64_t *r0);
 int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0);
 /* From a helper: end the program when the helper returns (r0 = the helper's return value). */
 void bpfx_vm_stop(struct bpfx_vm *vm);
+/* From a helper: the pointer argument addr as a host pointer if [addr, addr + size) lies in one registered
+ * region (writable when write is set), else NULL. Helpers check their pointer arguments with it. */
+void *bpfx_vm_ptr(const struct bpfx_vm *vm, uint64_t addr, size_t size, int write);
 
 #endif /* BPFX_VM_H */
