@@ -23,7 +23,8 @@ from bpfx.tools.cruntime import export_runtime
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SUITE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(ROOT, "..", "shared", "conformance", "tests")
-FREESTANDING = ["-std=c99", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Werror", "-O2"]
+FREESTANDING = ["-std=c99", "-pedantic", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
+                "-Werror", "-O2"]
 OK, MEMORY, BUDGET, OPCODE, JUMP, HELPER, CALL_DEPTH = 0, 1, 2, 3, 4, 5, 6
 
 
@@ -93,6 +94,17 @@ def test_the_runtime_object_needs_nothing_from_libc(build):
     _, obj, _, _ = build
     undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout
     assert undefined.strip() == ""
+
+
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is not installed")
+def test_the_runtime_builds_for_a_32_bit_microcontroller(build, tmp_path):
+    """Pointers are 32 bits there; BPF addresses stay 64-bit and are checked before they become pointers. The
+    object needs nothing but the compiler's own 64-bit division routines."""
+    obj = tmp_path / "vm-armv7m.o"
+    subprocess.run(["clang", "--target=armv7m-none-eabi", *FREESTANDING, "-Os", "-c", str(build[0] / "bpfx_vm.c"),
+                    "-o", str(obj)], check=True, capture_output=True)
+    undefined = subprocess.run(["llvm-nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
+    assert set(undefined) - {"U"} <= {"__aeabi_ldivmod", "__aeabi_uldivmod"}
 
 
 def test_exported_files_carry_the_package_version(build):
