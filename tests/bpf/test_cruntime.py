@@ -269,3 +269,18 @@ def test_random_programs_match_the_interpreter(build, tmp_path):
     want = [bpfx.run(p, "interp", mem=bytes(16)).r0 for p in progs]
     rows = run_batch(build[2], tmp_path, [(bpfx.compile(p, "bpf").code, bytes(16)) for p in progs])
     assert [(i, r[0], r[2]) for i, r in enumerate(rows) if (r[0], r[2]) != (OK, want[i])] == []
+
+
+def test_relocate_refuses_a_record_that_does_not_point_at_an_lddw(build, tmp_path):
+    """bpfx_vm_relocate checks the instruction a record names: the driver gives up (exit 3) rather than patch."""
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    prog = bpfx.Program("p", "xdp", "xdp", [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xB7), Insn(0x95)],
+                        maps=[bpfx.MapDef("m", 2, 4, 8, 1)])
+    case = example_case(prog, None, TCP)[0]
+    assert case.relocs == [(0, 0, False, 0)]
+    batch = tmp_path / "batch.bin"
+    for offset, status in ((0, 0), (16, 3), (4, 3), (64, 3)):
+        case.relocs = [(offset, 0, False, 0)]
+        batch.write_bytes(case.encode(1000))
+        assert subprocess.run([str(build[2]), str(batch)], capture_output=True).returncode == status, offset

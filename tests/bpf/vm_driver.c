@@ -207,15 +207,11 @@ int main(int argc, char **argv)
             uint32_t d[3];
             int64_t addend;
             uint64_t value;
-            if (!read_all(f, d, 12) || !read_all(f, &addend, 8) || d[1] >= nmaps || d[0] + 16 > h[0])
+            if (!read_all(f, d, 12) || !read_all(f, &addend, 8) || d[1] >= nmaps)
                 return 3;
             value = d[2] == 0 ? (uint64_t)(uintptr_t)&maps[d[1]] : (uint64_t)(uintptr_t)maps[d[1]].values;
-            value += (uint64_t)addend;
-            code[d[0] + 1] &= 0x0F;
-            for (int b = 0; b < 4; b++) {
-                code[d[0] + 4 + b] = (unsigned char)(value >> (8 * b));
-                code[d[0] + 12 + b] = (unsigned char)(value >> (32 + 8 * b));
-            }
+            if (bpfx_vm_relocate(code, h[0] / 8, d[0], BPFX_R_BPF_64_64, value + (uint64_t)addend) != BPFX_OK)
+                return 3;
         }
         rc = bpfx_vm_init(&vm, code, h[0] / 8, h[2] ? ctx_helpers : mem_helpers, h[2] ? 128 : 64);
         if (rc == BPFX_OK) {

@@ -51,6 +51,30 @@ int bpfx_vm_init(struct bpfx_vm *vm, const void *code, uint32_t ninsns, const bp
     return BPFX_OK;
 }
 
+int bpfx_vm_relocate(void *code, uint32_t ninsns, uint32_t offset, uint32_t type, uint64_t value)
+{
+    uint8_t *in = (uint8_t *)code + offset;
+    u32 i, slot = offset / 8;
+    if (!code || offset % 8 || slot >= ninsns)
+        return BPFX_FAULT_SETUP;
+    if (type == BPFX_R_BPF_64_64) {
+        if (in[0] != 0x18 || slot + 1 >= ninsns)
+            return BPFX_FAULT_SETUP;
+        in[1] &= 0x0F;
+        for (i = 0; i < 4; i++) {
+            in[4 + i] = (uint8_t)(value >> (8 * i));
+            in[12 + i] = (uint8_t)(value >> (32 + 8 * i));
+        }
+        return BPFX_OK;
+    }
+    if (type == BPFX_R_BPF_64_32) {
+        for (i = 0; i < 4; i++)
+            in[4 + i] = (uint8_t)(value >> (8 * i));
+        return BPFX_OK;
+    }
+    return BPFX_FAULT_SETUP;
+}
+
 int bpfx_vm_add_region(struct bpfx_vm *vm, const void *base, size_t size, int writable)
 {
     if (vm->nregions > BPFX_MAX_REGIONS)

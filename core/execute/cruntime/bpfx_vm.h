@@ -70,6 +70,14 @@ struct bpfx_vm {
     uint64_t stack[BPFX_STACK_SIZE * BPFX_MAX_FRAMES / 8];
 };
 
+/* The loader fixup a driver or firmware applies to each relocation record bpfx left in the program (prog.c's
+ * relocs table, the ELF's .rela.text): R_BPF_64_64 (1) writes value (the map's handle or id, or the address
+ * of its value plus the addend) into the lddw pair at byte offset and makes it a plain constant load;
+ * R_BPF_64_32 (10) writes the low 32 bits into the immediate of the instruction there. code must be writable.
+ * Returns BPFX_OK, or BPFX_FAULT_SETUP for an offset that is not such an instruction or an unknown type. */
+#define BPFX_R_BPF_64_64 1
+#define BPFX_R_BPF_64_32 10
+int bpfx_vm_relocate(void *code, uint32_t ninsns, uint32_t offset, uint32_t type, uint64_t value);
 /* Set up a VM for one program; registers the VM's own stack. Returns BPFX_OK or BPFX_FAULT_SETUP. */
 int bpfx_vm_init(struct bpfx_vm *vm, const void *code, uint32_t ninsns, const bpfx_helper_fn *helpers,
                  uint32_t nhelpers);
