@@ -264,9 +264,11 @@ class Machine:
     #: CPU models, system registers, extra mappings
     setup: Callable | None = None
     #: bytes per instruction, for counting executed instructions; 0: variable length, each executed basic block
-    #: is decoded once with capstone (``decoder``) to count its instructions
+    #: is decoded once with ``decoder`` to count its instructions
     insn_size: int = 4
-    decoder: tuple[int, int] | None = None  # capstone (arch, mode) for insn_size=0
+    #: for insn_size=0: capstone (arch, mode), or a function ``count(code: bytes) -> instructions`` (for
+    #: extensions capstone does not decode)
+    decoder: tuple[int, int] | Callable[[bytes], int] | None = None
     word_size: int = 8  # bytes of a pushed return address
 
     def run(self, image: Image, runtime, budget: int):
