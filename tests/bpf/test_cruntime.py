@@ -58,17 +58,24 @@ class Case:
     ctx: bytes = b""
     ptrs: list = field(default_factory=list)  # (ctx offset, 0 data | 1 data_end | 2 data_meta)
     maps: list = field(default_factory=list)  # MapDef
-    relocs: list = field(default_factory=list)  # (code offset, map index, 0 map | 1 map value, addend)
+    relocs: list = field(default_factory=list)  # (code offset, map index, 0 map | 1 value, addend[, program])
     data: tuple[int, int] = (0, 0)  # data and data_end as offsets into mem
+    extra: list = field(default_factory=list)  # code of the programs tail calls reach (numbered from 1)
+    prog_arrays: dict = field(default_factory=dict)  # map index -> its u32 values (0 empty, k extra program k)
 
     def encode(self, budget: int) -> bytes:
-        out = struct.pack("<IIQIIIIII", len(self.code), len(self.mem), budget, len(self.ctx), len(self.ptrs),
-                          len(self.maps), len(self.relocs), *self.data)
+        out = struct.pack("<IIQIIIIIII", len(self.code), len(self.mem), budget, len(self.ctx), len(self.ptrs),
+                          len(self.maps), len(self.relocs), *self.data, len(self.extra))
         out += self.code + self.mem + self.ctx + b"".join(struct.pack("<II", *p) for p in self.ptrs)
-        for m in self.maps:
+        for i, m in enumerate(self.maps):
+            if i in self.prog_arrays:
+                out += struct.pack("<IIIII", m.type, m.key_size, m.value_size, m.max_entries, 2)
+                out += struct.pack(f"<{m.max_entries}I", *self.prog_arrays[i])
+                continue
             out += struct.pack("<IIIII", m.type, m.key_size, m.value_size, m.max_entries, m.initial is not None)
             out += m.initial or b""
-        return out + b"".join(struct.pack("<IIIq", *r) for r in self.relocs)
+        out += b"".join(struct.pack("<I", len(code)) + code for code in self.extra)
+        return out + b"".join(struct.pack("<IIIIq", *r[:3], r[4] if len(r) > 4 else 0, r[3]) for r in self.relocs)
 
 
 def run_batch(driver, tmp_path, cases: list, budget: int = 1_000_000) -> list[tuple]:
@@ -284,3 +291,54 @@ def test_relocate_refuses_a_record_that_does_not_point_at_an_lddw(build, tmp_pat
         case.relocs = [(offset, 0, False, 0)]
         batch.write_bytes(case.encode(1000))
         assert subprocess.run([str(build[2]), str(batch)], capture_output=True).returncode == status, offset
+
+
+def tail_call_case(obj, prog, packet: bytes) -> Case:
+    """``prog`` with every other program of ``obj`` as a tail call target, PROG_ARRAYs filled from the object."""
+    case = example_case(prog, obj, packet)[0]
+    others = [p for p in obj.programs if p is not prog]
+    number = {p.name: k + 1 for k, p in enumerate(others)}
+    number[prog.name] = 0
+    symbols = [bpfx.map_symbol(m.name) for m in prog.maps]  # the object's maps, shared by its programs
+    for k, other in enumerate(others):
+        image = bpfx.compile(other, "bpf")
+        case.extra.append(image.code)
+        case.relocs += [(r.offset, symbols.index(r.symbol), r.kind == "map_value", r.addend, k + 1)
+                        for r in image.relocs]
+    for i, m in enumerate(prog.maps):
+        if m.type == 3:
+            targets = dict(m.values)
+            case.prog_arrays[i] = [number.get(targets.get(j), 0) if j in targets else 0 for j in range(m.max_entries)]
+    return case
+
+
+def test_tail_calls_replace_the_program(build, tmp_path):
+    """bpfx_vm_tail_call from the firmware's bpf_tail_call: index 0 runs `second` in place of the caller, index
+    1 is empty and falls through; a program that tail-calls itself stops after 33 tail calls, as in the kernel."""
+    from bpfx import MapDef, Object
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    def caller(name, index, maps):
+        lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+        return bpfx.Program(name, "xdp", "xdp", [lo, hi, Insn(0xB7, 3, 0, 0, index), Insn(0x85, 0, 0, 0, 12),
+                                                 Insn(0xB7, 0, 0, 0, 1), Insn(0x95)], maps=maps)
+
+    table = MapDef("jump_table", 3, 4, 4, 2, values=((0, "second"),))
+    second = bpfx.Program("second", "xdp", "xdp", [Insn(0xB7, 0, 0, 0, 3), Insn(0x95)], maps=[table])
+    loop_table = MapDef("loop_table", 3, 4, 4, 1, values=((0, "again"),))
+    cases, wants = [], []
+    for index in (0, 1):
+        first = caller("first", index, [table])
+        obj = Object("<t>", [first, second], [table])
+        cases.append(tail_call_case(obj, first, TCP))
+        wants.append(bpfx.run(first, "interp", packet=TCP, obj=obj))
+    again = caller("again", 0, [loop_table])
+    obj = Object("<t>", [again], [loop_table])
+    case = tail_call_case(obj, again, TCP)
+    case.extra, case.prog_arrays = [case.code], {0: [1]}  # the program is its own target
+    case.relocs.append((*case.relocs[0][:4], 1))
+    cases.append(case)
+    wants.append(bpfx.run(again, "interp", packet=TCP, obj=obj))
+    rows = run_batch(build[2], tmp_path, cases)
+    assert [(r[0], r[2], r[3]) for r in rows] == [(OK, w.r0, w.insn_count) for w in wants]
+    assert [w.r0 for w in wants] == [3, 1, 1] and wants[2].insn_count == 34 * 3 + 2  # 34 runs of lddw, mov, call

@@ -46,6 +46,9 @@ int bpfx_vm_init(struct bpfx_vm *vm, const void *code, uint32_t ninsns, const bp
     vm->fault_pc = 0;
     vm->fault_addr = 0;
     vm->stopped = 0;
+    vm->next_code = 0;
+    vm->next_ninsns = 0;
+    vm->tail_calls = 0;
     vm->user = 0;
     bpfx_vm_clear_regions(vm);
     return BPFX_OK;
@@ -89,6 +92,16 @@ int bpfx_vm_add_region(struct bpfx_vm *vm, const void *base, size_t size, int wr
 void bpfx_vm_stop(struct bpfx_vm *vm)
 {
     vm->stopped = 1;
+}
+
+int bpfx_vm_tail_call(struct bpfx_vm *vm, const void *code, uint32_t ninsns)
+{
+    if (!code || ninsns == 0 || vm->tail_calls >= BPFX_MAX_TAIL_CALLS)
+        return BPFX_FAULT_SETUP;
+    vm->tail_calls++;
+    vm->next_code = (const uint8_t *)code;
+    vm->next_ninsns = ninsns;
+    return BPFX_OK;
 }
 
 /* The host address of [addr, addr + size) if one region holds it all (and is writable for a write), else 0. */
@@ -245,7 +258,7 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
 {
     u64 reg[16]; /* r0..r10, r11 (the legaliser's AX); 16 so any 4-bit register field stays inside */
     struct bpfx_frame frames[BPFX_MAX_FRAMES];
-    u32 depth = 0, pc = 0, i;
+    u32 depth = 0, pc = 0, i, ninsns;
     u64 budget, count = 0;
     const uint8_t *code;
 
@@ -260,8 +273,11 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
     reg[10] = (u64)(uintptr_t)vm->stack + sizeof vm->stack;
     vm->fault = BPFX_OK;
     vm->stopped = 0;
+    vm->next_code = 0;
+    vm->tail_calls = 0;
     budget = vm->budget;
     code = vm->code;
+    ninsns = vm->ninsns;
     *r0 = 0;
 
     for (;;) {
@@ -270,7 +286,7 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
         int16_t off;
         int32_t imm;
 
-        if (pc >= vm->ninsns)
+        if (pc >= ninsns)
             return fault(vm, BPFX_FAULT_JUMP, pc, 0);
         if (++count > budget) {
             vm->executed = count - 1;
@@ -346,6 +362,14 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
                     vm->executed = count;
                     return BPFX_OK;
                 }
+                if (vm->next_code) { /* a tail call: the other program replaces this one */
+                    code = vm->next_code;
+                    ninsns = vm->next_ninsns;
+                    vm->next_code = 0;
+                    pc = depth = 0;
+                    reg[1] = args[0];
+                    reg[10] = (u64)(uintptr_t)vm->stack + sizeof vm->stack;
+                }
                 break;
             }
             taken = cond(jop, reg[dst], (op & 0x08) ? reg[src] : (u64)(s64)imm, cls == CLS_JMP);
@@ -401,7 +425,7 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
         }
         case CLS_LD: {
             const uint8_t *hi;
-            if (op != 0x18 || src != 0 || pc >= vm->ninsns) /* only relocated lddw: src 0, two slots */
+            if (op != 0x18 || src != 0 || pc >= ninsns) /* only relocated lddw: src 0, two slots */
                 return fault(vm, BPFX_FAULT_OPCODE, pc - 1, 0);
             hi = code + 8 * (u64)pc;
             reg[dst] = (u64)(u32)imm | (u64)(hi[4] | (u32)hi[5] << 8 | (u32)hi[6] << 16 | (u32)hi[7] << 24) << 32;
