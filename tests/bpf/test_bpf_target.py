@@ -64,6 +64,18 @@ def test_helper_calls_take_the_device_index():
     assert (result.r0, result.packet_len) == (2, 4084)
 
 
+def test_a_partial_device_table_cannot_merge_two_helpers():
+    obj, prog = example("xdp_counters.o")  # calls bpf_map_lookup_elem (1) and bpf_map_update_elem (2)
+    with pytest.raises(bpfx.LinkError, match="helpers map_lookup_elem and map_update_elem both have device helper "
+                                             "index 1"):
+        bpfx.compile(prog, "bpf", helpers={2: 1})
+    # 44 is renumbered onto 1, but this program never calls 44: its calls of helper 1 stay helper 1
+    tcp = bytes.fromhex("ffffffffffff0011223344550800" "4500003c1c4640004006b1e6c0a80001c0a800c7") + bytes(40)
+    got = bpfx.run(prog, "bpf", packet=tcp, obj=obj, helpers={44: 1})
+    want = bpfx.run(prog, "interp", packet=tcp, obj=obj)
+    assert (got.r0, got.maps) == (want.r0, want.maps) and want.maps
+
+
 def test_map_references_are_relocations_a_driver_resolves():
     obj, prog = example("xdp_counters.o")
     image = bpfx.compile(prog, "bpf")
