@@ -183,3 +183,15 @@ def test_disassembly_listing():
     text = write_listing(image, program=prog, disasm=get_target("bpf").selector().disassembler)
     assert "call 44" in text and text.rstrip().endswith("exit")
     assert struct.unpack_from("<B", image.code, len(image.code) - 8)[0] == isa.EXIT
+
+
+@pytest.mark.parametrize("harden", [False, True])
+def test_a_fault_names_the_source_instruction(harden):
+    """The normalised program faults at its own slot; the error names the BPF instruction it came from."""
+    text = "ldxw %r2, [%r1]\nmov %r3, 1\nadd %r3, 2\nldxb %r0, [%r2+8000]\nexit\n"
+    prog = bpfx.Program(name="oob", section="xdp", prog_type="xdp", insns=assemble(text), file="oob.s")
+    with pytest.raises(bpfx.RuntimeFault) as want:
+        bpfx.run(prog, "interp")
+    with pytest.raises(bpfx.RuntimeFault) as got:
+        bpfx.run(prog, "bpf", harden=harden)
+    assert str(got.value) == str(want.value) and got.value.insn == 3
