@@ -13,6 +13,8 @@ def _rows(image: Image, segments, disasm) -> list[list[tuple[int, int, str]]]:
 
 
 def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
+    """``disasm(code, address) -> [(address, size, text)]``; if it has a ``footer(image) -> str`` attribute,
+    that line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
     if abi is not None:
@@ -55,4 +57,7 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
                 + (f"+{r.addend}" if r.addend else "") + (f" @+{r.offset - addr}" if r.offset != addr else "")
                 for r in inside)
             lines.append(f"    {addr:6x}:  {shown:{width}}  {text}{note}".rstrip())
+    footer = getattr(disasm, "footer", None)  # a target's closing line, e.g. code size against its limit
+    if footer is not None:
+        lines.append(footer(image))
     return "\n".join(lines) + "\n"
