@@ -4,7 +4,10 @@ references as relocations), and it runs to the interpreter's results."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import struct
+import subprocess
 import types
 
 import pytest
@@ -195,3 +198,16 @@ def test_a_fault_names_the_source_instruction(harden):
     with pytest.raises(bpfx.RuntimeFault) as got:
         bpfx.run(prog, "bpf", harden=harden)
     assert str(got.value) == str(want.value) and got.value.insn == 3
+
+
+@pytest.mark.skipif(shutil.which("llvm-objdump") is None, reason="llvm-objdump is not installed (Debian llvm)")
+def test_llvm_reads_the_elf_output_as_bpf(tmp_path):
+    """An independent reader: llvm-objdump disassembles the object as BPF with its R_BPF_64_64 records."""
+    out = tmp_path / "counters.o"
+    assert bpfx.cli.main(["compile", os.path.join(EXAMPLES, "xdp_counters.o"), "-t", "bpf", "-o", str(out)]) == 0
+    text = subprocess.run(["llvm-objdump", "-dr", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "file format elf64-bpf" in text and "<xdp_counters>:" in text
+    image = bpfx.compile(bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program(), "bpf")
+    relocs = re.findall(r"^\s*([0-9a-f]+):\s+R_BPF_64_64\s+(\w+)$", text, re.M)
+    assert [(int(off, 16), sym) for off, sym in relocs] == [(r.offset, r.symbol) for r in image.relocs]
+    assert "call 1" in text and "call 2" in text
