@@ -6,10 +6,7 @@ Reports, for TARGET (default: every target with a selector and a machine):
 - executed native instructions per executed BPF instruction (native counted by unicorn, BPF by the interpreter);
 - compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS.
 
-    python bench/codegen.py [-t arm64] [--size 1000000] [--mattr +c]
-
-Instructions are counted with the target's disassembler, so variable-length encodings (riscv64 +c) count right;
-the total code bytes over the corpus are reported too.
+    python bench/codegen.py [-t arm64] [--size 1000000]
 """
 
 from __future__ import annotations
@@ -21,9 +18,9 @@ import random
 import resource
 import sys
 import time
-from bisect import bisect_left
 
 import bpfx
+from bpfx import testing
 from bpfx.tools.conformance import parse_file
 from bpfx.tools.fuzz import random_program
 from bpfx.plugins import all_targets, get_target
@@ -31,7 +28,7 @@ from bpfx.front.program import Program
 from bpfx.execute.runtime import layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFORMANCE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(ROOT, "..", "shared", "conformance", "tests")
+CONFORMANCE = testing.conformance_dir(ROOT) or ""
 
 
 def corpus() -> list[tuple[Program, dict]]:
@@ -54,22 +51,20 @@ def _segments(image):
     return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
 
 
-def _starts(image, disasm) -> list[int]:
-    """Offsets of the image's instructions, from the target's disassembler (4-byte words without one)."""
+def _counter(target: str, features=None):
+    """count(code, address) -> native instructions, from the target's disassembler (4-byte words without one)."""
+    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     if disasm is None:
-        return list(range(0, len(image.code), 4))
-    return [address for address, _size, _text in disasm(image.code, 0)]
-
-
-def _count(starts: list[int], lo: int, hi: int) -> int:
-    return bisect_left(starts, hi) - bisect_left(starts, lo)
+        return lambda code, address: len(code) // 4, lambda code, address: list(range(address, address + len(code),
+                                                                                         4))
+    return (lambda code, address: len(disasm(code, address)),
+            lambda code, address: [a for a, _, _ in disasm(code, address)])
 
 
 def static_figures(target: str, programs, features=None) -> tuple[float, float, int, int]:
-    """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs, code
-    bytes)."""
+    """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs)."""
+    count, _ = _counter(target, features)
     body_native = body_bpf = frame = funcs = done = size = 0
-    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     for prog, _ in programs:
         try:
             image = bpfx.compile(prog, target, features=features)
@@ -77,21 +72,24 @@ def static_figures(target: str, programs, features=None) -> tuple[float, float, 
             continue
         done += 1
         size += len(image.code)
-        starts = _starts(image, disasm)
         for start, end, is_frame in _segments(image):
+            n = count(image.code[start:end], start) if end > start else 0
             if is_frame:
-                frame += _count(starts, start, end)
+                frame += n
             else:
-                body_native += _count(starts, start, end)
+                body_native += n
         body_bpf += sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
         funcs += len(set(image.symbols.values()))
     return body_native / max(body_bpf, 1), frame / max(funcs, 1), done, size
 
 
-def dynamic_figures(target: str, programs, features=None) -> tuple[float, float]:
-    """(all executed native / executed BPF, executed native outside frames / executed BPF)."""
+def dynamic_figures(target: str, programs, features=None) -> tuple[float, float | None]:
+    """(executed native / executed BPF, the same outside frame code): the first from the executor's own
+    count (``Result.insn_count``, helper trampolines included), the second from unicorn's block trace of the
+    image (None for an executor that is not unicorn)."""
     from bpfx.execute import machine
 
+    _, addresses = _counter(target, features)
     blocks: list[tuple[int, int]] = []
     original = machine._Run._on_block
 
@@ -99,32 +97,31 @@ def dynamic_figures(target: str, programs, features=None) -> tuple[float, float]
         blocks.append((address, size))
         return original(self, uc, address, size, user)
 
+    is_unicorn = isinstance(get_target(target).machine(), bpfx.Machine)
     machine._Run._on_block = on_block
     native = body = bpf = 0
-    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     try:
         for prog, kwargs in programs:
             blocks.clear()
             try:
                 ref = bpfx.run(prog, "interp", **kwargs)
-                bpfx.run(prog, target, features=features, **kwargs)
+                got = bpfx.run(prog, target, features=features, **kwargs)
                 image = bpfx.compile(prog, target, features=features)
             except bpfx.BpfxError:
                 continue
-            starts = [layout.CODE_BASE + s for s in _starts(image, disasm)]
+            native += got.insn_count
             frame_addrs = set()
             for start, end, is_frame in _segments(image):
-                if is_frame:
-                    lo, hi = bisect_left(starts, layout.CODE_BASE + start), bisect_left(starts, layout.CODE_BASE + end)
-                    frame_addrs.update(starts[lo:hi])
+                if is_frame and end > start:
+                    frame_addrs.update(layout.CODE_BASE + a for a in addresses(image.code[start:end], start))
             for address, size in blocks:
-                for a in starts[bisect_left(starts, address):bisect_left(starts, address + size)]:
-                    native += 1
-                    body += a not in frame_addrs
+                off = address - layout.CODE_BASE
+                if 0 <= off < len(image.code):
+                    body += sum(a not in frame_addrs for a in addresses(image.code[off:off + size], address))
             bpf += ref.insn_count
     finally:
         machine._Run._on_block = original
-    return native / max(bpf, 1), body / max(bpf, 1)
+    return native / max(bpf, 1), (body / max(bpf, 1) if is_unicorn else None)
 
 
 def big_program(size: int) -> Program:
@@ -166,9 +163,10 @@ def main(argv=None) -> int:
         image = bpfx.compile(prog, name, features=features)
         secs = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        body = f"{dyn_body:.2f} native/BPF insn outside frames, " if dyn_body is not None else ""
         print(f"{name}{' ' + args.mattr if args.mattr else ''}: {done} programs, {size:,} code bytes; "
               f"static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
-              f"function; executed {dyn_body:.2f} native/BPF insn ({dyn_all:.2f} with frames); "
+              f"function; executed {body}{dyn_all:.2f} in all (frames and helper trampolines); "
               f"compile {len(prog.insns) / secs:,.0f} BPF insns/s "
               f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
     return 0

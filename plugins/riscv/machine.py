@@ -93,7 +93,7 @@ def zb_text(word: int) -> str | None:
     return None
 
 
-def _setup(uc) -> None:
+def _setup(uc, _layout=None) -> None:
     import unicorn
     from unicorn import riscv_const as R
 
@@ -117,6 +117,7 @@ def _setup(uc) -> None:
 
 
 def machine() -> Machine:
+    import capstone
     import unicorn
     from unicorn import riscv_const as R
 
@@ -130,5 +131,8 @@ def machine() -> Machine:
         link_reg=R.UC_RISCV_REG_RA,
         return_insn=E.ret().to_bytes(4, "little"),
         setup=_setup,
-        insn_size=4,
+        # variable length (+c): the core counts each executed block's instructions with capstone, which does not
+        # know Zba/Zbb (a block holding one is counted up to it)
+        insn_size=0,
+        decoder=(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC),
     )

@@ -16,6 +16,7 @@ ldxdw %r0, [%r10-8]
 exit
 # ---- expected ----
 # ; riscv64 code for stack_and_atomics: 144 bytes, 0 relocations, frame 512 bytes
+# ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # stack_and_atomics:
 #     ; frame setup / teardown
 #          0:  e0010113  addi sp, sp, -0x200

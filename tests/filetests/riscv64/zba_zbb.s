@@ -12,6 +12,7 @@ bswap64 %r1
 exit
 # ---- expected ----
 # ; riscv64 code for zba_zbb: 52 bytes, 0 relocations, frame 0 bytes
+# ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # zba_zbb:
 #     ;    0: mov32 %r1, %r2
 #          0:  0805853b  add.uw a0, a1, zero
