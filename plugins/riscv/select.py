@@ -54,6 +54,7 @@ SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai
 # ALU-class (32-bit) opcodes: their lowerings read only the low half of dst (le64/be64 excepted, by imm)
 _ALU32_LOW_READERS = [bool(info and info.cls == Cls.ALU) for info in isa.OPCODES]
 _IS_ENDIAN = [bool(info and info.kind == Kind.ENDIAN) for info in isa.OPCODES]
+CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -155,6 +156,11 @@ def jump_forms(link: int, compressed: bool) -> tuple[BranchForm, ...]:
     return tuple(forms)
 
 
+#: an exit in the middle of a function repeats an epilogue of up to this many instructions instead of jumping to it
+#: (a jump costs one, and from a large function's far end three: bcc reach is small on RISC-V)
+INLINE_EPILOGUE = 3
+
+
 def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
     """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
     return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
@@ -173,6 +179,7 @@ class Riscv64Selector:
         self._memo: dict = {}
         self._stack = 0
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
+        self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
 
     # -- emission -------------------------------------------------------------------------------------------
     def emit(self, em, *words: int) -> None:
@@ -215,6 +222,10 @@ class Riscv64Selector:
         cg.em.branch(label, jump_forms(RA, False))
 
     def jump(self, cg, label) -> None:
+        frame = cg.frame
+        if label == frame.exit_label and len(frame.extra["epilogue"]) <= INLINE_EPILOGUE:
+            self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
+            return
         cg.em.branch(label, jump_forms(ZERO, self.c))
 
     @property
@@ -253,21 +264,24 @@ class Riscv64Selector:
         words = [E.addi(SP, SP, -total)] if total else []
         words += [E.sd(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
         self.emit(cg.em, *words)
-        frame.extra.update(saved=saved, stack=stack, total=total)
+        frame.extra.update(saved=saved, stack=stack, total=total,
+                           epilogue=self._epilogue_words(frame, saved, stack, total))
         self._stack = stack
         self._memo = self._memos.setdefault(stack, {})
         frame.frame_offset = total - stack
         frame.extra["native_stack"] = total
 
     def epilogue(self, cg, frame) -> None:
-        stack, total = frame.extra["stack"], frame.extra["total"]
-        words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(frame.extra["saved"])]
+        self.emit(cg.em, *frame.extra["epilogue"])
+
+    def _epilogue_words(self, frame, saved: list[int], stack: int, total: int) -> tuple[int, ...]:
+        words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
         if total:
             words.append(E.addi(SP, SP, total))
         if frame.is_entry and self.r[0] != self.abi.ret_reg:
             words.append(E.mv(self.abi.ret_reg, self.r[0]))
         words.append(E.ret())
-        self.emit(cg.em, *words)
+        return tuple(words)
 
     # -- dispatch -------------------------------------------------------------------------------------------
     def _build_table(self):
@@ -294,7 +308,16 @@ class Riscv64Selector:
         for op, info in enumerate(isa.OPCODES):
             if info is not None and info.kind in pure_kinds and table[op] is not None:
                 table[op] = self._memoised(table[op], lookahead=info.cls == Cls.ALU)
+            elif info is not None and info.kind == Kind.ATOMIC:  # AMOs are pure; the cmpxchg loop branches
+                table[op] = self._atomic_memoised(table[op])
         return table
+
+    def _atomic_memoised(self, fn):
+        amo = self._memoised(fn)
+
+        def lower(cg, pc, insn, nxt):
+            (fn if insn.imm == CMPXCHG else amo)(cg, pc, insn, nxt)
+        return lower
 
     def _memoised(self, fn, lookahead: bool = False):
         def lower(cg, pc, insn, nxt):
@@ -413,10 +436,24 @@ class Riscv64Selector:
         cg.em.branch(isa.jump_target(pc, insn), jump_forms(ZERO, self.c))
 
     def _jcond(self, cg, pc, insn, nxt) -> None:
+        """The compare's setup bytes and branch forms depend on the instruction without its offset (and, for r10,
+        on the stack size): memoised, so only the branch itself is placed per jump."""
+        key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
         em = cg.em
+        plan = self._jplans.get(key)
+        if plan is None:
+            start = len(em.code)
+            forms = self._jcond_setup(em, insn)
+            plan = self._jplans[key] = (bytes(em.code[start:]), forms)
+        else:
+            em.code += plan[0]
+        em.branch(pc + 1 + insn.off, plan[1])
+
+    def _jcond_setup(self, em, insn) -> tuple[BranchForm, ...]:
+        """Emit what a conditional jump computes before branching; return the branch's forms."""
         info = isa.OPCODES[insn.opcode]
         wide = info.cls == Cls.JMP
-        op, target = info.op, pc + 1 + insn.off
+        op = info.op
         a = self._val(em, insn.dst, T1)
         words: tuple[int, ...] = ()
         if op == "jset":
@@ -429,13 +466,11 @@ class Riscv64Selector:
             if not wide and not (not info.src_reg and 0 <= insn.imm < 2048):
                 words += (E.sext_w(T1, T1),)  # test only the low half
             self.emit(em, *words)
-            em.branch(target, cond_forms(E.BNE, T1, ZERO, self.c))
-            return
+            return cond_forms(E.BNE, T1, ZERO, self.c)
         if not wide and op in ("jeq", "jne") and not info.src_reg and -2047 <= insn.imm <= 2048:
             # the low halves are equal exactly when their 32-bit difference is 0: addiw, then beqz/bnez
             self.emit(em, E.addiw(T1, a, -insn.imm))
-            em.branch(target, cond_forms(COND[op][0], T1, ZERO, self.c))
-            return
+            return cond_forms(COND[op][0], T1, ZERO, self.c)
         if info.src_reg:
             b = self._val(em, insn.src, T2)
             if not wide:
@@ -452,7 +487,7 @@ class Riscv64Selector:
         if swapped:
             a, b = b, a
         self.emit(em, *words)
-        em.branch(target, cond_forms(funct3, a, b, self.c))
+        return cond_forms(funct3, a, b, self.c)
 
     # -- memory ---------------------------------------------------------------------------------------------
     def _address(self, em, base_bpf: int, off: int) -> tuple[int, int]:
@@ -496,7 +531,7 @@ class Riscv64Selector:
         if insn.src == 10:
             raise cg.unsupported(pc, "atomic operation with r10 as its operand")
         s, imm = r[insn.src], insn.imm
-        if imm == isa.ATOMIC_OPS["cmpxchg"]:
+        if imm == CMPXCHG:
             self._cmpxchg(em, size, rn, s)
             return
         op = AMO_OP.get(imm & ~isa.ATOMIC_FETCH)
