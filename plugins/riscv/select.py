@@ -157,8 +157,10 @@ def jump_forms(link: int, compressed: bool) -> tuple[BranchForm, ...]:
 
 
 #: an exit in the middle of a function repeats an epilogue of up to this many instructions instead of jumping to it
-#: (a jump costs one, and from a large function's far end three: bcc reach is small on RISC-V)
 INLINE_EPILOGUE = 3
+#: ... and any epilogue in a function of more BPF instructions than this, whose shared epilogue a jal (+-1 MiB)
+#: may not reach: otherwise every such exit relaxes to auipc+jalr, and relaxing thousands of them is slow
+LARGE_FUNCTION = 32768
 
 
 def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
@@ -185,8 +187,7 @@ class Riscv64Selector:
     def emit(self, em, *words: int) -> None:
         """Append 32-bit instruction words, compressed where the C extension has a form for them."""
         if not self.c:
-            for w in words:
-                em.code += _PACK32(w)
+            em.code += struct.pack(f"<{len(words)}I", *words)
             return
         cache = self._bytes
         for w in words:
@@ -223,7 +224,8 @@ class Riscv64Selector:
 
     def jump(self, cg, label) -> None:
         frame = cg.frame
-        if label == frame.exit_label and len(frame.extra["epilogue"]) <= INLINE_EPILOGUE:
+        if label == frame.exit_label and (len(frame.extra["epilogue"]) <= INLINE_EPILOGUE
+                                          or frame.end - frame.start > LARGE_FUNCTION):
             self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
             return
         cg.em.branch(label, jump_forms(ZERO, self.c))
@@ -322,17 +324,31 @@ class Riscv64Selector:
     def _memoised(self, fn, lookahead: bool = False):
         def lower(cg, pc, insn, nxt):
             memo = self._memo  # the cache for the current frame's stack size, chosen by the prologue
-            key = (insn, self._zext_dead(cg, pc, insn)) if lookahead else insn
-            code = memo.get(key)
+            code = memo.get(insn)
             em = cg.em
             if code is None:
                 start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
                 fn(cg, pc, insn, nxt)
                 assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
+                memo[insn] = bytes(em.code[start:])
+            else:
+                em.code += code
+
+        def lower_alu32(cg, pc, insn, nxt):  # keyed also by whether the zero-extension is dead (_zext_dead)
+            n = cg.insns[pc + 1]
+            key = (insn, n[1] == insn[1] and LOW_READERS[n[0]] and not (n[4] == 64 and IS_ENDIAN[n[0]]))
+            memo = self._memo
+            code = memo.get(key)
+            em = cg.em
+            if code is None:
+                start = len(em.code)
+                fn(cg, pc, insn, nxt)
                 memo[key] = bytes(em.code[start:])
             else:
                 em.code += code
-        return lower
+
+        LOW_READERS, IS_ENDIAN = _ALU32_LOW_READERS, _IS_ENDIAN
+        return lower_alu32 if lookahead else lower
 
     @staticmethod
     def _zext_dead(cg, pc: int, insn) -> bool:
