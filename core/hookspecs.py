@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, Selector, TargetInfo
+from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, RelocType, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")
@@ -61,6 +61,10 @@ def bpfx_abi(target: TargetInfo) -> ABI | None:
         C argument/return/callee-saved registers, scratch registers, stack alignment, and the capability flags
         (``udiv_by_zero_is_zero``, ``shifts_mask_count``, ...) from which the legaliser decides which BPF
         rewrites the target needs. ``None`` if the target is not yours.
+
+    A 32-bit core (``TargetInfo.word_size=32``) maps each BPF register to a tuple of native registers, least
+    significant word first, e.g. ``regs={0: (0, 1), 1: (2, 3), ...}``; ``arg_regs``/``ret_reg`` use the same
+    tuples, and the core's helper-argument moves call ``selector.move(cg, dst, src)`` with whole tuples.
 
     Example::
 
@@ -134,6 +138,27 @@ def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
     """
 
 
+@hookspec(firstresult=True)
+def bpfx_reloc_types(target: TargetInfo) -> dict[int, RelocType] | None:
+    """Every ELF relocation type the target's loader can apply, keyed by its ELF number (``r_type``).
+
+    The LLVM tier reads the relocations of the object LLVM emits for the target's triple and looks each
+    number up here, so the Image carries records (and ``RelocType.apply`` functions) the writers, the emulator
+    and :func:`bpfx.resolve` can use. A relocation LLVM emits that is missing here is an ``Unsupported`` error
+    naming its number. The baseline tier uses the selector's ``reloc_types``; if this hook returns None the
+    core falls back to those too.
+
+    :return: ELF relocation number -> :class:`RelocType`, or None if the target is not yours.
+
+    Example::
+
+        @hookimpl
+        def bpfx_reloc_types(target):
+            if target.name == "arm64":
+                return {283: RelocType("R_AARCH64_CALL26", apply_call26), 275: RelocType(...), ...}
+    """
+
+
 # -- running -----------------------------------------------------------------------------------------------------
 
 @hookspec(firstresult=True)
@@ -202,5 +227,5 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """
 
 
-HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_machine",
-              "bpfx_helper_impls", "bpfx_run")
+HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_reloc_types",
+              "bpfx_machine", "bpfx_helper_impls", "bpfx_run")

@@ -10,12 +10,12 @@ import subprocess
 import pytest
 
 import bpfx
-from bpfx import testing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples")
 SOURCES = sorted(glob.glob(os.path.join(EXAMPLES, "*.c")))
-TARGETS = ["interp"] + [t for t in testing.runnable_targets() if t != "interp"]  # discovered: new plugins too
+# the general-purpose targets (nfp's firmware offers fewer helpers; test_targets.py covers every target)
+TARGETS = ["interp", "arm64", "riscv64"]
 TCP = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()
 
 

@@ -92,7 +92,8 @@ class _Stop(Exception):
 
 
 class Interpreter:
-    def __init__(self, program: Program, runtime, budget: int):
+    def __init__(self, program: Program, runtime, budget: int, prepare=None):
+        self.prepare = prepare
         self.rt = runtime
         self.mem = runtime.memory
         self.budget = budget
@@ -242,7 +243,7 @@ class Interpreter:
         if rt.pending_tail_call is not None:
             target, rt.pending_tail_call = rt.pending_tail_call, None
             self.frames.clear()
-            self.load(target)
+            self.load(self.prepare(target) if self.prepare is not None else target)
             r[1], r[10] = rt.entry_args[0], rt.stack_top
             self.next_pc = 0
 
@@ -327,9 +328,12 @@ class Interpreter:
         return r[0]
 
 
-def interpret(program: Program, runtime, *, budget: int = 10_000_000):
-    """Run ``program`` against ``runtime`` and return its Result."""
-    interp = Interpreter(program, runtime, budget)
+def interpret(program: Program, runtime, *, budget: int = 10_000_000, prepare=None):
+    """Run ``program`` against ``runtime`` and return its Result.
+
+    ``prepare(program) -> Program``, if given, turns a tail call's target into what runs in its place (an
+    executor whose programs are normalised BPF normalises the callee too)."""
+    interp = Interpreter(program, runtime, budget, prepare)
     r0 = interp.run()
     top = runtime.stack_top
     stack = runtime.memory.read(top - STACK_SIZE, STACK_SIZE)

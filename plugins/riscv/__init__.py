@@ -21,10 +21,13 @@ INFO = TargetInfo(
     endian="little",
     e_machine=EM_RISCV,
     llvm_triple="riscv64-unknown-none-elf",
-    llvm_features="+m,+a",
+    llvm_features="+m,+a,-relax",
+    llvm_reloc="static",  # lui/addi with HI20/LO12 records the loader applies one by one
+    llvm_options=("--riscv-disable-using-constant-pool-for-large-ints",),  # 64-bit constants built in code
     # abs64: map addresses from 64-bit literals (R_RISCV_64) instead of lui+addi (R_RISCV_HI20/LO12_I), for
     # maps outside +-2 GiB of address 0 (e.g. RAM at 0x80000000 on QEMU virt)
     features={"c": False, "zba": False, "zbb": False, "abs64": False},
+    non_llvm_features=frozenset({"abs64"}),
 )
 
 

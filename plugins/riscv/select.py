@@ -271,7 +271,7 @@ class Riscv64Selector:
         self._stack = stack
         self._memo = self._memos.setdefault(stack, {})
         frame.frame_offset = total - stack
-        frame.extra["native_stack"] = total
+        frame.native_stack = total
 
     def epilogue(self, cg, frame) -> None:
         self.emit(cg.em, *frame.extra["epilogue"])

@@ -16,7 +16,7 @@ count:
 mov %r0, %r1
 exit
 # ---- expected ----
-# ; riscv64 code for calls_and_ctx: 84 bytes, 1 relocations, frame 0 bytes
+# ; riscv64 code for calls_and_ctx: 84 bytes, 1 relocations, frame 16 bytes
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # calls_and_ctx:
 #     ; frame setup / teardown

@@ -17,29 +17,29 @@ exit
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # compressed:
 #     ; frame setup / teardown
-#          0:  7d71  c.addi16sp sp, -0x10
+#          0:  717d      c.addi16sp sp, -0x10
 #     ;    0: mov %r0, 0
-#          2:  8147  c.li a5, 0
+#          2:  4781      c.li a5, 0
 #     ;    1: mov %r1, 7
-#          4:  1d45  c.li a0, 7
+#          4:  451d      c.li a0, 7
 #     ;    2: add %r0, %r1
-#          6:  aa97  c.add a5, a0
+#          6:  97aa      c.add a5, a0
 #     ;    3: add %r0, 1
-#          8:  8507  c.addi a5, 1
+#          8:  0785      c.addi a5, 1
 #     ;    4: stxdw [%r10-8], %r1
-#          a:  2ae4  c.sdsp a0, 8(sp)
+#          a:  e42a      c.sdsp a0, 8(sp)
 #     ;    5: ldxdw %r2, [%r10-8]
-#          c:  a265  c.ldsp a1, 8(sp)
+#          c:  65a2      c.ldsp a1, 8(sp)
 #     ;    6: jeq %r2, 0, +2
-#          e:  99c1  c.beqz a1, 6
+#          e:  c199      c.beqz a1, 6
 #     ;    7: and %r0, 15
-#         10:  bd8b  c.andi a5, 0xf
+#         10:  8bbd      c.andi a5, 0xf
 #     ;    8: ja +1
-#         12:  11a0  c.j 4
+#         12:  a011      c.j 4
 #     ;    9: sub %r0, %r2
-#         14:  8d8f  c.sub a5, a1
+#         14:  8f8d      c.sub a5, a1
 #     ;   10: exit
 #     ; frame setup / teardown
-#         16:  4161  c.addi16sp sp, 0x10
-#         18:  3e85  c.mv a0, a5
-#         1a:  8280  c.jr ra
+#         16:  6141      c.addi16sp sp, 0x10
+#         18:  853e      c.mv a0, a5
+#         1a:  8082      c.jr ra
