@@ -10,23 +10,29 @@ from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
 from .back.emit import BranchForm, Emitter
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
+from .front.asm import format_insn
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable, Image,
                           Machine, MachineLayout, Reloc, RelocType, Selector, TargetInfo)
 from .execute.runtime import HelperCall, Result, Runtime
+from .front.verify import RegFact, ValueFacts, known_constant, value_facts
 
 
-def load(path: str, *, prog_type: str | None = None, helpers=()) -> Object:
+def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[str, int] | None = None,
+         btf=None) -> Object:
     """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated.
 
-    :param prog_type: the program type for input that does not name one (or to override the SEC name's).
+    :param prog_type: the program type for input that does not name one (or to override the SEC name's); any
+        executable section loads with it.
     :param helpers: helper ids to accept beyond the program type's UAPI set (a device's firmware helpers).
+    :param externs: ``__kconfig`` extern values and ``__ksym`` addresses, by name.
+    :param btf: the target's BTF (bytes or path) that CO-RE relocations are applied against.
     """
     from .front.loader import load as _load
 
-    return _load(path, prog_type=prog_type, helpers=helpers)
+    return _load(path, prog_type=prog_type, helpers=helpers, externs=externs, btf=btf)
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
@@ -81,12 +87,13 @@ def run(program: Program, target: str = "interp", **kwargs) -> Result:
     return run_program(program, target, **kwargs)
 
 
-def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000) -> Result:
+def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000, prepare=None) -> Result:
     """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
-    BPF, e.g. a device that interprets normalised BPF)."""
+    BPF, e.g. a device that interprets normalised BPF). ``prepare(program) -> Program``, if given, turns a tail
+    call's target into what runs in its place (such an executor normalises the callee too)."""
     from .execute.interp import interpret as _interpret
 
-    return _interpret(program, runtime, budget=budget)
+    return _interpret(program, runtime, budget=budget, prepare=prepare)
 
 
 def targets() -> dict[str, dict]:
@@ -99,7 +106,8 @@ def targets() -> dict[str, dict]:
 __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
-    "MachineLayout", "MapDef", "Object", "Program", "Reloc", "RelocType", "Result", "Runtime", "RuntimeFault",
-    "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "compile", "hookimpl", "interpret",
-    "isa", "load", "map_symbol", "resolve", "run", "targets",
+    "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
+    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
+    "compile", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve",
+    "run", "targets", "value_facts",
 ]

@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "bpfx.tools.inspect",  # asm, disasm, cfg
     "bpfx.tools.conformance",  # conformance, conformance-plugin
     "bpfx.tools.fuzz",  # fuzz
+    "bpfx.tools.corpus",  # check-objects
+    "bpfx.tools.cruntime",  # export-runtime
 )
 
 

@@ -217,7 +217,7 @@ class Target:
             table = table.merged({hid: entry})
         return table
 
-    def context(self, prog_type: str) -> ContextLayout:
+    def context(self, prog_type: str) -> ContextLayout | None:
         layout = self._first("bpfx_context", prog_type=prog_type)
         return layout if layout is not None else default_context(prog_type)
 
@@ -246,9 +246,12 @@ class Target:
         return hooks
 
 
-def default_context(prog_type: str) -> ContextLayout:
-    """The default device layout of a program type, from specs/."""
+def default_context(prog_type: str) -> ContextLayout | None:
+    """The default device layout of a program type, from specs/; None where specs/ gives none (the device takes
+    the UAPI layout as it is)."""
     ptype = get_prog_type(prog_type)
+    if not ptype.device_ctx:
+        return None
     fields = {f.uapi_off: ContextField(name, f.off, f.size, f.kind) for name, f in ptype.device_ctx.items()}
     return ContextLayout(ptype.device_struct, ptype.device_ctx_size, fields)
 

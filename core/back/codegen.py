@@ -16,13 +16,14 @@ core calls is declared there (a test keeps the two in sync).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import dataclass, field
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import OPCODES, R10, STACK_SIZE, CallKind, Insn, Kind, Pseudo, jump_target
-from .legalize import AX, legalize
+from .legalize import AX, SKB_DATA, SKB_DATA_END, legalize, lower_packet_loads
 from ..front.program import Program
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -169,6 +170,18 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
     return frozenset(written), calls, stack
 
 
+def check_runnable(program: Program, target) -> None:
+    """Refuse what no target can take as is: a section with no program type, a byte order the target lacks."""
+    from ..front.progtypes import UNSPEC, unknown_section_error
+
+    if program.prog_type == UNSPEC:
+        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+    if program.endian != target.info.endian:
+        raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
+                          f" (a {program.endian}-endian target is needed to run or compile it)",
+                          file=program.file, section=program.section)
+
+
 def _align(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
@@ -196,21 +209,38 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
 
     helper_table = target.helpers(program.prog_type, helpers, impls)
     validate(program, helpers=helper_table.entries)
+    check_runnable(program, target)
     abi = target.abi()
     selector = target.selector(features)
     if abi is None or selector is None:
         raise Unsupported(f"target {target.name} does not generate code (no ABI or selector)")
     ptype = get_prog_type(program.prog_type)
+    # LD_ABS/LD_IND first, as ordinary loads through the __sk_buff in r6: the context pass then maps those to
+    # the device layout like any other context access
+    source = program
+    packet = lower_packet_loads(program.insns, program.functions)
+    if packet is not None:
+        source = dataclasses.replace(program, insns=packet.insns, functions=packet.functions, validated=True)
     layout = None
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
+    if layout is not None or packet is not None:  # layout None: the device takes the UAPI layout itself
         from ..front.cfg import build_cfg
 
-        accesses = build_cfg(program).ctx_accesses
-    functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}
-    legal = legalize(program.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),
-                     ctx_layout=layout, ctx_accesses=accesses, harden=harden, seed=seed)
+        accesses = build_cfg(source).ctx_accesses
+    if packet is not None:
+        for pc, insn in enumerate(packet.insns):
+            origin = OPCODES[program.insns[packet.origin[pc]].opcode]
+            inserted = origin is not None and origin.kind in (Kind.LD_ABS, Kind.LD_IND)
+            if inserted and insn.src == 6 and insn.off in (SKB_DATA, SKB_DATA_END) and pc not in (accesses or {}):
+                raise Unsupported("LD_ABS/LD_IND needs the context (__sk_buff) in r6", insn=packet.origin[pc])
+    functions = {s: source.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(source)}
+    legal = legalize(source.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),
+                     ctx_layout=layout, ctx_accesses=accesses if layout is not None else None, harden=harden,
+                     seed=seed)
+    if packet is not None:
+        legal.origin = [packet.origin[o] for o in legal.origin]
     cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
     insns, em = legal.insns, cg.em
     n = len(insns)
@@ -268,8 +298,6 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                     selector.jump(cg, frame.exit_label)
                 pc += 1
                 continue
-            if kind in (Kind.LD_ABS, Kind.LD_IND):
-                raise cg.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
             nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
             selector.lower(cg, pc, insn, nxt)
             pc += 2 if kind == Kind.LD_IMM64 else 1

@@ -58,6 +58,8 @@ class ABI:
     has_bswap: bool = True
     atomic_widths: frozenset[int] = frozenset({4, 8})
     has_atomics: bool = True
+    #: signed division and modulo (cpu v4 ``sdiv``/``smod``); False rejects them naming the instruction
+    has_sdiv: bool = True
     #: signed immediate width the selector accepts in ALU, jump and store instructions; wider ones are built in
     #: AX by the legaliser from pieces that fit (32: every BPF immediate fits)
     imm_bits: int = 32

@@ -92,7 +92,8 @@ class _Stop(Exception):
 
 
 class Interpreter:
-    def __init__(self, program: Program, runtime, budget: int):
+    def __init__(self, program: Program, runtime, budget: int, prepare=None):
+        self.prepare = prepare
         self.rt = runtime
         self.mem = runtime.memory
         self.budget = budget
@@ -242,7 +243,7 @@ class Interpreter:
         if rt.pending_tail_call is not None:
             target, rt.pending_tail_call = rt.pending_tail_call, None
             self.frames.clear()
-            self.load(target)
+            self.load(self.prepare(target) if self.prepare is not None else target)
             r[1], r[10] = rt.entry_args[0], rt.stack_top
             self.next_pc = 0
 
@@ -284,8 +285,20 @@ class Interpreter:
         return h
 
     def _make_ld_abs(self, info):
-        def h(*_):
-            raise Unsupported("legacy LD_ABS/LD_IND packet access is not supported")
+        """Legacy packet loads, as the kernel runs them: r0 = the big-endian value at data + offset (offset =
+        imm, or src + imm as a signed 32-bit value for LD_IND); out of bounds, the program exits with r0 = 0."""
+        r, rt, mem, size = self.r, self.rt, self.mem, info.size
+        indirect = info.kind == Kind.LD_IND
+
+        def h(pc, d, s, off, imm, _x):
+            at = _sx((r[s] if indirect else 0) + imm, 32)
+            data, end = rt.data, rt.data_end
+            if rt.packet_region is None or at < 0 or data + at + size > end:
+                r[0] = 0
+                self.frames.clear()
+                return EXIT_PC
+            r[0] = int.from_bytes(mem.read(data + at, size), "big")
+            return pc + 1
         return h
 
     _make_ld_ind = _make_ld_abs
@@ -315,9 +328,12 @@ class Interpreter:
         return r[0]
 
 
-def interpret(program: Program, runtime, *, budget: int = 10_000_000):
-    """Run ``program`` against ``runtime`` and return its Result."""
-    interp = Interpreter(program, runtime, budget)
+def interpret(program: Program, runtime, *, budget: int = 10_000_000, prepare=None):
+    """Run ``program`` against ``runtime`` and return its Result.
+
+    ``prepare(program) -> Program``, if given, turns a tail call's target into what runs in its place (an
+    executor whose programs are normalised BPF normalises the callee too)."""
+    interp = Interpreter(program, runtime, budget, prepare)
     r0 = interp.run()
     top = runtime.stack_top
     stack = runtime.memory.read(top - STACK_SIZE, STACK_SIZE)

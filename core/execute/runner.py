@@ -20,6 +20,8 @@ def _ctx_layout(target, program: Program, context):
     if not prog_type(program.prog_type).ctx_struct:
         return None
     layout = context or target.context(program.prog_type)
+    if layout is None:  # the UAPI layout itself
+        return None
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
@@ -82,10 +84,12 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
     HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
     tier; targets that run programs themselves (interp, host) ignore it (host always optimises)."""
+    from ..back.codegen import check_runnable
     from ..front.validate import validate
     from .runtime import Runtime
 
     tgt = get_target(target)
+    check_runnable(program, tgt)
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
     executor = tgt.machine()
@@ -217,7 +221,7 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm)
+    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)

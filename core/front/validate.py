@@ -26,6 +26,9 @@ _STACK_BASE_SRC = frozenset({Kind.LDX, Kind.LDXSX})
 _STACK_BASE_DST = frozenset({Kind.ST, Kind.STX, Kind.ATOMIC})
 # Kinds whose rules are not vectorised below: always re-checked in Python.
 _SPECIAL = frozenset({Kind.CALLX, Kind.LD_ABS, Kind.LD_IND})
+# Program types whose context is an __sk_buff the legacy packet loads read (the kernel's may_access_skb); unspec
+# until the type is chosen.
+LD_ABS_TYPES = frozenset({"socket_filter", "sched_cls", "sched_act", "unspec"})
 
 
 def _table(pred) -> np.ndarray:
@@ -174,8 +177,13 @@ def _check_one(program: Program, arrays, pc: int, ptype, allowed_ids, second, st
         raise fail(reason, pc)
     info = OPCODES[insn.opcode]
     kind = info.kind
-    if kind in (Kind.LD_ABS, Kind.LD_IND):
-        raise fail("legacy packet access (LD_ABS/LD_IND) is not supported", pc)
+    if kind in (Kind.LD_ABS, Kind.LD_IND):  # the kernel's check_ld_abs
+        if info.size == 8 or insn.dst or insn.off or (kind == Kind.LD_ABS and insn.src):
+            raise fail("LD_ABS/LD_IND uses reserved fields (dst and off must be 0, size b/h/w)", pc)
+        if ptype.name not in LD_ABS_TYPES:
+            raise fail(f"LD_ABS/LD_IND packet access is not available to {ptype.name} programs", pc)
+        if len(starts) > 1:
+            raise fail("LD_ABS/LD_IND cannot be mixed with bpf-to-bpf calls", pc)
     if insn.dst == R10 and kind in _WRITES_DST:
         raise fail("write to r10 (the frame pointer is read-only)", pc)
     if kind == Kind.ATOMIC and insn.imm & 1 and insn.src == R10 and insn.imm != 0xF1:

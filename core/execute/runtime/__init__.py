@@ -138,23 +138,27 @@ class Runtime:
     def _setup_context(self, packet: bytes, ctx_layout) -> None:
         if len(packet) > layout.MAX_PACKET:
             raise RuntimeFault(f"packet of {len(packet)} bytes is larger than {layout.MAX_PACKET}")
+        self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
+        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
+        self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
+        if not self.ptype.packet:  # tracing and socket-level contexts: no packet
+            self.data = self.data_end = 0
+            self._render(initial=True)
+            self.ctx_start = self.ctx_values()
+            return
         room = layout.PACKET_HEADROOM
         self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
                                              bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
         self.data = layout.PACKET_BASE + room
         self.data_end = self.data + len(packet)
-        self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
-        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
-        proto = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # kept in network order
-        self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1,
-                      "protocol": proto, "pkt_type": 0}
+        self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
         self._render(initial=True)
         self.ctx_start = self.ctx_values()
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
         values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data,
-                  "len": self.data_end - self.data}
+                  "len": self.data_end - self.data} if self.ptype.packet else {}
         if initial:
             values = {**self.state, **values}
         for name, (off, size) in self.ctx_fields.items():

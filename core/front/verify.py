@@ -1,0 +1,1131 @@
+"""The verifier: abstract interpretation of every register and stack byte, proving memory safety.
+
+Each register holds a ``Val``: a scalar (``scalar.Scalar``: known bits and signed/unsigned ranges) or a typed
+pointer whose offset from its region's start is itself a ``Scalar``: ctx, stack (per frame), packet (checked
+against the proven packet range, the bytes known to lie before ``data_end``), ``data_end``, map value or NULL
+(a lookup result, refined to a map value by a NULL test on it or any copy of it), map value, map handle, and the
+memory block of ``mem`` programs (of known size when the caller gives it). The stack is tracked per 8-byte slot:
+a spilled register (any Val, kept exactly) or eight bytes each uninitialised, known or unknown.
+
+Exploration is path-sensitive like the kernel's (a state per path, pruned when an explored state at the same
+instruction and call chain covers it), and falls back to PREVAIL's joins when a point collects more than
+``PATHS`` states: joined there, widened at loop heads, so loops terminate without unrolling. Local calls are
+analysed in their calling context (the call chain is part of the key). A budget on the instructions stepped
+turns explosion into a "too complex" error naming the busiest instruction.
+
+What it proves, per access: in bounds of its region, not through NULL, not reading uninitialised stack; per
+helper call: argument kinds and sizes from ``specs/helpers.toml``; per exit: r0 set (and not a pointer for kernel
+program types). What it cannot prove is recorded per instruction with a readable message; an unproven access
+whose bound exists at run time (NULL, packet and memory bounds, variable stack offsets) is *checkable*, and
+``--safety=checked`` turns it into a run-time check (``back/legalize.py: checked``). Facts stay sound for the
+program as written (``value_facts``): after a failure the analysis continues with what may then hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..errors import ValidationError
+from . import scalar as S
+from .isa import OPCODES, R10, STACK_SIZE, CallKind, Cls, Kind, Pseudo, imm64
+from .program import Program
+from .progtypes import prog_type as get_prog_type
+from .scalar import Scalar
+
+# -- abstract values -----------------------------------------------------------------------------------------------
+UNINIT, SCALAR, CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM = range(11)
+_POINTERS = frozenset({CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM})
+_ARITH_OK = frozenset({CTX, STACK, PACKET, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
+NREGS = 12  # r0..r10 and the legaliser's hidden AX (r11), so legalised programs can be analysed too
+PATHS = 8  # states kept per instruction and call chain before they are joined
+DEFAULT_BUDGET = 1_000_000  # instructions stepped
+
+# Helpers that may move packet data (the kernel's bpf_helper_changes_pkt_data): packet pointers die at the call.
+PACKET_CHANGING = frozenset({
+    "xdp_adjust_head", "xdp_adjust_tail", "xdp_adjust_meta", "skb_pull_data", "skb_change_head",
+    "skb_change_tail", "skb_store_bytes", "l3_csum_replace", "l4_csum_replace", "skb_vlan_push", "skb_vlan_pop",
+    "skb_change_proto", "skb_change_type", "skb_adjust_room", "clone_redirect", "lwt_push_encap",
+    "lwt_seg6_store_bytes", "lwt_seg6_adjust_srh", "lwt_seg6_action", "msg_pull_data", "msg_push_data",
+    "msg_pop_data", "xdp_store_bytes"})
+# Context fields that are pointers (the UAPI stores them as u32) and the Val kind a load of each gives.
+_CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META}
+# Context fields a program may write, per program type (the kernel's is_valid_access write rules).
+CTX_WRITABLE = {
+    "sched_cls": frozenset({"mark", "priority", "tc_index", "cb0", "cb1", "cb2", "cb3", "cb4", "tc_classid",
+                            "queue_mapping"}),
+    "socket_filter": frozenset({"cb0", "cb1", "cb2", "cb3", "cb4"}),
+}
+
+
+class Val(NamedTuple):
+    kind: int
+    s: Scalar | None = None  # a scalar's value, a pointer's offset in its region
+    aux: int = 0  # map index (map kinds), frame number (stack)
+    id: int = 0  # MAP_OR_NULL: the lookup it came from (copies share it); UNINIT: 1 + pc that clobbered it
+
+
+UNINIT_VAL = Val(UNINIT)
+UNKNOWN = Val(SCALAR, S.UNKNOWN)
+_ZERO = S.const(0)
+
+
+def scalar_val(s: Scalar) -> Val:
+    return Val(SCALAR, s)
+
+
+_THRESHOLDS: tuple[int, ...] = ()  # set per analysis: the constants jumps compare with (widening stops there)
+
+
+def _widen(a: Scalar, b: Scalar) -> Scalar:
+    return S.widen(a, b, _THRESHOLDS)
+
+
+def _join(a: Val, b: Val, widen: bool = False) -> Val:
+    if a == b:
+        return a
+    if a.kind == b.kind and a.aux == b.aux and a.kind != UNINIT:
+        s = _widen(a.s, b.s) if widen else S.join(a.s, b.s)
+        return Val(a.kind, s, a.aux, a.id if a.id == b.id else (-1 if a.kind == PACKET else 0))
+    if a.kind == b.kind == PACKET:  # different families or steps: only the offset is left
+        return Val(PACKET, _widen(a.s, b.s) if widen else S.join(a.s, b.s), 0, -1)
+    kinds = {a.kind, b.kind}
+    if kinds == {MAP_VALUE, MAP_OR_NULL} and a.aux == b.aux:
+        return Val(MAP_OR_NULL, S.join(a.s, b.s), a.aux, 0)
+    for p, q in ((a, b), (b, a)):
+        if p.kind in (MAP_VALUE, MAP_OR_NULL) and q.kind == SCALAR and q.s.const == 0:
+            return Val(MAP_OR_NULL, p.s, p.aux, p.id if p.kind == MAP_OR_NULL else 0)
+    return Val(UNINIT, None, 0, -1)  # different types on different paths: unusable
+
+
+def _covers(a: Val, b: Val) -> bool:
+    if a == b or (a.kind == UNINIT and (b.kind == UNINIT or a.id == -1)):  # "mixed" is top: any use fails
+        return True
+    if a.kind != b.kind or a.aux != b.aux:
+        return False
+    if a.kind == MAP_OR_NULL and a.id != b.id and a.id != 0:
+        return False
+    return S.covers(a.s, b.s)
+
+
+# A stack slot: a spilled register (Val) or 8 bytes, each None (uninitialised), 0..255 (known) or -1 (unknown).
+_UNKNOWN_BYTES = (-1,) * 8
+
+
+def _slot_covers(a, b) -> bool:
+    if a == b:
+        return True
+    if isinstance(a, Val):
+        return isinstance(b, Val) and _covers(a, b)
+    bb = _as_bytes(b)
+    return all(x == y or (x == -1 and y is not None) for x, y in zip(a, bb))
+
+
+def _as_bytes(slot) -> tuple:
+    if not isinstance(slot, Val):
+        return slot
+    if slot.kind == SCALAR and slot.s.const is not None:
+        return tuple(slot.s.const.to_bytes(8, "little"))
+    if slot.kind == UNINIT:
+        return (None,) * 8
+    return _UNKNOWN_BYTES
+
+
+def _join_slot(a, b):
+    if a == b:
+        return a
+    if isinstance(a, Val) and isinstance(b, Val):
+        j = _join(a, b)
+        if j.kind != UNINIT:
+            return j
+    ab, bb = _as_bytes(a), _as_bytes(b)
+    return tuple(x if x == y else (None if x is None or y is None else -1) for x, y in zip(ab, bb))
+
+
+class State:
+    """Registers, each frame's stack (slot offset from that frame's r10 -> slot), the callers' saved r6-r9,
+    and the packet range: bytes from ``data`` proven to lie before ``data_end``."""
+
+    __slots__ = ("regs", "stacks", "saved", "pkt", "fam")
+
+    def __init__(self, regs, stacks, saved, pkt, fam=None):
+        self.regs, self.stacks, self.saved, self.pkt = regs, stacks, saved, pkt
+        #: packet pointer family (id of a variable offset) -> bytes proven from the family's base (the kernel's
+        #: reg->range, shared by the pointers derived from one variable offset by constant steps)
+        self.fam = fam if fam is not None else {}
+
+    def copy(self) -> State:
+        return State(list(self.regs), [dict(s) for s in self.stacks], list(self.saved), self.pkt, dict(self.fam))
+
+    def covers(self, o: State) -> bool:
+        if self.pkt > o.pkt or len(self.stacks) != len(o.stacks):
+            return False
+        if any(r > o.fam.get(f, 0) for f, r in self.fam.items()):
+            return False
+        if not all(_covers(a, b) for a, b in zip(self.regs, o.regs)):
+            return False
+        if not all(all(_covers(a, b) for a, b in zip(sa, sb)) for sa, sb in zip(self.saved, o.saved)):
+            return False
+        for mine, other in zip(self.stacks, o.stacks):
+            for off in mine.keys() | other.keys():
+                a, b = mine.get(off), other.get(off)
+                if a is None:
+                    if b is not None and _as_bytes(b) != (None,) * 8:
+                        return False
+                elif not _slot_covers(a, b if b is not None else (None,) * 8):
+                    return False
+        return True
+
+    def join(self, o: State, widen: bool = False) -> State:
+        regs = [_join(a, b, widen) for a, b in zip(self.regs, o.regs)]
+        saved = [tuple(_join(a, b, widen) for a, b in zip(sa, sb)) for sa, sb in zip(self.saved, o.saved)]
+        stacks = []
+        for mine, other in zip(self.stacks, o.stacks):
+            st = {}
+            for off in mine.keys() | other.keys():
+                a, b = mine.get(off, (None,) * 8), other.get(off, (None,) * 8)
+                j = _join_slot(a, b)
+                if isinstance(j, Val) and widen and isinstance(a, Val):
+                    j = _join(a, b, True) if _join(a, b, True).kind != UNINIT else j
+                if j != (None,) * 8:
+                    st[off] = j
+            stacks.append(st)
+        fam = {f: min(r, o.fam[f]) for f, r in self.fam.items() if f in o.fam}
+        return State(regs, stacks, saved, min(self.pkt, o.pkt), fam)
+
+
+# -- results -------------------------------------------------------------------------------------------------------
+# What a run-time check needs: kind, and for bounds the access's offset and size.
+CHECK_NULL, CHECK_PACKET, CHECK_MEM, CHECK_STACK = "null", "packet", "mem", "stack"
+
+
+@dataclass
+class Access:
+    """Every visit of one memory access (or other checked instruction), as the analysis saw it."""
+
+    pc: int
+    what: str  # "packet read of 4 bytes", ...
+    proven: int = 0  # visits proven safe
+    checkable: int = 0  # visits that a run-time check makes safe
+    definite: int = 0  # visits that fail whatever the values
+    unprovable: int = 0  # visits neither proven nor checkable
+    checks: set = field(default_factory=set)  # CHECK_* kinds the checkable visits need
+    message: str = ""  # the first failure
+
+    @property
+    def status(self) -> str:
+        """proven | checked (a run-time check makes it safe) | fault (always fails) | rejected."""
+        if not (self.checkable or self.definite or self.unprovable):
+            return "proven"
+        if self.unprovable or (self.definite and (self.proven or self.checkable)):
+            return "rejected"
+        if self.definite:
+            return "fault"
+        return "checked"
+
+
+@dataclass
+class Analysis:
+    program: Program
+    facts: dict[int, list[Val]]  # pc -> register values before it (joined over every visit)
+    accesses: dict[int, Access]  # memory accesses, by pc
+    errors: dict[int, Access]  # everything else that failed (helper arguments, exits, uninitialised registers)
+    frame_depth: dict[int, int]  # function start -> bytes of stack it uses
+    complete: bool = True  # False when the budget ran out (facts then say nothing)
+    too_complex: str = ""
+    mem_size: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {"proven": 0, "checked": 0, "fault": 0, "rejected": 0}
+        for acc in self.accesses.values():
+            out[acc.status] += 1
+        return out
+
+    def problems(self, checked: bool = False) -> list[Access]:
+        """What makes the program unacceptable: every failure (verify), or those a check cannot fix (checked)."""
+        out = []
+        for acc in list(self.accesses.values()) + list(self.errors.values()):
+            st = acc.status
+            if st == "rejected" or (not checked and st != "proven"):
+                out.append(acc)
+        return sorted(out, key=lambda a: a.pc)
+
+
+# -- the analysis --------------------------------------------------------------------------------------------------
+
+class _Budget(Exception):
+    pass
+
+
+class Verifier:
+    def __init__(self, program: Program, *, mem_size: int | None = None, assume_checks: bool = True,
+                 budget: int = DEFAULT_BUDGET):
+        self.p = program
+        self.insns = program.insns
+        self.ptype = get_prog_type(program.prog_type)
+        self.ctx_by_off = {off: (name, size) for name, (off, size) in self.ptype.ctx_fields.items()}
+        self.writable = CTX_WRITABLE.get(self.ptype.name, frozenset())
+        self.mem_size = mem_size
+        self.assume = assume_checks
+        self.budget = budget
+        self.facts: dict[int, list[Val]] = {}
+        self.accesses: dict[int, Access] = {}
+        self.errors: dict[int, Access] = {}
+        self.depth: dict[int, int] = {}
+        self.visits: dict[int, int] = {}
+
+    # -- reporting ---------------------------------------------------------------------------------------------
+    def _rec(self, table, pc: int, what: str) -> Access:
+        acc = table.get(pc)
+        if acc is None:
+            acc = table[pc] = Access(pc, what)
+        return acc
+
+    def ok(self, pc: int, what: str) -> None:
+        self._rec(self.accesses, pc, what).proven += 1
+
+    def fail(self, pc: int, what: str, message: str, *, check: str | None = None, definite: bool = False,
+             access: bool = True) -> None:
+        acc = self._rec(self.accesses if access else self.errors, pc, what)
+        self._failed = True
+        if check:
+            acc.checkable += 1
+            acc.checks.add(check)
+        elif definite:
+            acc.definite += 1
+        else:
+            acc.unprovable += 1
+        if not acc.message:
+            acc.message = message
+
+    # -- entry ---------------------------------------------------------------------------------------------------
+    def initial(self) -> State:
+        regs = [UNINIT_VAL] * NREGS
+        regs[R10] = Val(STACK, _ZERO, 0)
+        if self.ptype.ctx_struct:
+            regs[1] = Val(CTX, _ZERO)
+        elif self.mem_size == 0:
+            regs[1] = scalar_val(_ZERO)
+            regs[2] = scalar_val(_ZERO)
+        else:
+            regs[1] = Val(MEM, _ZERO)
+            regs[2] = scalar_val(S.const(self.mem_size) if self.mem_size is not None else S.urange(0, 1 << 32))
+        return State(regs, [{}], [], 0)
+
+    def run(self) -> Analysis:
+        from .cfg import build_cfg
+
+        cfg = build_cfg(self.p)
+        self.cfg = cfg
+        n = len(self.insns)
+        leaders = {b.start for b in cfg.blocks}
+        for pc, insn in enumerate(self.insns):
+            if insn.opcode == 0x85 and insn.src == CallKind.LOCAL and not cfg.second[pc]:
+                leaders.add(pc + 1)
+        self.leaders = leaders
+        self.loop_heads = {cfg.blocks[t].start for _, t in cfg.back_edges}
+        self.fn_of = {}
+        starts = sorted(cfg.functions)
+        for i, s in enumerate(starts):
+            for pc in range(s, starts[i + 1] if i + 1 < len(starts) else n):
+                self.fn_of[pc] = s
+        global _THRESHOLDS
+        consts = set()
+        for insn in self.insns:
+            info = OPCODES[insn.opcode]
+            if info is not None and info.kind == Kind.JCOND and not info.src_reg:
+                for c in (insn.imm, insn.imm & S.M32, insn.imm & S.M64):
+                    consts.update((c - 1, c, c + 1))
+        _THRESHOLDS = tuple(sorted(consts))
+        seen: dict[tuple, list[State]] = {}
+        merged_keys: set[tuple] = set()
+        work: list[tuple[tuple, int, State]] = [((), 0, self.initial())]
+        self.steps = 0
+        complete, too_complex = True, ""
+        try:
+            while work:
+                chain, pc, st = work.pop()
+                self.chain = chain
+                for nchain, npc, nst in self.block(chain, pc, st.copy()):  # ``seen`` keeps the original
+                    key = (nchain, npc)
+                    old = seen.get(key)
+                    if old is None:
+                        seen[key] = [nst]
+                    elif any(o.covers(nst) for o in old):
+                        continue
+                    elif len(old) < PATHS and key not in merged_keys:
+                        old.append(nst)
+                    else:  # too many paths: one joined state from now on, widened at loop heads
+                        merged = old[0]
+                        for o in old[1:]:
+                            merged = merged.join(o)
+                        nst = merged.join(nst, widen=npc in self.loop_heads)
+                        merged_keys.add(key)
+                        seen[key] = [nst]
+                    work.append((nchain, npc, nst))
+        except _Budget:
+            busiest = max(self.visits, key=self.visits.get)
+            complete = False
+            too_complex = (f"program too complex to verify: {self.steps} instructions stepped (budget {self.budget}), "
+                           f"insn {busiest} visited {self.visits[busiest]} times")
+        self._stack_depth_check(seen)
+        return Analysis(self.p, self.facts, self.accesses, self.errors, self.depth, complete, too_complex,
+                        self.mem_size)
+
+    def _stack_depth_check(self, seen) -> None:
+        """The kernel's rule: the frames of one call chain use at most 512 bytes of stack together."""
+        chains = {}
+        for chain, pc in seen:
+            chains.setdefault(chain, set()).add(self.fn_of.get(pc, 0))
+        for chain in chains:
+            fns = [0]
+            for ret in chain:
+                call = ret - 1
+                fns.append(call + 1 + self.insns[call].imm)
+            total = sum(_round8(self.depth.get(f, 0)) for f in fns)
+            if total > STACK_SIZE:
+                call = chain[-1] - 1
+                parts = " + ".join(str(_round8(self.depth.get(f, 0))) for f in fns)
+                self.fail(call, "call", f"combined stack depth {total} bytes ({parts}) exceeds {STACK_SIZE} across "
+                          f"{len(fns)} frames", access=False)
+
+    # -- stepping ------------------------------------------------------------------------------------------------
+    def block(self, chain: tuple, pc: int, st: State):
+        """Run from ``pc`` to the end of its straight-line piece; yields (chain, pc, state) successors."""
+        insns, leaders = self.insns, self.leaders
+        first = True
+        while True:
+            if not first and pc in leaders:
+                yield chain, pc, st
+                return
+            first = False
+            self.steps += 1
+            self.visits[pc] = self.visits.get(pc, 0) + 1
+            if self.steps > self.budget:
+                raise _Budget
+            self._fact(pc, st)
+            insn = insns[pc]
+            info = OPCODES[insn.opcode]
+            kind = info.kind
+            if kind == Kind.JCOND:
+                yield from self.jcond(chain, pc, insn, info, st)
+                return
+            if kind == Kind.JA:
+                yield chain, pc + 1 + (insn.imm if info.cls == Cls.JMP32 else insn.off), st
+                return
+            if kind == Kind.EXIT:
+                out = self.exit(chain, pc, st)
+                if out is not None:
+                    yield out
+                return
+            if kind == Kind.CALL and insn.src == CallKind.LOCAL:
+                yield self.call_local(chain, pc, insn, st)
+                return
+            pc = self.step(pc, insn, info, st)
+            if pc is None:
+                return
+
+    def _fact(self, pc: int, st: State) -> None:
+        old = self.facts.get(pc)
+        if old is None:
+            self.facts[pc] = list(st.regs)
+        else:
+            for i, (a, b) in enumerate(zip(old, st.regs)):
+                if a != b:
+                    old[i] = _join(a, b)
+
+    def read_reg(self, pc: int, st: State, r: int, what: str) -> Val:
+        v = st.regs[r]
+        if v.kind == UNINIT:
+            if v.id == -1:
+                msg = f"r{r} holds different types on different paths here"
+            elif v.id > 0:
+                msg = f"read of r{r}, clobbered by the call at insn {v.id - 1}"
+            else:
+                msg = f"read of uninitialised register r{r}"
+            self.fail(pc, what, f"{what}: {msg}", definite=v.id >= 0, access=False)
+            return UNKNOWN
+        return v
+
+    def describe(self, v: Val) -> str:
+        k = v.kind
+        if k == SCALAR:
+            return f"scalar {v.s}"
+        if k == UNINIT:
+            return "uninitialised"
+        off = f" (offset {v.s})" if v.s is not None and v.s != _ZERO else ""
+        if k == CTX:
+            return f"ctx pointer{off}"
+        if k == STACK:
+            return f"stack pointer r10{_signed(v.s)}" + (f" of frame {v.aux}" if v.aux else "")
+        if k == PACKET:
+            return f"packet pointer{off}"
+        if k == PKT_END:
+            return "data_end"
+        if k == PKT_META:
+            return "data_meta"
+        if k in (MAP_VALUE, MAP_OR_NULL):
+            m = self.p.maps[v.aux]
+            what = "map value" if k == MAP_VALUE else "map value or NULL"
+            return f"{what} of {m.name}{off}"
+        if k == MAP_PTR:
+            return f"map {self.p.maps[v.aux].name}"
+        if k == MEM:
+            return f"memory pointer{off}"
+        return "?"
+
+    def step(self, pc: int, insn, info, st: State) -> int | None:
+        kind = info.kind
+        regs = st.regs
+        if kind == Kind.ALU:
+            self.alu(pc, insn, info, st)
+        elif kind == Kind.ENDIAN:
+            v = self.read_reg(pc, st, insn.dst, "byte swap")
+            if v.kind != SCALAR:
+                self.fail(pc, "byte swap", f"byte swap of a pointer (r{insn.dst}: {self.describe(v)})",
+                          access=False)
+                v = UNKNOWN
+            swap = info.cls == Cls.ALU64 or info.src_reg
+            regs[insn.dst] = scalar_val(S.bswap(v.s, insn.imm, swap))
+        elif kind == Kind.LD_IMM64:
+            nxt = self.insns[pc + 1]
+            if insn.src == Pseudo.IMM64:
+                regs[insn.dst] = scalar_val(S.const(imm64(insn, nxt)))
+            elif insn.src == Pseudo.MAP_FD:
+                regs[insn.dst] = Val(MAP_PTR, _ZERO, insn.imm)
+            elif insn.src == Pseudo.MAP_VALUE:
+                regs[insn.dst] = Val(MAP_VALUE, S.const(nxt.imm & 0xFFFFFFFF), insn.imm)
+            else:
+                self.fail(pc, "lddw", f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported",
+                          access=False)
+                regs[insn.dst] = UNKNOWN
+            return pc + 2
+        elif kind in (Kind.LDX, Kind.LDXSX):
+            base = self.read_reg(pc, st, insn.src, "load")
+            regs[insn.dst] = self.access(pc, st, base, insn.src, insn.off, info.size, False,
+                                         signed=kind == Kind.LDXSX)
+        elif kind in (Kind.ST, Kind.STX):
+            base = self.read_reg(pc, st, insn.dst, "store")
+            value = scalar_val(S.const(insn.imm)) if kind == Kind.ST else self.read_reg(pc, st, insn.src, "store")
+            self.access(pc, st, base, insn.dst, insn.off, info.size, True, value=value)
+        elif kind == Kind.ATOMIC:
+            base = self.read_reg(pc, st, insn.dst, "atomic")
+            operand = self.read_reg(pc, st, insn.src, "atomic")
+            if operand.kind != SCALAR:
+                self.fail(pc, "atomic", f"pointer leak: atomic operation with a pointer operand "
+                          f"(r{insn.src}: {self.describe(operand)})", access=False)
+            if insn.imm == 0xF1:
+                self.read_reg(pc, st, 0, "cmpxchg")
+            self.access(pc, st, base, insn.dst, insn.off, info.size, True, value=UNKNOWN, atomic=True)
+            if insn.imm & 1:
+                width = S.urange(0, (1 << (8 * info.size)) - 1)
+                regs[0 if insn.imm == 0xF1 else insn.src] = scalar_val(width)
+        elif kind == Kind.CALL:
+            if insn.src == CallKind.HELPER:
+                return self.helper(pc, insn.imm, st)
+            self.fail(pc, "call", "kfunc calls are not supported", access=False)
+            return None
+        elif kind == Kind.CALLX:
+            v = self.read_reg(pc, st, insn.dst, "callx")
+            hid = v.s.const if v.kind == SCALAR else None
+            if hid is None or self.ptype.helper(hid) is None:
+                self.fail(pc, "callx", f"callx r{insn.dst}: the target ({self.describe(v)}) is not a known helper "
+                          f"of {self.ptype.name}", access=False)
+                self._clobber(pc, st, None)
+                return pc + 1
+            return self.helper(pc, hid, st)
+        else:
+            self.fail(pc, "insn", f"{kind.name} is not supported by the verifier", access=False)
+            return None
+        return pc + 1
+
+    # -- ALU -------------------------------------------------------------------------------------------------------
+    def alu(self, pc: int, insn, info, st: State) -> None:
+        regs, op, wide = st.regs, info.op, info.cls == Cls.ALU64
+        bits = 64 if wide else 32
+        what = f"{op}{'' if wide else '32'}"
+        if info.src_reg:
+            src = self.read_reg(pc, st, insn.src, what)
+        else:
+            src = scalar_val(S.const(insn.imm if wide else insn.imm & S.M32))
+        if op == "mov":
+            if src.kind != SCALAR:
+                if wide and not insn.off:
+                    regs[insn.dst] = src
+                    return
+                self.fail(pc, what, f"disallowed pointer arithmetic: {'movsx' if insn.off else '32-bit mov'} of "
+                          f"r{insn.src} ({self.describe(src)})", access=False)
+                regs[insn.dst] = UNKNOWN
+                return
+            s = src.s if wide else S.view32(src.s)
+            regs[insn.dst] = scalar_val(S.alu("mov", s, s, bits, insn.off) if insn.off else s)
+            return
+        dst = self.read_reg(pc, st, insn.dst, what)
+        if dst.kind == SCALAR and src.kind == SCALAR:
+            if wide:
+                regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
+            else:
+                regs[insn.dst] = scalar_val(S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off))
+            return
+        # pointer arithmetic
+        if wide and op in ("add", "sub"):
+            if dst.kind in _ARITH_OK and src.kind == SCALAR:
+                regs[insn.dst] = self._ptr_add(pc, st, dst, src.s, op, info.src_reg)
+                return
+            if op == "add" and src.kind in _ARITH_OK and dst.kind == SCALAR:
+                regs[insn.dst] = self._ptr_add(pc, st, src, dst.s, op, True)
+                return
+            if op == "sub" and dst.kind == src.kind and dst.aux == src.aux and dst.kind in _ARITH_OK:
+                regs[insn.dst] = scalar_val(S.alu("sub", dst.s, src.s))
+                return
+            if op == "sub" and dst.kind == PKT_END and src.kind == PACKET:
+                regs[insn.dst] = UNKNOWN
+                return
+        self.fail(pc, what, f"disallowed pointer arithmetic: {what} on r{insn.dst} ({self.describe(dst)})"
+                  + (f" with r{insn.src} ({self.describe(src)})" if info.src_reg else f" with {insn.imm}"),
+                  access=False)
+        regs[insn.dst] = UNKNOWN
+
+    def _ptr_add(self, pc: int, st: State, ptr: Val, delta: Scalar, op: str, reg_operand: bool) -> Val:
+        s = S.alu(op, ptr.s, delta)
+        if ptr.kind != PACKET:
+            return ptr._replace(s=s)
+        if not reg_operand:  # a constant step stays in the family
+            step = S.sx(delta.const) if op == "add" else -S.sx(delta.const)
+            return Val(PACKET, s, ptr.aux + step if ptr.id else 0, ptr.id)
+        # Adding a register starts a family named after this instruction (constant or not, so the states of a
+        # loop's iterations agree and join well); pointers of an older family from this pc lose theirs.
+        fam = pc + 1
+        st.fam.pop(fam, None)
+        for i, v in enumerate(st.regs):
+            if v.kind == PACKET and v.id == fam:
+                st.regs[i] = v._replace(id=-1, aux=0)
+        for stack in st.stacks:
+            for off, slot in list(stack.items()):
+                if isinstance(slot, Val) and slot.kind == PACKET and slot.id == fam:
+                    stack[off] = slot._replace(id=-1, aux=0)
+        return Val(PACKET, s, 0, fam)
+
+    # -- jumps -----------------------------------------------------------------------------------------------------
+    def jcond(self, chain, pc, insn, info, st: State):
+        op = info.op
+        wide = info.cls == Cls.JMP
+        a = self.read_reg(pc, st, insn.dst, op)
+        if info.src_reg:
+            b = self.read_reg(pc, st, insn.src, op)
+        else:
+            b = scalar_val(S.const(insn.imm if wide else insn.imm & S.M32))
+        target, fall = pc + 1 + insn.off, pc + 1
+        for taken, npc in ((False, fall), (True, target)):
+            nst = self.branch(st, insn, info, a, b, taken, wide)
+            if nst is not None:
+                yield chain, npc, nst
+
+    def branch(self, st: State, insn, info, a: Val, b: Val, taken: bool, wide: bool) -> State | None:
+        op = info.op
+        if a.kind == SCALAR and b.kind == SCALAR:
+            if wide:
+                na, nb = S.refine(op, a.s, b.s, taken)
+                if na is None:
+                    return None
+            else:
+                la, lb = S.refine(op, S.view32(a.s), S.view32(b.s), taken, 32)
+                if la is None:
+                    return None
+                na, nb = S.lift32(a.s, la), S.lift32(b.s, lb)
+                if na is None or nb is None:
+                    return None
+            nst = st.copy()
+            nst.regs[insn.dst] = scalar_val(na)
+            if info.src_reg:
+                nst.regs[insn.src] = scalar_val(nb)
+            return nst
+        if not wide:
+            return st.copy()
+        # packet pointer against data_end: the fall-through or taken side proves a range
+        cond = op if taken else _NEG.get(op)
+        if cond is not None:
+            pkt = None
+            if a.kind == PACKET and b.kind == PKT_END:
+                pkt = {"jle": 0, "jlt": 1}.get(cond), a
+            elif a.kind == PKT_END and b.kind == PACKET:
+                pkt = {"jge": 0, "jgt": 1}.get(cond), b
+            if pkt is not None and pkt[0] is not None:
+                extra, p = pkt
+                nst = st.copy()
+                if p.id > 0:
+                    nst.fam[p.id] = max(nst.fam.get(p.id, 0), p.aux + extra)
+                if p.s.smin >= 0:
+                    nst.pkt = max(nst.pkt, p.s.umin + extra)
+                return nst
+        # NULL test of a lookup result
+        for p, q in ((a, b), (b, a)):
+            if p.kind == MAP_OR_NULL and q.kind == SCALAR and q.s.const == 0 and op in ("jeq", "jne"):
+                is_null = (op == "jeq") == taken
+                nst = st.copy()
+                new = scalar_val(_ZERO) if is_null else p._replace(kind=MAP_VALUE, id=0)
+                self._replace_lookup(nst, p, new)
+                return nst
+        return st.copy()
+
+    def _replace_lookup(self, st: State, p: Val, new: Val) -> None:
+        def same(v):
+            return v == p or (p.id and v.kind == MAP_OR_NULL and v.id == p.id)
+
+        for i, v in enumerate(st.regs):
+            if same(v):
+                st.regs[i] = new if v == p else (scalar_val(_ZERO) if new.kind == SCALAR else v._replace(
+                    kind=MAP_VALUE, id=0))
+        for stack in st.stacks:
+            for off, slot in list(stack.items()):
+                if isinstance(slot, Val) and same(slot):
+                    stack[off] = scalar_val(_ZERO) if new.kind == SCALAR else slot._replace(kind=MAP_VALUE, id=0)
+
+    # -- calls and exits -------------------------------------------------------------------------------------------
+    def call_local(self, chain, pc, insn, st: State):
+        nst = st.copy()
+        nst.saved.append(tuple(st.regs[6:10]))
+        depth = len(nst.stacks)
+        nst.stacks.append({})
+        for r in (0, 6, 7, 8, 9):
+            nst.regs[r] = UNINIT_VAL
+        nst.regs[R10] = Val(STACK, _ZERO, depth)
+        return chain + (pc + 1,), pc + 1 + insn.imm, nst
+
+    def exit(self, chain, pc, st: State):
+        r0 = st.regs[0]
+        if r0.kind == UNINIT:
+            self.read_reg(pc, st, 0, "exit")
+            r0 = UNKNOWN
+        depth = len(st.stacks) - 1
+        if not chain:
+            if r0.kind != SCALAR and self.ptype.ctx_struct:
+                self.fail(pc, "exit", f"pointer leak: the program returns a pointer (r0: {self.describe(r0)})",
+                          access=False)
+            return None
+        if r0.kind == STACK and r0.aux == depth:
+            self.fail(pc, "exit", "the function returns a pointer to its own stack frame", access=False)
+            r0 = UNKNOWN
+        nst = st.copy()
+        nst.stacks.pop()
+        saved = nst.saved.pop()
+        nst.regs[6:10] = list(saved)
+        nst.regs[0] = r0
+        for r in (1, 2, 3, 4, 5):
+            nst.regs[r] = Val(UNINIT, None, 0, pc + 1)
+        nst.regs[R10] = Val(STACK, _ZERO, depth - 1)
+        self._drop_frame(nst, depth)
+        return chain[:-1], chain[-1], nst
+
+    def _drop_frame(self, st: State, depth: int) -> None:
+        for i, v in enumerate(st.regs):
+            if v.kind == STACK and v.aux >= depth:
+                st.regs[i] = Val(UNINIT, None, 0, -1)
+
+    def _clobber(self, pc: int, st: State, ret: Val | None) -> None:
+        st.regs[0] = ret if ret is not None else UNKNOWN
+        for r in (1, 2, 3, 4, 5):
+            st.regs[r] = Val(UNINIT, None, 0, pc + 1)
+
+    def helper(self, pc: int, hid: int, st: State) -> int:
+        proto = self.ptype.helper(hid)
+        if proto is None:  # e.g. the fault helper of checked code: nothing after it runs
+            self.fail(pc, "call", f"helper {hid} is not available to {self.ptype.name} programs", access=False)
+            self._havoc_stacks(st)
+            self._clobber(pc, st, None)
+            return pc + 1
+        what = f"call to bpf_{proto.name}"
+        map_idx = None
+        args = list(proto.args)
+        for i, kind in enumerate(args):
+            r = i + 1
+            v = st.regs[r]
+            if v.kind == UNINIT:
+                self.read_reg(pc, st, r, f"{what} argument {r}")
+                continue
+            if kind == "ctx":
+                if v.kind != CTX or v.s != _ZERO:
+                    self._arg_fail(pc, what, r, "the context pointer", v)
+            elif kind == "map":
+                if v.kind != MAP_PTR:
+                    self._arg_fail(pc, what, r, "a map", v)
+                else:
+                    map_idx = v.aux
+            elif kind in ("key", "value"):
+                if map_idx is None:
+                    self._arg_fail(pc, what, r, f"a {kind} pointer after a map argument", v)
+                    continue
+                m = self.p.maps[map_idx]
+                size = m.key_size if kind == "key" else m.value_size
+                self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
+            elif kind == "ptr":
+                size = None
+                if i + 1 < len(args) and args[i + 1] == "size":
+                    sv = st.regs[r + 1]
+                    if sv.kind == SCALAR:
+                        size = sv.s.umax
+                self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=True)
+            elif kind in ("int", "flags", "size"):
+                if v.kind != SCALAR:
+                    self._arg_fail(pc, what, r, "a scalar", v, leak=True)
+        ret = None
+        if proto.ret == "map_value_or_null" and map_idx is not None:
+            ret = Val(MAP_OR_NULL, _ZERO, map_idx, pc + 1)
+        if proto.name in PACKET_CHANGING:
+            self._invalidate_packet(st, pc)
+        self._clobber(pc, st, ret)
+        return pc + 1
+
+    def _arg_fail(self, pc, what, r, expected, v, leak=False):
+        self.fail(pc, what, f"{what}: argument r{r} must be {expected}, not {self.describe(v)}"
+                  + (" (pointer leak)" if leak else ""), access=False)
+
+    def mem_arg(self, pc, st: State, v: Val, r: int, size: int | None, what: str, write: bool) -> None:
+        """A helper reads (or writes) ``size`` bytes at ``v``: checked like an access of that size."""
+        if size is None:
+            if v.kind == STACK:
+                self._havoc_stack(st, v.aux)
+            elif v.kind != SCALAR:
+                self.fail(pc, what, f"{what}: its size is not bounded", access=False)
+            return
+        if size == 0:
+            return
+        if write and v.kind == STACK:
+            self.access(pc, st, v, r, 0, size, True, value=UNKNOWN, what_override=what, helper=True)
+        else:
+            self.access(pc, st, v, r, 0, size, False, what_override=what, helper=True)
+
+    def _invalidate_packet(self, st: State, pc: int) -> None:
+        dead = Val(UNINIT, None, 0, pc + 1)
+        for i, v in enumerate(st.regs):
+            if v.kind in (PACKET, PKT_END, PKT_META):
+                st.regs[i] = dead
+        for stack in st.stacks:
+            for off, slot in list(stack.items()):
+                if isinstance(slot, Val) and slot.kind in (PACKET, PKT_END, PKT_META):
+                    stack[off] = _UNKNOWN_BYTES
+        st.saved = [tuple(dead if v.kind in (PACKET, PKT_END, PKT_META) else v for v in sv) for sv in st.saved]
+        st.pkt = 0
+        st.fam = {}
+
+    def _havoc_stack(self, st: State, frame: int) -> None:
+        stack = st.stacks[frame]
+        for off in range(-STACK_SIZE, 0, 8):
+            slot = stack.get(off)
+            stack[off] = _UNKNOWN_BYTES if slot is None else tuple(-1 for _ in range(8))
+
+    def _havoc_stacks(self, st: State) -> None:
+        for i in range(len(st.stacks)):
+            self._havoc_stack(st, i)
+
+    # -- memory ----------------------------------------------------------------------------------------------------
+    def access(self, pc: int, st: State, base: Val, reg: int, off: int, size: int, write: bool, **kw) -> Val:
+        """Check one access; returns the loaded value (for loads)."""
+        self._failed = False
+        out = self._access(pc, st, base, reg, off, size, write, **kw)
+        if write and self._failed and not self.assume:
+            self._havoc_stacks(st)  # an unchecked bad store may have hit anything, the stack included
+        return out
+
+    def _access(self, pc: int, st: State, base: Val, reg: int, off: int, size: int, write: bool, *,
+                value: Val | None = None, signed: bool = False, atomic: bool = False, what_override: str = "",
+                helper: bool = False) -> Val:
+        kind = base.kind
+        rw = "write" if write else "read"
+        region = {CTX: "context", STACK: "stack", PACKET: "packet", MAP_VALUE: "map value", MEM: "memory",
+                  MAP_OR_NULL: "map value", PKT_END: "data_end", PKT_META: "data_meta", MAP_PTR: "map",
+                  SCALAR: "scalar"}.get(kind, "memory")
+        what = what_override or f"{region} {rw} of {size} bytes"
+        loaded = scalar_val(_sized(size, signed))
+        if kind == UNINIT:
+            return loaded  # read_reg reported it
+        if kind == SCALAR:
+            self.fail(pc, what, f"{what} through r{reg}, which is not a pointer ({self.describe(base)})",
+                      definite=True)
+            return loaded
+        if value is not None and value.kind != SCALAR and value.kind != UNINIT and kind != STACK:
+            self.fail(pc, what, f"pointer leak: storing {self.describe(value)} into {region} memory",
+                      access=False)
+        if kind == MAP_OR_NULL:
+            msg = (f"possible NULL dereference: r{reg} is {self.describe(base)} "
+                   f"(check the result of the lookup at insn {base.id - 1} against NULL first)" if base.id else
+                   f"possible NULL dereference: r{reg} is {self.describe(base)}")
+            self.fail(pc, what, f"{what}: {msg}", check=CHECK_NULL)
+            if not self.assume:
+                return loaded
+            base = base._replace(kind=MAP_VALUE, id=0)
+            self._replace_lookup(st, st.regs[reg], base) if st.regs[reg].kind == MAP_OR_NULL else None
+            kind = MAP_VALUE
+        lo, hi = base.s.smin + off, base.s.smax + off + size  # the bytes that may be touched: [lo, hi)
+        at = f"offset {lo}" if base.s.smin == base.s.smax else f"offset {lo}..{base.s.smax + off}"
+        if kind == CTX:
+            return self._ctx(pc, st, base, off, size, write, atomic, what, at, value)
+        if kind == STACK:
+            return self._stack(pc, st, base, reg, off, size, write, what, value, signed, helper)
+        if kind == PACKET:
+            fam = base.id > 0 and base.aux + off + size <= st.fam.get(base.id, 0)
+            if lo >= 0 and (hi <= st.pkt or fam):
+                self.ok(pc, what)
+            else:
+                proven = st.fam.get(base.id, 0) if base.id > 0 else st.pkt
+                self._bounds_fail(pc, what, at, lo, hi, proven, CHECK_PACKET, "packet")
+                if self.assume and lo >= 0:  # the check (reg + off + size <= data_end) proves this from now on
+                    st.pkt = max(st.pkt, base.s.umin + off + size)
+                    if base.id > 0:
+                        st.fam[base.id] = max(st.fam.get(base.id, 0), base.aux + off + size)
+            return loaded
+        if kind == MAP_VALUE:
+            vsize = self.p.maps[base.aux].value_size
+            if lo >= 0 and hi <= vsize:
+                self.ok(pc, what)
+            else:
+                definite = base.s.smin + off >= vsize or base.s.smax + off + size <= 0 or base.s.const is not None
+                self.fail(pc, what, f"{what} at {at} is outside the {vsize}-byte value of map "
+                          f"{self.p.maps[base.aux].name}", definite=definite)
+            return loaded
+        if kind == MEM:
+            if self.mem_size is not None:
+                if lo >= 0 and hi <= self.mem_size:
+                    self.ok(pc, what)
+                else:
+                    definite = lo >= self.mem_size or hi <= 0 or base.s.const is not None
+                    self.fail(pc, what, f"{what} at {at} is outside the {self.mem_size}-byte memory block",
+                              definite=definite)
+            else:
+                self.fail(pc, what, f"{what} at {at}: the size of the memory block is not known", check=CHECK_MEM)
+            return loaded
+        self.fail(pc, what, f"{what} through r{reg}, which is {self.describe(base)} (not dereferenceable)",
+                  definite=True)
+        return loaded
+
+    def _bounds_fail(self, pc, what, at, lo, hi, proven, check, region) -> None:
+        if lo < 0:
+            msg = f"{what} at {at} is before the start of the {region}"
+        else:
+            msg = (f"{what} at {at} is beyond the proven range {proven} "
+                   f"(check data + {hi} <= data_end first)")
+        self.fail(pc, what, msg, check=check)
+
+    def _ctx(self, pc, st, base, off, size, write, atomic, what, at, value) -> Val:
+        if base.s.const is None:
+            self.fail(pc, what, f"{what} at a variable offset ({at}) of the context", definite=False)
+            return scalar_val(_sized(size, False))
+        o = base.s.smin + off
+        hit = None
+        for foff, (name, fsize) in self.ctx_by_off.items():
+            if foff <= o < foff + fsize:
+                hit = (foff, name, fsize)
+        if hit is None or o + size > hit[0] + hit[2]:
+            self.fail(pc, what, f"{what} at {at} of {self.ptype.ctx_struct or 'the context'} is not a known "
+                      f"field", definite=True)
+            return scalar_val(_sized(size, False))
+        foff, name, fsize = hit
+        kind = _CTX_POINTERS.get(name)
+        if kind is not None:
+            if write or o != foff or size != fsize:
+                self.fail(pc, what, f"{what} of {self.ptype.ctx_struct}.{name}: a packet pointer field can only "
+                          f"be loaded whole ({fsize} bytes)", definite=True)
+                return scalar_val(_sized(size, False))
+            self.ok(pc, what)
+            return Val(kind, _ZERO)
+        if write and (name not in self.writable or atomic):
+            self.fail(pc, what, f"{what}: {self.ptype.ctx_struct}.{name} is read-only", definite=True)
+            return UNKNOWN
+        if write and value is not None and value.kind not in (SCALAR, UNINIT):
+            self.fail(pc, what, f"pointer leak: storing {self.describe(value)} into {self.ptype.ctx_struct}.{name}",
+                      access=False)
+        self.ok(pc, what)
+        return scalar_val(_sized(size, False))
+
+    def _stack(self, pc, st, base, reg, off, size, write, what, value, signed, helper) -> Val:
+        frame = base.aux
+        lo, hi = base.s.smin + off, base.s.smax + off + size
+        fn = self._frame_fn(st, frame)
+        if lo < -STACK_SIZE or hi > 0:
+            at = f"r10{lo:+d}" if base.s.smin == base.s.smax else f"r10{lo:+d}..r10{base.s.smax + off:+d}"
+            if base.s.smax + off >= 0 or base.s.smin + off + size <= -STACK_SIZE or base.s.const is not None:
+                self.fail(pc, what, f"{what} at {at} is outside the {STACK_SIZE}-byte frame [r10-512, r10)"
+                          + (" (it would overwrite what lies above the frame, e.g. the return address)"
+                             if write and hi > 0 else ""), definite=True)
+            else:
+                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame", check=CHECK_STACK)
+            if not self.assume:
+                    return scalar_val(_sized(size, signed))
+            lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
+            if lo >= hi:
+                return scalar_val(_sized(size, signed))
+        self.depth[fn] = max(self.depth.get(fn, 0), -lo)
+        stack = st.stacks[frame]
+        variable = base.s.smin != base.s.smax
+        if write:
+            if value is not None and variable:
+                for so in range(lo & ~7, hi, 8):
+                    slot = stack.get(so)
+                    if slot is not None:
+                        stack[so] = tuple(-1 if b is not None else None for b in _as_bytes(slot))
+                self.ok(pc, what)
+                return UNKNOWN
+            o = lo
+            if size == 8 and o % 8 == 0 and value is not None and not helper:
+                stack[o] = value
+            else:
+                data = _value_bytes(value, size)
+                for i in range(size):
+                    so, bi = (o + i) & ~7, (o + i) & 7
+                    slot = list(_as_bytes(stack.get(so, (None,) * 8)))
+                    slot[bi] = data[i]
+                    stack[so] = tuple(slot)
+            self.ok(pc, what)
+            return UNKNOWN
+        # read: every byte that may be read must be initialised
+        missing = []
+        for a in range(lo, hi):
+            slot = stack.get(a & ~7)
+            if slot is None or _as_bytes(slot)[a & 7] is None:
+                missing.append(a)
+        if missing:
+            definite = not variable
+            rng = f"r10{missing[0]:+d}" + (f"..r10{missing[-1]:+d}" if len(missing) > 1 else "")
+            self.fail(pc, what, f"{what} at r10{lo:+d} reads uninitialised stack ({rng})", definite=definite)
+            return scalar_val(_sized(size, signed))
+        self.ok(pc, what)
+        if variable:
+            return scalar_val(_sized(size, signed))
+        slot = stack.get(lo)
+        if size == 8 and lo % 8 == 0 and isinstance(slot, Val):
+            return slot
+        data = [_as_bytes(stack[(lo + i) & ~7])[(lo + i) & 7] for i in range(size)]
+        if all(b is not None and b >= 0 for b in data):
+            v = int.from_bytes(bytes(data), "little")
+            return scalar_val(S.const(S.sx(v, size * 8) if signed else v))
+        return scalar_val(_sized(size, signed))
+
+    def _frame_fn(self, st: State, frame: int) -> int:
+        """The function whose frame number ``frame`` is, on the call chain being explored."""
+        if frame == 0 or frame > len(self.chain):
+            return 0
+        call = self.chain[frame - 1] - 1
+        return call + 1 + self.insns[call].imm
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _signed(s: Scalar) -> str:
+    if s.const is not None:
+        return f"{S.sx(s.const):+d}"
+    return f"+{s}"
+
+
+def _sized(size: int, signed: bool) -> Scalar:
+    if signed:
+        return S.srange(-(1 << (size * 8 - 1)), (1 << (size * 8 - 1)) - 1)
+    return S.urange(0, (1 << (size * 8)) - 1) if size < 8 else S.UNKNOWN
+
+
+def _value_bytes(value: Val | None, size: int) -> list:
+    if value is not None and value.kind == SCALAR and value.s.const is not None:
+        return list((value.s.const & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
+    return [-1] * size
+
+
+_NEG = {"jgt": "jle", "jge": "jlt", "jlt": "jge", "jle": "jgt", "jeq": "jne", "jne": "jeq", "jsgt": "jsle",
+        "jsge": "jslt", "jslt": "jsge", "jsle": "jsgt"}
+
+
+# -- public entry points -------------------------------------------------------------------------------------------
+
+def analyse(program: Program, *, mem_size: int | None = None, assume_checks: bool = True,
+            budget: int = DEFAULT_BUDGET) -> Analysis:
+    """Run the abstract interpretation over a (validated) program and return everything it found."""
+    return Verifier(program, mem_size=mem_size, assume_checks=assume_checks, budget=budget).run()
+
+
+def verify(program: Program, *, mem_size: int | None = None, checked: bool = False,
+           budget: int = DEFAULT_BUDGET) -> Analysis:
+    """Prove ``program`` safe or raise a ValidationError naming the first instruction that is not.
+
+    :param checked: accept what a run-time check can make safe (``--safety=checked``); else everything must be
+        proven (``--safety=verify``).
+    :param mem_size: for ``mem`` programs, the size of the memory block r1 points to, when known.
+    """
+    from .validate import validate
+
+    validate(program)
+    result = analyse(program, mem_size=mem_size, budget=budget)
+    if not result.complete:
+        raise ValidationError(result.too_complex, file=program.file, section=program.section,
+                              insn=max(result.facts) if result.facts else None)
+    problems = result.problems(checked)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValidationError(first.message + more, file=program.file, section=program.section, insn=first.pc)
+    return result
+
+
+@dataclass(frozen=True)
+class RegFact:
+    """What holds for one register before one instruction, on every path the program can take."""
+
+    kind: str  # "scalar", "uninit", or the pointer kind ("ctx", "stack", "packet", "map_value", ...)
+    umin: int = 0
+    umax: int = S.M64
+    smin: int = S.S64_MIN
+    smax: int = S.S64_MAX
+    known_bits: int = 0  # value of the bits in known_mask
+    known_mask: int = 0  # 1 = that bit is known
+
+    @property
+    def const(self) -> int | None:
+        return self.known_bits if self.kind == "scalar" and self.known_mask == S.M64 else None
+
+
+_KIND_NAMES = {UNINIT: "uninit", SCALAR: "scalar", CTX: "ctx", STACK: "stack", PACKET: "packet",
+               PKT_END: "packet_end", PKT_META: "packet_meta", MAP_VALUE: "map_value", MAP_OR_NULL: "map_value_or_null",
+               MAP_PTR: "map", MEM: "mem"}
+
+
+class ValueFacts:
+    """Per-instruction facts about register values (``value_facts``): what a legaliser or selector may rely on.
+
+    ``facts.known_constant(pc, reg)`` is the value ``reg`` holds on every path reaching instruction ``pc``
+    (before it executes), or None; ``facts.reg(pc, reg)`` gives the full ``RegFact`` (ranges and known bits; a
+    pointer's ranges describe its offset in its region). Facts are sound for the program as written, whether or
+    not it is safe; an instruction no path reaches, or a program too complex to analyse, has no facts.
+    """
+
+    def __init__(self, analysis: Analysis | None):
+        self._facts = analysis.facts if analysis is not None and analysis.complete else {}
+
+    def reachable(self, pc: int) -> bool:
+        return pc in self._facts
+
+    def reg(self, pc: int, reg: int) -> RegFact | None:
+        regs = self._facts.get(pc)
+        if regs is None:
+            return None
+        v = regs[reg]
+        if v.s is None:
+            return RegFact(_KIND_NAMES[v.kind])
+        s = v.s
+        return RegFact(_KIND_NAMES[v.kind], s.umin, s.umax, s.smin, s.smax, s.tv, S.M64 & ~s.tm)
+
+    def known_constant(self, pc: int, reg: int) -> int | None:
+        """The unsigned 64-bit value of scalar register ``reg`` before instruction ``pc`` if it is always the same."""
+        regs = self._facts.get(pc)
+        if regs is None:
+            return None
+        v = regs[reg]
+        return v.s.const if v.kind == SCALAR else None
+
+
+def value_facts(program: Program, *, budget: int = DEFAULT_BUDGET) -> ValueFacts:
+    """Known constants and ranges of every register before every instruction of ``program``."""
+    return ValueFacts(analyse(program, assume_checks=False, budget=budget))
+
+
+def known_constant(facts: ValueFacts, insn_index: int, reg: int) -> int | None:
+    """``facts.known_constant(insn_index, reg)``: the value ``reg`` always holds before that instruction, or None."""
+    return facts.known_constant(insn_index, reg)
