@@ -231,3 +231,39 @@ def test_cli_emit_compile_and_run(tmp_path):
     assert host_ir.returncode == 0 and "@bpf_entry(" in host_ir.stdout and "bpfx_host_helper" in host_ir.stdout
     bad = cli("compile", src, "-t", "arm64", "--emit", "asm")
     assert bad.returncode == 2 and "give -O1, -O2 or -O3" in bad.stderr
+
+
+def test_pcrel_lo_relocations_name_their_partners_symbol():
+    """Target-neutral object reading on a triple no bundled plugin has yet (riscv64): a %pcrel_lo relocation
+    against the label of its %pcrel_hi partner comes back against the partner's symbol, addend moved by the
+    distance, so a loader applies it from value - pc like any pc-relative relocation."""
+    import dataclasses
+
+    from bpfx import RelocType
+    from bpfx.llvm import library
+    from bpfx.llvm.object import image_from_object
+    from bpfx.plugins import get_target
+
+    arm64 = get_target("arm64")
+
+    class RiscV:
+        name = "rv"
+        info = dataclasses.replace(arm64.info, name="rv", llvm_triple="riscv64-unknown-elf", llvm_features="+m,+a",
+                                   features={})
+        llvm_info = lambda self: self.info  # noqa: E731
+        features = lambda self, overrides=None: {}  # noqa: E731
+        context = lambda self, prog_type: arm64.context(prog_type)  # noqa: E731
+        helpers = lambda self, *args: arm64.helpers(*args)  # noqa: E731
+        reloc_types = lambda self: {t: RelocType(str(t), None) for t in (19, 23, 24, 25)}  # noqa: E731
+
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_counters.o"))
+    lib, lifted, table = library(obj.program(), RiscV(), opt=2)
+    image = image_from_object(lib.emit_object(), obj.program(), RiscV(), lifted, table)
+    his = {r.offset: r for r in image.relocs if r.type == 23}
+    los = [r for r in image.relocs if r.type in (24, 25)]
+    assert los and len(his) == len(los)
+    for lo in los:
+        hi = max(off for off in his if off < lo.offset)
+        assert (lo.symbol, lo.kind, lo.addend) == (his[hi].symbol, his[hi].kind, his[hi].addend + lo.offset - hi)
+    assert {(r.symbol, r.kind) for r in image.relocs} == {(r.symbol, r.kind) for r in bpfx.compile(
+        obj.program(), "arm64").relocs}

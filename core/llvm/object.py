@@ -33,9 +33,18 @@ def image_from_object(data: bytes, program, target, lifted, table) -> Image:
     helper_syms = {e.symbol for e in table.entries.values() if e.symbol}
     relocs = []
     rela = elf.get_section_by_name(".rela.text")
-    for r in rela.iter_relocations() if rela is not None else ():
-        name = symtab.get_symbol(r["r_info_sym"]).name
-        rtype = r["r_info_type"]
+    entries = list(rela.iter_relocations()) if rela is not None else []
+    at = {r["r_offset"]: r for r in entries}
+    for r in entries:
+        sym = symtab.get_symbol(r["r_info_sym"])
+        name, rtype, addend = sym.name, r["r_info_type"], r["r_addend"]
+        if sym["st_shndx"] == text_index and sym["st_info"]["type"] != "STT_FUNC" and sym["st_value"] in at:
+            # A low part that names the label of its high-part partner (RISC-V %pcrel_lo): the record takes the
+            # partner's symbol, with an addend moved by the distance between the two instructions, so a loader
+            # applies it as any pc-relative relocation: lo12(S + A - P) with P the low part's own address.
+            partner = at[sym["st_value"]]
+            name = symtab.get_symbol(partner["r_info_sym"]).name
+            addend = partner["r_addend"] + (r["r_offset"] - sym["st_value"])
         if name in lifted.globals:
             symbol, kind = lifted.globals[name]
         elif name in helper_syms:
@@ -47,7 +56,7 @@ def image_from_object(data: bytes, program, target, lifted, table) -> Image:
         if rtype not in reloc_types:
             raise Unsupported(f"LLVM emitted relocation type {rtype} against {name!r}, which target {target.name} "
                               f"does not declare (bpfx_reloc_types)", file=program.file, section=program.section)
-        relocs.append(Reloc(r["r_offset"], rtype, symbol, r["r_addend"], kind))
+        relocs.append(Reloc(r["r_offset"], rtype, symbol, addend, kind))
     names = {name: start for start, name in lifted.functions.items()}
     # no per-instruction line map through LLVM: each function's code maps to its first BPF instruction
     line_map = tuple(sorted((off, names.get(name, 0)) for name, off in funcs.items()))
