@@ -267,3 +267,16 @@ def test_pcrel_lo_relocations_name_their_partners_symbol():
         assert (lo.symbol, lo.kind, lo.addend) == (his[hi].symbol, his[hi].kind, his[hi].addend + lo.offset - hi)
     assert {(r.symbol, r.kind) for r in image.relocs} == {(r.symbol, r.kind) for r in bpfx.compile(
         obj.program(), "arm64").relocs}
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_line_map_from_debug_info_locates_faults(target):
+    """The object's DWARF line table becomes the Image's line map, so a fault in -O2 code names its BPF insn."""
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 0\nlddw %r1, 0x7fff12345678\nstw [%r1+0], 1\nexit"),
+                        file="p.s")
+    image = bpfx.compile(prog, target, opt=2)
+    offsets = [off for off, _ in image.line_map]
+    assert offsets == sorted(offsets) and {idx for _, idx in image.line_map} <= {-1, 0, 1, 2, 3, 4}
+    assert 3 in {idx for _, idx in image.line_map}
+    with pytest.raises(bpfx.RuntimeFault, match=r"^p\.s:mem:insn 3: "):
+        bpfx.run(prog, target, opt=2)

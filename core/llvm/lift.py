@@ -176,7 +176,33 @@ class Lifter:
         return gv
 
     # -- the lifter ---------------------------------------------------------------------------------------------
+    # -- debug line info (native mode): line = original BPF index + 1, read back as the Image's line map --------
+    def _debug_init(self) -> None:
+        m = self.module
+        self.di_file = m.add_debug_info("DIFile", {"filename": self.program.file or "<bpf>", "directory": ""})
+        self.di_cu = m.add_debug_info("DICompileUnit", {
+            "language": ir.DIToken("DW_LANG_C99"), "file": self.di_file, "producer": "bpfx", "isOptimized": True,
+            "runtimeVersion": 0, "emissionKind": ir.DIToken("LineTablesOnly")}, is_distinct=True)
+        self.di_type = m.add_debug_info("DISubroutineType", {"types": m.add_metadata([])})
+        flags = m.add_named_metadata("llvm.module.flags")
+        for key, value in (("Debug Info Version", 3), ("Dwarf Version", 4)):
+            flags.add(m.add_metadata([ir.Constant(I32, 2), ir.MetaDataString(m, key), ir.Constant(I32, value)]))
+        m.add_named_metadata("llvm.dbg.cu").add(self.di_cu)
+
+    def _subprogram(self, fn, start: int):
+        line = self.origin[start] + 1
+        sp = self.module.add_debug_info("DISubprogram", {
+            "name": fn.name, "file": self.di_file, "line": line, "type": self.di_type, "scopeLine": line,
+            "unit": self.di_cu, "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized")}, is_distinct=True)
+        fn.set_metadata("dbg", sp)
+        return sp
+
+    def _loc(self, f: _Func, pc: int):
+        return self.module.add_debug_info("DILocation", {"line": self.origin[pc] + 1, "column": 0, "scope": f.di})
+
     def lift(self) -> Lifted:
+        if not self.host:
+            self._debug_init()
         self._declare()
         for start, end in zip(self.starts, self.ends):
             self._function(start, end)
@@ -205,6 +231,9 @@ class Lifter:
             f.blocks[leader] = fn.append_basic_block(f"L{leader}")
         b = ir.IRBuilder(entry)
         f.b = b
+        if not self.host:
+            f.di = self._subprogram(fn, start)
+            b.debug_metadata = self._loc(f, start)
         f.regs = [_alloca(b, I64, f"r{i}") for i in range(NREGS)]
         zero = _c64(0)
         f.sub = start != 0
@@ -333,6 +362,8 @@ class Lifter:
         while pc < end:
             insn = self.insns[pc]
             info = OPCODES[insn.opcode]
+            if not self.host:
+                f.b.debug_metadata = self._loc(f, pc)
             pc += self._insn(f, pc, insn, info, end)
             if info.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
                 return

@@ -57,11 +57,32 @@ def image_from_object(data: bytes, program, target, lifted, table) -> Image:
             raise Unsupported(f"LLVM emitted relocation type {rtype} against {name!r}, which target {target.name} "
                               f"does not declare (bpfx_reloc_types)", file=program.file, section=program.section)
         relocs.append(Reloc(r["r_offset"], rtype, symbol, addend, kind))
-    names = {name: start for start, name in lifted.functions.items()}
-    # no per-instruction line map through LLVM: each function's code maps to its first BPF instruction
-    line_map = tuple(sorted((off, names.get(name, 0)) for name, off in funcs.items()))
+    line_map = _line_map(elf) or tuple(sorted((off, next((s for s, n in lifted.functions.items() if n == name), 0))
+                                              for name, off in funcs.items()))
     data = {map_symbol(m.name): m.initial for m in program.maps if m.initial is not None}
     return Image(target=target.name, code=code, relocs=tuple(sorted(relocs, key=lambda r: r.offset)),
                  symbols=funcs, entry=lifted.entry, line_map=line_map, stack_size=0, frame_offset=0,
                  reloc_types=dict(reloc_types), prog_type=program.prog_type, data=data,
                  e_machine=target.info.e_machine)
+
+
+def _line_map(elf) -> tuple[tuple[int, int], ...]:
+    """(native offset, BPF index) from the object's DWARF line table (the lifter's line is BPF index + 1; line 0,
+    code no instruction owns, is -1 as for prologues). Empty when the object has none or it cannot be read."""
+    if not elf.has_dwarf_info():
+        return ()
+    try:
+        dwarf = elf.get_dwarf_info()
+        rows: dict[int, int] = {}
+        for cu in dwarf.iter_CUs():
+            for entry in dwarf.line_program_for_CU(cu).get_entries():
+                state = entry.state
+                if state is not None and not state.end_sequence:
+                    rows[state.address] = state.line - 1
+    except Exception:  # noqa: BLE001 - a line map is a convenience; never fail a compile over it
+        return ()
+    out: list[tuple[int, int]] = []
+    for address in sorted(rows):
+        if not out or out[-1][1] != rows[address]:
+            out.append((address, rows[address]))
+    return tuple(out)
