@@ -20,7 +20,9 @@ class TargetInfo:
     word_size: int = 64
     endian: str = "little"
     e_machine: int = 0
+    #: the LLVM tier's target triple (-O1..-O3); a target with ``base`` inherits its base's when it has none
     llvm_triple: str | None = None
+    #: extra LLVM target features (``"+m,+a,-relax"``); ``features`` below are passed to LLVM too, as +name/-name
     llvm_features: str = ""
     #: optional features a user may turn off or on (``-mattr``-like), with their defaults
     features: dict[str, bool] = field(default_factory=dict)
