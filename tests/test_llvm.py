@@ -26,10 +26,9 @@ TCP = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()
 
 
 def _suite() -> str | None:
-    for path in (os.environ.get("BPFX_CONFORMANCE_DIR"), os.path.join(ROOT, "..", "shared", "conformance", "tests")):
-        if path and os.path.isdir(path):
-            return path
-    return None
+    from bpfx import testing
+
+    return testing.conformance_dir(ROOT)
 
 
 def _effects(result):
@@ -58,7 +57,9 @@ def test_examples_same_effects_at_O0_O2_and_on_host(path):
 def test_conformance_suite_through_llvm(target, opt):
     suite = _suite()
     if suite is None:
-        pytest.skip("no conformance suite (set BPFX_CONFORMANCE_DIR or put ../shared/conformance beside the repo)")
+        from bpfx import testing
+
+        pytest.skip(testing.NO_SUITE)
     from bpfx.tools.conformance import run_conformance
 
     summary = run_conformance([suite], target, opt=opt)
