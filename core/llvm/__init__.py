@@ -43,7 +43,8 @@ def legalise(program, *, layout=None, helpers=frozenset()):
 
 def _features(target, overrides) -> str:
     parts = [p for p in target.llvm_info().llvm_features.split(",") if p]
-    parts += [("+" if on else "-") + name for name, on in target.features(overrides).items()]
+    own = target.llvm_info().non_llvm_features
+    parts += [("+" if on else "-") + name for name, on in target.features(overrides).items() if name not in own]
     return ",".join(parts)
 
 
@@ -51,7 +52,7 @@ def library(program, target, *, opt: int = 2, helpers: dict | None = None, impls
             features: dict | None = None, harden: bool = False):
     """Lift ``program`` for ``target`` (a ``bpfx.plugins.Target``) and return (finalised Library, Lifted, helper
     table). ``helpers`` are the caller's addresses, ``impls`` the helper implementations (as for the baseline)."""
-    from .codegen import Codegen
+    from .codegen import Codegen, set_options
     from .lift import lift
 
     info = target.llvm_info()
@@ -70,7 +71,9 @@ def library(program, target, *, opt: int = 2, helpers: dict | None = None, impls
         table = target.helpers(program.prog_type, helpers, impls)
         legal = legalise(program, layout=layout, helpers=frozenset(table.entries))
         lifted = lift(program, legal.insns, legal.origin, legal.functions, table, mode="native", target=target.name)
-        lib = Codegen(triple, features=_features(target, features), opt=opt).library(program.name)
+        set_options(info.llvm_options)
+        lib = Codegen(triple, features=_features(target, features), opt=opt, reloc=info.llvm_reloc).library(
+            program.name)
         lib.add_ir(lifted.module)
         lib.finalize()
     except BpfxError as err:

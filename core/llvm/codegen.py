@@ -27,6 +27,17 @@ def _init() -> None:
     llvm.initialize_all_asmprinters()
 
 
+_options_set: set[str] = set()
+
+
+def set_options(options) -> None:
+    """Set LLVM command-line options (process-wide, once each)."""
+    for option in options:
+        if option not in _options_set:
+            llvm.set_option("bpfx", option)
+            _options_set.add(option)
+
+
 def host_triple() -> str:
     return llvm.get_process_triple()
 
@@ -34,14 +45,15 @@ def host_triple() -> str:
 class Codegen:
     """The TargetMachine for one (triple, cpu, features, opt) and the pass pipeline that goes with it."""
 
-    def __init__(self, triple: str, *, cpu: str = "", features: str = "", opt: int = 2, jit: bool = False):
+    def __init__(self, triple: str, *, cpu: str = "", features: str = "", opt: int = 2, jit: bool = False,
+                 reloc: str = "pic"):
         _init()
         self.triple, self.opt = triple, opt
         try:
             target = llvm.Target.from_triple(triple)
         except RuntimeError as exc:
             raise Unsupported(f"LLVM has no code generator for triple {triple!r}: {exc}") from None
-        self._target, self._args = target, dict(cpu=cpu, features=features, opt=min(opt, 3), reloc="pic",
+        self._target, self._args = target, dict(cpu=cpu, features=features, opt=min(opt, 3), reloc=reloc,
                                                  codemodel="jitdefault" if jit else "small", jit=jit)
         self.tm = self.target_machine()
         self.data_layout = str(self.tm.target_data)  # read once: llvmlite disposes the TargetData it hands out

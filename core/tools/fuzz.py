@@ -193,7 +193,8 @@ def _used_stack(program: Program) -> int:
     return -low
 
 
-def compare(program: Program, target: str, *, budget: int = 1_000_000, opt: int = 0) -> str | None:
+def compare(program: Program, target: str, *, budget: int = 1_000_000, features: dict | None = None,
+            opt: int = 0) -> str | None:
     """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
     from ..execute.runner import run_program
 
@@ -202,7 +203,7 @@ def compare(program: Program, target: str, *, budget: int = 1_000_000, opt: int 
     except BpfxError:
         return None  # not a program both must run
     try:
-        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, opt=opt)
+        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, features=features, opt=opt)
     except BpfxError as err:
         return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     if actual.r0 != expected.r0:
@@ -213,7 +214,7 @@ def compare(program: Program, target: str, *, budget: int = 1_000_000, opt: int 
     return None
 
 
-def minimise(program: Program, target: str, opt: int = 0) -> Program:
+def minimise(program: Program, target: str, features: dict | None = None, opt: int = 0) -> Program:
     """Shrink a failing program by replacing instructions with no-ops (mov r0, r0 keeps offsets valid)."""
     nop = Insn(Cls.ALU64 | SRC_X | ALU_OPS["mov"], 0, 0, 0, 0)
     insns = list(program.insns)
@@ -226,17 +227,18 @@ def minimise(program: Program, target: str, opt: int = 0) -> Program:
             trial = insns[:i] + [nop] + insns[i + 1:]
             candidate = Program(program.name, program.section, program.prog_type, trial, program.file,
                                 dict(program.functions))
-            if compare(candidate, target, opt=opt) is not None:
+            if compare(candidate, target, features=features, opt=opt) is not None:
                 insns = trial
                 changed = True
     return Program(program.name, program.section, program.prog_type, insns, program.file, dict(program.functions))
 
 
-def fuzz(target: str, count: int, seed: int, *, length: int = 40, opt: int = 0) -> list[tuple[int, str, Program]]:
+def fuzz(target: str, count: int, seed: int, *, length: int = 40, features: dict | None = None,
+         opt: int = 0) -> list[tuple[int, str, Program]]:
     failures = []
     for i in range(count):
         prog = random_program(random.Random(seed + i), length=length)
-        problem = compare(prog, target, opt=opt)
+        problem = compare(prog, target, features=features, opt=opt)
         if problem:
             failures.append((seed + i, problem, prog))
     return failures
@@ -246,10 +248,13 @@ def cmd_fuzz(args) -> int:
     from ..front.asm import disassemble
     from ..plugins import get_target
 
+    from ..execute.runner import _features
+
     get_target(args.target)
-    failures = fuzz(args.target, args.n, args.seed, length=args.length, opt=args.opt)
+    features = _features(args.mattr)
+    failures = fuzz(args.target, args.n, args.seed, length=args.length, features=features, opt=args.opt)
     for seed, problem, prog in failures[:1]:
-        small = minimise(prog, args.target, args.opt)
+        small = minimise(prog, args.target, features, args.opt)
         print(f"seed {seed}: {problem}\nminimised program:\n{disassemble(small.insns)}", file=sys.stderr)
     print(f"{args.n - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
@@ -263,6 +268,7 @@ def register(sub) -> None:
     p.add_argument("-n", type=int, default=100, help="number of programs (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=40, help="instructions in the entry function's body")
+    p.add_argument("--mattr", help="target features, e.g. +c,+zba or -lse")
     p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2, 3), default=0, metavar="N",
                    help="0: baseline selector (default); 1-3: the LLVM tier (compares r0 only)")
     p.set_defaults(func=cmd_fuzz)
