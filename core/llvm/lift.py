@@ -137,6 +137,20 @@ class Lifter:
         self.ends = starts[1:] + [len(self.insns)]
         self.starts = starts
         self.depth = self._call_depth()
+        self.reach = self._stack_reach()
+
+    def _stack_reach(self) -> int:
+        """The lowest r10 offset any instruction addresses directly (a multiple of 8, >= -512): the part of each
+        frame LLVM can see loads from, so the part that must not be left undef."""
+        reach = 0
+        for insn in self.insns:
+            info = OPCODES[insn.opcode]
+            if info is None or not info.size or info.kind == Kind.LD_IMM64:
+                continue
+            base = insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst
+            if base == R10 and info.kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+                reach = min(reach, insn.off)
+        return max(-STACK_SIZE, -((-reach + 7) & ~7))
 
     def _call_depth(self) -> int:
         """Frames the deepest chain of bpf-to-bpf calls needs (the validator has rejected recursion)."""
@@ -261,15 +275,16 @@ class Lifter:
                 f.frame = fn.args[5]
             else:
                 # One stack for the deepest call chain, frames below each other as in the interpreter (a frame
-                # keeps what an earlier call at its depth left), zeroed as the interpreter's is: an uninitialised
-                # slot would be LLVM undef, and a branch on undef is undefined behaviour. The optimiser removes
-                # the stores nothing reads.
+                # keeps what an earlier call at its depth left). What instructions address directly through r10
+                # is zeroed, as the interpreter's stack is: LLVM would make an uninitialised slot undef, and a
+                # branch on undef is undefined behaviour. The optimiser removes the stores nothing reads.
                 size = STACK_SIZE * self.depth
                 f.stack = _alloca(b, ir.ArrayType(I8, size), "stack")
                 f.stack.align = 16
                 f.frame = _gep(b, f.stack, size)
-                for off in range(0, size, 8):
-                    b.store(_c64(0), _gep(b, f.stack, off), align=8)
+                for top in range(size, 0, -STACK_SIZE):
+                    for off in range(top + self.reach, top, 8):
+                        b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
         for i, leader in enumerate(leaders):
