@@ -148,7 +148,10 @@ def bpfx_reloc_types(target: TargetInfo) -> dict[int, RelocType] | None:
     number up here, so the Image carries records (and ``RelocType.apply`` functions) the writers, the emulator
     and :func:`bpfx.resolve` can use. A relocation LLVM emits that is missing here is an ``Unsupported`` error
     naming its number. The baseline tier uses the selector's ``reloc_types``; if this hook returns None the
-    core falls back to those too.
+    core falls back to those too. A low-part relocation that ELF expresses against the label of its high-part
+    partner (RISC-V ``R_RISCV_PCREL_LO12_I/S`` against ``.Lpcrel_hiN``) arrives as a record against the
+    partner's symbol with the addend moved by the distance between the two instructions, so ``apply`` computes
+    it like any pc-relative relocation from ``value - pc``.
 
     :return: ELF relocation number -> :class:`RelocType`, or None if the target is not yours.
 

@@ -229,7 +229,7 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
+    write(image, fmt, out, program=program, disasm=disasm, abi=None if args.opt else tgt.abi())  # LLVM allocates
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)
