@@ -73,6 +73,8 @@ class NfpSelector:
         em.reloc(RELO_BR_REL, self.entry, 0, "func")
 
         def enc(off: int, pos=pos):
+            if (pos + off) // 8 >= 1 << 14:
+                return None  # beyond the 14-bit address field: the emitter reports it
             return (E.with_ecc(E.br(cond, (pos + off) // 8, defer)) | RELO_BR_REL << E.RELO_SHIFT).to_bytes(8, "little")
 
         em.branch(label, (BranchForm(8, enc),))
@@ -458,6 +460,8 @@ class NfpSelector:
         em.reloc(RELO_BR_REL, self.entry, 0, "func")
 
         def enc(off: int, pos=pos):
+            if (pos + off) // 8 >= 1 << 14:
+                return None
             word = E.br_bset(src, bit, (pos + off) // 8, set_=set_)
             return (E.with_ecc(word) | RELO_BR_REL << E.RELO_SHIFT).to_bytes(8, "little")
 
