@@ -223,6 +223,17 @@ def test_capability_blob_round_trip_and_defaults():
 RICH = Firmware(funcs={1: 0x200, 2: 0x210, 3: 0x220}, random=True, adjust_tail=True)
 
 
+def test_firmware_from_a_capabilities_file(tmp_path, monkeypatch):
+    blob = tmp_path / "caps.bin"
+    blob.write_bytes(capabilities_blob(RICH))
+    monkeypatch.setenv("BPFX_NFP_CAPABILITIES", str(blob))
+    prog = bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program()
+    assert any(r.symbol == "bpf_map_update_elem" for r in bpfx.compile(prog, "nfp").relocs)
+    monkeypatch.setenv("BPFX_NFP_CAPABILITIES", str(tmp_path / "missing.bin"))
+    with pytest.raises(bpfx.BpfxError, match="cannot read the firmware capabilities"):
+        bpfx.compile(prog, "nfp")
+
+
 @pytest.fixture
 def rich_firmware():
     use_firmware(RICH)
