@@ -280,6 +280,27 @@ def test_prandom_reads_the_csr_inline_when_the_firmware_has_random(rich_firmware
     assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0
 
 
+def test_xdp_verdicts_reach_the_firmware_as_action_bytes():
+    from bpfx.front.asm import assemble
+    from bpfx_nfp.model import Model
+
+    seen = []
+    original = Model._verdict
+
+    def verdict(self):
+        seen.append((self.st.b[0], (self.st.a[0] >> 16) & 0xFF))
+        return original(self)
+
+    Model._verdict = verdict
+    try:
+        for r0 in (0, 1, 2, 3, 4, -1):
+            prog = bpfx.Program("p", "xdp", "xdp", assemble(f"mov %r0, {r0}\nexit"))
+            assert bpfx.run(prog, "nfp").r0 == r0 & (2**64 - 1)
+    finally:
+        Model._verdict = original
+    assert [a for _, a in seen] == [0x82, 0x22, 0x11, 0x44, 0x82, 0x82]
+
+
 def test_a_helper_the_firmware_lacks_is_a_compile_error():
     prog = bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program()
     with pytest.raises(bpfx.Unsupported) as err:
