@@ -45,13 +45,12 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     :param context: the device's :class:`ContextLayout` (default: the target's, else specs/).
     :param maps: map name -> absolute address of the driver's map object; those relocations are applied to the
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
-    :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
+    :param opt: 0 = the direct selector; 1-3 = the LLVM tier at -O1..-O3, for targets with an LLVM triple
+        (others raise Unsupported).
     """
     from .execute.runner import compile as _compile
 
-    if opt:
-        raise Unsupported("the LLVM tier (opt > 0) is not available yet")
-    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features)
+    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features, opt=opt)
     if maps:
         image = resolve(image, maps)
     return image

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, Selector, TargetInfo
+from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, RelocType, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")
@@ -139,6 +139,27 @@ def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
     """
 
 
+@hookspec(firstresult=True)
+def bpfx_reloc_types(target: TargetInfo) -> dict[int, RelocType] | None:
+    """Every ELF relocation type the target's loader can apply, keyed by its ELF number (``r_type``).
+
+    The LLVM tier reads the relocations of the object LLVM emits for the target's triple and looks each
+    number up here, so the Image carries records (and ``RelocType.apply`` functions) the writers, the emulator
+    and :func:`bpfx.resolve` can use. A relocation LLVM emits that is missing here is an ``Unsupported`` error
+    naming its number. The baseline tier uses the selector's ``reloc_types``; if this hook returns None the
+    core falls back to those too.
+
+    :return: ELF relocation number -> :class:`RelocType`, or None if the target is not yours.
+
+    Example::
+
+        @hookimpl
+        def bpfx_reloc_types(target):
+            if target.name == "arm64":
+                return {283: RelocType("R_AARCH64_CALL26", apply_call26), 275: RelocType(...), ...}
+    """
+
+
 # -- running -----------------------------------------------------------------------------------------------------
 
 @hookspec(firstresult=True)
@@ -207,5 +228,5 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """
 
 
-HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_machine",
-              "bpfx_helper_impls", "bpfx_run")
+HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_reloc_types",
+              "bpfx_machine", "bpfx_helper_impls", "bpfx_run")

@@ -164,6 +164,18 @@ class Target:
             return None
         return self._first("bpfx_selector", abi=abi, features=self.features(features))
 
+    def llvm_info(self) -> TargetInfo | None:
+        """The TargetInfo whose LLVM triple and features the LLVM tier uses: this target's, else its base's."""
+        return next((info for info in self._chain() if info.llvm_triple), None)
+
+    def reloc_types(self) -> dict:
+        """ELF relocation number -> RelocType: the ``bpfx_reloc_types`` hook, else the selector's."""
+        types = self._first("bpfx_reloc_types")
+        if types is None:
+            selector = self.selector()
+            types = dict(getattr(selector, "reloc_types", None) or {})
+        return types
+
     def machine(self) -> Executor | None:
         return self._first("bpfx_machine")
 
@@ -229,7 +241,7 @@ class Target:
             hooks.append("machine")
         if any(hasattr(p.module, "bpfx_run") for p in self._plugins()):
             hooks.append("run")
-        if self.info.llvm_triple and importlib.util.find_spec("bpfx.llvm") is not None:
+        if self.llvm_info() is not None and importlib.util.find_spec("bpfx.llvm") is not None:
             hooks.append("llvm")  # the LLVM tier can serve any target that names a triple
         return hooks
 

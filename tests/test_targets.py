@@ -62,13 +62,20 @@ def test_random_programs_match_the_interpreter(target, seed, length):
 USER_CONSTANTS = (0x1234567, 0x7654321, 0x5A5A5A5, 0x1122334455667788)
 
 
+def _pieces(c: int) -> set[int]:
+    """The pieces ISAs build a constant from: whole 32-bit halves, 16-bit chunks (move-wide ISAs) and the
+    rounded upper 20 bits of each half (lui-style ISAs)."""
+    halves = {c & 0xFFFFFFFF, c >> 32}
+    return (halves | {c} | {(c >> s) & 0xFFFF for s in (0, 16, 32, 48)}
+            | {((h + 0x800) >> 12) & 0xFFFFF for h in halves}) - {0, 0xFFFF}
+
+
 def _revealed(image, disasm) -> set[int]:
-    """Every user constant (or 16-bit piece of one, as move-wide ISAs build them) the code shows: numbers in
-    the target's disassembly, and 32-bit little-endian words at any byte offset of the code."""
+    """Every user constant (or a piece of one) the code shows: numbers in the target's disassembly, and 32-bit
+    little-endian words at any byte offset of the code."""
     import re
 
-    pieces = {c: ({c, c & 0xFFFFFFFF, c >> 32} | {(c >> s) & 0xFFFF for s in (0, 16, 32, 48)}) - {0, 0xFFFF}
-              for c in USER_CONSTANTS}
+    pieces = {c: _pieces(c) for c in USER_CONSTANTS}
     shown: set[int] = set()
     if disasm is not None:
         for _, _, text in disasm(image.code, 0):

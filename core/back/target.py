@@ -22,6 +22,15 @@ class TargetInfo:
     e_machine: int = 0
     llvm_triple: str | None = None
     llvm_features: str = ""
+    #: the LLVM tier's relocation model for this target's objects: "pic" (PC-relative and GOT-free where LLVM
+    #: can) or "static" (absolute addresses, e.g. RISC-V's lui/addi pairs, whose relocations a loader applies
+    #: one by one, where PIC code pairs PCREL_HI20/LO12 records through local labels)
+    llvm_reloc: str = "pic"
+    #: LLVM command-line options the LLVM tier sets for this target (process-wide, so only backend-specific ones),
+    #: e.g. to keep constants out of data sections the tier's code-only images cannot carry
+    llvm_options: tuple[str, ...] = ()
+    #: features that are bpfx's own (code-shape choices), not LLVM subtarget features: the LLVM tier leaves them out
+    non_llvm_features: frozenset[str] = frozenset()
     #: optional features a user may turn off or on (``-mattr``-like), with their defaults
     features: dict[str, bool] = field(default_factory=dict)
     #: name of the target whose selector/ABI/machine this one reuses (a vendor variant), if any
@@ -279,9 +288,11 @@ class Machine:
     #: CPU models, system registers, extra mappings
     setup: Callable | None = None
     #: bytes per instruction, for counting executed instructions; 0: variable length, each executed basic block
-    #: is decoded once with capstone (``decoder``) to count its instructions
+    #: is decoded once with ``decoder`` to count its instructions
     insn_size: int = 4
-    decoder: tuple[int, int] | None = None  # capstone (arch, mode) for insn_size=0
+    #: for insn_size=0: capstone (arch, mode), or a function ``count(code: bytes) -> instructions`` (for
+    #: extensions capstone does not decode)
+    decoder: tuple[int, int] | Callable[[bytes], int] | None = None
     word_size: int = 8  # bytes of a pushed return address
 
     def run(self, image: Image, runtime, budget: int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -54,23 +55,35 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None):
-    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
-    from ..back.codegen import compile_program
-
+            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
-    return compile_program(program, tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls),
-                           context=context, harden=harden, features=features, seed=seed)
+    return _compiler(tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls), context=context,
+                     harden=harden, features=features, seed=seed, opt=opt)(program)
+
+
+def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
+    """Program -> Image for ``tgt``: the baseline selector at -O0, else the LLVM tier."""
+    if opt:
+        from ..llvm import compile_program as llvm_compile
+
+        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, impls=impls, context=context,
+                                         features=features, harden=harden)
+    from ..back.codegen import compile_program
+
+    return lambda prog: compile_program(prog, tgt, helpers=helpers, impls=impls, context=context, harden=harden,
+                                        features=features, seed=seed)
 
 
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None):
+                seed: int | None = None, map_init=None, opt: int = 0):
     """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
     Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
-    HelperImpl), which override the runtime's built-ins on every target."""
+    HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
+    tier; targets that run programs themselves (interp, host) ignore it (host always optimises)."""
     from ..back.codegen import check_runnable
     from ..front.validate import validate
     from .runtime import Runtime
@@ -83,19 +96,15 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     if executor is None:
         validate(program, helpers=impls)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
-        result = tgt.run(program, rt, budget, {"harden": harden})
+        result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from ..back.codegen import compile_program
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
-
-    def compile_fn(prog: Program):
-        return compile_program(prog, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
-                               features=features, seed=seed)
-
+    compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                           seed=seed, opt=opt)
     image = compile_fn(program)
     rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
     rt.compile = compile_fn
@@ -155,7 +164,7 @@ def cmd_run(args) -> int:
         except OSError as exc:
             raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr))
+                         harden=args.harden, features=_features(args.mattr), opt=args.opt)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -179,9 +188,28 @@ def cmd_compile(args) -> int:
     tgt = get_target(args.target)
     obj = load_for(args.file, tgt, prog_type=args.prog_type)
     program = obj.program(args.section)
-    if tgt.abi() is None:
+    if args.emit:
+        if not args.opt:
+            raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")
+        if tgt.name == "host":  # what the host JIT compiles: the checked, virtual-address model
+            from ..llvm.host import jit
+
+            lib = jit().library(program, args.opt)
+            text = lib.llvm_ir if args.emit == "llvm" else lib.emit_assembly()
+        else:
+            from ..llvm import emit_text
+
+            text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden,
+                             features=_features(args.mattr))
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w") as f:
+                f.write(text)
+        return 0
+    if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr))
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -210,6 +238,14 @@ def _common(p, default_target: str | None) -> None:
                                        "default mem); ELF objects take it from the section name")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+    p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",
+                   help="0: the baseline selector (default); 1-3: the LLVM tier at that optimisation level")
+
+
+def _opt_level(text: str) -> int:
+    if text not in ("0", "1", "2", "3"):
+        raise argparse.ArgumentTypeError(f"optimisation level must be 0, 1, 2 or 3, not {text!r}")
+    return int(text)
 
 
 def register(sub) -> None:
@@ -230,4 +266,6 @@ def register(sub) -> None:
     _common(c, None)
     c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
     c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
+    c.add_argument("--emit", choices=("llvm", "asm"), help="with -O1..-O3: print the optimised LLVM IR or the "
+                                                            "target assembly instead of writing code")
     c.set_defaults(func=cmd_compile)

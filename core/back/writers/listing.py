@@ -28,10 +28,10 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
         bounds.insert(0, 0)
     rows = _rows(image, [(off, bounds[i + 1]) for i, (off, _) in enumerate(marks)], disasm)
     sizes = {size for chunk in rows for _, size, _ in chunk}
-    # Fixed-size instruction words read as numbers (the ISA manuals' notation); anything else (x86, RISC-V with
-    # compressed instructions) as bytes in memory order.
-    as_words = len(sizes) == 1 and sizes <= {4, 8}
-    width = max(sizes, default=4) * 2
+    # Instructions made of 16-bit parcels (arm64, RISC-V with or without compressed forms, nfp's 64-bit words)
+    # read as little-endian numbers, the ISA manuals' notation; byte-granular ISAs (x86) as bytes in memory order.
+    as_words = sizes <= {2, 4, 8}
+    width = max(8, 2 * max(sizes, default=4))
     relocs = sorted(image.relocs, key=lambda r: r.offset)
     labelled = set()
     for i, (off, bpf) in enumerate(marks):
