@@ -227,8 +227,8 @@ FAULTS = {
                                    "insn 0: invalid read of 1 bytes at 0x5000008 (outside every mapped region)"),
     "before the memory image": ("ldxb %r0, [%r1-1]\nexit\n",
                                 "insn 0: invalid read of 1 bytes at 0x4ffffff (outside every mapped region)"),
-    "unmapped": ("lddw %r1, 0x7000000\nldxw %r0, [%r1+0]\nexit\n",
-                 "insn 2: invalid read of 4 bytes at 0x7000000 (outside every mapped region)"),
+    "unmapped": ("lddw %r1, 0xc000000\nldxw %r0, [%r1+0]\nexit\n",
+                 "insn 2: invalid read of 4 bytes at 0xc000000 (outside every mapped region)"),
     "in bounds": ("ldxdw %r0, [%r1+0]\nexit\n", None),
 }
 

@@ -91,7 +91,8 @@ class _Run:
         # Data is never executable (W^X): a jump into the stack, a map or the packet faults on fetch.
         spans = []
         for region in self.rt.memory.regions:
-            self._map(region.base, max(len(region.buf), 1), unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
+            perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if region.writable else 0)
+            self._map(region.base, max(len(region.buf), 1), perms)
             self.uc.mem_write(region.base, bytes(region.buf))
             spans.append((region.base, region.base + len(region.buf)))
         self._guard_holes(sorted(spans))
@@ -137,6 +138,8 @@ class _Run:
     def _from_runtime(self) -> None:
         for region in self.rt.memory.regions:
             if region.writable and len(region.buf):
+                # a helper may have added one (bpf_ringbuf_reserve)
+                self._map(region.base, len(region.buf), unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
                 self.uc.mem_write(region.base, bytes(region.buf))
 
     # -- helpers --------------------------------------------------------------------------------------------

@@ -24,3 +24,5 @@ MAP_STRIDE = 0x0100_0000
 MAP_GUARD = 0x1_0000
 MAX_MAP_BYTES = MAP_STRIDE - MAP_GUARD
 MAX_MAPS = ((1 << 32) - MAP_BASE) // MAP_STRIDE  # 240: every map below 4 GiB
+OUTPUT_BASE = 0x0600_0000  # records handed out by bpf_ringbuf_reserve, one 4 KiB-aligned region each
+KERNEL_BASE = 0x0700_0000  # what get_current_task and friends return: a zeroed, read-only "kernel object"
