@@ -180,6 +180,7 @@ def test_relocations_are_the_baseline_records(target):
     opt = bpfx.compile(prog, target, opt=2)
     assert {(r.symbol, r.kind) for r in opt.relocs} == {(r.symbol, r.kind) for r in base.relocs}
     assert opt.symbols[opt.entry] == 0 and opt.entry == "xdp_counters"
+    assert 512 < opt.stack_size < 1024  # one BPF frame plus saved registers, from the object's CFI
     resolved = bpfx.compile(prog, target, opt=2, maps={"proto_count": 0x1000_0000, "bytes_by_src": 0x1100_0000})
     assert not [r for r in resolved.relocs if r.kind == "map"]
 
