@@ -205,7 +205,7 @@ class Target:
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
         for hid, impl in (impls or {}).items():
-            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}")
+            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):

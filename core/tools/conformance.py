@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..front.asm import assemble
-from ..errors import BpfxError, UsageError
+from ..errors import BpfxError, Unsupported, UsageError
 from ..front.isa import GROUPS, Insn, decode, requirement
 from ..front.program import Program
 
@@ -28,9 +28,12 @@ class Summary:
     passed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, what went wrong)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    #: files the target rejected at compile time with Unsupported: (path, the one-line error naming the insn)
+    unsupported: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"{len(self.passed)} passed, {len(self.failed)} failed, {len(self.skipped)} skipped"
+        line = f"{len(self.passed)} passed, {len(self.failed)} failed, {len(self.skipped)} skipped"
+        return line + (f", {len(self.unsupported)} unsupported" if self.unsupported else "")
 
 
 def parse_file(path: str) -> ConformanceTest:
@@ -84,9 +87,14 @@ def skip_reason(test: ConformanceTest, cpu_version: int, groups: frozenset[str])
     return None
 
 
+class TestUnsupported(Exception):
+    """The target cannot compile the test's program (a compile-time ``Unsupported``)."""
+
+
 def run_test(test: ConformanceTest, target: str, *, harden: bool = False, features: dict | None = None,
              opt: int = 0) -> str | None:
-    """None when the test passes, else what went wrong."""
+    """None when the test passes, else what went wrong; raises TestUnsupported when the target rejects the
+    program at compile time (a test that expects an error still passes then)."""
     from ..execute.runner import run_program
     from ..front.validate import validate
 
@@ -94,6 +102,10 @@ def run_test(test: ConformanceTest, target: str, *, harden: bool = False, featur
     try:
         validate(prog)
         result = run_program(prog, target, mem=test.mem, harden=harden, features=features, opt=opt)
+    except Unsupported as err:
+        if test.error is not None:
+            return None
+        raise TestUnsupported(str(err)) from None
     except BpfxError as err:
         if test.error is not None:
             return None
@@ -131,7 +143,11 @@ def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, grou
         if reason:
             summary.skipped.append((path, reason))
             continue
-        problem = run_test(test, target, harden=harden, features=features, opt=opt)
+        try:
+            problem = run_test(test, target, harden=harden, features=features, opt=opt)
+        except TestUnsupported as exc:
+            summary.unsupported.append((path, str(exc)))
+            continue
         if problem:
             summary.failed.append((path, problem))
             if report:
@@ -159,6 +175,8 @@ def cmd_conformance(args) -> int:
                               harden=args.harden, report=print, features=_features(args.mattr), opt=args.opt)
     for path, reason in summary.skipped:
         print(f"SKIP {path}: {reason}")
+    for _path, reason in summary.unsupported:
+        print(f"UNSUPPORTED {reason}")
     if args.verbose:
         for path in summary.passed:
             print(f"PASS {path}")

@@ -16,7 +16,7 @@ import random
 import sys
 from dataclasses import dataclass
 
-from ..errors import BpfxError
+from ..errors import BpfxError, Unsupported
 from ..front.isa import (ALU_OPS, ATOMIC_OPS, JMP_OPS, MODES, SIZES, CallKind, Cls, Insn, SRC_K, SRC_X, ld_imm64, s32)
 from ..front.program import Program
 
@@ -194,8 +194,11 @@ def _used_stack(program: Program) -> int:
 
 
 def compare(program: Program, target: str, *, budget: int = 1_000_000, features: dict | None = None,
-            opt: int = 0) -> str | None:
-    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
+            opt: int = 0, rejected: list | None = None) -> str | None:
+    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description.
+
+    A program the target rejects at compile time (``Unsupported``) is a difference, unless ``rejected`` is a
+    list: then the error is appended to it and the program does not count as a divergence."""
     from ..execute.runner import run_program
 
     try:
@@ -204,6 +207,11 @@ def compare(program: Program, target: str, *, budget: int = 1_000_000, features:
         return None  # not a program both must run
     try:
         actual = run_program(program, target, mem=bytes(16), budget=budget * 64, features=features, opt=opt)
+    except Unsupported as err:
+        if rejected is not None:
+            rejected.append(str(err))
+            return None
+        return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     except BpfxError as err:
         return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     if actual.r0 != expected.r0:
@@ -234,11 +242,13 @@ def minimise(program: Program, target: str, features: dict | None = None, opt: i
 
 
 def fuzz(target: str, count: int, seed: int, *, length: int = 40, features: dict | None = None,
-         opt: int = 0) -> list[tuple[int, str, Program]]:
+         opt: int = 0, rejected: list | None = None) -> list[tuple[int, str, Program]]:
+    """Failures among ``count`` random programs; with a ``rejected`` list, programs the target rejects as
+    unsupported are collected there instead of failing."""
     failures = []
     for i in range(count):
         prog = random_program(random.Random(seed + i), length=length)
-        problem = compare(prog, target, features=features, opt=opt)
+        problem = compare(prog, target, features=features, opt=opt, rejected=rejected)
         if problem:
             failures.append((seed + i, problem, prog))
     return failures
@@ -252,11 +262,22 @@ def cmd_fuzz(args) -> int:
 
     get_target(args.target)
     features = _features(args.mattr)
-    failures = fuzz(args.target, args.n, args.seed, length=args.length, features=features, opt=args.opt)
+    rejected: list[str] = []
+    failures = fuzz(args.target, args.n, args.seed, length=args.length, features=features, opt=args.opt,
+                    rejected=rejected)
     for seed, problem, prog in failures[:1]:
         small = minimise(prog, args.target, features, args.opt)
         print(f"seed {seed}: {problem}\nminimised program:\n{disassemble(small.insns)}", file=sys.stderr)
-    print(f"{args.n - len(failures)} passed, {len(failures)} failed")
+    if rejected:  # compiled programs that were not run: say why, most common reason first
+        reasons: dict[str, int] = {}
+        for err in rejected:
+            reason = err.split(": ", 1)[-1]
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"rejected {n}: {reason}", file=sys.stderr)
+    passed = args.n - len(failures) - len(rejected)
+    print(f"{passed} passed, {len(failures)} failed" + (f", {len(rejected)} rejected as unsupported"
+                                                        if rejected else ""))
     return 1 if failures else 0
 
 
