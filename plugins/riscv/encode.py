@@ -54,48 +54,61 @@ def _even(offset: int, what: str) -> None:
 
 
 # -- base formats ------------------------------------------------------------------------------------------------
+# Each format checks all its fields in one comparison chain (the hot path); only a failing value goes through
+# the per-field checks, which raise naming it.
 def r_type(funct7: int, rs2: int, rs1: int, funct3: int, rd: int, opcode: int) -> int:
-    _regs(rs2, rs1, rd)
-    return (_u(funct7, 7, "funct7") << 25 | rs2 << 20 | rs1 << 15 | _u(funct3, 3, "funct3") << 12 | rd << 7
-            | _u(opcode, 7, "opcode"))
+    if not (0 <= funct7 < 128 and 0 <= rs2 < 32 and 0 <= rs1 < 32 and 0 <= funct3 < 8 and 0 <= rd < 32
+            and 0 <= opcode < 128):
+        _regs(rs2, rs1, rd)
+        _u(funct7, 7, "funct7"), _u(funct3, 3, "funct3"), _u(opcode, 7, "opcode")
+    return funct7 << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode
 
 
 def i_type(imm12: int, rs1: int, funct3: int, rd: int, opcode: int) -> int:
     """imm12 is signed (-2048..2047)."""
-    _regs(rs1, rd)
-    return _s(imm12, 12, "imm12") << 20 | rs1 << 15 | _u(funct3, 3, "funct3") << 12 | rd << 7 | _u(opcode, 7,
-                                                                                                   "opcode")
+    if not (-2048 <= imm12 < 2048 and 0 <= rs1 < 32 and 0 <= funct3 < 8 and 0 <= rd < 32 and 0 <= opcode < 128):
+        _regs(rs1, rd)
+        _s(imm12, 12, "imm12"), _u(funct3, 3, "funct3"), _u(opcode, 7, "opcode")
+    return (imm12 & 0xFFF) << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode
 
 
 def s_type(imm12: int, rs2: int, rs1: int, funct3: int, opcode: int) -> int:
-    _regs(rs2, rs1)
-    imm = _s(imm12, 12, "imm12")
-    return ((imm >> 5) << 25 | rs2 << 20 | rs1 << 15 | _u(funct3, 3, "funct3") << 12 | (imm & 0x1F) << 7
-            | _u(opcode, 7, "opcode"))
+    if not (-2048 <= imm12 < 2048 and 0 <= rs2 < 32 and 0 <= rs1 < 32 and 0 <= funct3 < 8 and 0 <= opcode < 128):
+        _regs(rs2, rs1)
+        _s(imm12, 12, "imm12"), _u(funct3, 3, "funct3"), _u(opcode, 7, "opcode")
+    imm = imm12 & 0xFFF
+    return (imm >> 5) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | (imm & 0x1F) << 7 | opcode
 
 
 def b_type(offset: int, rs2: int, rs1: int, funct3: int, opcode: int = BRANCH) -> int:
     """offset in bytes, even, -4096..4094."""
-    _regs(rs2, rs1)
-    _even(offset, "branch")
-    imm = _s(offset, 13, "branch offset")
-    return ((imm >> 12 & 1) << 31 | (imm >> 5 & 0x3F) << 25 | rs2 << 20 | rs1 << 15 | _u(funct3, 3, "funct3") << 12
-            | (imm >> 1 & 0xF) << 8 | (imm >> 11 & 1) << 7 | _u(opcode, 7, "opcode"))
+    if not (-4096 <= offset < 4096 and not offset & 1 and 0 <= rs2 < 32 and 0 <= rs1 < 32 and 0 <= funct3 < 8
+            and 0 <= opcode < 128):
+        _regs(rs2, rs1)
+        _even(offset, "branch")
+        _s(offset, 13, "branch offset"), _u(funct3, 3, "funct3"), _u(opcode, 7, "opcode")
+    imm = offset & 0x1FFF
+    return ((imm >> 12 & 1) << 31 | (imm >> 5 & 0x3F) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12
+            | (imm >> 1 & 0xF) << 8 | (imm >> 11 & 1) << 7 | opcode)
 
 
 def u_type(imm20: int, rd: int, opcode: int) -> int:
     """imm20 is the upper immediate as its 20-bit field (0..0xFFFFF)."""
-    _regs(rd)
-    return _u(imm20, 20, "imm20") << 12 | rd << 7 | _u(opcode, 7, "opcode")
+    if not (0 <= imm20 < (1 << 20) and 0 <= rd < 32 and 0 <= opcode < 128):
+        _regs(rd)
+        _u(imm20, 20, "imm20"), _u(opcode, 7, "opcode")
+    return imm20 << 12 | rd << 7 | opcode
 
 
 def j_type(offset: int, rd: int, opcode: int = JAL) -> int:
     """offset in bytes, even, -1 MiB..1 MiB-2."""
-    _regs(rd)
-    _even(offset, "jump")
-    imm = _s(offset, 21, "jump offset")
+    if not (-(1 << 20) <= offset < (1 << 20) and not offset & 1 and 0 <= rd < 32 and 0 <= opcode < 128):
+        _regs(rd)
+        _even(offset, "jump")
+        _s(offset, 21, "jump offset"), _u(opcode, 7, "opcode")
+    imm = offset & 0x1FFFFF
     return ((imm >> 20 & 1) << 31 | (imm >> 1 & 0x3FF) << 21 | (imm >> 11 & 1) << 20 | (imm >> 12 & 0xFF) << 12
-            | rd << 7 | _u(opcode, 7, "opcode"))
+            | rd << 7 | opcode)
 
 
 # -- RV64I -------------------------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai
 # ALU-class (32-bit) opcodes: their lowerings read only the low half of dst (le64/be64 excepted, by imm)
 _ALU32_LOW_READERS = [bool(info and info.cls == Cls.ALU) for info in isa.OPCODES]
 _IS_ENDIAN = [bool(info and info.kind == Kind.ENDIAN) for info in isa.OPCODES]
+CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -155,6 +156,13 @@ def jump_forms(link: int, compressed: bool) -> tuple[BranchForm, ...]:
     return tuple(forms)
 
 
+#: an exit in the middle of a function repeats an epilogue of up to this many instructions instead of jumping to it
+INLINE_EPILOGUE = 3
+#: ... and any epilogue in a function of more BPF instructions than this, whose shared epilogue a jal (+-1 MiB)
+#: may not reach: otherwise every such exit relaxes to auipc+jalr, and relaxing thousands of them is slow
+LARGE_FUNCTION = 32768
+
+
 def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
     """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
     return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
@@ -173,13 +181,13 @@ class Riscv64Selector:
         self._memo: dict = {}
         self._stack = 0
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
+        self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
 
     # -- emission -------------------------------------------------------------------------------------------
     def emit(self, em, *words: int) -> None:
         """Append 32-bit instruction words, compressed where the C extension has a form for them."""
         if not self.c:
-            for w in words:
-                em.code += _PACK32(w)
+            em.code += struct.pack(f"<{len(words)}I", *words)
             return
         cache = self._bytes
         for w in words:
@@ -215,6 +223,11 @@ class Riscv64Selector:
         cg.em.branch(label, jump_forms(RA, False))
 
     def jump(self, cg, label) -> None:
+        frame = cg.frame
+        if label == frame.exit_label and (len(frame.extra["epilogue"]) <= INLINE_EPILOGUE
+                                          or frame.end - frame.start > LARGE_FUNCTION):
+            self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
+            return
         cg.em.branch(label, jump_forms(ZERO, self.c))
 
     @property
@@ -253,21 +266,24 @@ class Riscv64Selector:
         words = [E.addi(SP, SP, -total)] if total else []
         words += [E.sd(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
         self.emit(cg.em, *words)
-        frame.extra.update(saved=saved, stack=stack, total=total)
+        frame.extra.update(saved=saved, stack=stack, total=total,
+                           epilogue=self._epilogue_words(frame, saved, stack, total))
         self._stack = stack
         self._memo = self._memos.setdefault(stack, {})
         frame.frame_offset = total - stack
         frame.native_stack = total
 
     def epilogue(self, cg, frame) -> None:
-        stack, total = frame.extra["stack"], frame.extra["total"]
-        words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(frame.extra["saved"])]
+        self.emit(cg.em, *frame.extra["epilogue"])
+
+    def _epilogue_words(self, frame, saved: list[int], stack: int, total: int) -> tuple[int, ...]:
+        words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
         if total:
             words.append(E.addi(SP, SP, total))
         if frame.is_entry and self.r[0] != self.abi.ret_reg:
             words.append(E.mv(self.abi.ret_reg, self.r[0]))
         words.append(E.ret())
-        self.emit(cg.em, *words)
+        return tuple(words)
 
     # -- dispatch -------------------------------------------------------------------------------------------
     def _build_table(self):
@@ -294,22 +310,45 @@ class Riscv64Selector:
         for op, info in enumerate(isa.OPCODES):
             if info is not None and info.kind in pure_kinds and table[op] is not None:
                 table[op] = self._memoised(table[op], lookahead=info.cls == Cls.ALU)
+            elif info is not None and info.kind == Kind.ATOMIC:  # AMOs are pure; the cmpxchg loop branches
+                table[op] = self._atomic_memoised(table[op])
         return table
+
+    def _atomic_memoised(self, fn):
+        amo = self._memoised(fn)
+
+        def lower(cg, pc, insn, nxt):
+            (fn if insn.imm == CMPXCHG else amo)(cg, pc, insn, nxt)
+        return lower
 
     def _memoised(self, fn, lookahead: bool = False):
         def lower(cg, pc, insn, nxt):
             memo = self._memo  # the cache for the current frame's stack size, chosen by the prologue
-            key = (insn, self._zext_dead(cg, pc, insn)) if lookahead else insn
-            code = memo.get(key)
+            code = memo.get(insn)
             em = cg.em
             if code is None:
                 start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
                 fn(cg, pc, insn, nxt)
                 assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
+                memo[insn] = bytes(em.code[start:])
+            else:
+                em.code += code
+
+        def lower_alu32(cg, pc, insn, nxt):  # keyed also by whether the zero-extension is dead (_zext_dead)
+            n = cg.insns[pc + 1]
+            key = (insn, n[1] == insn[1] and LOW_READERS[n[0]] and not (n[4] == 64 and IS_ENDIAN[n[0]]))
+            memo = self._memo
+            code = memo.get(key)
+            em = cg.em
+            if code is None:
+                start = len(em.code)
+                fn(cg, pc, insn, nxt)
                 memo[key] = bytes(em.code[start:])
             else:
                 em.code += code
-        return lower
+
+        LOW_READERS, IS_ENDIAN = _ALU32_LOW_READERS, _IS_ENDIAN
+        return lower_alu32 if lookahead else lower
 
     @staticmethod
     def _zext_dead(cg, pc: int, insn) -> bool:
@@ -413,10 +452,24 @@ class Riscv64Selector:
         cg.em.branch(isa.jump_target(pc, insn), jump_forms(ZERO, self.c))
 
     def _jcond(self, cg, pc, insn, nxt) -> None:
+        """The compare's setup bytes and branch forms depend on the instruction without its offset (and, for r10,
+        on the stack size): memoised, so only the branch itself is placed per jump."""
+        key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
         em = cg.em
+        plan = self._jplans.get(key)
+        if plan is None:
+            start = len(em.code)
+            forms = self._jcond_setup(em, insn)
+            plan = self._jplans[key] = (bytes(em.code[start:]), forms)
+        else:
+            em.code += plan[0]
+        em.branch(pc + 1 + insn.off, plan[1])
+
+    def _jcond_setup(self, em, insn) -> tuple[BranchForm, ...]:
+        """Emit what a conditional jump computes before branching; return the branch's forms."""
         info = isa.OPCODES[insn.opcode]
         wide = info.cls == Cls.JMP
-        op, target = info.op, pc + 1 + insn.off
+        op = info.op
         a = self._val(em, insn.dst, T1)
         words: tuple[int, ...] = ()
         if op == "jset":
@@ -429,13 +482,11 @@ class Riscv64Selector:
             if not wide and not (not info.src_reg and 0 <= insn.imm < 2048):
                 words += (E.sext_w(T1, T1),)  # test only the low half
             self.emit(em, *words)
-            em.branch(target, cond_forms(E.BNE, T1, ZERO, self.c))
-            return
+            return cond_forms(E.BNE, T1, ZERO, self.c)
         if not wide and op in ("jeq", "jne") and not info.src_reg and -2047 <= insn.imm <= 2048:
             # the low halves are equal exactly when their 32-bit difference is 0: addiw, then beqz/bnez
             self.emit(em, E.addiw(T1, a, -insn.imm))
-            em.branch(target, cond_forms(COND[op][0], T1, ZERO, self.c))
-            return
+            return cond_forms(COND[op][0], T1, ZERO, self.c)
         if info.src_reg:
             b = self._val(em, insn.src, T2)
             if not wide:
@@ -452,7 +503,7 @@ class Riscv64Selector:
         if swapped:
             a, b = b, a
         self.emit(em, *words)
-        em.branch(target, cond_forms(funct3, a, b, self.c))
+        return cond_forms(funct3, a, b, self.c)
 
     # -- memory ---------------------------------------------------------------------------------------------
     def _address(self, em, base_bpf: int, off: int) -> tuple[int, int]:
@@ -496,7 +547,7 @@ class Riscv64Selector:
         if insn.src == 10:
             raise cg.unsupported(pc, "atomic operation with r10 as its operand")
         s, imm = r[insn.src], insn.imm
-        if imm == isa.ATOMIC_OPS["cmpxchg"]:
+        if imm == CMPXCHG:
             self._cmpxchg(em, size, rn, s)
             return
         op = AMO_OP.get(imm & ~isa.ATOMIC_FETCH)

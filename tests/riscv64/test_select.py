@@ -195,3 +195,15 @@ def test_li64_builds_every_value_in_at_most_six_words():
         uc.emu_start(0x1000, 0x1000 + len(code))
         assert uc.reg_read(R.UC_RISCV_REG_A7) == v & ((1 << 64) - 1), hex(v)
         assert len(words) <= 6, hex(v)
+
+
+@pytest.mark.parametrize("features", FEATURES[1:], ids=str)
+def test_random_programs_with_each_feature_set_match_the_interpreter(features):
+    """The hypothesis test in test_targets.py runs the default features; these run C and Zba/Zbb."""
+    import random
+
+    from bpfx.tools.fuzz import compare, random_program
+
+    for seed in range(25):
+        prog = random_program(random.Random(seed), length=40)
+        assert compare(prog, "riscv64", features=features) is None, seed
