@@ -86,6 +86,11 @@ def li_words(rd: int, value: int) -> tuple[int, ...]:
     return words
 
 
+def _swap_under_mask(d: int, shift: int) -> tuple[int, ...]:
+    """d = (d >> shift & mask) | (d & mask) << shift, with the mask in t2 (t1 scratch)."""
+    return (E.srli(T1, d, shift), E.and_(T1, T1, T2), E.and_(d, d, T2), E.slli(d, d, shift), E.or_(d, d, T1))
+
+
 def li64_words(rd: int, value: int, tmp: int) -> tuple[int, ...]:
     """li, or (with a temporary) the two halves built apart and added: (H << 32) + sext(L), at most 6 words."""
     words = li_words(rd, value)
@@ -440,11 +445,18 @@ class Riscv64Selector:
                 words = ()
         elif self.zbb:
             words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
-        else:  # move the bytes out low end first, shifting the result up: T2 = bytes 0..n-2, then d
-            words = (E.andi(T2, d, 0xFF),)
-            for _ in range(width // 8 - 2):
-                words += (E.slli(T2, T2, 8), E.srli(d, d, 8), E.andi(T1, d, 0xFF), E.or_(T2, T2, T1))
-            words += (E.slli(T2, T2, 8), E.srli(d, d, 8), E.andi(d, d, 0xFF), E.or_(d, d, T2))
+        elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8
+            words = (E.srli(T1, d, 8), E.andi(T1, T1, 0xFF), E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
+        else:  # swap the bytes of each halfword with a mask, then the halfwords, then (64) the words
+            words = li_words(T2, 0x00FF00FF)
+            if width == 64:
+                words += (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+            words += _swap_under_mask(d, 8)
+            if width == 32:  # d = [b1 b0 b3 b2] with a clear upper half: exchange the halfwords
+                words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
+            else:
+                words += li_words(T2, 0xFFFF) + (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+                words += _swap_under_mask(d, 16) + (E.srli(T1, d, 32), E.slli(d, d, 32), E.or_(d, d, T1))
         self.emit(cg.em, *words)
 
     # -- jumps ----------------------------------------------------------------------------------------------

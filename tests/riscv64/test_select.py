@@ -207,3 +207,18 @@ def test_random_programs_with_each_feature_set_match_the_interpreter(features):
     for seed in range(25):
         prog = random_program(random.Random(seed), length=40)
         assert compare(prog, "riscv64", features=features) is None, seed
+
+
+@pytest.mark.parametrize("features", [{}, {"zbb": True}], ids=str)
+def test_every_byte_swap_on_random_values(features):
+    """be/le/bswap of each width on values with every byte distinct and the upper half set, against interp."""
+    import random
+
+    rng = random.Random(5)
+    ops = ["be16", "be32", "be64", "le16", "le32", "le64", "bswap16", "bswap32", "bswap64"]
+    lines = []
+    for op in ops:
+        for _ in range(4):
+            lines += [f"lddw %r1, {rng.getrandbits(64):#x}", f"{op} %r1", "xor %r0, %r1", "lsh %r0, 1"]
+    got, want = both(program("\n".join(["mov %r0, 0", *lines, "exit"])), features)
+    assert got == want
