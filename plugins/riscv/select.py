@@ -31,6 +31,7 @@ from .helpers import R_RISCV_64, R_RISCV_CALL_PLT, R_RISCV_HI20, R_RISCV_LO12_I,
 Cls, Kind = isa.Cls, isa.Kind
 _PACK32 = struct.Struct("<I").pack
 _PACK16 = struct.Struct("<H").pack
+_PACK_N = [struct.Struct(f"<{n}I").pack for n in range(64)]  # n 32-bit words at once
 
 # BPF condition -> (branch funct3, operands swapped)
 COND = {
@@ -67,10 +68,11 @@ def _sext(value: int, bits: int) -> int:
 @lru_cache(maxsize=4096)
 def li_words(rd: int, value: int) -> tuple[int, ...]:
     """The shortest addi / lui+addiw / (li; slli; addi)* sequence that puts the 64-bit ``value`` in ``rd``."""
-    v = _sext(value, 64)
+    v = value & 0xFFFFFFFFFFFFFFFF
+    v = v - (1 << 64) if v >> 63 else v  # signed 64-bit
     if -2048 <= v < 2048:
         return (E.addi(rd, ZERO, v),)
-    lo = _sext(v, 12)
+    lo = (v & 0xFFF) - ((v & 0x800) << 1)  # the low 12 bits, sign-extended
     if -(1 << 31) <= v < (1 << 31):
         words = (E.lui(rd, ((v - lo) >> 12) & 0xFFFFF),)
         return words + (E.addiw(rd, rd, lo),) if lo else words
@@ -192,7 +194,8 @@ class Riscv64Selector:
     def emit(self, em, *words: int) -> None:
         """Append 32-bit instruction words, compressed where the C extension has a form for them."""
         if not self.c:
-            em.code += struct.pack(f"<{len(words)}I", *words)
+            n = len(words)
+            em.code += _PACK_N[n](*words) if n < 64 else struct.pack(f"<{n}I", *words)
             return
         cache = self._bytes
         for w in words:
