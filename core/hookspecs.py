@@ -60,7 +60,9 @@ def bpfx_abi(target: TargetInfo) -> ABI | None:
     :return: an :class:`ABI`: BPF r0..r10 (and 11, the hidden AX register) -> native registers, the native
         C argument/return/callee-saved registers, scratch registers, stack alignment, and the capability flags
         (``udiv_by_zero_is_zero``, ``shifts_mask_count``, ...) from which the legaliser decides which BPF
-        rewrites the target needs. ``None`` if the target is not yours.
+        rewrites the target needs, or which instructions it rejects at compile time, naming them
+        (``has_atomics``/``atomic_widths``, ``has_bswap``, ``has_sdiv``: a device VM without them, too).
+        ``None`` if the target is not yours.
 
     A 32-bit core (``TargetInfo.word_size=32``) maps each BPF register to a tuple of native registers, least
     significant word first, e.g. ``regs={0: (0, 1), 1: (2, 3), ...}``; ``arg_regs``/``ret_reg`` use the same
@@ -86,7 +88,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
         primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
         ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path)
-        and ``disassembler`` (for listings and benchmarks). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
+        and ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
+        listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`. A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
 
@@ -146,7 +149,10 @@ def bpfx_reloc_types(target: TargetInfo) -> dict[int, RelocType] | None:
     number up here, so the Image carries records (and ``RelocType.apply`` functions) the writers, the emulator
     and :func:`bpfx.resolve` can use. A relocation LLVM emits that is missing here is an ``Unsupported`` error
     naming its number. The baseline tier uses the selector's ``reloc_types``; if this hook returns None the
-    core falls back to those too.
+    core falls back to those too. A low-part relocation that ELF expresses against the label of its high-part
+    partner (RISC-V ``R_RISCV_PCREL_LO12_I/S`` against ``.Lpcrel_hiN``) arrives as a record against the
+    partner's symbol with the addend moved by the distance between the two instructions, so ``apply`` computes
+    it like any pc-relative relocation from ``value - pc``.
 
     :return: ELF relocation number -> :class:`RelocType`, or None if the target is not yours.
 

@@ -26,10 +26,9 @@ TCP = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()
 
 
 def _suite() -> str | None:
-    for path in (os.environ.get("BPFX_CONFORMANCE_DIR"), os.path.join(ROOT, "..", "shared", "conformance", "tests")):
-        if path and os.path.isdir(path):
-            return path
-    return None
+    from bpfx import testing
+
+    return testing.conformance_dir(ROOT)
 
 
 def _effects(result):
@@ -58,7 +57,9 @@ def test_examples_same_effects_at_O0_O2_and_on_host(path):
 def test_conformance_suite_through_llvm(target, opt):
     suite = _suite()
     if suite is None:
-        pytest.skip("no conformance suite (set BPFX_CONFORMANCE_DIR or put ../shared/conformance beside the repo)")
+        from bpfx import testing
+
+        pytest.skip(testing.NO_SUITE)
     from bpfx.tools.conformance import run_conformance
 
     summary = run_conformance([suite], target, opt=opt)
@@ -231,3 +232,52 @@ def test_cli_emit_compile_and_run(tmp_path):
     assert host_ir.returncode == 0 and "@bpf_entry(" in host_ir.stdout and "bpfx_host_helper" in host_ir.stdout
     bad = cli("compile", src, "-t", "arm64", "--emit", "asm")
     assert bad.returncode == 2 and "give -O1, -O2 or -O3" in bad.stderr
+
+
+def test_pcrel_lo_relocations_name_their_partners_symbol():
+    """Target-neutral object reading on a triple no bundled plugin has yet (riscv64): a %pcrel_lo relocation
+    against the label of its %pcrel_hi partner comes back against the partner's symbol, addend moved by the
+    distance, so a loader applies it from value - pc like any pc-relative relocation."""
+    import dataclasses
+
+    from bpfx import RelocType
+    from bpfx.llvm import library
+    from bpfx.llvm.object import image_from_object
+    from bpfx.plugins import get_target
+
+    arm64 = get_target("arm64")
+
+    class RiscV:
+        name = "rv"
+        info = dataclasses.replace(arm64.info, name="rv", llvm_triple="riscv64-unknown-elf", llvm_features="+m,+a",
+                                   features={})
+        llvm_info = lambda self: self.info  # noqa: E731
+        features = lambda self, overrides=None: {}  # noqa: E731
+        context = lambda self, prog_type: arm64.context(prog_type)  # noqa: E731
+        helpers = lambda self, *args: arm64.helpers(*args)  # noqa: E731
+        reloc_types = lambda self: {t: RelocType(str(t), None) for t in (19, 23, 24, 25)}  # noqa: E731
+
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_counters.o"))
+    lib, lifted, table = library(obj.program(), RiscV(), opt=2)
+    image = image_from_object(lib.emit_object(), obj.program(), RiscV(), lifted, table)
+    his = {r.offset: r for r in image.relocs if r.type == 23}
+    los = [r for r in image.relocs if r.type in (24, 25)]
+    assert los and len(his) == len(los)
+    for lo in los:
+        hi = max(off for off in his if off < lo.offset)
+        assert (lo.symbol, lo.kind, lo.addend) == (his[hi].symbol, his[hi].kind, his[hi].addend + lo.offset - hi)
+    assert {(r.symbol, r.kind) for r in image.relocs} == {(r.symbol, r.kind) for r in bpfx.compile(
+        obj.program(), "arm64").relocs}
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_line_map_from_debug_info_locates_faults(target):
+    """The object's DWARF line table becomes the Image's line map, so a fault in -O2 code names its BPF insn."""
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 0\nlddw %r1, 0x7fff12345678\nstw [%r1+0], 1\nexit"),
+                        file="p.s")
+    image = bpfx.compile(prog, target, opt=2)
+    offsets = [off for off, _ in image.line_map]
+    assert offsets == sorted(offsets) and {idx for _, idx in image.line_map} <= {-1, 0, 1, 2, 3, 4}
+    assert 3 in {idx for _, idx in image.line_map}
+    with pytest.raises(bpfx.RuntimeFault, match=r"^p\.s:mem:insn 3: "):
+        bpfx.run(prog, target, opt=2)

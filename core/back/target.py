@@ -20,7 +20,9 @@ class TargetInfo:
     word_size: int = 64  # bits of a native register; below 64, ABI.regs holds register tuples
     endian: str = "little"
     e_machine: int = 0
+    #: the LLVM tier's target triple (-O1..-O3); a target with ``base`` inherits its base's when it has none
     llvm_triple: str | None = None
+    #: extra LLVM target features (``"+m,+a,-relax"``); ``features`` below are passed to LLVM too, as +name/-name
     llvm_features: str = ""
     #: the LLVM tier's relocation model for this target's objects: "pic" (PC-relative and GOT-free where LLVM
     #: can) or "static" (absolute addresses, e.g. RISC-V's lui/addi pairs, whose relocations a loader applies

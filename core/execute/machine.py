@@ -83,6 +83,7 @@ class _Run:
     def _from_runtime(self) -> None:
         for region in self.rt.memory.regions:
             if region.writable and len(region.buf):
+                self._map(region.base, len(region.buf))  # a helper may have added one (bpf_ringbuf_reserve)
                 self.uc.mem_write(region.base, bytes(region.buf))
 
     # -- helpers --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 from ..errors import BpfxError, Unsupported, UsageError
 from ..plugins import get_target
 from ..front.program import Object, Program
+from ..front.progtypes import prog_type as get_prog_type
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
 
@@ -95,6 +96,11 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
+        ptype = get_prog_type(program.prog_type)
+        if ptype.ctx_struct and not ptype.writable_all:  # what the context pass checks for compiled targets
+            from ..front.cfg import build_cfg
+
+            ptype.check_stores(program, build_cfg(program).ctx_accesses)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
@@ -114,12 +120,13 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
         raise err.at(file=program.file, section=program.section) from None
 
 
-def load_for(path: str, tgt, *, prog_type: str | None = None) -> Object:
+def load_for(path: str, tgt, *, prog_type: str | None = None, externs: dict[str, int] | None = None,
+             btf=None) -> Object:
     """Load ``path`` and validate each program with the helpers ``tgt`` provides beyond the UAPI ones."""
     from ..front.loader import load
     from ..front.validate import validate
 
-    obj = load(path, prog_type=prog_type, validate=False)
+    obj = load(path, prog_type=prog_type, validate=False, externs=externs, btf=btf)
     for prog in obj.programs:
         validate(prog, helpers=allowed_helpers(tgt, prog.prog_type))
     return obj
@@ -154,7 +161,8 @@ def _packet(args) -> bytes | None:
 
 
 def cmd_run(args) -> int:
-    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type)
+    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type, externs=_externs(args),
+                   btf=args.btf)
     program = obj.program(args.section)
     mem = None
     if args.mem:
@@ -186,7 +194,7 @@ def cmd_compile(args) -> int:
     from ..back.writers import FORMATS, write
 
     tgt = get_target(args.target)
-    obj = load_for(args.file, tgt, prog_type=args.prog_type)
+    obj = load_for(args.file, tgt, prog_type=args.prog_type, externs=_externs(args), btf=args.btf)
     program = obj.program(args.section)
     if args.emit:
         if not args.opt:
@@ -221,11 +229,25 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
+    write(image, fmt, out, program=program, disasm=disasm, abi=None if args.opt else tgt.abi())  # LLVM allocates
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)
     return 0
+
+
+def _externs(args) -> dict[str, int]:
+    """--extern NAME=VALUE options as a dict."""
+    externs = {}
+    for item in args.extern or ():
+        name, sep, value = item.partition("=")
+        try:
+            externs[name] = int(value, 0)
+        except ValueError:
+            raise UsageError(f"--extern takes NAME=VALUE with an integer value, not {item!r}") from None
+        if not sep or not name:
+            raise UsageError(f"--extern takes NAME=VALUE, not {item!r}")
+    return externs
 
 
 def _common(p, default_target: str | None) -> None:
@@ -234,8 +256,13 @@ def _common(p, default_target: str | None) -> None:
                    help="target name (see bpfx --list-targets)" + (f"; default {default_target}"
                                                                    if default_target else ""))
     p.add_argument("--section", "-s", help="program to use: its section or function name (default: the only one)")
-    p.add_argument("--prog-type", help="program type for .s/.bin input (xdp, sched_cls, socket_filter, mem; "
-                                       "default mem); ELF objects take it from the section name")
+    p.add_argument("--prog-type", help="program type (xdp, sched_cls, socket_filter, kprobe, mem, ...; see "
+                                       "specs/program_types.toml): default mem for .s/.bin input; ELF objects take it "
+                                       "from the section name, and any executable section loads with this")
+    p.add_argument("--extern", action="append", metavar="NAME=VALUE",
+                   help="value of a __kconfig extern or address of a __ksym extern (repeatable)")
+    p.add_argument("--btf", metavar="FILE", help="target BTF (raw, e.g. /sys/kernel/btf/vmlinux) for CO-RE "
+                                                 "relocations")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
     p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",

@@ -17,7 +17,8 @@ from ..errors import Unsupported
 # String attributes llvmlite.ir cannot spell: no calls to memset/memcpy the device does not have, no jump or
 # lookup tables in data sections (the Image is code only).
 FN_ATTRS = ' "no-builtins" "no-jump-tables"="true" nounwind'
-_DEFINE = re.compile(r"^(define [^\n]*)(\n\{)", re.M)  # llvmlite puts a definition's "{" on its own line
+# llvmlite puts a definition's "{" on its own line; attributes go before its "!dbg" attachment
+_DEFINE = re.compile(r"^(define [^\n]*?)((?: !dbg ![0-9]+)?\n\{)", re.M)
 
 
 @cache

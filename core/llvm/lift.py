@@ -137,6 +137,20 @@ class Lifter:
         self.ends = starts[1:] + [len(self.insns)]
         self.starts = starts
         self.depth = self._call_depth()
+        self.reach = self._stack_reach()
+
+    def _stack_reach(self) -> int:
+        """The lowest r10 offset any instruction addresses directly (a multiple of 8, >= -512): the part of each
+        frame LLVM can see loads from, so the part that must not be left undef."""
+        reach = 0
+        for insn in self.insns:
+            info = OPCODES[insn.opcode]
+            if info is None or not info.size or info.kind == Kind.LD_IMM64:
+                continue
+            base = insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst
+            if base == R10 and info.kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+                reach = min(reach, insn.off)
+        return max(-STACK_SIZE, -((-reach + 7) & ~7))
 
     def _call_depth(self) -> int:
         """Frames the deepest chain of bpf-to-bpf calls needs (the validator has rejected recursion)."""
@@ -176,7 +190,33 @@ class Lifter:
         return gv
 
     # -- the lifter ---------------------------------------------------------------------------------------------
+    # -- debug line info (native mode): line = original BPF index + 1, read back as the Image's line map --------
+    def _debug_init(self) -> None:
+        m = self.module
+        self.di_file = m.add_debug_info("DIFile", {"filename": self.program.file or "<bpf>", "directory": ""})
+        self.di_cu = m.add_debug_info("DICompileUnit", {
+            "language": ir.DIToken("DW_LANG_C99"), "file": self.di_file, "producer": "bpfx", "isOptimized": True,
+            "runtimeVersion": 0, "emissionKind": ir.DIToken("LineTablesOnly")}, is_distinct=True)
+        self.di_type = m.add_debug_info("DISubroutineType", {"types": m.add_metadata([])})
+        flags = m.add_named_metadata("llvm.module.flags")
+        for key, value in (("Debug Info Version", 3), ("Dwarf Version", 4)):
+            flags.add(m.add_metadata([ir.Constant(I32, 2), ir.MetaDataString(m, key), ir.Constant(I32, value)]))
+        m.add_named_metadata("llvm.dbg.cu").add(self.di_cu)
+
+    def _subprogram(self, fn, start: int):
+        line = self.origin[start] + 1
+        sp = self.module.add_debug_info("DISubprogram", {
+            "name": fn.name, "file": self.di_file, "line": line, "type": self.di_type, "scopeLine": line,
+            "unit": self.di_cu, "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized")}, is_distinct=True)
+        fn.set_metadata("dbg", sp)
+        return sp
+
+    def _loc(self, f: _Func, pc: int):
+        return self.module.add_debug_info("DILocation", {"line": self.origin[pc] + 1, "column": 0, "scope": f.di})
+
     def lift(self) -> Lifted:
+        if not self.host:
+            self._debug_init()
         self._declare()
         for start, end in zip(self.starts, self.ends):
             self._function(start, end)
@@ -205,6 +245,9 @@ class Lifter:
             f.blocks[leader] = fn.append_basic_block(f"L{leader}")
         b = ir.IRBuilder(entry)
         f.b = b
+        if not self.host:
+            f.di = self._subprogram(fn, start)
+            b.debug_metadata = self._loc(f, start)
         f.regs = [_alloca(b, I64, f"r{i}") for i in range(NREGS)]
         zero = _c64(0)
         f.sub = start != 0
@@ -232,15 +275,16 @@ class Lifter:
                 f.frame = fn.args[5]
             else:
                 # One stack for the deepest call chain, frames below each other as in the interpreter (a frame
-                # keeps what an earlier call at its depth left), zeroed as the interpreter's is: an uninitialised
-                # slot would be LLVM undef, and a branch on undef is undefined behaviour. The optimiser removes
-                # the stores nothing reads.
+                # keeps what an earlier call at its depth left). What instructions address directly through r10
+                # is zeroed, as the interpreter's stack is: LLVM would make an uninitialised slot undef, and a
+                # branch on undef is undefined behaviour. The optimiser removes the stores nothing reads.
                 size = STACK_SIZE * self.depth
                 f.stack = _alloca(b, ir.ArrayType(I8, size), "stack")
                 f.stack.align = 16
                 f.frame = _gep(b, f.stack, size)
-                for off in range(0, size, 8):
-                    b.store(_c64(0), _gep(b, f.stack, off), align=8)
+                for top in range(size, 0, -STACK_SIZE):
+                    for off in range(top + self.reach, top, 8):
+                        b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
         for i, leader in enumerate(leaders):
@@ -333,6 +377,8 @@ class Lifter:
         while pc < end:
             insn = self.insns[pc]
             info = OPCODES[insn.opcode]
+            if not self.host:
+                f.b.debug_metadata = self._loc(f, pc)
             pc += self._insn(f, pc, insn, info, end)
             if info.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
                 return

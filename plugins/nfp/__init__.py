@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from bpfx import TargetInfo, hookimpl
+from bpfx import BpfxError, TargetInfo, hookimpl
 
 from .firmware import DEFAULT, Firmware, parse_capabilities
 
@@ -38,8 +38,13 @@ def firmware() -> Firmware:
         return _chosen[0]
     path = os.environ.get("BPFX_NFP_CAPABILITIES")
     if path:
-        with open(path, "rb") as f:
-            return parse_capabilities(f.read())
+        try:
+            with open(path, "rb") as f:
+                blob = f.read()
+        except OSError as exc:
+            raise BpfxError(f"cannot read the firmware capabilities (BPFX_NFP_CAPABILITIES): {exc.strerror}",
+                            file=path) from None
+        return parse_capabilities(blob)
     return DEFAULT
 
 

@@ -12,6 +12,8 @@ register n, ``("lm", idx, off)`` local memory through ActLMAddr<idx>, ``("i", va
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 OP_BITS = 45
 ECC_POLYS = (0x0FF800007FFF, 0x11F801FF801F, 0x1E387E0781E1, 0x17CB8E388E22, 0x1AF5B2C93244, 0x1F56D5525488,
              0x0DAF69A46910)
@@ -91,12 +93,23 @@ class EncodeError(ValueError):
     """An operand or field the encoding cannot express (a selector bug, never user input)."""
 
 
-def ecc(word: int) -> int:
-    """The 7 ECC bits of a 45-bit opcode: bit i = parity(opcode & ECC_POLYS[i])."""
+def _ecc_slow(word: int) -> int:
     out = 0
     for i, poly in enumerate(ECC_POLYS):
         out |= (bin(word & poly).count("1") & 1) << i
     return out
+
+
+# Parity is linear over XOR, so the ECC of a word is the XOR of the ECCs of its bytes: one table per byte.
+_ECC_BYTES = [[_ecc_slow(v << (8 * i)) for v in range(256)] for i in range(6)]
+
+
+def ecc(word: int) -> int:
+    """The 7 ECC bits of a 45-bit opcode: bit i = parity(opcode & ECC_POLYS[i])."""
+    word &= OP_MASK
+    t = _ECC_BYTES
+    return (t[0][word & 0xFF] ^ t[1][word >> 8 & 0xFF] ^ t[2][word >> 16 & 0xFF] ^ t[3][word >> 24 & 0xFF]
+            ^ t[4][word >> 32 & 0xFF] ^ t[5][word >> 40 & 0xFF])
 
 
 def with_ecc(word: int) -> int:
@@ -233,6 +246,7 @@ def _re_sources(lreg, rreg, imm8: bool):
 
 # -- instruction classes ---------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def alu(dst, lreg, op: str, rreg) -> int:
     """dst = lreg OP rreg (op "b": dst = rreg, "~b": dst = ~rreg)."""
     a, b, swap, src_ext = _ur_sources(lreg, rreg)
@@ -242,6 +256,7 @@ def alu(dst, lreg, op: str, rreg) -> int:
                 src_lmextn=src_ext, dst_lmextn=dst_ext)
 
 
+@lru_cache(maxsize=4096)
 def shf(dst, lreg, op: str, rreg, sc: str, amount: int) -> int:
     """dst = lreg OP (rreg shifted by ``amount``; 0 = indirect, the low 5 bits of the previous ALU result).
 
@@ -253,6 +268,7 @@ def shf(dst, lreg, op: str, rreg, sc: str, amount: int) -> int:
                 dst_ab=dst_ab, wr_both=both, src_lmextn=src_ext, dst_lmextn=dst_ext)
 
 
+@lru_cache(maxsize=4096)
 def ld_field(dst, bytemask: int, src, sc: str = "rot", amount: int = 0, zero: bool = False) -> int:
     """Replace the bytes of ``dst`` selected by ``bytemask`` with those of ``src`` shifted (others kept, or
     cleared with ``zero``)."""
@@ -263,6 +279,7 @@ def ld_field(dst, bytemask: int, src, sc: str = "rot", amount: int = 0, zero: bo
                 shift=amount, src_lmextn=src_ext)
 
 
+@lru_cache(maxsize=4096)
 def immed(dst, value: int, *, width: str = "all", shift: int = 0, inv: bool = False) -> int:
     """dst = (value << 8 * shift), inverted with ``inv``; width "word"/"byte" replaces only that part."""
     if not 0 <= value < 0x10000:
@@ -279,6 +296,7 @@ def immed(dst, value: int, *, width: str = "all", shift: int = 0, inv: bool = Fa
                 wr_both=both, src_lmextn=ea | eb, dst_lmextn=ea | eb)
 
 
+@lru_cache(maxsize=4096)
 def br(cond: str, addr: int, defer: int = 0) -> int:
     if not 0 <= addr < (1 << 14):
         raise EncodeError(f"branch address {addr} out of range")
@@ -286,6 +304,7 @@ def br(cond: str, addr: int, defer: int = 0) -> int:
                 addr_hi=addr >> 13)
 
 
+@lru_cache(maxsize=4096)
 def br_bset(src, bit: int, addr: int, *, set_: bool = True, defer: int = 0) -> int:
     """Branch if bit ``bit`` of ``src`` is set (``set_``) or clear; the bit is encoded as a rotate, bit + 1."""
     a, b, _swap, _i8, ext = _re_sources(src, ("i", bit + 1), False)
@@ -293,12 +312,14 @@ def br_bset(src, bit: int, addr: int, *, set_: bool = True, defer: int = 0) -> i
                 src_lmextn=ext)
 
 
+@lru_cache(maxsize=4096)
 def rtn(src, defer: int = 0) -> int:
     """Branch to the address held in ``src`` (br_alu: the target is the OR of both fields, the other is 0)."""
     a, b, _swap, ext = _ur_sources(src, ("i", 0))
     return pack("br_alu", a=a, b=b, defer=defer, src_lmextn=ext)
 
 
+@lru_cache(maxsize=4096)
 def mul(type_: str, step: str, lreg, rreg=None) -> int:
     """A multiply step. For ``last``/``last2`` the left operand is the destination."""
     if step in ("last", "last2"):
@@ -310,17 +331,20 @@ def mul(type_: str, step: str, lreg, rreg=None) -> int:
     return pack("mul", a=a, b=b, step=MUL_STEPS[step], swap=swap, type=MUL_TYPES[type_], src_lmextn=ext)
 
 
+@lru_cache(maxsize=4096)
 def local_csr_wr(csr: int, src) -> int:
     """Write a local CSR from ``src`` (the value is the OR of both source fields; the other is immediate 0)."""
     a, b, _swap, ext = _ur_sources(src, ("i", 0))
     return pack("local_csr", a=a, b=b, write=1, addr=csr >> 2, src_lmextn=ext)
 
 
+@lru_cache(maxsize=4096)
 def local_csr_rd(csr: int) -> int:
     """Read a local CSR: the ``immed`` that follows receives its value."""
     return pack("local_csr", a=0, b=0, write=0, addr=csr >> 2)
 
 
+@lru_cache(maxsize=4096)
 def cmd(name: str, xfer: int, lreg, rreg, count: int, *, mode: str = "32b", ctx: int = CMD_CTX_SWAP,
         indir: bool = False) -> int:
     """A memory command on address lreg + rreg (32-bit mode) with transfer registers from ``xfer``."""

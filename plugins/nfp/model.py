@@ -26,6 +26,7 @@ from . import encode as E
 from .abi import LM_CSR_LATENCY, STACK_BASE_A
 from .firmware import HELPER_PRANDOM
 from .helpers import DONE_SYMBOL, RELOC_TYPES
+from .select import XDP_ABORT, XDP_ACTION_TABLE
 
 M32 = 0xFFFFFFFF
 LM_WORDS = 1024
@@ -184,11 +185,11 @@ class Model:
         code = self.code
         while True:
             if pc == self.fw.done and branch_to is None:
-                return st.a[0] | st.a[1] << 32
+                return self._verdict()
             if pc in self.subroutines and branch_to is None:
                 pc = self._firmware(self.subroutines[pc])
                 if self.rt.exit_requested:
-                    return st.a[0] | st.a[1] << 32
+                    return st.b[0] | st.b[1] << 32
                 continue
             ins = code.get(pc)
             if ins is None:
@@ -221,6 +222,20 @@ class Model:
                     pc, branch_to = branch_to, None
                     continue
             pc += 1
+
+    def _verdict(self) -> int:
+        """r0 at DONE (GPR pair 0/1, bank B). For XDP the firmware acts on the action byte the outro put in
+        bits 16-23 of A0: the model checks it is the one r0 calls for."""
+        st = self.st
+        r0 = st.b[0] | st.b[1] << 32
+        if self.image is not None and self.image.prog_type == "xdp":
+            want = (XDP_ACTION_TABLE >> (8 * r0)) & 0xFF if r0 <= 3 else XDP_ABORT
+            got = (st.a[0] >> 16) & 0xFF
+            if got != want:
+                raise RuntimeFault(f"XDP verdict {r0} reached the firmware as action {got:#x}, not {want:#x}")
+        elif (st.a[0], st.a[1]) != (st.b[0], st.b[1]):
+            raise RuntimeFault("the A and B copies of r0 differ at DONE")
+        return r0
 
     def _locate(self, pc: int):
         if self.image is None:

@@ -20,6 +20,10 @@ Cls, Kind = isa.Cls, isa.Kind
 FRAME = 512
 SAVE_AREA = 64  # bytes of local memory per call level: the return address and r6-r9 (words 0, 1-8)
 SAVE_BASE = 2048  # local memory byte address of the first call level's save area (LM3)
+# XDP verdict -> firmware action byte (low nibble: 1 pass, 2 drop, 4 redirect; high nibble: the statistic):
+# aborted 0x82, drop 0x22, pass 0x11, tx 0x44, as the Linux JIT's outro and the firmware's ebpf_reentry agree
+XDP_ACTION_TABLE = 0x44112282
+XDP_ABORT = 0x82
 HELPER_PLACEHOLDER = 15000  # BR_HELPER words hold 15000 + helper id until the loader patches them
 SIZE_NAME = {1: "b", 2: "h", 4: "w", 8: "dw"}
 # BPF condition -> (branch condition, operands swapped)
@@ -73,6 +77,8 @@ class NfpSelector:
         em.reloc(RELO_BR_REL, self.entry, 0, "func")
 
         def enc(off: int, pos=pos):
+            if (pos + off) // 8 >= 1 << 14:
+                return None  # beyond the 14-bit address field: the emitter reports it
             return (E.with_ecc(E.br(cond, (pos + off) // 8, defer)) | RELO_BR_REL << E.RELO_SHIFT).to_bytes(8, "little")
 
         em.branch(label, (BranchForm(8, enc),))
@@ -194,6 +200,8 @@ class NfpSelector:
     def epilogue(self, cg, frame) -> None:
         em, w, r10 = cg.em, self.w, self.r[10]
         if frame.is_entry:
+            if cg.program.prog_type == "xdp":
+                self.xdp_outro(em)
             em.reloc(RELO_NEXT_PKT, DONE_SYMBOL, 0, "func")
             w(em, E.br("br", 0), RELO_NEXT_PKT)
         else:
@@ -210,6 +218,28 @@ class NfpSelector:
         if words > self.fw.max_len:
             raise Unsupported(f"program needs {words} instruction words; the firmware's instruction store holds "
                               f"{self.fw.max_len}")
+
+    def xdp_outro(self, em) -> None:
+        """The firmware's view of an XDP verdict, as the Linux JIT's outro gives it: the action byte
+        (XDP_ACTIONS[r0], abort for anything above 3) in bits 16-23 of A0. Only bank A's copy changes: r0 stays
+        whole in bank B."""
+        w = self.w
+        r0lo, r0hi = self.r[0]
+        abort, done = self.label(), self.label()
+        w(em, E.alu(None, A(r0hi), "or", I(0)))
+        self.br(em, "bne", abort)
+        w(em, E.alu(None, A(r0lo), "-", I(4)))
+        self.br(em, "bhs", abort)
+        w(em, E.shf(A(20), None, "none", B(r0lo), "shl", 32 - 3))  # 8 * r0: the table byte's position
+        w(em, E.alu(None, None, "b", A(20)))
+        self.const(em, B(21), XDP_ACTION_TABLE)
+        w(em, E.shf(A(20), None, "none", B(21), "shr", 0))
+        self.br(em, "br", done)
+        em.bind(abort)
+        w(em, E.immed(A(20), XDP_ABORT))
+        em.bind(done)
+        w(em, E.alu(B(23), None, "b", A(20)))  # ld_field's source must sit in the other bank
+        w(em, E.ld_field(A(r0lo), 0b0100, B(23), "shl", 32 - 16))
 
     # -- dispatch ---------------------------------------------------------------------------------------------
     def lower(self, cg, pc: int, insn, nxt) -> None:
@@ -458,6 +488,8 @@ class NfpSelector:
         em.reloc(RELO_BR_REL, self.entry, 0, "func")
 
         def enc(off: int, pos=pos):
+            if (pos + off) // 8 >= 1 << 14:
+                return None
             word = E.br_bset(src, bit, (pos + off) // 8, set_=set_)
             return (E.with_ecc(word) | RELO_BR_REL << E.RELO_SHIFT).to_bytes(8, "little")
 

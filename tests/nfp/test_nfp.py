@@ -223,6 +223,17 @@ def test_capability_blob_round_trip_and_defaults():
 RICH = Firmware(funcs={1: 0x200, 2: 0x210, 3: 0x220}, random=True, adjust_tail=True)
 
 
+def test_firmware_from_a_capabilities_file(tmp_path, monkeypatch):
+    blob = tmp_path / "caps.bin"
+    blob.write_bytes(capabilities_blob(RICH))
+    monkeypatch.setenv("BPFX_NFP_CAPABILITIES", str(blob))
+    prog = bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program()
+    assert any(r.symbol == "bpf_map_update_elem" for r in bpfx.compile(prog, "nfp").relocs)
+    monkeypatch.setenv("BPFX_NFP_CAPABILITIES", str(tmp_path / "missing.bin"))
+    with pytest.raises(bpfx.BpfxError, match="cannot read the firmware capabilities"):
+        bpfx.compile(prog, "nfp")
+
+
 @pytest.fixture
 def rich_firmware():
     use_firmware(RICH)
@@ -267,6 +278,27 @@ def test_prandom_reads_the_csr_inline_when_the_firmware_has_random(rich_firmware
     text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(bpfx.compile(prog, "nfp").code))
     assert "local_csr_rd[PseudoRandNum]" in text and "BR_HELPER" not in text
     assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0
+
+
+def test_xdp_verdicts_reach_the_firmware_as_action_bytes():
+    from bpfx.front.asm import assemble
+    from bpfx_nfp.model import Model
+
+    seen = []
+    original = Model._verdict
+
+    def verdict(self):
+        seen.append((self.st.b[0], (self.st.a[0] >> 16) & 0xFF))
+        return original(self)
+
+    Model._verdict = verdict
+    try:
+        for r0 in (0, 1, 2, 3, 4, -1):
+            prog = bpfx.Program("p", "xdp", "xdp", assemble(f"mov %r0, {r0}\nexit"))
+            assert bpfx.run(prog, "nfp").r0 == r0 & (2**64 - 1)
+    finally:
+        Model._verdict = original
+    assert [a for _, a in seen] == [0x82, 0x22, 0x11, 0x44, 0x82, 0x82]
 
 
 def test_a_helper_the_firmware_lacks_is_a_compile_error():

@@ -1,4 +1,5 @@
-"""A listing: each BPF instruction followed by the native instructions generated for it."""
+"""A listing: each BPF instruction followed by the native instructions generated for it; the C source line an
+instruction starts (from the object's .BTF.ext line info) comes before it, like ``bpftool prog dump jited linum``."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
     width = max(8, 2 * max(sizes, default=4))
     relocs = sorted(image.relocs, key=lambda r: r.offset)
     labelled = set()
+    source = dict(program.lines) if program is not None and program.lines else {}
     for i, (off, bpf) in enumerate(marks):
         end = bounds[i + 1]
         if off in starts and off not in labelled:
@@ -41,6 +43,8 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
             labelled.add(off)
         if end == off and bpf < 0:
             continue  # an empty prologue or epilogue
+        if bpf in source:
+            lines.append(f"    ; {source.pop(bpf)}")
         if bpf < 0:
             lines.append("    ; frame setup / teardown")
         elif insns is not None:
