@@ -318,3 +318,17 @@ def test_jump_without_target_is_a_clean_error(tmp_path):
     src = tmp_path / "t.s"
     src.write_text("mov %r0, 1\njlt %r0, 2, \nexit\n")
     assert one_line(bpfx("asm", str(src))).endswith("missing jump target in 'jlt %r0, 2,'")
+
+
+def test_functions_sharing_a_name_are_rejected_not_miscompiled():
+    # found by the campaign: a mutated BTF func_info named two functions '' and arm64 called the wrong one
+    from bpfx.errors import ValidationError
+    from bpfx.front.asm import assemble
+    from bpfx.front.program import Program
+    from bpfx.front.validate import validate
+
+    insns = assemble("call local f\nexit\nf:\nmov %r0, 2\nexit\n")
+    prog = Program(name="t", section="t", prog_type="mem", insns=insns, file="t.s", functions={0: "", 2: ""})
+    with pytest.raises(ValidationError) as err:
+        validate(prog)
+    assert str(err.value) == "t.s:t:insn 2: functions at 0 and 2 have the same name ''"

@@ -122,6 +122,11 @@ def validate(program: Program, helpers=()) -> None:
     second = second_slots(op)
     idx = np.arange(n, dtype=np.int64)
     calls_local = (op == 0x85) & (src == CallKind.LOCAL)
+    seen: dict[str, int] = {}
+    for start, name in sorted(program.functions.items()):  # code generators label functions by name
+        if name in seen:
+            raise fail(f"functions at {seen[name]} and {start} have the same name {name!r}", start)
+        seen[name] = start
     starts = np.unique(np.concatenate(([0], np.fromiter(program.functions, dtype=np.int64, count=len(
         program.functions)), (idx + 1 + imm)[calls_local & (idx + 1 + imm >= 0) & (idx + 1 + imm < n)])))
     func = np.searchsorted(starts, idx, side="right") - 1
