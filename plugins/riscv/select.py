@@ -7,14 +7,15 @@ writes 32-bit forms and, with the ``c`` feature, ``emit`` swaps in the compresse
 Facts the lowering relies on:
 - ALU32: the W forms sign-extend their result and the 64-bit logic ops leave the upper half as it was, so every
   ALU32 result is zero-extended here (``zext.w`` with Zba, ``slli``+``srli`` otherwise), except where the value
-  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32).
+  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32) or the
+  extension is dead (the next instruction is an ALU32 one overwriting the register from its low half).
 - JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
   unsigned order of 32-bit values, so one extension serves every condition.
 - The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
   materialised in a scratch register, so s5 is never written.
 - Branches start at their shortest form and the core's Emitter relaxes only those out of range:
   [c.beqz/c.bnez (+-256 B)] -> bcc (+-4 KiB) -> inverted bcc over jal (+-1 MiB) -> inverted bcc over
-  auipc+jalr (+-2 GiB).
+  auipc+jalr (+-2 GiB); an exit before the end repeats a short epilogue instead of jumping to it.
 """
 
 from __future__ import annotations
