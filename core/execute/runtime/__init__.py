@@ -174,7 +174,7 @@ class Runtime:
 
     def ctx_values(self) -> dict[str, int]:
         return {name: self.memory.load(layout.CTX_BASE + off, size) for name, (off, size) in self.ctx_fields.items()
-                if name not in ("data", "data_end", "data_meta")}
+                if name not in self.ptype.pointers and name not in ("data", "data_end", "data_meta")}
 
     # -- maps ---------------------------------------------------------------------------------------------------
     def map_address(self, index: int) -> int:
