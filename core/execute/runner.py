@@ -8,6 +8,8 @@ import os
 import sys
 
 from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input, write_text
+from .runtime.layout import MAX_MEM, MAX_PACKET
 from ..plugins import get_target
 from ..front.program import Object, Program
 from ..front.progtypes import prog_type as get_prog_type
@@ -24,6 +26,14 @@ def _ctx_layout(target, program: Program, context):
     if layout is None:  # the UAPI layout itself
         return None
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
+
+
+def check_context(context) -> None:
+    """``context=`` is None or a :class:`bpfx.ContextLayout`."""
+    from ..back.target import ContextLayout
+
+    if context is not None and not isinstance(context, ContextLayout):
+        raise UsageError(f"context must be a ContextLayout, not {type(context).__name__}")
 
 
 def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
@@ -58,6 +68,7 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
             harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
+    check_context(context)
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
     return _compiler(tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls), context=context,
@@ -91,6 +102,12 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     tgt = get_target(target)
     check_runnable(program, tgt)
+    check_context(context)
+    for name, value in (("packet", packet), ("mem", mem)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise UsageError(f"budget must be a positive int, not {budget!r}")
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
     executor = tgt.machine()
@@ -148,11 +165,7 @@ def _features(spec: str | None) -> dict[str, bool] | None:
 
 def _packet(args) -> bytes | None:
     if args.packet:
-        try:
-            with open(args.packet, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read packet: {exc.strerror}", file=args.packet) from None
+        return read_input(args.packet, what="packet", limit=MAX_PACKET)
     if args.packet_size is not None:
         if not 0 <= args.packet_size <= 65536:
             raise UsageError("--packet-size must be between 0 and 65536")
@@ -166,11 +179,7 @@ def cmd_run(args) -> int:
     program = obj.program(args.section)
     mem = None
     if args.mem:
-        try:
-            with open(args.mem, "rb") as f:
-                mem = f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+        mem = read_input(args.mem, what="memory file", limit=MAX_MEM)
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
                          harden=args.harden, features=_features(args.mattr), opt=args.opt)
     if args.json:
@@ -212,8 +221,7 @@ def cmd_compile(args) -> int:
         if args.output in (None, "-"):
             sys.stdout.write(text)
         else:
-            with open(args.output, "w") as f:
-                f.write(text)
+            write_text(args.output, text)
         return 0
     if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
