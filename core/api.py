@@ -26,7 +26,8 @@ def load(path: str, *, prog_type: str | None = None) -> Object:
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
-            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None) -> Image:
+            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None,
+            safety: str | None = None) -> Image:
     """Compile ``program`` for ``target``.
 
     :param helpers: helper id -> absolute address (int) or :class:`HelperEntry`; others stay relocations
@@ -35,12 +36,16 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     :param maps: map name -> absolute address of the driver's map object; those relocations are applied to the
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
     :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
+    :param safety: ``structural`` (the validator's checks only), ``verify`` (raise ValidationError unless the
+        verifier proves the program memory-safe) or ``checked`` (run-time checks for what it cannot prove, a fault
+        where it proves an access always fails); default: the target's (checked for code generators).
     """
     from .execute.runner import compile as _compile
 
     if opt:
         raise Unsupported("the LLVM tier (opt > 0) is not available yet")
-    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features)
+    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features,
+                     safety=safety)
     if maps:
         image = resolve(image, maps)
     return image

@@ -24,6 +24,7 @@ import pluggy
 from . import hookspecs
 from .errors import UsageError
 from .front.progtypes import prog_type as get_prog_type
+from .front.verify import FAULT_HELPER, FAULT_SYMBOL
 from .back.target import ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Machine, TargetInfo
 
 GROUP = "bpfx.targets"
@@ -116,6 +117,14 @@ class Target:
     def name(self) -> str:
         return self.info.name
 
+    def default_safety(self) -> str:
+        """The safety mode used when none is asked for (``TargetInfo.safety`` along the base chain, else checked
+        for targets that generate code and structural for those that only run programs)."""
+        for info in self._chain():
+            if info.safety:
+                return info.safety
+        return "checked" if self.abi() is not None else "structural"
+
     def _chain(self) -> list[TargetInfo]:
         chain, info = [self.info], self.info
         while info.base:
@@ -170,6 +179,7 @@ class Target:
         for hid in sorted(ptype.helper_ids):
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
+        entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):

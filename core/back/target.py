@@ -26,6 +26,9 @@ class TargetInfo:
     features: dict[str, bool] = field(default_factory=dict)
     #: name of the target whose selector/ABI/machine this one reuses (a vendor variant), if any
     base: str | None = None
+    #: default ``--safety`` (structural | verify | checked); None: checked for code generators (a device core has
+    #: no MMU: what the verifier cannot prove is checked at run time), structural for the interpreter
+    safety: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,29 @@ from ..plugins import get_target
 from ..front.program import Object, Program
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
+SAFETY_MODES = ("structural", "verify", "checked")
+
+
+def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, known_mem: bool = False) -> Program:
+    """The program to run or compile under ``safety``: as is (structural: the validator's checks only), as is
+    once the verifier proved it safe (verify), or with run-time checks for what it could not prove (checked).
+
+    :param known_mem: for ``mem`` programs, whether ``mem`` is the memory block r1 will point to (runs), so
+        accesses can be proven against its size; compiled code does not know it and checks them.
+    """
+    from ..front.verify import verify
+
+    if safety not in SAFETY_MODES:
+        raise UsageError(f"unknown safety mode {safety!r} (modes: {', '.join(SAFETY_MODES)})")
+    if safety == "structural":
+        return program
+    mem_size = len(mem or b"") if known_mem else None
+    analysis = verify(program, mem_size=mem_size, checked=safety == "checked")
+    if safety == "verify":
+        return program
+    from ..back.legalize import checked
+
+    return checked(program, analysis)
 
 
 def _ctx_layout(target, program: Program, context):
@@ -23,22 +46,41 @@ def _ctx_layout(target, program: Program, context):
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None):
+            harden: bool = False, features: dict | None = None, seed: int | None = None, safety: str | None = None):
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
     from ..back.codegen import compile_program
 
-    return compile_program(program, get_target(target), helpers=helpers, context=context, harden=harden,
-                           features=features, seed=seed)
+    tgt = get_target(target)
+    original = program
+    program = apply_safety(program, safety or tgt.default_safety())
+    origin = program.__dict__.get("origin")
+    try:
+        image = compile_program(program, tgt, helpers=helpers, context=context, harden=harden, features=features,
+                                seed=seed)
+    except BpfxError as err:
+        if origin is not None and err.insn is not None and 0 <= err.insn < len(origin):
+            err.insn = origin[err.insn]
+        raise
+    if origin is None or program is original:
+        return image
+    import dataclasses
+
+    # the line map names the instructions of the program as written; checks belong to the access they guard
+    return dataclasses.replace(image, line_map=tuple((off, origin[b] if b >= 0 else b) for off, b in image.line_map))
 
 
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None):
-    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result."""
+                seed: int | None = None, map_init=None, safety: str | None = None):
+    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result.
+
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
+    """
     from .runtime import Runtime
 
     tgt = get_target(target)
+    program = apply_safety(program, safety or tgt.default_safety(), mem=mem, known_mem=True)
     machine = tgt.machine()
     if machine is None:
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
@@ -102,7 +144,7 @@ def cmd_run(args) -> int:
         except OSError as exc:
             raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr))
+                         harden=args.harden, features=_features(args.mattr), safety=args.safety)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -129,7 +171,7 @@ def cmd_compile(args) -> int:
     tgt = get_target(args.target)
     if tgt.abi() is None:
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr))
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), safety=args.safety)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -158,6 +200,10 @@ def _common(p, default_target: str | None) -> None:
                                        "default mem); ELF objects take it from the section name")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+    p.add_argument("--safety", choices=SAFETY_MODES,
+                   help="structural: the validator's checks only; verify: reject what the verifier cannot prove "
+                        "safe; checked: compile a run-time check for it (default: checked for targets that "
+                        "generate code, structural for the interpreter)")
 
 
 def register(sub) -> None:

@@ -194,6 +194,15 @@ class State:
         return State(regs, stacks, saved, min(self.pkt, o.pkt), fam)
 
 
+# Checked code calls this helper (never a UAPI id) when a run-time check fails: r1 = the instruction, r2 = why.
+# Native code reaches it as the symbol ``bpfx_fault``; it must not return.
+FAULT_HELPER = 0xFFFF
+FAULT_SYMBOL = "bpfx_fault"
+FAULT_REASONS = ("NULL map value dereference", "packet access out of bounds", "memory access out of bounds",
+                 "stack access out of the frame", "access the verifier proved unsafe",
+                 "read of an uninitialised register")
+
+
 # -- results -------------------------------------------------------------------------------------------------------
 # What a run-time check needs: kind, and for bounds the access's offset and size.
 CHECK_NULL, CHECK_PACKET, CHECK_MEM, CHECK_STACK = "null", "packet", "mem", "stack"
@@ -209,7 +218,7 @@ class Access:
     checkable: int = 0  # visits that a run-time check makes safe
     definite: int = 0  # visits that fail whatever the values
     unprovable: int = 0  # visits neither proven nor checkable
-    checks: set = field(default_factory=set)  # CHECK_* kinds the checkable visits need
+    checks: set = field(default_factory=set)  # (CHECK_* kind, register, offset, size) the checkable visits need
     message: str = ""  # the first failure
 
     @property
@@ -284,7 +293,7 @@ class Verifier:
     def ok(self, pc: int, what: str) -> None:
         self._rec(self.accesses, pc, what).proven += 1
 
-    def fail(self, pc: int, what: str, message: str, *, check: str | None = None, definite: bool = False,
+    def fail(self, pc: int, what: str, message: str, *, check: tuple | None = None, definite: bool = False,
              access: bool = True) -> None:
         acc = self._rec(self.accesses if access else self.errors, pc, what)
         self._failed = True
@@ -369,6 +378,8 @@ class Verifier:
             too_complex = (f"program too complex to verify: {self.steps} instructions stepped (budget {self.budget}), "
                            f"insn {busiest} visited {self.visits[busiest]} times")
         self._stack_depth_check(seen)
+        for pc, err in self.errors.items():  # visits that did not fail count as proven
+            err.proven = max(0, self.visits.get(pc, 0) - err.checkable - err.definite - err.unprovable)
         return Analysis(self.p, self.facts, self.accesses, self.errors, self.depth, complete, too_complex,
                         self.mem_size)
 
@@ -850,7 +861,7 @@ class Verifier:
             msg = (f"possible NULL dereference: r{reg} is {self.describe(base)} "
                    f"(check the result of the lookup at insn {base.id - 1} against NULL first)" if base.id else
                    f"possible NULL dereference: r{reg} is {self.describe(base)}")
-            self.fail(pc, what, f"{what}: {msg}", check=CHECK_NULL)
+            self.fail(pc, what, f"{what}: {msg}", check=(CHECK_NULL, reg, off, size))
             if not self.assume:
                 return loaded
             base = base._replace(kind=MAP_VALUE, id=0)
@@ -868,7 +879,7 @@ class Verifier:
                 self.ok(pc, what)
             else:
                 proven = st.fam.get(base.id, 0) if base.id > 0 else st.pkt
-                self._bounds_fail(pc, what, at, lo, hi, proven, CHECK_PACKET, "packet")
+                self._bounds_fail(pc, what, at, lo, hi, proven, (CHECK_PACKET, reg, off, size), "packet")
                 if self.assume and lo >= 0:  # the check (reg + off + size <= data_end) proves this from now on
                     st.pkt = max(st.pkt, base.s.umin + off + size)
                     if base.id > 0:
@@ -892,7 +903,8 @@ class Verifier:
                     self.fail(pc, what, f"{what} at {at} is outside the {self.mem_size}-byte memory block",
                               definite=definite)
             else:
-                self.fail(pc, what, f"{what} at {at}: the size of the memory block is not known", check=CHECK_MEM)
+                self.fail(pc, what, f"{what} at {at}: the size of the memory block is not known",
+                          check=(CHECK_MEM, reg, off, size))
             return loaded
         self.fail(pc, what, f"{what} through r{reg}, which is {self.describe(base)} (not dereferenceable)",
                   definite=True)
@@ -943,12 +955,15 @@ class Verifier:
         fn = self._frame_fn(st, frame)
         if lo < -STACK_SIZE or hi > 0:
             at = f"r10{lo:+d}" if base.s.smin == base.s.smax else f"r10{lo:+d}..r10{base.s.smax + off:+d}"
-            if base.s.smax + off >= 0 or base.s.smin + off + size <= -STACK_SIZE or base.s.const is not None:
+            if lo >= 0 or hi <= -STACK_SIZE or base.s.const is not None:  # every possible address is outside
                 self.fail(pc, what, f"{what} at {at} is outside the {STACK_SIZE}-byte frame [r10-512, r10)"
                           + (" (it would overwrite what lies above the frame, e.g. the return address)"
                              if write and hi > 0 else ""), definite=True)
+            elif frame == len(st.stacks) - 1:  # a run-time check compares with this frame's r10
+                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame",
+                          check=(CHECK_STACK, reg, off, size))
             else:
-                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame", check=CHECK_STACK)
+                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame of a caller")
             if not self.assume:
                     return scalar_val(_sized(size, signed))
             lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
@@ -1129,3 +1144,79 @@ def value_facts(program: Program, *, budget: int = DEFAULT_BUDGET) -> ValueFacts
 def known_constant(facts: ValueFacts, insn_index: int, reg: int) -> int | None:
     """``facts.known_constant(insn_index, reg)``: the value ``reg`` always holds before that instruction, or None."""
     return facts.known_constant(insn_index, reg)
+
+
+# -- the command line -----------------------------------------------------------------------------------------------
+
+def verdict(analysis: Analysis) -> tuple[str, dict[str, int]]:
+    """("safe" | "checked" | "rejected", counts): safe = every access proven; checked = safe once the run-time
+    checks of ``--safety=checked`` are in; rejected = something can be neither proven nor checked."""
+    c = analysis.counts()
+    counts = {"proven": c["proven"], "checked": c["checked"] + c["fault"], "rejected": c["rejected"]}
+    errors = [e.status for e in analysis.errors.values()]
+    if not analysis.complete or c["rejected"] or "rejected" in errors:
+        return "rejected", counts
+    if counts["checked"] or "fault" in errors:
+        return "checked", counts
+    return "safe", counts
+
+
+def cmd_verify(args) -> int:
+    import json
+
+    from ..errors import BpfxError, UsageError
+    from .loader import load
+
+    obj = load(args.file, prog_type=args.prog_type)
+    mem_size = args.mem_size
+    if args.mem:
+        try:
+            with open(args.mem, "rb") as f:
+                mem_size = len(f.read())
+        except OSError as exc:
+            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+    if mem_size is not None and mem_size < 0:
+        raise UsageError("--mem-size must not be negative")
+    programs = [obj.program(args.section)] if args.section else obj.programs
+    worst, report = 0, []
+    for prog in programs:
+        analysis = analyse(prog, mem_size=mem_size, budget=args.budget)
+        state, counts = verdict(analysis)
+        worst = max(worst, {"safe": 0, "checked": 0, "rejected": 1}[state])
+        items = sorted([a for a in list(analysis.accesses.values()) + list(analysis.errors.values())
+                        if a.status != "proven"], key=lambda a: a.pc)
+        if not analysis.complete:
+            items = []
+        report.append((prog, state, counts, items, analysis.too_complex))
+    if args.json:
+        print(json.dumps([{"section": p.section, "name": p.name, "verdict": st, **counts,
+                           "findings": [{"insn": a.pc, "status": a.status, "message": a.message} for a in items]
+                           + ([{"insn": None, "status": "rejected", "message": tc}] if tc else [])}
+                          for p, st, counts, items, tc in report], indent=2))
+        return worst
+    for prog, state, counts, items, tc in report:
+        print(f"{prog.file}:{prog.section}: {state} (accesses: {counts['proven']} proven, {counts['checked']} "
+              f"checked, {counts['rejected']} rejected)")
+        if tc:
+            print(f"  {tc}")
+        for a in items:
+            tag = {"checked": "check", "fault": "fault", "rejected": "REJECT"}[a.status]
+            print(f"  insn {a.pc}: [{tag}] {a.message}")
+    return worst
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="prove programs memory-safe; report what needs run-time checks",
+                       description="Run the verifier on every program of FILE (or --section) and print its verdict: "
+                                   "safe (every access proven), checked (safe with the run-time checks that "
+                                   "--safety=checked compiles in), or rejected; with the count of accesses proven, "
+                                   "checked and rejected, and one line per finding. Exit status 1 if any program is "
+                                   "rejected.")
+    p.add_argument("file", help="BPF ELF object (.o), assembly (.s) or raw instructions (.bin)")
+    p.add_argument("--section", "-s", help="only this program (section or function name)")
+    p.add_argument("--prog-type", help="program type for .s/.bin input (default mem)")
+    p.add_argument("--mem", help="for mem programs: the memory block r1 will point to (its size is what counts)")
+    p.add_argument("--mem-size", type=int, help="for mem programs: the size of the memory block")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="instructions to step (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.set_defaults(func=cmd_verify)

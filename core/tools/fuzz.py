@@ -192,16 +192,17 @@ def _used_stack(program: Program) -> int:
     return -low
 
 
-def compare(program: Program, target: str, *, budget: int = 1_000_000) -> str | None:
-    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
+def compare(program: Program, target: str, *, budget: int = 1_000_000, safety: str = "structural") -> str | None:
+    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description.
+    Both run under the same ``safety`` (structural by default: random programs need not be provably safe)."""
     from ..execute.runner import run_program
 
     try:
-        expected = run_program(program, "interp", mem=bytes(16), budget=budget)
+        expected = run_program(program, "interp", mem=bytes(16), budget=budget, safety=safety)
     except BpfxError:
         return None  # not a program both must run
     try:
-        actual = run_program(program, target, mem=bytes(16), budget=budget * 64)
+        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, safety=safety)
     except BpfxError as err:
         return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     if actual.r0 != expected.r0:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ...errors import LinkError, RuntimeFault
 from ...front.program import MapType, Object, Program
 from ...front.progtypes import prog_type as get_prog_type
+from ...front.verify import FAULT_HELPER, FAULT_REASONS
 from . import layout
 from .maps import EINVAL, ENOENT, MapState, _neg
 from .memory import Memory, Region
@@ -132,6 +133,9 @@ class Runtime:
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def call_helper(self, helper_id: int, args: tuple[int, ...]) -> int:
+        if helper_id == FAULT_HELPER:  # checked code: a run-time check failed (r1 = BPF insn, r2 = reason)
+            reason = FAULT_REASONS[args[1]] if args[1] < len(FAULT_REASONS) else f"reason {args[1]}"
+            raise RuntimeFault(f"checked: {reason} at insn {args[0]}", insn=args[0])
         proto = self.ptype.helper(helper_id)
         if proto is None:
             raise LinkError(f"helper {helper_id} is not available to {self.ptype.name} programs")
