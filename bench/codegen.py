@@ -20,6 +20,7 @@ import sys
 import time
 
 import bpfx
+from bpfx import testing
 from bpfx.tools.conformance import parse_file
 from bpfx.tools.fuzz import random_program
 from bpfx.plugins import all_targets, get_target
@@ -27,7 +28,7 @@ from bpfx.front.program import Program
 from bpfx.execute.runtime import layout
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFORMANCE = os.path.join(ROOT, "..", "shared", "conformance", "tests")
+CONFORMANCE = testing.conformance_dir(ROOT) or ""
 
 
 def corpus() -> list[tuple[Program, dict]]:
@@ -50,8 +51,19 @@ def _segments(image):
     return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
 
 
+def _counter(target: str):
+    """count(code, address) -> native instructions, from the target's disassembler (4-byte words without one)."""
+    disasm = getattr(get_target(target).selector(), "disassembler", None)
+    if disasm is None:
+        return lambda code, address: len(code) // 4, lambda code, address: list(range(address, address + len(code),
+                                                                                         4))
+    return (lambda code, address: len(disasm(code, address)),
+            lambda code, address: [a for a, _, _ in disasm(code, address)])
+
+
 def static_figures(target: str, programs) -> tuple[float, float, int]:
     """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs)."""
+    count, _ = _counter(target)
     body_native = body_bpf = frame = funcs = done = 0
     for prog, _ in programs:
         try:
@@ -60,19 +72,23 @@ def static_figures(target: str, programs) -> tuple[float, float, int]:
             continue
         done += 1
         for start, end, is_frame in _segments(image):
+            n = count(image.code[start:end], start) if end > start else 0
             if is_frame:
-                frame += (end - start) // 4
+                frame += n
             else:
-                body_native += (end - start) // 4
+                body_native += n
         body_bpf += sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
         funcs += len(set(image.symbols.values()))
     return body_native / max(body_bpf, 1), frame / max(funcs, 1), done
 
 
-def dynamic_figures(target: str, programs) -> tuple[float, float]:
-    """(all executed native / executed BPF, executed native outside frames / executed BPF)."""
-    from bpfx import machine
+def dynamic_figures(target: str, programs) -> tuple[float, float | None]:
+    """(executed native / executed BPF, the same outside frame code): the first from the executor's own
+    count (``Result.insn_count``, helper trampolines included), the second from unicorn's block trace of the
+    image (None for an executor that is not unicorn)."""
+    from bpfx.execute import machine
 
+    _, addresses = _counter(target)
     blocks: list[tuple[int, int]] = []
     original = machine._Run._on_block
 
@@ -80,6 +96,7 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
         blocks.append((address, size))
         return original(self, uc, address, size, user)
 
+    is_unicorn = isinstance(get_target(target).machine(), bpfx.Machine)
     machine._Run._on_block = on_block
     native = body = bpf = 0
     try:
@@ -87,22 +104,23 @@ def dynamic_figures(target: str, programs) -> tuple[float, float]:
             blocks.clear()
             try:
                 ref = bpfx.run(prog, "interp", **kwargs)
-                bpfx.run(prog, target, **kwargs)
+                got = bpfx.run(prog, target, **kwargs)
                 image = bpfx.compile(prog, target)
             except bpfx.BpfxError:
                 continue
+            native += got.insn_count
             frame_addrs = set()
             for start, end, is_frame in _segments(image):
-                if is_frame:
-                    frame_addrs.update(range(layout.CODE_BASE + start, layout.CODE_BASE + end, 4))
+                if is_frame and end > start:
+                    frame_addrs.update(layout.CODE_BASE + a for a in addresses(image.code[start:end], start))
             for address, size in blocks:
-                for a in range(address, address + size, 4):
-                    native += 1
-                    body += a not in frame_addrs
+                off = address - layout.CODE_BASE
+                if 0 <= off < len(image.code):
+                    body += sum(a not in frame_addrs for a in addresses(image.code[off:off + size], address))
             bpf += ref.insn_count
     finally:
         machine._Run._on_block = original
-    return native / max(bpf, 1), body / max(bpf, 1)
+    return native / max(bpf, 1), (body / max(bpf, 1) if is_unicorn else None)
 
 
 def big_program(size: int) -> Program:
@@ -140,8 +158,9 @@ def main(argv=None) -> int:
         image = bpfx.compile(prog, name)
         secs = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        body = f"{dyn_body:.2f} native/BPF insn outside frames, " if dyn_body is not None else ""
         print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
-              f"function; executed {dyn_body:.2f} native/BPF insn ({dyn_all:.2f} with frames); "
+              f"function; executed {body}{dyn_all:.2f} in all (frames and helper trampolines); "
               f"compile {len(prog.insns) / secs:,.0f} BPF insns/s "
               f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
     return 0

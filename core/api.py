@@ -13,16 +13,25 @@ from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError,
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
+from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable, Image,
+                          Machine, MachineLayout, Reloc, RelocType, Selector, TargetInfo)
+from .execute.runtime import HelperCall, Result, Runtime
 from .front.verify import RegFact, ValueFacts, known_constant, value_facts
-from .back.target import (ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Image, Machine, Reloc, RelocType,
-                     TargetInfo)
 
 
-def load(path: str, *, prog_type: str | None = None) -> Object:
-    """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated."""
+def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[str, int] | None = None,
+         btf=None) -> Object:
+    """Load a BPF ELF object (.o), assembly (.s) or raw instructions (.bin), validated.
+
+    :param prog_type: the program type for input that does not name one (or to override the SEC name's); any
+        executable section loads with it.
+    :param helpers: helper ids to accept beyond the program type's UAPI set (a device's firmware helpers).
+    :param externs: ``__kconfig`` extern values and ``__ksym`` addresses, by name.
+    :param btf: the target's BTF (bytes or path) that CO-RE relocations are applied against.
+    """
     from .front.loader import load as _load
 
-    return _load(path, prog_type=prog_type)
+    return _load(path, prog_type=prog_type, helpers=helpers, externs=externs, btf=btf)
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
@@ -31,7 +40,8 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     """Compile ``program`` for ``target``.
 
     :param helpers: helper id -> absolute address (int) or :class:`HelperEntry`; others stay relocations
-        against ``bpf_<name>``.
+        against ``bpf_<name>``. A :class:`HelperImpl` or callable adds a helper the program may call (its
+        implementation matters only to runs).
     :param context: the device's :class:`ContextLayout` (default: the target's, else specs/).
     :param maps: map name -> absolute address of the driver's map object; those relocations are applied to the
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
@@ -67,11 +77,27 @@ def resolve(image: Image, symbols: dict[str, int], *, base: int | None = None) -
     return dataclasses.replace(image, code=bytes(code), relocs=tuple(left))
 
 
-def run(program: Program, target: str = "interp", **kwargs):
-    """Run ``program`` on ``target`` (see :func:`bpfx.run.run_program` for the keywords); returns a Result."""
+def run(program: Program, target: str = "interp", **kwargs) -> Result:
+    """Run ``program`` on ``target``; returns a :class:`Result`.
+
+    Keywords: ``packet``/``mem`` (input bytes), ``obj`` (the Object, for tail calls), ``budget``, ``harden``,
+    ``features``, ``context`` (a ContextLayout), ``map_init`` ({map name: {key bytes: value bytes}}), and
+    ``helpers``: helper id -> implementation, a callable ``fn(call, a1, a2, a3, a4, a5) -> r0`` or a
+    :class:`HelperImpl` (``call`` is a :class:`HelperCall`: memory by address, maps, trace), overriding or
+    adding to the runtime's helpers on the interpreter and every target alike; an int or HelperEntry value
+    is a helper address for the compiled code, as in :func:`compile`.
+    """
     from .execute.runner import run_program
 
     return run_program(program, target, **kwargs)
+
+
+def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000) -> Result:
+    """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
+    BPF, e.g. a device that interprets normalised BPF)."""
+    from .execute.interp import interpret as _interpret
+
+    return _interpret(program, runtime, budget=budget)
 
 
 def targets() -> dict[str, dict]:
@@ -82,8 +108,10 @@ def targets() -> dict[str, dict]:
 
 
 __all__ = [
-    "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Frame", "HelperEntry",
-    "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine", "MapDef", "Object", "Program", "RegFact", "Reloc",
-    "RelocType", "RuntimeFault", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts", "compile",
-    "hookimpl", "isa", "known_constant", "load", "map_symbol", "resolve", "run", "targets", "value_facts",
+    "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
+    "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
+    "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
+    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
+    "compile", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve", "run", "targets",
+    "value_facts",
 ]

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "bpfx.tools.inspect",  # asm, disasm, cfg
     "bpfx.tools.conformance",  # conformance, conformance-plugin
     "bpfx.tools.fuzz",  # fuzz
+    "bpfx.tools.corpus",  # check-objects
 )
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .back.target import ABI, ContextLayout, HelperEntry, Machine, Selector, TargetInfo
+from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")
@@ -78,12 +78,20 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
     :param target: the target being compiled for.
     :param abi: the ABI ``bpfx_abi`` returned for it.
     :param features: the target's features after the user's overrides (e.g. ``{"lse": True}``).
-    :return: a new selector (one per compilation) with methods ``prologue(cg, frame)``,
-        ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the primitives the core's calling-convention
-        code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``, ``call_local(cg, label)``,
-        ``jump(cg, label)``), plus
-        ``reloc_types``. It emits through the :class:`bpfx.emit.Emitter` it is given and raises
-        :class:`bpfx.Unsupported` for an instruction it cannot lower. See core/codegen.py for the full contract.
+    :return: a new selector (one per compilation) implementing :class:`bpfx.Selector` (core/back/target.py):
+        ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
+        primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
+        ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path)
+        and ``disassembler`` (for listings and benchmarks). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
+        through ``cg.em``, an :class:`bpfx.Emitter`. A lowering may clobber AX's native register and the ABI's
+        scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
+
+    Example::
+
+        @hookimpl
+        def bpfx_selector(target, abi, features):
+            if target.name == "arm64":
+                return Arm64Selector(abi, lse=features["lse"])
     """
 
 
@@ -129,11 +137,15 @@ def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
 # -- running -----------------------------------------------------------------------------------------------------
 
 @hookspec(firstresult=True)
-def bpfx_machine(target: TargetInfo) -> Machine | None:
-    """How to run the target's code in an emulator, so ``bpfx run`` and ``bpfx conformance`` work for it.
+def bpfx_machine(target: TargetInfo) -> Executor | None:
+    """How to run the target's compiled Images, so ``bpfx run`` and ``bpfx conformance`` work for it.
 
-    :return: a :class:`Machine` (unicorn architecture, mode, CPU model, register ids, the instruction a helper
-        trampoline returns with), or None if the target cannot be run here.
+    :return: an :class:`Executor`: any object with ``run(image, runtime, budget) -> Result`` (see its
+        docstring for what the runtime offers). For a CPU unicorn emulates, return the core's
+        :class:`Machine` (unicorn architecture, mode, CPU model, register ids, the instruction a helper
+        trampoline returns with, how calls pass the return address, how to count instructions); a target
+        whose code unicorn cannot run (a microengine model, a cycle simulator) returns its own executor.
+        None if the target cannot be run here.
 
     Example::
 
@@ -141,6 +153,32 @@ def bpfx_machine(target: TargetInfo) -> Machine | None:
         def bpfx_machine(target):
             if target.name == "arm64":
                 return Machine(uc_arch=UC_ARCH_ARM64, uc_mode=UC_MODE_ARM, pc=UC_ARM64_REG_PC, ...)
+            if target.name == "acme-me":
+                return AcmeMicroengineModel()     # has run(image, runtime, budget)
+    """
+
+
+@hookspec
+def bpfx_helper_impls(target: TargetInfo, prog_type: str) -> list[HelperImpl] | None:
+    """Implementations of helpers for emulated runs: a device's firmware helpers, so ``bpfx run -t acme``
+    runs programs that call them.
+
+    All results are merged (base targets first, later plugins overriding earlier ones); a caller's
+    ``bpfx.run(..., helpers={id: fn})`` overrides them all. An implemented id is allowed in programs of
+    ``prog_type`` compiled or run for this target, and native code calls it as ``bpf_<name>`` unless
+    ``bpfx_helpers`` gives it an address.
+
+    :param target: the target being run.
+    :param prog_type: the program type ("xdp", "mem", ...).
+    :return: a list of :class:`HelperImpl` (``fn(call, a1, a2, a3, a4, a5) -> r0``, where ``call`` is a
+        :class:`bpfx.HelperCall`: ``read``/``write``/``load``/``store`` by address, ``maps``, ``trace``), or None.
+
+    Example::
+
+        @hookimpl
+        def bpfx_helper_impls(target, prog_type):
+            if target.name == "acme":
+                return [HelperImpl(0x1000, "acme_crc32", lambda call, ptr, n, *_: zlib.crc32(call.read(ptr, n)))]
     """
 
 
@@ -165,4 +203,4 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
 
 
 HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_machine",
-              "bpfx_run")
+              "bpfx_helper_impls", "bpfx_run")

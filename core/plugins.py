@@ -25,7 +25,8 @@ from . import hookspecs
 from .errors import UsageError
 from .front.progtypes import prog_type as get_prog_type
 from .front.verify import FAULT_HELPER, FAULT_SYMBOL
-from .back.target import ABI, ContextField, ContextLayout, HelperEntry, HelperTable, Machine, TargetInfo
+from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable,
+                          TargetInfo)
 
 GROUP = "bpfx.targets"
 
@@ -43,6 +44,7 @@ class Registry:
     pm: pluggy.PluginManager
     plugins: list[LoadedPlugin] = field(default_factory=list)
     targets: dict[str, tuple[TargetInfo, LoadedPlugin | None]] = field(default_factory=dict)
+    abi_checked: set[str] = field(default_factory=set)
 
 
 class PluginLoadWarning(UserWarning):
@@ -146,7 +148,13 @@ class Target:
         return None
 
     def abi(self) -> ABI | None:
-        return self._first("bpfx_abi")
+        abi = self._first("bpfx_abi")
+        if abi is not None and self.name not in self.reg.abi_checked:
+            problems = abi.check()
+            if problems:
+                raise UsageError(f"target {self.name!r}: inconsistent ABI: {'; '.join(problems)}")
+            self.reg.abi_checked.add(self.name)
+        return abi
 
     def features(self, overrides: dict[str, bool] | None = None) -> dict[str, bool]:
         merged: dict[str, bool] = {}
@@ -165,21 +173,37 @@ class Target:
             return None
         return self._first("bpfx_selector", abi=abi, features=self.features(features))
 
-    def machine(self) -> Machine | None:
+    def machine(self) -> Executor | None:
         return self._first("bpfx_machine")
 
     def run(self, program, runtime, budget: int, options: dict):
         return self._first("bpfx_run", program=program, runtime=runtime, budget=budget, options=options)
 
-    def helpers(self, prog_type: str, overrides: dict | None = None) -> HelperTable:
-        """Default (relocation against ``bpf_<name>``) for every allowed helper, then every plugin's entries
-        (base targets first), then the driver's ``overrides`` (id -> address int or HelperEntry)."""
+    def helper_impls(self, prog_type: str, extra: dict | None = None) -> dict[int, HelperImpl]:
+        """Helper implementations for emulated runs: every plugin's (base targets first), then ``extra``
+        (the caller's: id -> HelperImpl or a callable ``fn(call, a1..a5)``)."""
+        impls: dict[int, HelperImpl] = {}
+        for info in reversed(self._chain()):
+            for result in self.reg.pm.hook.bpfx_helper_impls(target=info, prog_type=prog_type):
+                for impl in (result.values() if isinstance(result, dict) else result):
+                    impls[impl.id] = impl
+        for hid, value in (extra or {}).items():
+            impls[hid] = value if isinstance(value, HelperImpl) else HelperImpl(hid, f"helper_{hid}", value)
+        return impls
+
+    def helpers(self, prog_type: str, overrides: dict | None = None,
+                impls: dict[int, HelperImpl] | None = None) -> HelperTable:
+        """Default (relocation against ``bpf_<name>``) for every allowed helper and every implemented one
+        (``impls``), then every plugin's entries (base targets first), then the driver's ``overrides``
+        (id -> address int or HelperEntry)."""
         ptype = get_prog_type(prog_type)
         entries = {}
         for hid in sorted(ptype.helper_ids):
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
         entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
+        for hid, impl in (impls or {}).items():
+            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}")
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
@@ -191,7 +215,7 @@ class Target:
             table = table.merged({hid: entry})
         return table
 
-    def context(self, prog_type: str) -> ContextLayout:
+    def context(self, prog_type: str) -> ContextLayout | None:
         layout = self._first("bpfx_context", prog_type=prog_type)
         return layout if layout is not None else default_context(prog_type)
 
@@ -206,6 +230,9 @@ class Target:
             hooks.append("selector")
         if any(self.reg.pm.hook.bpfx_helpers(target=i, prog_type="xdp") for i in self._chain()):
             hooks.append("helpers")
+        if any(self.reg.pm.hook.bpfx_helper_impls(target=i, prog_type=p) for i in self._chain()
+               for p in ("xdp", "mem")):
+            hooks.append("helper_impls")
         if self._first("bpfx_context", prog_type="xdp") is not None:
             hooks.append("context")
         if self.machine() is not None:
@@ -217,9 +244,12 @@ class Target:
         return hooks
 
 
-def default_context(prog_type: str) -> ContextLayout:
-    """The default device layout of a program type, from specs/."""
+def default_context(prog_type: str) -> ContextLayout | None:
+    """The default device layout of a program type, from specs/; None where specs/ gives none (the device takes
+    the UAPI layout as it is)."""
     ptype = get_prog_type(prog_type)
+    if not ptype.device_ctx:
+        return None
     fields = {f.uapi_off: ContextField(name, f.off, f.size, f.kind) for name, f in ptype.device_ctx.items()}
     return ContextLayout(ptype.device_struct, ptype.device_ctx_size, fields)
 

@@ -147,3 +147,35 @@ def test_trace_plugins_env_traces_hook_calls():
     out = subprocess.run([sys.executable, "-m", "bpfx.cli", "--list-targets"], capture_output=True, text=True,
                          env=env)
     assert out.returncode == 0 and "bpfx_abi [hook]" in out.stderr and "finish bpfx_machine" in out.stderr
+
+
+def test_every_selector_member_the_core_uses_is_declared():
+    """The Selector Protocol, the hookspec docs and the core's calls agree: a member the core (or the tools)
+    reaches on a selector is declared in core/back/target.py and named in bpfx_selector's docstring."""
+    import inspect
+    import re
+
+    from bpfx.back import target
+
+    declared = {n for n in vars(target.Selector) if not n.startswith("_")} | set(
+        target.Selector.__annotations__) | set(target.SELECTOR_OPTIONAL)
+    used = set()
+    for path in list((ROOT / "core").rglob("*.py")) + list((ROOT / "bench").glob("*.py")):
+        if path.name == "target.py":
+            continue
+        text = path.read_text()
+        used |= set(re.findall(r"\bsel(?:ector)?(?:\(\))?\.(\w+)", text))
+        used |= set(re.findall(r"(?:get|has)attr\([\w.]*sel(?:ector)?(?:\(\))?, \"(\w+)\"", text))
+    assert used, "the scan found no selector use at all"
+    assert used - {"info", "name"} <= declared, f"undeclared: {sorted(used - declared)}"
+    doc = inspect.getdoc(hookspecs.bpfx_selector)
+    assert [m for m in sorted(declared) if m not in doc] == []
+
+
+@pytest.mark.parametrize("name", [t.name for t in plugins.all_targets() if t.abi() is not None])
+def test_bundled_and_vendor_selectors_implement_the_protocol(name):
+    from bpfx.back import target
+
+    sel = plugins.get_target(name).selector()
+    required = {n for n in vars(target.Selector) if not n.startswith("_")} | set(target.Selector.__annotations__)
+    assert [m for m in sorted(required) if not hasattr(sel, m)] == []

@@ -82,7 +82,7 @@ def test_vectorised_prefilter_never_accepts_what_the_exact_check_rejects(opcode,
     exact_error = None
     try:
         arrays = program.arrays()
-        _check_one(program, arrays, 0, get_prog_type(ptype), second_slots(arrays[0]),
+        _check_one(program, arrays, 0, get_prog_type(ptype), get_prog_type(ptype).helper_ids, second_slots(arrays[0]),
                    np.array([0], dtype=np.int64), lambda m, pc=None: ValidationError(m, insn=pc))
     except ValidationError as err:
         exact_error = err.message

@@ -107,3 +107,23 @@ def test_failed_compile_leaves_no_file(tmp_path):
                           str(tmp_path / "x.o")], capture_output=True, text=True)
     assert out.returncode == 1 and not (tmp_path / "x.o").exists()
     assert "unknown helper 99 for program type mem" in out.stderr
+
+
+def test_listing_of_a_variable_length_target_shows_memory_order_and_relocations_inside_instructions():
+    import capstone
+
+    from bpfx import Image, Reloc, RelocType
+    from bpfx.back.writers.listing import write_listing
+
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+
+    def disasm(code, address):
+        return [(i.address, i.size, f"{i.mnemonic} {i.op_str}".strip()) for i in md.disasm(code, address)]
+
+    code = bytes.fromhex("48b8" + "00" * 8 + "c3")  # movabs rax, <counters>; ret
+    image = Image(target="x86-64", code=code, relocs=(Reloc(2, 1, "counters", 0, "map"),), symbols={"f": 0},
+                  entry="f", line_map=((0, 0), (10, 1)), stack_size=0, frame_offset=0,
+                  reloc_types={1: RelocType("R_X86_64_64", lambda *a: None)})
+    lines = write_listing(image, disasm=disasm).splitlines()
+    assert lines[3] == "         0:  48b80000000000000000  movabs rax, 0    ; R_X86_64_64 counters @+2"
+    assert lines[5] == "         a:  c3                    ret"

@@ -10,24 +10,20 @@ What the core does, so that no selector has to:
 - the frame facts each prologue needs (registers written, calls made, stack used);
 - the BPF -> native line map and the relocation records.
 
-The selector contract (``bpfx_selector`` returns an object with):
-``reloc_types`` (dict type -> RelocType), ``prologue(cg, frame)``,
-``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` for every instruction
-but calls and exit, ``move(cg, dst, src)`` (native registers),
-``call(cg, entry: HelperEntry)``, ``call_local(cg, label)``, ``jump(cg, label)``.
-Labels are BPF slot indices (ints) for jump targets, ``("func", slot)`` and
-``("exit", slot)`` for functions; ``cg.em.branch(label, forms)`` places a branch.
+The selector contract is ``Selector`` in core/back/target.py: every member the
+core calls is declared there (a test keeps the two in sync).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from dataclasses import dataclass, field
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import OPCODES, R10, STACK_SIZE, CallKind, Insn, Kind, Pseudo, jump_target
-from .legalize import AX, legalize
+from .legalize import AX, SKB_DATA, SKB_DATA_END, legalize, lower_packet_loads
 from ..front.program import Program
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -45,8 +41,11 @@ class Frame:
     makes_calls: bool
     stack_size: int  # bytes of BPF stack the function uses (multiple of 8, <= 512)
     exit_label: tuple = ()
-    #: set by the selector's prologue: native SP at entry minus this function's BPF r10
+    #: set by the selector's prologue: native SP right after the call that entered the function (a pushed return
+    #: address included) minus this function's BPF r10
     frame_offset: int = 0
+    #: set by the selector's prologue: bytes of native stack the function uses (saved registers and BPF stack)
+    native_stack: int = 0
     extra: dict = field(default_factory=dict)  # selector scratch space
 
 
@@ -171,7 +170,23 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
     return frozenset(written), calls, stack
 
 
-def compile_program(program: Program, target, *, helpers: dict | None = None,
+def check_runnable(program: Program, target) -> None:
+    """Refuse what no target can take as is: a section with no program type, a byte order the target lacks."""
+    from ..front.progtypes import UNSPEC, unknown_section_error
+
+    if program.prog_type == UNSPEC:
+        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+    if program.endian != target.info.endian:
+        raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
+                          f" (a {program.endian}-endian target is needed to run or compile it)",
+                          file=program.file, section=program.section)
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+def compile_program(program: Program, target, *, helpers: dict | None = None, impls: dict | None = None,
                     context: ContextLayout | None = None, harden: bool = False, features: dict | None = None,
                     seed: int | None = None) -> Image:
     """Compile a validated program for ``target`` (a ``bpfx.plugins.Target``)."""
@@ -180,8 +195,8 @@ def compile_program(program: Program, target, *, helpers: dict | None = None,
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _compile(program, target, helpers=helpers, context=context, harden=harden, features=features,
-                        seed=seed)
+        return _compile(program, target, helpers=helpers, impls=impls, context=context, harden=harden,
+                        features=features, seed=seed)
     except BpfxError as err:
         raise err.at(file=program.file, section=program.section) from None
     finally:
@@ -189,27 +204,44 @@ def compile_program(program: Program, target, *, helpers: dict | None = None,
             gc.enable()
 
 
-def _compile(program, target, *, helpers, context, harden, features, seed) -> Image:
+def _compile(program, target, *, helpers, impls, context, harden, features, seed) -> Image:
     from ..front.validate import function_starts, validate
 
-    validate(program)
+    helper_table = target.helpers(program.prog_type, helpers, impls)
+    validate(program, helpers=helper_table.entries)
+    check_runnable(program, target)
     abi = target.abi()
     selector = target.selector(features)
     if abi is None or selector is None:
         raise Unsupported(f"target {target.name} does not generate code (no ABI or selector)")
     ptype = get_prog_type(program.prog_type)
+    # LD_ABS/LD_IND first, as ordinary loads through the __sk_buff in r6: the context pass then maps those to
+    # the device layout like any other context access
+    source = program
+    packet = lower_packet_loads(program.insns, program.functions)
+    if packet is not None:
+        source = dataclasses.replace(program, insns=packet.insns, functions=packet.functions, validated=True)
     layout = None
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
+    if layout is not None or packet is not None:  # layout None: the device takes the UAPI layout itself
         from ..front.cfg import build_cfg
 
-        accesses = build_cfg(program).ctx_accesses
-    functions = {s: program.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(program)}
-    legal = legalize(program.insns, functions, abi, prog_type=ptype, allowed_helpers=ptype.helper_ids,
-                     ctx_layout=layout, ctx_accesses=accesses, harden=harden, seed=seed)
-    table = target.helpers(program.prog_type, helpers)
-    cg = CodeGen(program, legal.insns, legal.origin, abi, table, target.name, selector)
+        accesses = build_cfg(source).ctx_accesses
+    if packet is not None:
+        for pc, insn in enumerate(packet.insns):
+            origin = OPCODES[program.insns[packet.origin[pc]].opcode]
+            inserted = origin is not None and origin.kind in (Kind.LD_ABS, Kind.LD_IND)
+            if inserted and insn.src == 6 and insn.off in (SKB_DATA, SKB_DATA_END) and pc not in (accesses or {}):
+                raise Unsupported("LD_ABS/LD_IND needs the context (__sk_buff) in r6", insn=packet.origin[pc])
+    functions = {s: source.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(source)}
+    legal = legalize(source.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),
+                     ctx_layout=layout, ctx_accesses=accesses if layout is not None else None, harden=harden,
+                     seed=seed)
+    if packet is not None:
+        legal.origin = [packet.origin[o] for o in legal.origin]
+    cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
     insns, em = legal.insns, cg.em
     n = len(insns)
     leaders = set()
@@ -266,8 +298,6 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
                     selector.jump(cg, frame.exit_label)
                 pc += 1
                 continue
-            if kind in (Kind.LD_ABS, Kind.LD_IND):
-                raise cg.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
             nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
             selector.lower(cg, pc, insn, nxt)
             pc += 2 if kind == Kind.LD_IMM64 else 1
@@ -279,6 +309,7 @@ def _compile(program, target, *, helpers, context, harden, features, seed) -> Im
     entry = frames[0]
     data = {map_symbol(m.name): m.initial for m in program.maps if m.initial is not None}
     return Image(target=target.name, code=code, relocs=relocs, symbols=symbols, entry=entry.name, line_map=lines,
-                 stack_size=entry.extra.get("native_stack", entry.stack_size), frame_offset=entry.frame_offset,
+                 stack_size=_align(entry.native_stack or entry.stack_size, abi.stack_align),
+                 frame_offset=entry.frame_offset,
                  reloc_types=dict(selector.reloc_types), prog_type=program.prog_type, data=data,
                  e_machine=target.info.e_machine)

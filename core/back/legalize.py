@@ -329,6 +329,52 @@ def _context(layout: ContextLayout, accesses: dict, ctx_names: dict[int, str], s
     return expand
 
 
+# __sk_buff.data / data_end (UAPI offsets): the context pass maps them to the device's layout afterwards
+SKB_DATA, SKB_DATA_END = 76, 80
+_LD_PACKET_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind in (Kind.LD_ABS, Kind.LD_IND))
+_ENDIAN_BE = Cls.ALU | SRC_X | ALU_OPS["end"]  # to big-endian = from network order on a little-endian host
+_JGT_X = Cls.JMP | SRC_X | JMP_OPS["jgt"]
+_JSLT_K = Cls.JMP | SRC_K | JMP_OPS["jslt"]
+_LDX_W = Cls.LDX | MODES["mem"] | SIZES["w"]
+
+
+def _ld_packet(pc: int, insn: Insn, nxt: Insn | None) -> Expansion:
+    """LD_ABS/LD_IND as plain BPF (the kernel's semantics): r0 = the big-endian value at skb->data + offset,
+    the context being in r6; out of bounds the program exits with r0 = 0. r1-r3 are clobbered, as the kernel
+    allows (these loads are calls there). Only main programs have them (no bpf-to-bpf calls), so the exit ends
+    the program."""
+    info = OPCODES[insn.opcode]
+    size = info.size
+    seq: Expansion = []
+    if info.kind == Kind.LD_IND:  # offset = (s32)(src + imm)
+        seq += [(Insn(Cls.ALU | SRC_X | ALU_OPS["mov"], 0, insn.src), True),
+                (Insn(Cls.ALU | SRC_K | ALU_OPS["add"], 0, 0, 0, insn.imm), True),
+                (Insn(_LSH64_K, 0, 0, 0, 32), True), (Insn(Cls.ALU64 | SRC_K | ALU_OPS["arsh"], 0, 0, 0, 32), True)]
+    else:
+        seq.append((Insn(_MOV64_K, 0, 0, 0, insn.imm), True))
+    load = Cls.LDX | MODES["mem"] | SIZES[{1: "b", 2: "h", 4: "w"}[size]]
+    tail: Expansion = [(Insn(load, 0, 1, 0, 0), True)]
+    if size > 1:
+        tail.append((Insn(_ENDIAN_BE, 0, 0, 0, size * 8), True))
+    seq += [(Insn(_JSLT_K, 0, 0, 6 + len(tail) + 1, 0), True),  # negative offset: fail
+            (Insn(_LDX_W, 1, 6, SKB_DATA, 0), True),
+            (Insn(_LDX_W, 2, 6, SKB_DATA_END, 0), True),
+            (Insn(Cls.ALU64 | SRC_X | ALU_OPS["add"], 1, 0), True),
+            (Insn(Cls.ALU64 | SRC_X | ALU_OPS["mov"], 3, 1), True),
+            (Insn(Cls.ALU64 | SRC_K | ALU_OPS["add"], 3, 0, 0, size), True),
+            (Insn(_JGT_X, 3, 2, len(tail) + 1, 0), True)]
+    seq += tail
+    seq += [(Insn(_JA, 0, 0, 2, 0), True), (Insn(_MOV64_K, 0), True), (Insn(Cls.JMP | JMP_OPS["exit"]), True)]
+    return seq
+
+
+def lower_packet_loads(insns: list[Insn], functions: dict[int, str]) -> Legalized | None:
+    """Rewrite every LD_ABS/LD_IND into ordinary loads (see ``_ld_packet``); None when there are none."""
+    if not any(insn[0] in _LD_PACKET_OPS for insn in insns):
+        return None
+    return rewrite(insns, functions, _ld_packet, _LD_PACKET_OPS)
+
+
 def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_type=None, allowed_helpers=(),
              ctx_layout: ContextLayout | None = None, ctx_accesses: dict | None = None, harden: bool = False,
              seed: int | None = None) -> Legalized:

@@ -38,14 +38,19 @@ class ABI:
     ``regs`` maps BPF r0..r10 (and 11, the hidden AX register the core uses for
     constant blinding and legalisation) to native register numbers. The
     capability flags tell the legaliser which BPF rewrites this target needs.
+    :meth:`check` (run by the core when it first asks a plugin for its ABI) holds the
+    register facts to the BPF semantics: what the core relies on is checked, not assumed.
     """
 
     regs: dict[int, int]
     arg_regs: tuple[int, ...]  # native C argument registers, in order
     ret_reg: int  # native C return register
+    #: native registers a C callee preserves: BPF r6-r9 and r10 must live in them (they survive helper calls)
     callee_saved: frozenset[int]
-    scratch: tuple[int, ...]  # free for the selector inside one BPF instruction
-    reg_names: dict[int, str]  # native register number -> name, for listings
+    #: registers the selector may use inside one BPF instruction; none may hold a BPF register
+    scratch: tuple[int, ...]
+    reg_names: dict[int, str]  # native register number -> name: the listing's register map and ABI errors
+    #: native stack alignment at calls; the core rounds ``Image.stack_size`` up to it
     stack_align: int = 16
     # Capabilities read by core/legalize.py: True means the target does it natively.
     udiv_by_zero_is_zero: bool = False
@@ -60,6 +65,33 @@ class ABI:
     #: AX by the legaliser from pieces that fit (32: every BPF immediate fits)
     imm_bits: int = 32
 
+    def name(self, reg: int) -> str:
+        return self.reg_names.get(reg, str(reg))
+
+    def check(self) -> list[str]:
+        """What is wrong with this description (empty when it is consistent)."""
+        problems = []
+        missing = [r for r in range(11) if r not in self.regs]
+        if missing:
+            problems.append(f"no native register for BPF r{', r'.join(map(str, missing))}")
+        if len(self.arg_regs) < 5:
+            problems.append(f"{len(self.arg_regs)} argument registers: helpers take 5")
+        for bpf in (6, 7, 8, 9, 10):
+            if bpf in self.regs and self.regs[bpf] not in self.callee_saved:
+                problems.append(f"BPF r{bpf} is in {self.name(self.regs[bpf])}, which a C callee may clobber "
+                                "(r6-r10 must survive helper calls)")
+        mapped = {n: b for b, n in self.regs.items()}
+        for reg in self.scratch:
+            if reg in mapped:
+                problems.append(f"scratch register {self.name(reg)} also holds BPF r{mapped[reg]}")
+        if self.stack_align <= 0 or self.stack_align & (self.stack_align - 1):
+            problems.append(f"stack alignment {self.stack_align} is not a power of two")
+        return problems
+
+    def describe(self) -> str:
+        """The register map as one line, e.g. ``r0=x7 r1=x0 ... ax=x9``."""
+        return " ".join(f"{'ax' if b == 11 else f'r{b}'}={self.name(n)}" for b, n in sorted(self.regs.items()))
+
 
 @dataclass(frozen=True)
 class HelperEntry:
@@ -67,7 +99,9 @@ class HelperEntry:
 
     Exactly one of: ``address`` (an absolute address the driver knows), ``symbol``
     (a relocation against it, resolved at link/load time), or ``inline`` (a
-    function ``inline(emitter, selector)`` that emits the helper's body in place).
+    function ``inline(cg, selector)`` that emits the helper's body in place through
+    the :class:`bpfx.CodeGen` ``cg``; the BPF arguments are already in the native
+    argument registers and r0 is read from the native return register afterwards).
     """
 
     id: int
@@ -87,6 +121,21 @@ class HelperTable:
     def merged(self, other: HelperTable | dict[int, HelperEntry]) -> HelperTable:
         more = other.entries if isinstance(other, HelperTable) else other
         return HelperTable({**self.entries, **more})
+
+
+@dataclass(frozen=True)
+class HelperImpl:
+    """A helper's implementation for emulated runs (the interpreter and every executor share it).
+
+    ``fn(call, a1, a2, a3, a4, a5) -> int`` receives a :class:`bpfx.HelperCall` (memory by address, the run's
+    maps, the trace) and the five BPF argument registers; what it returns is r0. A vendor's firmware helper
+    (an id beyond the UAPI ones) or a driver's own helper is run this way; ``name`` gives the symbol native
+    code calls (``bpf_<name>``) where no address is known.
+    """
+
+    id: int
+    name: str
+    fn: Callable[..., int]
 
 
 @dataclass(frozen=True)
@@ -159,12 +208,48 @@ class Image:
 
 
 @dataclass(frozen=True)
+class MachineLayout:
+    """Where the core put things in the emulator, handed to ``Machine.setup`` after memory is mapped."""
+
+    stack_top: int  # the initial stack pointer before any return address is pushed
+    exit_addr: int  # the return address the entry function is called with
+    code_base: int  # where the first image is placed
+    regions: tuple[tuple[str, int, int], ...]  # (name, base, size) of every runtime region
+
+
+class Executor(Protocol):
+    """Runs compiled Images: what ``bpfx_machine`` returns.
+
+    The core's implementation is :class:`Machine` (unicorn). A target whose code no CPU emulator runs (a
+    microengine model, a vendor's cycle simulator) returns its own object with this one method.
+    """
+
+    def run(self, image: Image, runtime, budget: int):
+        """Run ``image`` against ``runtime`` and return ``runtime.result(r0, stack=..., insn_count=...)``.
+
+        ``runtime`` (a :class:`bpfx.Runtime`) holds the memory regions (``runtime.memory.regions``: packet,
+        ctx, stack, maps, at the addresses the interpreter uses), ``runtime.entry_args`` (r1..r5 at entry),
+        ``runtime.helper_table`` (the :class:`HelperTable` the image was compiled with, to resolve helper
+        relocations), ``runtime.call_helper(id, args) -> r0`` (the shared helper implementations),
+        ``runtime.map_address(i)``/``map_value_address(i)`` (map relocations), ``runtime.compile(program)``
+        (for a pending tail call: ``runtime.pending_tail_call`` is set after a successful ``bpf_tail_call``)
+        and ``runtime.exit_requested``. ``budget`` bounds the native instructions executed; exceeding it
+        raises :class:`bpfx.RuntimeFault`, as does any access outside the regions.
+        """
+
+
+@dataclass(frozen=True)
 class Machine:
-    """How the core runs a target's Image under unicorn.
+    """How the core runs a target's Image under unicorn: the core's :class:`Executor`.
 
     Register fields are unicorn register ids. ``return_insn`` is what a helper
     trampoline executes after the core has run the helper in Python (e.g. arm64
-    ``ret``); ``setup(uc)`` can set CPU models or system registers.
+    ``ret``, x86 ``ret``).
+
+    The entry function is called as the native C convention calls a function: the context pointer (r1) in
+    ``arg_regs[0]``, the stack pointer at ``MachineLayout.stack_top``, and the return address in
+    ``link_reg`` or, when ``link_reg`` is None, pushed on the stack (``word_size`` bytes, little-endian; the
+    stack pointer then starts one word lower, as after an x86 ``call``).
     """
 
     uc_arch: int
@@ -176,13 +261,66 @@ class Machine:
     return_insn: bytes
     link_reg: int | None = None  # where a call's return address goes (None: pushed on the stack)
     cpu_model: int | None = None
+    #: ``setup(uc, layout: MachineLayout)``, called after the runtime's memory and the trampolines are mapped:
+    #: CPU models, system registers, extra mappings
     setup: Callable | None = None
-    insn_size: int = 4  # for counting executed instructions (0: variable length, count blocks)
+    #: bytes per instruction, for counting executed instructions; 0: variable length, each executed basic block
+    #: is decoded once with capstone (``decoder``) to count its instructions
+    insn_size: int = 4
+    decoder: tuple[int, int] | None = None  # capstone (arch, mode) for insn_size=0
+    word_size: int = 8  # bytes of a pushed return address
+
+    def run(self, image: Image, runtime, budget: int):
+        from ..execute.machine import execute
+
+        return execute(self, image, runtime, budget=budget)
 
 
 class Selector(Protocol):
-    """The contract of ``bpfx_selector``: see core/codegen.py and hookspecs.py."""
+    """The contract of ``bpfx_selector``: everything the core calls on a selector.
 
-    def prologue(self, em, frame) -> None: ...
-    def epilogue(self, em, frame) -> None: ...
-    def lower(self, em, pc: int, insn, nxt) -> None: ...
+    ``cg`` is the :class:`bpfx.CodeGen`: ``cg.em`` the :class:`bpfx.Emitter` (``emit``/``emit_bytes``,
+    ``branch(label, forms)``, ``reloc``), ``cg.reg`` the BPF->native register map, ``cg.abi``, ``cg.frame``,
+    ``cg.unsupported(pc, what)``. Labels are BPF slot indices (ints) for jump targets, ``("func", slot)`` and
+    ``("exit", slot)`` for functions.
+
+    A lowering may clobber the native register of AX (BPF register 11) and the ABI's ``scratch`` registers,
+    nothing else: the legaliser never leaves a value live in AX across a BPF instruction it did not write AX in.
+    Calls and exits are the core's: it moves helper arguments (``move``), then calls ``call`` (or the helper's
+    ``inline``), and turns ``exit`` into ``jump`` to the function's exit label.
+    """
+
+    #: ELF relocation number -> :class:`RelocType`, for every relocation the selector records
+    reloc_types: dict[int, RelocType]
+
+    def prologue(self, cg, frame) -> None:
+        """Emit the function's entry; set ``frame.frame_offset`` (native SP right after the call that
+        entered the function, return address included, minus the function's BPF r10) and
+        ``frame.native_stack`` (bytes of native stack the frame uses)."""
+
+    def epilogue(self, cg, frame) -> None:
+        """Emit the return: r0's native register to the native return register, restore, return."""
+
+    def lower(self, cg, pc: int, insn, nxt) -> None:
+        """Lower one BPF instruction (``nxt`` is the second slot of an lddw, else None); raise
+        :class:`bpfx.Unsupported` (``cg.unsupported(pc, what)``) for what the target cannot do."""
+
+    def move(self, cg, dst: int, src: int) -> None:
+        """Copy native register ``src`` to ``dst`` (64-bit)."""
+
+    def call(self, cg, entry: HelperEntry) -> None:
+        """Call a helper by ``entry.address`` or a relocation against ``entry.symbol``."""
+
+    def call_local(self, cg, label) -> None:
+        """Call the BPF function at ``label`` (a ``("func", slot)`` label)."""
+
+    def jump(self, cg, label) -> None:
+        """Jump unconditionally to ``label``."""
+
+    # Optional members, found with getattr:
+    #   lowering_table() -> list of 256 callables (cg, pc, insn, nxt) or None: the fast path, per opcode
+    #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench
+
+
+#: the optional members of a selector the core looks for
+SELECTOR_OPTIONAL = ("lowering_table", "disassembler")

@@ -284,8 +284,20 @@ class Interpreter:
         return h
 
     def _make_ld_abs(self, info):
-        def h(*_):
-            raise Unsupported("legacy LD_ABS/LD_IND packet access is not supported")
+        """Legacy packet loads, as the kernel runs them: r0 = the big-endian value at data + offset (offset =
+        imm, or src + imm as a signed 32-bit value for LD_IND); out of bounds, the program exits with r0 = 0."""
+        r, rt, mem, size = self.r, self.rt, self.mem, info.size
+        indirect = info.kind == Kind.LD_IND
+
+        def h(pc, d, s, off, imm, _x):
+            at = _sx((r[s] if indirect else 0) + imm, 32)
+            data, end = rt.data, rt.data_end
+            if rt.packet_region is None or at < 0 or data + at + size > end:
+                r[0] = 0
+                self.frames.clear()
+                return EXIT_PC
+            r[0] = int.from_bytes(mem.read(data + at, size), "big")
+            return pc + 1
         return h
 
     _make_ld_ind = _make_ld_abs

@@ -17,7 +17,7 @@ import unicorn
 from ..errors import LinkError, RuntimeFault
 from ..front.isa import STACK_SIZE
 from .runtime import layout
-from ..back.target import HelperTable, Image, Machine
+from ..back.target import HelperTable, Image, Machine, MachineLayout
 
 PAGE = 0x1000
 CODE_SLOT = 0x10_0000  # each compiled program (tail-call targets too) gets 1 MiB of the code area
@@ -30,15 +30,13 @@ def _align(n: int, to: int = PAGE) -> int:
 
 
 class _Run:
-    def __init__(self, target, machine: Machine, program, rt, budget: int, helpers: HelperTable, compile_fn):
-        self.target, self.machine, self.rt, self.budget = target, machine, rt, budget
-        self.helpers, self.compile_fn = helpers, compile_fn
-        self.program = program
+    def __init__(self, machine: Machine, rt, budget: int):
+        self.machine, self.rt, self.budget = machine, rt, budget
+        self.helpers: HelperTable = rt.helper_table
+        self.program = rt.program
         self.uc = unicorn.Uc(machine.uc_arch, machine.uc_mode)
         if machine.cpu_model is not None:
             self.uc.ctl_set_cpu_model(machine.cpu_model)
-        if machine.setup is not None:
-            machine.setup(self.uc)
         self.images: dict[str, tuple[int, Image]] = {}
         self.count = 0
         self.fault: Exception | None = None
@@ -46,6 +44,19 @@ class _Run:
         self.mapped: set[int] = set()
         self._map_runtime()
         self._map_trampolines()
+        self._block_sizes: dict[tuple[int, int], int] = {}
+        self._decoder = None
+        if not machine.insn_size:
+            import capstone
+
+            if machine.decoder is None:
+                raise LinkError("a variable-length Machine (insn_size=0) needs a capstone decoder (arch, mode)")
+            self._decoder = capstone.Cs(*machine.decoder)
+        # Every executed block counts, wherever it is: image code, trampolines, or a stray jump.
+        self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
+        if machine.setup is not None:
+            regions = tuple((r.name, r.base, len(r.buf)) for r in rt.memory.regions)
+            machine.setup(self.uc, MachineLayout(layout.STACK_TOP, EXIT_ADDR, layout.CODE_BASE, regions))
 
     # -- memory ---------------------------------------------------------------------------------------------
     def _map(self, base: int, size: int, perms: int = unicorn.UC_PROT_ALL) -> None:
@@ -130,12 +141,18 @@ class _Run:
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
         self.images[program.name] = (base, image)
-        if self.machine.insn_size:
-            self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block, begin=base, end=base + len(code) - 1)
         return base + image.entry_offset()
 
     def _on_block(self, uc, address, size, _user) -> None:
-        self.count += size // self.machine.insn_size
+        if self._decoder is None:
+            self.count += size // self.machine.insn_size
+        else:
+            key = (address, size)
+            n = self._block_sizes.get(key)
+            if n is None:
+                n = self._block_sizes[key] = sum(1 for _ in self._decoder.disasm_lite(bytes(uc.mem_read(address,
+                                                                                                      size)), address))
+            self.count += n
         if self.count > self.budget:
             self.fault = RuntimeFault(f"instruction budget of {self.budget} native instructions exhausted")
             uc.emu_stop()
@@ -148,14 +165,21 @@ class _Run:
                 return name, image.line_map[i][1] if i >= 0 else None
         return "", None
 
+    def entry_sp(self) -> int:
+        """The stack pointer the entry function starts with (a pushed return address below STACK_TOP)."""
+        return layout.STACK_TOP - (self.machine.word_size if self.machine.link_reg is None else 0)
+
     def run(self, image: Image) -> int:
         m, uc = self.machine, self.uc
         program = self.program
         entry = self.load(program, image)
         for _ in range(MAX_TAIL_CALLS + 2):
-            uc.reg_write(m.sp, layout.STACK_TOP)
+            sp = self.entry_sp()
+            uc.reg_write(m.sp, sp)
             if m.link_reg is not None:
                 uc.reg_write(m.link_reg, EXIT_ADDR)
+            else:
+                uc.mem_write(sp, EXIT_ADDR.to_bytes(m.word_size, "little"))
             for reg, value in zip(m.arg_regs, self.rt.entry_args):
                 uc.reg_write(reg, value)
             try:
@@ -173,20 +197,16 @@ class _Run:
             if self.rt.pending_tail_call is None:
                 break
             program, self.rt.pending_tail_call = self.rt.pending_tail_call, None
-            entry = self.load(program, self.compile_fn(program))
+            entry = self.load(program, self.rt.compile(program))
         r0 = uc.reg_read(m.ret_reg)
         self._to_runtime()
         return r0
 
 
-def execute(target, machine: Machine, image: Image, program, rt, *, budget: int, helpers: HelperTable,
-            compile_fn):
-    """Run ``image`` (compiled from ``program``) on ``machine`` with runtime ``rt``; returns a Result."""
-    run = _Run(target, machine, program, rt, budget, helpers, compile_fn)
-    try:
-        r0 = run.run(image)
-    except RuntimeFault as err:
-        raise err.at(file=program.file, section=program.section) from None
-    top = layout.STACK_TOP - image.frame_offset
+def execute(machine: Machine, image: Image, rt, *, budget: int):
+    """Run ``image`` (compiled from ``rt.program``) on ``machine`` against runtime ``rt``; returns a Result."""
+    run = _Run(machine, rt, budget)
+    r0 = run.run(image)
+    top = run.entry_sp() - image.frame_offset
     stack = rt.memory.read(top - STACK_SIZE, STACK_SIZE)
     return rt.result(r0, stack=stack, insn_count=run.count)

@@ -14,7 +14,8 @@ DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native inst
 SAFETY_MODES = ("structural", "verify", "checked")
 
 
-def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, known_mem: bool = False) -> Program:
+def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, known_mem: bool = False,
+                 helpers=()) -> Program:
     """The program to run or compile under ``safety``: as is (structural: the validator's checks only), as is
     once the verifier proved it safe (verify), or with run-time checks for what it could not prove (checked).
 
@@ -27,6 +28,9 @@ def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, kno
         raise UsageError(f"unknown safety mode {safety!r} (modes: {', '.join(SAFETY_MODES)})")
     if safety == "structural":
         return program
+    from ..front.validate import validate
+
+    validate(program, helpers=helpers)  # helpers: ids allowed beyond the program type's (a target's own)
     mem_size = len(mem or b"") if known_mem else None
     analysis = verify(program, mem_size=mem_size, checked=safety == "checked")
     if safety == "verify":
@@ -42,7 +46,38 @@ def _ctx_layout(target, program: Program, context):
     if not prog_type(program.prog_type).ctx_struct:
         return None
     layout = context or target.context(program.prog_type)
+    if layout is None:  # the UAPI layout itself
+        return None
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
+
+
+def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
+    """Split a caller's ``helpers`` into (addresses: id -> int | HelperEntry, implementations: id -> HelperImpl |
+    callable), checking each value."""
+    from ..back.target import HelperEntry, HelperImpl
+
+    addresses, impls = {}, {}
+    for hid, value in (helpers or {}).items():
+        if not isinstance(hid, int) or isinstance(hid, bool) or not -2**31 <= hid < 2**31:
+            raise UsageError(f"helper id {hid!r} is not a 32-bit integer")
+        if isinstance(value, HelperImpl) or (callable(value) and not isinstance(value, HelperEntry)):
+            impls[hid] = value
+        elif isinstance(value, HelperEntry) or (isinstance(value, int) and not isinstance(value, bool)):
+            if isinstance(value, int) and not 0 <= value < 2**64:
+                raise UsageError(f"helper {hid}: address {value:#x} does not fit a 64-bit address")
+            addresses[hid] = value
+        else:
+            raise UsageError(f"helper {hid}: expected an address (int), a HelperEntry or an implementation "
+                             f"(callable), not {type(value).__name__}")
+    return addresses, impls
+
+
+def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozenset[int]:
+    """Helper ids a program of ``prog_type`` may call on ``tgt``: the type's UAPI set, every id the target's
+    plugins implement or give an entry, and the caller's ``helpers``."""
+    addresses, impls = split_helpers(helpers)
+    table = tgt.helpers(prog_type, addresses, tgt.helper_impls(prog_type, impls))
+    return frozenset(table.entries)
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
@@ -50,13 +85,16 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
     from ..back.codegen import compile_program
 
+    addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
+    impls = tgt.helper_impls(program.prog_type, impls)
     original = program
-    program = apply_safety(program, safety or tgt.default_safety())
+    program = apply_safety(program, safety or tgt.default_safety(), helpers=allowed_helpers(tgt, program.prog_type,
+                                                                                              helpers))
     origin = program.__dict__.get("origin")
     try:
-        image = compile_program(program, tgt, helpers=helpers, context=context, harden=harden, features=features,
-                                seed=seed)
+        image = compile_program(program, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
+                                features=features, seed=seed)
     except BpfxError as err:
         if origin is not None and err.insn is not None and 0 <= err.insn < len(origin):
             err.insn = origin[err.insn]
@@ -73,34 +111,57 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
                 seed: int | None = None, map_init=None, safety: str | None = None):
-    """Run ``program`` on ``target`` (interpreted, or compiled and emulated) and return a Result.
+    """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
+    Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
+    HelperImpl), which override the runtime's built-ins on every target.
 
     :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
     """
+    from ..back.codegen import check_runnable
+    from ..front.validate import validate
     from .runtime import Runtime
 
     tgt = get_target(target)
+    check_runnable(program, tgt)
+    addresses, custom = split_helpers(helpers)
+    impls = tgt.helper_impls(program.prog_type, custom)
+    validate(program, helpers=allowed_helpers(tgt, program.prog_type, helpers))
     program = apply_safety(program, safety or tgt.default_safety(), mem=mem, known_mem=True)
-    machine = tgt.machine()
-    if machine is None:
-        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init)
+    executor = tgt.machine()
+    if executor is None:
+        validate(program, helpers=impls)
+        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         result = tgt.run(program, rt, budget, {"harden": harden})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
     from ..back.codegen import compile_program
-    from .machine import execute
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
-                 ctx_layout=_ctx_layout(tgt, program, context))
+                 ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
 
     def compile_fn(prog: Program):
-        return compile_program(prog, tgt, helpers=helpers, context=context, harden=harden, features=features,
-                               seed=seed)
+        return compile_program(prog, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
+                               features=features, seed=seed)
 
     image = compile_fn(program)
-    return execute(tgt, machine, image, program, rt, budget=budget, helpers=tgt.helpers(program.prog_type, helpers),
-                   compile_fn=compile_fn)
+    rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
+    rt.compile = compile_fn
+    try:
+        return executor.run(image, rt, budget)
+    except BpfxError as err:
+        raise err.at(file=program.file, section=program.section) from None
+
+
+def load_for(path: str, tgt, *, prog_type: str | None = None) -> Object:
+    """Load ``path`` and validate each program with the helpers ``tgt`` provides beyond the UAPI ones."""
+    from ..front.loader import load
+    from ..front.validate import validate
+
+    obj = load(path, prog_type=prog_type, validate=False)
+    for prog in obj.programs:
+        validate(prog, helpers=allowed_helpers(tgt, prog.prog_type))
+    return obj
 
 
 # -- command line ----------------------------------------------------------------------------------------------
@@ -132,9 +193,7 @@ def _packet(args) -> bytes | None:
 
 
 def cmd_run(args) -> int:
-    from ..front.loader import load
-
-    obj = load(args.file, prog_type=args.prog_type)
+    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type)
     program = obj.program(args.section)
     mem = None
     if args.mem:
@@ -163,12 +222,11 @@ def cmd_run(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from ..front.loader import load
     from ..back.writers import FORMATS, write
 
-    obj = load(args.file, prog_type=args.prog_type)
-    program = obj.program(args.section)
     tgt = get_target(args.target)
+    obj = load_for(args.file, tgt, prog_type=args.prog_type)
+    program = obj.program(args.section)
     if tgt.abi() is None:
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
     image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), safety=args.safety)
@@ -183,7 +241,7 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm)
+    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)

@@ -179,6 +179,14 @@ def _one(mnemonic: str, ops: list[str], line: _Line):
             if cls == Cls.STX:
                 return [(Insn(opcode, dst, _reg(ops[1], line), off, 0), None, False)]
             return [(Insn(opcode, dst, 0, off, _imm32(ops[1], line)), None, False)]
+    m = re.match(r"^ld(abs|ind)(b|h|w|dw)$", mnemonic)
+    if m:  # legacy packet loads (ubpf syntax): ldabsh IMM, ldindw %rS, IMM
+        opcode = Cls.LD | MODES[m.group(1)] | SIZES[m.group(2)]
+        if m.group(1) == "abs":
+            _expect(ops, 1, line)
+            return [(Insn(opcode, 0, 0, 0, _imm32(ops[0], line)), None, False)]
+        _expect(ops, 2, line)
+        return [(Insn(opcode, 0, _reg(ops[0], line), 0, _imm32(ops[1], line)), None, False)]
     m = re.match(r"^(be|le|bswap|swap)(16|32|64)$", mnemonic)
     if m:
         _expect(ops, 1, line)
@@ -289,7 +297,11 @@ def format_insn(insn: Insn, nxt: Insn | None = None) -> str:
         value = (insn.imm & 0xFFFFFFFF) | ((hi & 0xFFFFFFFF) << 32)
         note = "" if insn.src == 0 else f"  # src={insn.src}"
         return f"lddw %r{insn.dst}, 0x{value:x}{note}"
-    return f".insn 0x{insn.opcode:02x}"  # LD_ABS/LD_IND: not assembled
+    if kind == Kind.LD_ABS:
+        return f"ldabs{size} {insn.imm}"
+    if kind == Kind.LD_IND:
+        return f"ldind{size} %r{insn.src}, {insn.imm}"
+    return f".insn 0x{insn.opcode:02x}"
 
 
 def disassemble(insns: list[Insn]) -> str:

@@ -1,189 +1,418 @@
-"""Loading clang-built BPF ELF objects (``clang -O2 -g -target bpf -c``) with pyelftools.
+"""Loading BPF ELF objects as libbpf (and iproute2, and older libbpf) do.
 
-Each global function in an executable section (other than ``.text``) becomes
-a Program; the ``.text`` functions it calls are appended to it with their
-calls resolved; map references become LD_IMM64 with ``Pseudo.MAP_FD`` (or
-``MAP_VALUE`` for global data) and an index into ``Program.maps``.
+Programs: every function symbol in an executable section other than ``.text`` is a program (global or static,
+several per section); a section without function symbols (old clang, hand-built objects) is one program named
+after its global label or, failing that, after the section. ``.text`` functions are subprograms, appended to
+each program that calls them or takes their address (BPF_PSEUDO_FUNC callbacks for bpf_loop and friends).
+
+Maps: BTF-defined (``.maps``), legacy ``maps``/``maps/*`` sections of ``struct bpf_map_def`` or iproute2's
+``struct bpf_elf_map`` (any record size of at least 20 bytes: the first five u32 mean the same in both),
+global data (``.rodata``, ``.data``, ``.bss`` and their ``.name`` variants) as one-entry arrays, and
+``.kconfig`` externs as one more read-only array. Map references become LD_IMM64 with ``Pseudo.MAP_FD`` (or
+``MAP_VALUE``) and an index into ``Program.maps``; ``__ksym`` externs become plain 64-bit constants.
+
+Big-endian objects (``clang -target bpfeb``) are decoded into the same instructions as their little-endian
+twin; ``Program.endian`` records the byte order so that running them on a little-endian target is refused.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
-from ..errors import BpfxError, ValidationError
-from .isa import INSN_SIZE, LD_IMM64, CallKind, Insn, Pseudo, decode
+from ..errors import BpfxError, LinkError, ValidationError
+from . import btf as B
+from .isa import INSN_SIZE, LD_IMM64, CallKind, Insn, Pseudo, s32
 from .program import MapDef, MapType, Object, Program
-from .progtypes import prog_type_for_section
+from .progtypes import UNSPEC, prog_type_for_section
 
-EM_BPF = 247
-R_BPF_64_64 = 1
-R_BPF_64_ABS64 = 2
-R_BPF_64_ABS32 = 3
-R_BPF_64_32 = 10
+EM_NONE, EM_BPF = 0, 247
+R_BPF_NONE, R_BPF_64_64, R_BPF_64_ABS64, R_BPF_64_ABS32, R_BPF_64_NODYLD32, R_BPF_64_32 = 0, 1, 2, 3, 4, 10
 DATA_PREFIXES = (".rodata", ".data", ".bss")
 SHF_EXECINSTR = 0x4
+MIN_MAP_DEF = 20  # five u32: type, key_size, value_size, max_entries, flags
+_INNER_IDX = 5  # bpf_map_def.inner_map_idx (u32 index 5); bpf_elf_map keeps its inner_idx at u32 index 8
 
 
 class _Fail(Exception):
     pass
 
 
-def load_elf(path: str, data: bytes | None = None) -> Object:
+def load_elf(path: str, data: bytes | None = None, *, externs: dict[str, int] | None = None,
+             btf=None, prog_type: str | None = None) -> Object:
+    """Load a BPF ELF object.
+
+    :param externs: values of ``__kconfig`` externs and addresses of ``__ksym`` externs, by name.
+    :param btf: the target's BTF (bytes, a path, or a parsed ``BTF``) that CO-RE relocations are applied to.
+    :param prog_type: program type for every program (lets any executable section load).
+    """
     if data is None:
         with open(path, "rb") as f:
             data = f.read()
     try:
-        return _Loader(path, data).load()
+        return _Loader(path, data, externs or {}, btf, prog_type).load()
     except BpfxError:
         raise
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError, TypeError,
-            UnicodeDecodeError, AssertionError) as exc:
+            UnicodeDecodeError, AssertionError, RecursionError) as exc:
         raise ValidationError(f"malformed ELF object ({type(exc).__name__}: {exc})", file=path) from None
 
 
 class _Func:
-    def __init__(self, name: str, section: str, start: int, end: int):
-        self.name, self.section, self.start, self.end = name, section, start, end
+    __slots__ = ("name", "section", "start", "end", "is_global")
+
+    def __init__(self, name: str, section: str, start: int, end: int, is_global: bool = True):
+        self.name, self.section, self.start, self.end, self.is_global = name, section, start, end, is_global
+
+
+def decode_be(body: bytes) -> list[Insn]:
+    """Big-endian BPF (``-target bpfeb``): dst is the high nibble of the register byte, off and imm are
+    big-endian; the result is the same Insn a little-endian object holds."""
+    return [Insn(op, regs >> 4, regs & 0xF, off, imm) for op, regs, off, imm in struct.iter_unpack(">BBhi", body)]
+
+
+def _decode_le(body: bytes) -> list[Insn]:
+    return [Insn(op, regs & 0xF, regs >> 4, off, imm) for op, regs, off, imm in struct.iter_unpack("<BBhi", body)]
 
 
 class _Loader:
-    def __init__(self, path: str, data: bytes):
+    def __init__(self, path: str, data: bytes, externs: dict[str, int], btf, prog_type: str | None):
         self.path = path
         self.elf = ELFFile(io.BytesIO(data))
+        self.externs = externs
+        self.target_btf = btf
+        self.prog_type = prog_type
 
-    def fail(self, message: str, section: str | None = None, insn: int | None = None):
-        return ValidationError(message, file=self.path, section=section, insn=insn)
+    def fail(self, message: str, section: str | None = None, insn: int | None = None, cls=ValidationError):
+        return cls(message, file=self.path, section=section, insn=insn)
 
     def load(self) -> Object:
         elf = self.elf
-        if elf.elfclass != 64 or not elf.little_endian:
-            raise self.fail("not a 64-bit little-endian ELF object")
-        if elf["e_machine"] != "EM_BPF" and elf.header["e_machine"] != EM_BPF:
-            raise self.fail(f"wrong e_machine {elf['e_machine']} (expected EM_BPF, 247)")
+        if elf.elfclass != 64:
+            raise self.fail("not a 64-bit ELF object")
+        self.endian = "little" if elf.little_endian else "big"
+        self.e = "<" if elf.little_endian else ">"
+        machine = elf.header["e_machine"]
+        if machine not in ("EM_BPF", EM_BPF, "EM_NONE", EM_NONE):
+            raise self.fail(f"wrong e_machine {machine} (expected EM_BPF, 247)")
         self.sections = list(elf.iter_sections())
         symtab = elf.get_section_by_name(".symtab")
-        if symtab is None:
-            raise self.fail("no symbol table")
-        self.symbols = list(symtab.iter_symbols())
+        self.symbols = list(symtab.iter_symbols()) if symtab is not None else []
         self.code: dict[str, list[Insn]] = {}
+        decode = _decode_le if self.e == "<" else decode_be
         for sec in self.sections:
-            if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_type"] == "SHT_PROGBITS":
+            if sec["sh_flags"] & SHF_EXECINSTR and sec["sh_type"] == "SHT_PROGBITS" and sec["sh_size"]:
                 body = sec.data()
                 if len(body) % INSN_SIZE:
                     raise self.fail(f"section size {len(body)} is not a multiple of 8", sec.name)
                 self.code[sec.name] = decode(body)
         self.relocs = self._relocations()
+        self.btf = self._btf()
+        self.ext_funcs, self.ext_lines, core = {}, {}, {}
+        ext = elf.get_section_by_name(".BTF.ext")
+        if ext is not None and self.btf is not None:
+            self.ext_funcs, self.ext_lines, core = B.parse_ext(ext.data(), self.btf, endian=self.e, file=self.path)
+        self._apply_core(core)
         self.maps, self.map_index = self._maps()
         self.funcs = self._functions()
         license_sec = elf.get_section_by_name("license")
         license = license_sec.data().split(b"\0")[0].decode("latin-1") if license_sec else ""
+        version_sec = elf.get_section_by_name("version")
+        version = None
+        if version_sec is not None and version_sec["sh_size"] >= 4:
+            version = struct.unpack_from(self.e + "I", version_sec.data())[0]
+        self._static_initialisers()
+        self.missing_externs: list[str] = []
         programs = []
-        for fn in self.funcs:
-            if fn.section == ".text" or not self._is_global(fn):
-                continue
-            ptype = prog_type_for_section(fn.section)
-            if ptype is None:
-                raise self.fail(f"unknown program section {fn.section!r}: no program type uses it", fn.section)
-            programs.append(self._link(fn, ptype.name, license))
+        for fn in self._entries():
+            ptype = self.prog_type or self._type_for(fn.section)
+            programs.append(self._link(fn, ptype, license))
+        if self.missing_externs:
+            names = ", ".join(sorted(set(self.missing_externs)))
+            raise self.fail(f"unresolved extern(s) {names}: pass their values (externs={{name: value}}, "
+                            "--extern NAME=VALUE)", cls=LinkError)
         if not programs:
-            raise self.fail("no programs (no global function in a program section)")
-        return Object(self.path, programs, list(self.maps), license)
+            raise self.fail("no programs (no executable section other than .text)")
+        return Object(self.path, programs, list(self.maps), license, version=version, endian=self.endian)
 
-    def _is_global(self, fn: _Func) -> bool:
-        return self._global.get((fn.section, fn.start), False)
+    def _type_for(self, section: str) -> str:
+        ptype = prog_type_for_section(section)
+        return ptype.name if ptype is not None else UNSPEC
 
-    # -- sections and symbols ---------------------------------------------------------------------------------------
+    # -- sections and symbols ---------------------------------------------------------------------------------
+    def _sec_name(self, sym) -> str | None:
+        shndx = sym["st_shndx"]
+        if not isinstance(shndx, int) or not 0 < shndx < len(self.sections):
+            return None
+        return self.sections[shndx].name
+
     def _functions(self) -> list[_Func]:
-        funcs = []
-        self._global: dict[tuple[str, int], bool] = {}
+        """Function symbols of every code section, each ending where the next begins (or at st_size)."""
+        by_section: dict[str, dict[int, tuple[str, int, bool]]] = {}
         for sym in self.symbols:
-            if sym["st_info"]["type"] != "STT_FUNC" or sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
+            if sym["st_info"]["type"] != "STT_FUNC":
                 continue
-            sec = self.sections[sym["st_shndx"]]
-            if sec.name not in self.code:
+            sec = self._sec_name(sym)
+            if sec not in self.code:
                 continue
             start = sym["st_value"] // INSN_SIZE
-            size = sym["st_size"] // INSN_SIZE or len(self.code[sec.name]) - start
-            funcs.append(_Func(sym.name, sec.name, start, start + size))
-            self._global[(sec.name, start)] = sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+            is_global = sym["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+            by_section.setdefault(sec, {}).setdefault(start, (sym.name, sym["st_size"] // INSN_SIZE, is_global))
+        funcs = []
+        for sec, starts in by_section.items():
+            ordered = sorted(starts)
+            n = len(self.code[sec])
+            for k, start in enumerate(ordered):
+                name, size, is_global = starts[start]
+                nxt = ordered[k + 1] if k + 1 < len(ordered) else n
+                end = min(start + size, nxt) if size else nxt
+                if not 0 <= start < end <= n:
+                    raise self.fail(f"function {name!r} [{start}, {end}) is outside its section", sec)
+                funcs.append(_Func(name, sec, start, end, is_global))
         funcs.sort(key=lambda f: (f.section, f.start))
         return funcs
 
+    def _entries(self) -> list[_Func]:
+        """The programs: function symbols of program sections; a legacy section without any is one program."""
+        called = self._call_targets()
+        out = []
+        for sec, insns in self.code.items():
+            if sec == ".text":
+                continue
+            funcs = [f for f in self.funcs if f.section == sec]
+            if funcs:
+                entries = [f for f in funcs if f.is_global] or [f for f in funcs if (sec, f.start) not in called]
+                out += entries or funcs[:1]
+                continue
+            labels = sorted({s["st_value"] // INSN_SIZE: s.name for s in self.symbols
+                             if self._sec_name(s) == sec and s["st_info"]["bind"] == "STB_GLOBAL"
+                             and s["st_info"]["type"] in ("STT_NOTYPE", "STT_FUNC") and s.name}.items())
+            if not labels or labels[0][0] != 0:
+                labels.insert(0, (0, sec))
+            for k, (start, name) in enumerate(labels):
+                end = labels[k + 1][0] if k + 1 < len(labels) else len(insns)
+                fn = _Func(name, sec, start, end)
+                self.funcs.append(fn)
+                out.append(fn)
+        if not out:  # as libbpf: when .text is the only code, its global functions are the programs
+            out = [f for f in self.funcs if f.section == ".text" and f.is_global]
+        return out
+
+    def _call_targets(self) -> set[tuple[str, int]]:
+        out = set()
+        for sec, insns in self.code.items():
+            relocs = self.relocs.get(sec, {})
+            for at, insn in enumerate(insns):
+                if insn.opcode == 0x85 and insn.src == CallKind.LOCAL and at not in relocs:
+                    out.add((sec, at + 1 + insn.imm))
+        return out
+
     def _relocations(self) -> dict[str, dict[int, tuple[int, object]]]:
-        """Code section -> {insn index: (type, symbol)}."""
+        """Code section -> {insn index: (type, symbol)}; ``.maps``/``maps`` -> {byte offset: ...} too."""
         out: dict[str, dict[int, tuple[int, object]]] = {}
         for sec in self.sections:
-            if sec["sh_type"] != "SHT_REL":
+            if sec["sh_type"] not in ("SHT_REL", "SHT_RELA"):
                 continue
+            if not 0 <= sec["sh_info"] < len(self.sections):
+                raise self.fail(f"relocation section {sec.name} names section {sec['sh_info']}")
             target = self.sections[sec["sh_info"]]
-            if target.name not in self.code:
+            is_code = target.name in self.code
+            if not is_code and not (target.name == ".maps" or target.name.startswith("maps")):
                 continue
             table = out.setdefault(target.name, {})
             for rel in sec.iter_relocations():
                 offset, rtype = rel["r_offset"], rel["r_info_type"]
+                if rel["r_info_sym"] >= len(self.symbols):
+                    raise self.fail(f"relocation against unknown symbol {rel['r_info_sym']}", target.name)
+                sym = self.symbols[rel["r_info_sym"]]
+                if not is_code:
+                    table[offset] = (rtype, sym)
+                    continue
                 index = offset // INSN_SIZE
                 if offset % INSN_SIZE or index >= len(self.code[target.name]):
                     raise self.fail(f"relocation at offset {offset} is outside the code", target.name)
+                if rtype in (R_BPF_NONE, R_BPF_64_NODYLD32):
+                    continue
                 if rtype not in (R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32):
                     raise self.fail(f"unknown relocation type {rtype}", target.name, index)
-                if rel["r_info_sym"] >= len(self.symbols):
-                    raise self.fail(f"relocation against unknown symbol {rel['r_info_sym']}", target.name, index)
-                table[index] = (rtype, self.symbols[rel["r_info_sym"]])
+                table[index] = (rtype, sym)
         return out
 
-    # -- maps -----------------------------------------------------------------------------------------------------
+    def _btf(self) -> B.BTF | None:
+        sec = self.elf.get_section_by_name(".BTF")
+        return B.BTF(sec.data(), endian=self.e, file=self.path) if sec is not None else None
+
+    # -- CO-RE ------------------------------------------------------------------------------------------------
+    def _apply_core(self, relos: dict[str, list[B.CoreRelo]]) -> None:
+        if not any(relos.values()):
+            return
+        target = self.target_btf
+        if target is not None and not isinstance(target, B.BTF):
+            raw = target
+            if isinstance(target, str):
+                with open(target, "rb") as f:
+                    raw = f.read()
+            target = B.BTF(raw, file=str(self.target_btf) if isinstance(self.target_btf, str) else None)
+        for sec, items in relos.items():
+            code = self.code.get(sec)
+            if code is None:
+                continue
+            for relo in items:
+                if not 0 <= relo.insn < len(code):
+                    raise self.fail(f"CO-RE relocation at instruction {relo.insn} is outside the code", sec)
+                try:
+                    value = _uapi_core(relo, self.btf) if target is None else None
+                    if value is None:
+                        value = B.core_value(relo, self.btf, target, where=self.path)
+                except BpfxError as err:
+                    raise err.at(section=sec, insn=relo.insn) from None
+                insn = code[relo.insn]
+                op_class = insn.opcode & 7
+                if op_class in (1, 2, 3) and insn.opcode != LD_IMM64:  # LDX, ST, STX: the offset moves
+                    code[relo.insn] = insn._replace(off=value)
+                elif insn.opcode == LD_IMM64:
+                    code[relo.insn] = insn._replace(imm=s32(value & 0xFFFFFFFF))
+                else:
+                    code[relo.insn] = insn._replace(imm=value)
+
+    # -- maps -------------------------------------------------------------------------------------------------
     def _maps(self) -> tuple[list[MapDef], dict[tuple[str, int], int]]:
         maps: list[MapDef] = []
-        index: dict[tuple[str, int], int] = {}  # (section, symbol value) -> map index
-        btf = self._btf()
+        index: dict[tuple[str, int], int] = {}  # (section, offset of the definition) -> map index
+        self.btf_maps: dict[str, tuple[int, dict]] = {}  # name -> (index, fields) for static initialisers
         maps_sec = self.elf.get_section_by_name(".maps")
         if maps_sec is not None:
-            defs = btf.maps() if btf else {}
+            if self.btf is None:
+                raise self.fail("a .maps section needs BTF (build with -g)", ".maps")
+            sizes = {name: (tid, off) for name, tid, off, _size in self.btf.datasec(".maps")}
             for sym in self.symbols:
-                if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") or self.sections[sym["st_shndx"]].name != ".maps":
+                if self._sec_name(sym) != ".maps" or sym["st_info"]["type"] in ("STT_SECTION", "STT_FILE"):
                     continue
-                if sym["st_info"]["type"] == "STT_SECTION":
-                    continue
-                if sym.name not in defs:
+                if sym.name not in sizes:
                     raise self.fail(f"map {sym.name!r} has no BTF definition", ".maps")
+                tid, _off = sizes[sym.name]
+                mapdef, fields = self._btf_map(sym.name, tid)
                 index[(".maps", sym["st_value"])] = len(maps)
-                maps.append(defs[sym.name])
-        legacy = self.elf.get_section_by_name("maps")
-        if legacy is not None:
-            body = legacy.data()
-            for sym in self.symbols:
-                if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS") or self.sections[sym["st_shndx"]].name != "maps":
-                    continue
-                if sym["st_info"]["type"] == "STT_SECTION":
-                    continue
-                off = sym["st_value"]
-                mtype, key, value, entries, flags = struct.unpack_from("<5I", body, off)
-                index[("maps", off)] = len(maps)
-                maps.append(MapDef(sym.name, mtype, key, value, entries, flags))
+                self.btf_maps[sym.name] = (len(maps), fields, sym["st_value"])
+                maps.append(mapdef)
         for sec in self.sections:
-            if sec.name.startswith(DATA_PREFIXES) and sec["sh_type"] in ("SHT_PROGBITS", "SHT_NOBITS") \
-                    and not sec.name.startswith(".rel"):
+            if sec.name == "maps" or sec.name.startswith("maps/"):
+                self._legacy_maps(sec, maps, index)
+        for sec in self.sections:
+            if sec.name.startswith(DATA_PREFIXES) and sec["sh_type"] in ("SHT_PROGBITS", "SHT_NOBITS"):
                 size = sec["sh_size"]
                 if size == 0:
                     continue
                 initial = bytes(size) if sec["sh_type"] == "SHT_NOBITS" else sec.data()
                 index[(sec.name, -1)] = len(maps)
                 maps.append(MapDef(sec.name, MapType.ARRAY, 4, size, 1, 0, initial))
+        self.kconfig = self._kconfig(maps, index)
         return maps, index
 
-    def _btf(self):
-        sec = self.elf.get_section_by_name(".BTF")
-        return _BTF(sec.data(), self) if sec is not None else None
+    def _btf_map(self, name: str, tid: int) -> tuple[MapDef, dict]:
+        fields = self.btf.map_fields(tid)
+        inner = None
+        values = fields.get("values")
+        if values is not None and values[1] is not None and fields.get("type") in (MapType.ARRAY_OF_MAPS,
+                                                                                   MapType.HASH_OF_MAPS):
+            inner, _ = self._btf_map(f"{name}.inner", values[1])
+        return MapDef(name, int(fields.get("type", 0)), int(fields.get("key_size", 0)),
+                      int(fields.get("value_size", 0)), int(fields.get("max_entries", 0)),
+                      int(fields.get("map_flags", 0)), inner=inner), fields
 
-    # -- linking a program ----------------------------------------------------------------------------------------
+    def _legacy_maps(self, sec, maps: list[MapDef], index: dict) -> None:
+        body = sec.data()
+        syms = sorted((s["st_value"], s.name) for s in self.symbols
+                      if self._sec_name(s) == sec.name and s["st_info"]["type"] not in ("STT_SECTION", "STT_FILE"))
+        if not syms and body:  # no map symbols: one definition for the whole section (iproute2's maps/NAME)
+            syms = [(0, sec.name.split("/", 1)[1] if "/" in sec.name else sec.name)]
+        if not syms:
+            return
+        if len(syms) > 1:
+            gaps = {b[0] - a[0] for a, b in zip(syms, syms[1:])}
+            size = min(gaps)
+        else:
+            size = len(body) - syms[0][0]
+        if size < MIN_MAP_DEF or any((off - syms[0][0]) % size for off, _ in syms):
+            raise self.fail(f"map definitions of {size} bytes (need at least {MIN_MAP_DEF}, evenly spaced)",
+                            sec.name)
+        first = len(maps)
+        raw: list[tuple[int, ...]] = []
+        for off, name in syms:
+            words = struct.unpack_from(self.e + "I" * (min(size, len(body) - off) // 4), body, off)
+            mtype, key, value, entries, flags = words[:5]
+            raw.append(words)
+            index[(sec.name, off)] = len(maps)
+            maps.append(MapDef(name, mtype, key, value, entries, flags))
+        # map-in-map: bpf_map_def.inner_map_idx (or bpf_elf_map.inner_idx) names the inner map's template
+        for k, words in enumerate(raw):
+            mdef = maps[first + k]
+            if mdef.type not in (MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+                continue
+            idx = words[8] if size >= 36 else (words[_INNER_IDX] if len(words) > _INNER_IDX else 0)
+            if idx < len(raw):
+                maps[first + k] = _replace(mdef, inner=maps[first + idx])
+
+    def _kconfig(self, maps: list[MapDef], index: dict) -> dict[str, tuple[int, int]]:
+        """``.kconfig`` externs: one read-only array holding the values the caller supplied."""
+        if self.btf is None:
+            return {}
+        variables = self.btf.datasec(".kconfig")
+        if not variables:
+            return {}
+        out = {}
+        size = max(off + sz for _n, _t, off, sz in variables)
+        data = bytearray(size)
+        for name, _tid, off, sz in variables:
+            out[name] = (off, sz)
+            if name in self.externs:
+                value = int(self.externs[name]) & ((1 << (8 * sz)) - 1)
+                data[off:off + sz] = value.to_bytes(sz, "little" if self.e == "<" else "big")
+        index[(".kconfig", -1)] = len(maps)
+        maps.append(MapDef(".kconfig", MapType.ARRAY, 4, size, 1, 0, bytes(data)))
+        return out
+
+    def _static_initialisers(self) -> None:
+        """PROG_ARRAY and map-in-map ``.values = { [i] = &prog_or_map }``: relocations in .maps."""
+        relocs = self.relocs.get(".maps", {})
+        if not relocs:
+            return
+        spans = sorted((start, name) for name, (_i, _f, start) in self.btf_maps.items())
+        updates: dict[str, list[tuple[int, str]]] = {}
+        for offset, (_rtype, sym) in sorted(relocs.items()):
+            owner = None
+            for start, name in spans:
+                if start <= offset:
+                    owner = (start, name)
+            if owner is None:
+                continue
+            start, name = owner
+            _i, fields, _s = self.btf_maps[name]
+            values = fields.get("values")
+            if values is None:
+                raise self.fail(f"map {name!r} has an initialiser but no values member", ".maps")
+            slot = (offset - start - values[0]) // 8
+            updates.setdefault(name, []).append((slot, sym.name))
+        for name, items in updates.items():
+            i = self.btf_maps[name][0]
+            self.maps[i] = _replace(self.maps[i], values=tuple(items))
+
+    # -- linking a program ------------------------------------------------------------------------------------
     def _func_at(self, section: str, index: int) -> _Func:
         for fn in self.funcs:
             if fn.section == section and fn.start <= index < fn.end:
                 return fn
+        if section in self.code and 0 <= index < len(self.code[section]):
+            # no symbol covers it (stripped or old objects): a function from here to the next known start
+            starts = [f.start for f in self.funcs if f.section == section and f.start > index]
+            fn = _Func(f"{section.lstrip('.')}_{index}", section, index, min(starts, default=len(
+                self.code[section])), False)
+            self.funcs.append(fn)
+            return fn
         raise self.fail(f"call to instruction {index}, which is in no function", section)
 
     def _link(self, entry: _Func, ptype: str, license: str) -> Program:
@@ -205,7 +434,9 @@ class _Loader:
                 if insn.opcode == 0x85 and insn.src == CallKind.LOCAL:
                     if rel is not None:
                         sym = rel[1]
-                        tsec = self.sections[sym["st_shndx"]].name
+                        tsec = self._sec_name(sym)
+                        if tsec is None:
+                            raise self.fail(f"call to undefined function {sym.name!r}", fn.section, at, LinkError)
                         target = sym["st_value"] // INSN_SIZE + insn.imm + 1
                     else:
                         tsec, target = fn.section, at + 1 + insn.imm
@@ -213,13 +444,26 @@ class _Loader:
                     if all(callee is not f for f in order):
                         order.append(callee)
                     calls.append((len(insns), callee, target - callee.start))
+                elif insn.opcode == 0x85 and insn.src == CallKind.KFUNC and rel is not None:
+                    raise self.fail(f"kfunc call to {rel[1].name!r} is not supported", fn.section, at, LinkError)
                 elif rel is not None and rel[0] == R_BPF_64_32:
                     raise self.fail("R_BPF_64_32 relocation on an instruction that is not a call", fn.section, at)
                 elif rel is not None and rel[0] == R_BPF_64_64:
                     if insn.opcode != LD_IMM64:
                         raise self.fail("R_BPF_64_64 relocation on an instruction that is not lddw", fn.section, at)
-                    first, second = self._map_ref(fn, at, insn, body[k + 1] if k + 1 < len(body) else None, rel[1])
-                    insns += [first, second]
+                    if k + 1 >= len(body):
+                        raise self.fail("lddw is missing its second slot", fn.section, at)
+                    sym, second = rel[1], body[k + 1]
+                    tsec = self._sec_name(sym)
+                    if tsec in self.code:  # address of a function: BPF_PSEUDO_FUNC
+                        off = sym["st_value"] + (insn.imm if sym["st_info"]["type"] == "STT_SECTION" else 0)
+                        callee = self._func_at(tsec, off // INSN_SIZE)
+                        if all(callee is not f for f in order):
+                            order.append(callee)
+                        calls.append((len(insns), callee, off // INSN_SIZE - callee.start))
+                        insns += [insn._replace(src=Pseudo.FUNC), second]
+                    else:
+                        insns += self._map_ref(fn, at, insn, second, sym)
                     k += 2
                     continue
                 insns.append(insn)
@@ -231,97 +475,66 @@ class _Loader:
         for slot, callee, delta in calls:
             insns[slot] = insns[slot]._replace(imm=base[id(callee)] + delta - slot - 1)
         functions = {base[id(f)]: f.name for f in order}
+        lines = []
+        for f in order:
+            for li in self.ext_lines.get(f.section, ()):
+                if f.start <= li.insn < f.end:
+                    lines.append((base[id(f)] + li.insn - f.start, _line_text(li)))
+        lines.sort()
         return Program(name=entry.name, section=entry.section, prog_type=ptype, insns=insns, file=self.path,
-                       functions=functions, maps=list(self.maps), license=license)
+                       functions=functions, maps=list(self.maps), license=license, lines=lines, endian=self.endian)
 
-    def _map_ref(self, fn: _Func, at: int, insn: Insn, second: Insn | None, sym) -> tuple[Insn, Insn]:
-        if second is None:
-            raise self.fail("lddw is missing its second slot", fn.section, at)
-        if sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS", "SHN_COMMON"):
-            raise self.fail(f"reference to undefined symbol {sym.name!r}", fn.section, at)
-        sec = self.sections[sym["st_shndx"]].name
-        if (sec, sym["st_value"]) in self.map_index:
-            return insn._replace(src=Pseudo.MAP_FD, imm=self.map_index[(sec, sym["st_value"])]), second
+    def _map_ref(self, fn: _Func, at: int, insn: Insn, second: Insn, sym) -> list[Insn]:
+        sec = self._sec_name(sym)
+        if sec is None:
+            return self._extern(fn, at, insn, second, sym)
+        is_section = sym["st_info"]["type"] == "STT_SECTION"
+        value = sym["st_value"] + (insn.imm if is_section else 0)
+        if (sec, value) in self.map_index:
+            return [insn._replace(src=Pseudo.MAP_FD, imm=self.map_index[(sec, value)]), second]
         if (sec, -1) in self.map_index:
             offset = sym["st_value"] + insn.imm
-            return (insn._replace(src=Pseudo.MAP_VALUE, imm=self.map_index[(sec, -1)]),
-                    second._replace(imm=offset))
+            return [insn._replace(src=Pseudo.MAP_VALUE, imm=self.map_index[(sec, -1)]), second._replace(imm=offset)]
         raise self.fail(f"lddw refers to {sym.name or sec!r} in section {sec!r}, which is not a map or global data",
                         fn.section, at)
 
+    def _extern(self, fn: _Func, at: int, insn: Insn, second: Insn, sym) -> list[Insn]:
+        name = sym.name
+        if name in self.kconfig:
+            if name not in self.externs:
+                self.missing_externs.append(name)
+            off = self.kconfig[name][0] + insn.imm
+            return [insn._replace(src=Pseudo.MAP_VALUE, imm=self.map_index[(".kconfig", -1)]),
+                    second._replace(imm=off)]
+        if name not in self.externs:  # __ksym (or any other extern): its address
+            self.missing_externs.append(name)
+            return [insn, second]
+        value = (int(self.externs[name]) + insn.imm) & ((1 << 64) - 1)
+        lo, hi = value & 0xFFFFFFFF, value >> 32
+        return [insn._replace(src=Pseudo.IMM64, imm=lo - (1 << 32) if lo >> 31 else lo),
+                second._replace(imm=hi - (1 << 32) if hi >> 31 else hi)]
 
-class _BTF:
-    """Just enough of BTF to read BTF-defined maps (``struct { __uint(type, ...); ... } name SEC(".maps")``)."""
 
-    KIND_SIZE = {1: 4, 3: 12, 6: 8, 13: 8, 14: 4, 15: 12, 17: 4, 19: 12}  # extra bytes: per type, or per member
-    PER_MEMBER = {4: 12, 5: 12, 6: 8, 13: 8, 15: 12, 19: 12}
+def _uapi_core(relo: B.CoreRelo, btf: B.BTF) -> int | None:
+    """Without a target BTF, relocations against a UAPI context struct (``struct bpf_sock_ops``, ...) resolve
+    against the object's own definition: those layouts are kernel ABI (fields are only ever appended)."""
+    from .progtypes import program_types
 
-    def __init__(self, data: bytes, loader: _Loader):
-        magic, _version, _flags, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII",
-                                                                                                    data, 0)
-        if magic != 0xEB9F:
-            raise loader.fail("bad BTF magic", ".BTF")
-        self.strings = data[hdr_len + str_off:hdr_len + str_off + str_len]
-        self.types: list[tuple] = [None]  # id 0 is void
-        pos, end = hdr_len + type_off, hdr_len + type_off + type_len
-        while pos < end:
-            name_off, info, size_type = struct.unpack_from("<III", data, pos)
-            pos += 12
-            kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-            extra: object = None
-            if kind in self.PER_MEMBER:
-                width = self.PER_MEMBER[kind]
-                extra = [struct.unpack_from("<III" if width == 12 else "<II", data, pos + i * width)
-                         for i in range(vlen)]
-                pos += width * vlen
-            elif kind in (1, 14, 17):
-                extra = struct.unpack_from("<I", data, pos)[0]
-                pos += 4
-            elif kind == 3:
-                extra = struct.unpack_from("<III", data, pos)
-                pos += 12
-            self.types.append((kind, self.name(name_off), size_type, extra))
+    _, t = btf.resolve(relo.type_id)
+    if not t.name or not any(p.ctx_struct == t.name for p in program_types().values()):
+        return None
+    return B.core_value(relo, btf, btf, where=None)
 
-    def name(self, off: int) -> str:
-        return self.strings[off:self.strings.index(b"\0", off)].decode()
 
-    def resolve(self, tid: int) -> tuple:
-        kind, name, size_type, extra = self.types[tid]
-        while kind in (8, 9, 10, 11, 18):  # typedef, volatile, const, restrict, type tag
-            tid = size_type
-            kind, name, size_type, extra = self.types[tid]
-        return self.types[tid]
+def _replace(mapdef: MapDef, **changes) -> MapDef:
+    import dataclasses
 
-    def size(self, tid: int) -> int:
-        kind, _name, size_type, extra = self.resolve(tid)
-        if kind == 2:
-            return 8
-        if kind == 3:
-            return extra[2] * self.size(extra[0])
-        return size_type
+    return dataclasses.replace(mapdef, **changes)
 
-    def maps(self) -> dict[str, MapDef]:
-        out = {}
-        for kind, name, _size, extra in self.types[1:]:
-            if kind != 15 or name != ".maps":
-                continue
-            for var_type, _offset, _size in extra:
-                vkind, vname, vtype, _ = self.types[var_type]
-                fields = {}
-                skind, _, _, members = self.resolve(vtype)
-                if skind != 4:
-                    continue
-                for mname_off, mtype, _moff in members:
-                    mname = self.name(mname_off)
-                    pkind, _, target, _ = self.resolve(mtype)
-                    if pkind != 2:
-                        continue
-                    tkind, _, _, textra = self.resolve(target)
-                    if mname in ("key", "value"):
-                        fields[mname + "_size"] = self.size(target)
-                    elif tkind == 3:
-                        fields[mname] = textra[2]
-                out[vname] = MapDef(vname, fields.get("type", 0), fields.get("key_size", 0),
-                                    fields.get("value_size", 0), fields.get("max_entries", 0),
-                                    fields.get("map_flags", 0))
-        return out
+
+_SPACE = re.compile(r"\s+")
+
+
+def _line_text(li: B.LineInfo) -> str:
+    where = li.file.rsplit("/", 1)[-1]
+    return f"{where}:{li.line}: {_SPACE.sub(' ', li.source)}" if li.source else f"{where}:{li.line}"

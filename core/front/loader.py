@@ -10,8 +10,13 @@ from .program import Object, Program
 ELF_MAGIC = b"\x7fELF"
 
 
-def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> Object:
-    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False."""
+def load(path: str, *, prog_type: str | None = None, validate: bool = True, helpers=(),
+         externs: dict[str, int] | None = None, btf=None) -> Object:
+    """Load ``path`` (ELF object, .s assembly or raw .bin), validated unless ``validate`` is False
+    (``helpers``: ids allowed beyond the program type's, see ``validate``).
+
+    ``prog_type`` applies to every program (and lets any executable section load); ``externs`` gives
+    ``__kconfig`` values and ``__ksym`` addresses by name; ``btf`` is the target BTF for CO-RE relocations."""
     if prog_type is not None:
         from ..errors import UsageError
         from .progtypes import program_types
@@ -26,10 +31,7 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> O
     if data[:4] == ELF_MAGIC:
         from .elf import load_elf
 
-        obj = load_elf(path, data)
-        if prog_type:
-            for p in obj.programs:
-                p.prog_type = prog_type
+        obj = load_elf(path, data, externs=externs, btf=btf, prog_type=prog_type)
     else:
         name = os.path.splitext(os.path.basename(path))[0]
         if path.endswith((".s", ".asm")):
@@ -53,5 +55,5 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True) -> O
         from .validate import validate as check
 
         for prog in obj.programs:
-            check(prog)
+            check(prog, helpers=helpers)
     return obj

@@ -25,6 +25,8 @@ class MapType(IntEnum):
     PERCPU_HASH = 5
     PERCPU_ARRAY = 6
     LRU_HASH = 9
+    ARRAY_OF_MAPS = 12
+    HASH_OF_MAPS = 13
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class MapDef:
     initial: bytes | None = None
     #: for PROG_ARRAY: index -> program name, from a static initialiser
     values: tuple[tuple[int, str], ...] = ()
+    #: for ARRAY_OF_MAPS / HASH_OF_MAPS: the inner map's template
+    inner: MapDef | None = None
 
 
 @dataclass
@@ -54,6 +58,8 @@ class Program:
     license: str = ""
     #: (slot index, source line) pairs when the object carried BTF line info; else empty
     lines: list[tuple[int, str]] = field(default_factory=list)
+    #: byte order of the object it came from ("big" for clang -target bpfeb); only targets of that order run it
+    endian: str = "little"
     #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
     validated: bool = field(default=False, compare=False, repr=False)
 
@@ -93,6 +99,9 @@ class Object:
     programs: list[Program]
     maps: list[MapDef] = field(default_factory=list)
     license: str = ""
+    #: the ``version`` section (kernel version for old kprobe loaders), if any
+    version: int | None = None
+    endian: str = "little"
 
     def program(self, section_or_name: str | None = None) -> Program:
         """The program with that section or function name; the only one when None."""

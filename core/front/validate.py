@@ -26,6 +26,9 @@ _STACK_BASE_SRC = frozenset({Kind.LDX, Kind.LDXSX})
 _STACK_BASE_DST = frozenset({Kind.ST, Kind.STX, Kind.ATOMIC})
 # Kinds whose rules are not vectorised below: always re-checked in Python.
 _SPECIAL = frozenset({Kind.CALLX, Kind.LD_ABS, Kind.LD_IND})
+# Program types whose context is an __sk_buff the legacy packet loads read (the kernel's may_access_skb); unspec
+# until the type is chosen.
+LD_ABS_TYPES = frozenset({"socket_filter", "sched_cls", "sched_act", "unspec"})
 
 
 def _table(pred) -> np.ndarray:
@@ -97,7 +100,12 @@ def function_starts(program: Program, arrays=None) -> list[int]:
     return sorted(starts)
 
 
-def validate(program: Program) -> None:
+def validate(program: Program, helpers=()) -> None:
+    """Check ``program`` structurally; raise ValidationError naming the first broken instruction.
+
+    :param helpers: helper ids allowed beyond the program type's UAPI set (a vendor's firmware helpers, a
+        driver's own): whether a target can reach them is the compile step's question.
+    """
     if program.validated:
         return
     n = len(program.insns)
@@ -121,7 +129,8 @@ def validate(program: Program) -> None:
     nxt_zero = np.ones(n, dtype=bool)
     nxt_zero[:-1] = (op[1:] == 0) & (dst[1:] == 0) & (src[1:] == 0) & (off[1:] == 0)
     nxt_zero[-1] = False
-    allowed = np.array(sorted(ptype.helper_ids), dtype=np.int64)
+    allowed_ids = ptype.helper_ids | frozenset(helpers)
+    allowed = np.array(sorted(allowed_ids), dtype=np.int64)
     kind_bad = _kind_rules(op, dst, src, off, imm, nxt_zero, len(program.maps), lambda ids: np.isin(ids, allowed))
     flagged = ~second & (
         ~_T_VALID[op] | _T_SPECIAL[op] | kind_bad | (dst > 10) | (_T_SRC_REG[op] & (src > 10))
@@ -137,7 +146,7 @@ def validate(program: Program) -> None:
     bad_jump = is_jump & ((target < 0) | (target >= n) | second[safe] | (~calls_local & (func[safe] != func)))
     arrays = (op, dst, src, off, imm)
     for pc in np.flatnonzero(flagged | bad_jump).tolist():
-        _check_one(program, arrays, pc, ptype, second, starts, fail)
+        _check_one(program, arrays, pc, ptype, allowed_ids, second, starts, fail)
 
     ends = np.append(starts[1:], n)
     for end in ends.tolist():
@@ -158,7 +167,7 @@ def _insn(arrays, pc: int) -> Insn:
     return Insn(int(op[pc]), int(dst[pc]), int(src[pc]), int(off[pc]), int(imm[pc]))
 
 
-def _check_one(program: Program, arrays, pc: int, ptype, second, starts, fail) -> None:
+def _check_one(program: Program, arrays, pc: int, ptype, allowed_ids, second, starts, fail) -> None:
     """Every per-instruction rule, for one flagged instruction; raises on the first broken one."""
     n = len(arrays[0])
     insn = _insn(arrays, pc)
@@ -168,8 +177,13 @@ def _check_one(program: Program, arrays, pc: int, ptype, second, starts, fail) -
         raise fail(reason, pc)
     info = OPCODES[insn.opcode]
     kind = info.kind
-    if kind in (Kind.LD_ABS, Kind.LD_IND):
-        raise fail("legacy packet access (LD_ABS/LD_IND) is not supported", pc)
+    if kind in (Kind.LD_ABS, Kind.LD_IND):  # the kernel's check_ld_abs
+        if info.size == 8 or insn.dst or insn.off or (kind == Kind.LD_ABS and insn.src):
+            raise fail("LD_ABS/LD_IND uses reserved fields (dst and off must be 0, size b/h/w)", pc)
+        if ptype.name not in LD_ABS_TYPES:
+            raise fail(f"LD_ABS/LD_IND packet access is not available to {ptype.name} programs", pc)
+        if len(starts) > 1:
+            raise fail("LD_ABS/LD_IND cannot be mixed with bpf-to-bpf calls", pc)
     if insn.dst == R10 and kind in _WRITES_DST:
         raise fail("write to r10 (the frame pointer is read-only)", pc)
     if kind == Kind.ATOMIC and insn.imm & 1 and insn.src == R10 and insn.imm != 0xF1:
@@ -178,7 +192,7 @@ def _check_one(program: Program, arrays, pc: int, ptype, second, starts, fail) -
         if insn.off < -STACK_SIZE or insn.off + info.size > 0:
             raise fail(f"stack access at r10{insn.off:+d} ({info.size} bytes) is outside [-512, 0)", pc)
     if kind == Kind.CALL:
-        if insn.src == CallKind.HELPER and ptype.helper(insn.imm) is None:
+        if insn.src == CallKind.HELPER and insn.imm not in allowed_ids:
             raise fail(f"unknown helper {insn.imm} for program type {ptype.name}", pc)
         if insn.src == CallKind.KFUNC:
             raise fail("kfunc calls are not supported", pc)

@@ -163,14 +163,18 @@ def cmd_conformance(args) -> int:
     return 1 if summary.failed else 0
 
 
-def cmd_plugin(args) -> int:
-    """The bpf_conformance plugin protocol: program hex on stdin, memory hex in argv, r0 hex on stdout."""
+def run_plugin_protocol(memory: str, target: str, *, harden: bool = False, features=None) -> int:
+    """The bpf_conformance plugin protocol: program hex on stdin, memory hex argument, r0 hex on stdout.
+
+    Errors go to stderr as one line with exit status 1 (the runner compares them with a test's
+    ``-- error`` text)."""
     from ..execute.runner import run_program
+    from ..front.validate import validate
 
     text = sys.stdin.read()
     try:
         code = bytes.fromhex("".join(text.split()))
-        mem = bytes.fromhex("".join(args.memory.split())) if args.memory else b""
+        mem = bytes.fromhex("".join(memory.split())) if memory else b""
     except ValueError:
         print("bpfx: input is not hex", file=sys.stderr)
         return 1
@@ -178,12 +182,53 @@ def cmd_plugin(args) -> int:
         print(f"bpfx: program of {len(code)} bytes is not a whole number of instructions", file=sys.stderr)
         return 1
     prog = Program(name="plugin", section="conformance", prog_type="mem", insns=decode(code), file="<stdin>")
-    from ..front.validate import validate
-
-    validate(prog)
-    result = run_program(prog, args.target, mem=mem)
+    try:
+        validate(prog)
+        result = run_program(prog, target, mem=mem, harden=harden, features=features)
+    except UsageError as err:
+        print(f"bpfx: {err}", file=sys.stderr)
+        return 2
+    except BpfxError as err:
+        print(str(err), file=sys.stderr)
+        return 1
     print(f"{result.r0:x}")
     return 0
+
+
+def cmd_plugin(args) -> int:
+    return run_plugin_protocol(args.memory, args.target, harden=args.harden)
+
+
+def plugin_main(argv: list[str] | None = None) -> int:
+    """``bpfx-conformance-plugin [MEMHEX] [-t TARGET] [--harden] [--mattr +f,-g]``: the argument order the
+    official runner uses (``--plugin_path bpfx-conformance-plugin --plugin_options "-t arm64"``). The memory
+    argument comes first and is absent when a test has no memory; options may arrive split on spaces (empty
+    pieces included) or as one string."""
+    import argparse
+    import shlex
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    memory = ""
+    if args and not args[0].startswith("-") and all(c in "0123456789abcdefABCDEF \t" for c in args[0]):
+        memory = args.pop(0)
+    options = [piece for arg in args for piece in shlex.split(arg)]
+    parser = argparse.ArgumentParser(
+        prog="bpfx-conformance-plugin",
+        description="Plugin for the bpf_conformance runner: reads the program as hex from stdin, runs it with "
+                    "MEMHEX as its memory (r1 = address, r2 = length) on a bpfx target, prints r0 in hex. "
+                    "Run the suite with: bpf_conformance_runner --test_file_directory TESTS --cpu_version v4 "
+                    "--plugin_path bpfx-conformance-plugin --plugin_options \"-t TARGET\"")
+    parser.add_argument("-t", "--target", default="interp", help="bpfx target (default interp)")
+    parser.add_argument("--harden", action="store_true", help="blind constants")
+    parser.add_argument("--mattr", help="target features, e.g. -lse")
+    ns = parser.parse_args(options)
+    from ..execute.runner import _features
+
+    try:
+        features = _features(ns.mattr)
+    except UsageError as err:
+        parser.error(str(err))
+    return run_plugin_protocol(memory, ns.target, harden=ns.harden, features=features)
 
 
 def register(sub) -> None:
@@ -198,7 +243,10 @@ def register(sub) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="also list passing files")
     p.set_defaults(func=cmd_conformance)
     q = sub.add_parser("conformance-plugin", help="the official bpf_conformance runner's plugin protocol",
-                       description="Read a program as hex from stdin, run it with MEMHEX as memory, print r0 in hex.")
+                       description="Read a program as hex from stdin, run it with MEMHEX as memory, print r0 in hex. "
+                                   "The official runner calls the bpfx-conformance-plugin script instead, "
+                                   "which takes its argument order (memory first).")
     q.add_argument("memory", nargs="?", default="", metavar="MEMHEX")
     q.add_argument("-t", "--target", default="interp")
+    q.add_argument("--harden", action="store_true", help="blind constants")
     q.set_defaults(func=cmd_plugin)

@@ -197,7 +197,7 @@ class Arm64Selector:
         frame.extra.update(pairs=pairs, stack=stack)
         self._memo = self._memos.setdefault(stack, {})
         frame.frame_offset = pushed
-        frame.extra["native_stack"] = pushed + stack
+        frame.native_stack = pushed + stack
 
     def epilogue(self, cg, frame) -> None:
         em = cg.em

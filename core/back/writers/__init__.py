@@ -15,7 +15,7 @@ from ..target import Image
 FORMATS = ("elf", "bin", "c", "listing")
 
 
-def render(image: Image, fmt: str, *, program=None, disasm=None, out_name: str = "") -> dict[str, bytes]:
+def render(image: Image, fmt: str, *, program=None, disasm=None, abi=None, out_name: str = "") -> dict[str, bytes]:
     """The files a format produces: {suffix: contents}; suffix '' is the main output."""
     if fmt == "elf":
         from .elf import write_elf
@@ -35,12 +35,12 @@ def render(image: Image, fmt: str, *, program=None, disasm=None, out_name: str =
     if fmt == "listing":
         from .listing import write_listing
 
-        return {"": write_listing(image, program=program, disasm=disasm).encode()}
+        return {"": write_listing(image, program=program, disasm=disasm, abi=abi).encode()}
     raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
 
 
-def write(image: Image, fmt: str, out: str, *, program=None, disasm=None) -> None:
-    files = render(image, fmt, program=program, disasm=disasm)
+def write(image: Image, fmt: str, out: str, *, program=None, disasm=None, abi=None) -> None:
+    files = render(image, fmt, program=program, disasm=disasm, abi=abi)
     if out == "-":
         if fmt in ("elf", "bin"):
             sys.stdout.buffer.write(files[""])

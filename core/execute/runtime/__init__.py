@@ -18,7 +18,7 @@ from . import layout
 from .maps import EINVAL, ENOENT, MapState, _neg
 from .memory import Memory, Region
 
-__all__ = ["Memory", "Region", "Result", "Runtime", "layout"]
+__all__ = ["HelperCall", "Memory", "Region", "Result", "Runtime", "layout"]
 
 M64 = (1 << 64) - 1
 ETH_HLEN = 14
@@ -54,10 +54,58 @@ class Result:
                 "insn_count": self.insn_count}
 
 
+class HelperCall:
+    """What a helper implementation (:class:`bpfx.HelperImpl`) sees of the run: memory by address (the same
+    regions on every target, so one implementation serves the interpreter and every executor), the maps and
+    the trace. Every access outside the run's regions raises :class:`bpfx.RuntimeFault`."""
+
+    def __init__(self, runtime: Runtime):
+        self._rt = runtime
+        self.program = runtime.program
+        self.prog_type = runtime.ptype.name
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self._rt.memory.read(addr, size)
+
+    def write(self, addr: int, data: bytes) -> None:
+        self._rt.memory.write(addr, data)
+
+    def load(self, addr: int, size: int, signed: bool = False) -> int:
+        return self._rt.memory.load(addr, size, signed)
+
+    def store(self, addr: int, size: int, value: int) -> None:
+        self._rt.memory.store(addr, size, value)
+
+    def cstring(self, addr: int, limit: int = 4096) -> bytes:
+        return self._rt.memory.cstring(addr, limit)
+
+    @property
+    def maps(self) -> dict[str, MapState]:
+        """The run's maps by name (``lookup(key) -> value address or 0``, ``update``, ``delete``)."""
+        return {s.mapdef.name: s for s in self._rt.maps}
+
+    def map(self, handle: int) -> MapState:
+        """The map a map-pointer argument refers to."""
+        return self._rt._map(handle)
+
+    def trace(self, line: str) -> None:
+        self._rt.trace.append(line)
+
+
 class Runtime:
+    """Memory, maps, context and helpers of one run.
+
+    The runner sets ``helper_table`` (the HelperTable an image was compiled with) and ``compile`` (program ->
+    Image, for tail calls) before it hands the runtime to an :class:`bpfx.Executor`.
+    """
+
     def __init__(self, program: Program, *, packet: bytes | None = None, mem: bytes | None = None,
-                 ctx_layout: dict[str, tuple[int, int]] | None = None, obj: Object | None = None, map_init=None):
+                 ctx_layout: dict[str, tuple[int, int]] | None = None, obj: Object | None = None, map_init=None,
+                 helper_impls: dict | None = None):
         self.program = program
+        self.helper_impls = dict(helper_impls or {})  # id -> HelperImpl: the caller's, before the built-ins
+        self.helper_table = None
+        self.compile = None
         self.obj = obj
         self.ptype = get_prog_type(program.prog_type)
         self.memory = Memory()
@@ -91,23 +139,27 @@ class Runtime:
     def _setup_context(self, packet: bytes, ctx_layout) -> None:
         if len(packet) > layout.MAX_PACKET:
             raise RuntimeFault(f"packet of {len(packet)} bytes is larger than {layout.MAX_PACKET}")
+        self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
+        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
+        self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
+        if not self.ptype.packet:  # tracing and socket-level contexts: no packet
+            self.data = self.data_end = 0
+            self._render(initial=True)
+            self.ctx_start = self.ctx_values()
+            return
         room = layout.PACKET_HEADROOM
         self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
                                              bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
         self.data = layout.PACKET_BASE + room
         self.data_end = self.data + len(packet)
-        self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
-        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
-        proto = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # kept in network order
-        self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1,
-                      "protocol": proto, "pkt_type": 0}
+        self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
         self._render(initial=True)
         self.ctx_start = self.ctx_values()
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
         values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data,
-                  "len": self.data_end - self.data}
+                  "len": self.data_end - self.data} if self.ptype.packet else {}
         if initial:
             values = {**self.state, **values}
         for name, (off, size) in self.ctx_fields.items():
@@ -136,6 +188,12 @@ class Runtime:
         if helper_id == FAULT_HELPER:  # checked code: a run-time check failed (r1 = BPF insn, r2 = reason)
             reason = FAULT_REASONS[args[1]] if args[1] < len(FAULT_REASONS) else f"reason {args[1]}"
             raise RuntimeFault(f"checked: {reason} at insn {args[0]}", insn=args[0])
+        custom = self.helper_impls.get(helper_id)
+        if custom is not None:
+            r0 = custom.fn(HelperCall(self), *(tuple(args) + (0,) * 5)[:5])
+            if not isinstance(r0, int):
+                raise RuntimeFault(f"helper {helper_id} ({custom.name}) returned {type(r0).__name__}, not an int")
+            return r0 & M64
         proto = self.ptype.helper(helper_id)
         if proto is None:
             raise LinkError(f"helper {helper_id} is not available to {self.ptype.name} programs")

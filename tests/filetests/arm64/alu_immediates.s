@@ -15,6 +15,7 @@ mul %r0, %r1
 exit
 # ---- expected ----
 # ; arm64 code for alu_immediates: 64 bytes, 0 relocations, frame 0 bytes
+# ; registers: r0=x7 r1=x0 r2=x1 r3=x2 r4=x3 r5=x4 r6=x19 r7=x20 r8=x21 r9=x22 r10=x25 ax=x9
 # alu_immediates:
 #     ;    0: mov %r0, 1
 #          0:  d2800027  mov x7, #1

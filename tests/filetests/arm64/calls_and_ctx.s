@@ -16,6 +16,7 @@ mov %r0, %r1
 exit
 # ---- expected ----
 # ; arm64 code for calls_and_ctx: 76 bytes, 1 relocations, frame 32 bytes
+# ; registers: r0=x7 r1=x0 r2=x1 r3=x2 r4=x3 r5=x4 r6=x19 r7=x20 r8=x21 r9=x22 r10=x25 ax=x9
 # calls_and_ctx:
 #     ; frame setup / teardown
 #          0:  a9bf7bfd  stp x29, x30, [sp, #-0x10]!

@@ -11,6 +11,7 @@ ldxdw %r0, [%r10-8]
 exit
 # ---- expected ----
 # ; arm64 code for stack_and_atomics: 84 bytes, 0 relocations, frame 320 bytes
+# ; registers: r0=x7 r1=x0 r2=x1 r3=x2 r4=x3 r5=x4 r6=x19 r7=x20 r8=x21 r9=x22 r10=x25 ax=x9
 # stack_and_atomics:
 #     ; frame setup / teardown
 #          0:  a9bf7ff9  stp x25, xzr, [sp, #-0x10]!

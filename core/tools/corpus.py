@@ -1,0 +1,132 @@
+"""``bpfx check-objects DIR``: load every BPF object under a directory and compile each program for a target.
+
+Prints, per object, whether it loaded (and why not) and its program count; per program, whether it compiles
+(and why not, as the one-line error a user would see). The closing line gives the counts. Anything that is not
+a ``BpfxError`` is a bug in bpfx: it is counted and printed as a traceback line, and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..errors import BpfxError, LinkError, Unsupported
+
+
+@dataclass
+class Report:
+    objects: int = 0
+    loaded: int = 0
+    programs: int = 0
+    compiled: int = 0
+    tracebacks: int = 0
+    #: error class name -> count, for programs that did not compile
+    failures: Counter = field(default_factory=Counter)
+    #: first words of each load failure -> count
+    load_failures: Counter = field(default_factory=Counter)
+    lines: list[str] = field(default_factory=list)
+
+    def summary(self, target: str) -> str:
+        failed = ", ".join(f"{n} {k}" for k, n in sorted(self.failures.items()))
+        pct = 100.0 * self.loaded / self.objects if self.objects else 0.0
+        return (f"{self.objects} objects: {self.loaded} loaded ({pct:.1f}%), {self.objects - self.loaded} not; "
+                f"{self.programs} programs: {self.compiled} compile for {target}"
+                + (f", {failed}" if failed else "") + f"; {self.tracebacks} tracebacks")
+
+
+def objects_under(root: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in exclude)
+        out += [os.path.join(dirpath, f) for f in sorted(filenames) if f.endswith(".o")]
+    return out
+
+
+def default_target() -> str:
+    """The first target (by name) bpfx itself ships that generates code (arm64 today)."""
+    from ..plugins import all_targets, describe
+
+    native = [t for t in all_targets() if t.abi() is not None]
+    bundled = [t.name for t in native if describe(t)["distribution"] == "bpfx"]
+    return (bundled or [t.name for t in native] or ["interp"])[0]
+
+
+def check_objects(root: str, target: str | None = None, *, exclude: tuple[str, ...] = (),
+                  prog_type: str | None = None, compile_programs: bool = True) -> Report:
+    """Load (and compile) every ``.o`` under ``root``; a Report with one line per object and program."""
+    from ..execute.runner import compile as compile_program
+    from ..front.loader import load
+    from ..front.progtypes import UNSPEC
+
+    target = target or default_target()
+    rep = Report()
+    for path in objects_under(root, exclude):
+        rel = os.path.relpath(path, root)
+        rep.objects += 1
+        try:
+            obj = load(path)
+        except BpfxError as err:
+            rep.lines.append(f"{rel}: not loaded: {err.message}")
+            rep.load_failures[type(err).__name__] += 1
+            continue
+        except Exception as exc:  # a bpfx bug: keep going, count it
+            rep.tracebacks += 1
+            rep.lines.append(f"{rel}: TRACEBACK {type(exc).__name__}: {exc}")
+            continue
+        rep.loaded += 1
+        rep.programs += len(obj.programs)
+        rep.lines.append(f"{rel}: loaded, {len(obj.programs)} program{'s' if len(obj.programs) != 1 else ''}")
+        if not compile_programs:
+            continue
+        for prog in obj.programs:
+            if prog_type and prog.prog_type == UNSPEC:
+                prog.prog_type = prog_type
+            head = f"  {prog.section} ({prog.name}, {prog.prog_type}, {len(prog.insns)} insns)"
+            try:
+                image = compile_program(prog, target)
+            except (Unsupported, LinkError) as err:
+                rep.failures[type(err).__name__] += 1
+                where = f"insn {err.insn}: " if err.insn is not None else ""
+                rep.lines.append(f"{head}: {type(err).__name__}: {where}{err.message}")
+                continue
+            except BpfxError as err:
+                rep.failures[type(err).__name__] += 1
+                rep.lines.append(f"{head}: {type(err).__name__}: {err.message}")
+                continue
+            except Exception as exc:
+                rep.tracebacks += 1
+                rep.lines.append(f"{head}: TRACEBACK {type(exc).__name__}: {exc}")
+                continue
+            rep.compiled += 1
+            rep.lines.append(f"{head}: ok, {len(image.code)} bytes")
+    return rep
+
+
+def cmd_check_objects(args) -> int:
+    target = args.target or default_target()
+    rep = check_objects(args.dir, target, exclude=tuple(args.exclude or ()), prog_type=args.prog_type,
+                        compile_programs=not args.load_only)
+    if not args.quiet:
+        for line in rep.lines:
+            print(line)
+    print(rep.summary(target))
+    sys.stdout.flush()
+    return 1 if rep.tracebacks else 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check-objects", help="load every BPF object under a directory and compile its programs",
+                       description="Walk DIR for .o files; print per object whether it loads (or why not) and its "
+                                   "program count, per program whether it compiles for the target (or the one-line "
+                                   "reason), and a closing line with the counts. Exit 1 if bpfx itself failed "
+                                   "(a traceback) on any input.")
+    p.add_argument("dir")
+    p.add_argument("-t", "--target", help="target to compile for (default: the first native target bpfx ships)")
+    p.add_argument("--exclude", action="append", metavar="DIRNAME",
+                   help="skip directories of this name (repeatable), e.g. --exclude invalid")
+    p.add_argument("--prog-type", help="program type for programs whose section names none")
+    p.add_argument("--load-only", action="store_true", help="only load, do not compile")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the closing line")
+    p.set_defaults(func=cmd_check_objects)
