@@ -268,7 +268,7 @@ class _Budget(Exception):
 
 class Verifier:
     def __init__(self, program: Program, *, mem_size: int | None = None, assume_checks: bool = True,
-                 budget: int = DEFAULT_BUDGET):
+                 budget: int = DEFAULT_BUDGET, div_by_zero: bool = True):
         self.p = program
         self.insns = program.insns
         self.ptype = get_prog_type(program.prog_type)
@@ -277,6 +277,7 @@ class Verifier:
         self.mem_size = mem_size
         self.assume = assume_checks
         self.budget = budget
+        self.div_by_zero = div_by_zero  # BPF defines x/0 and x%0; False reports them (PREVAIL's option)
         self.facts: dict[int, list[Val]] = {}
         self.accesses: dict[int, Access] = {}
         self.errors: dict[int, Access] = {}
@@ -573,6 +574,8 @@ class Verifier:
             return
         dst = self.read_reg(pc, st, insn.dst, what)
         if dst.kind == SCALAR and src.kind == SCALAR:
+            if op in ("div", "mod") and not self.div_by_zero and (src.s if wide else S.view32(src.s)).umin == 0:
+                self.fail(pc, what, f"{what}: r{insn.src} may be zero", access=False)
             if wide:
                 regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
             else:
@@ -772,6 +775,9 @@ class Verifier:
                     continue
                 m = self.p.maps[map_idx]
                 size = m.key_size if kind == "key" else m.value_size
+                if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
+                    self._arg_fail(pc, what, r, f"a pointer to the {kind} (stack, packet or map value)", v)
+                    continue
                 self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
             elif kind == "ptr":
                 if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads or writes
@@ -797,6 +803,9 @@ class Verifier:
 
     def mem_arg(self, pc, st: State, v: Val, r: int, size: int | None, what: str, write: bool) -> None:
         """A helper reads (or writes) ``size`` bytes at ``v``: checked like an access of that size."""
+        if size is not None and size > 1 << 16:
+            self.fail(pc, what, f"{what}: its size (up to {size}) is not bounded", access=False)
+            return
         if size is None:
             if v.kind == STACK:
                 self._havoc_stack(st, v.aux)
@@ -973,6 +982,7 @@ class Verifier:
             lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
             if lo >= hi:
                 return scalar_val(_sized(size, signed))
+            size = min(size, hi - lo)
         self.depth[fn] = max(self.depth.get(fn, 0), -lo)
         stack = st.stacks[frame]
         variable = base.s.smin != base.s.smax
