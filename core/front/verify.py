@@ -24,6 +24,7 @@ program as written (``value_facts``): after a failure the analysis continues wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ValidationError
@@ -36,9 +37,9 @@ from .scalar import Scalar
 # -- abstract values -----------------------------------------------------------------------------------------------
 UNINIT, SCALAR, CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM = range(11)
 _POINTERS = frozenset({CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM})
-_ARITH_OK = frozenset({CTX, STACK, PACKET, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
+_ARITH_OK = frozenset({CTX, STACK, PACKET, PKT_META, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
 NREGS = 12  # r0..r10 and the legaliser's hidden AX (r11), so legalised programs can be analysed too
-PATHS = 8  # states kept per instruction and call chain before they are joined
+PATHS = 32  # states kept per instruction and call chain before they are joined
 DEFAULT_BUDGET = 1_000_000  # instructions stepped
 
 # Helpers that may move packet data (the kernel's bpf_helper_changes_pkt_data): packet pointers die at the call.
@@ -77,13 +78,19 @@ def scalar_val(s: Scalar) -> Val:
 _THRESHOLDS: tuple[int, ...] = ()  # set per analysis: the constants jumps compare with (widening stops there)
 
 
-def _widen(a: Scalar, b: Scalar) -> Scalar:
-    return S.widen(a, b, _THRESHOLDS)
-
-
 def _join(a: Val, b: Val, widen: bool = False) -> Val:
     if a == b:
         return a
+    return _join_vals(a, b, _THRESHOLDS if widen else None)
+
+
+@lru_cache(maxsize=1 << 16)  # the analysis joins the same values again and again
+def _join_vals(a: Val, b: Val, thresholds: tuple | None) -> Val:
+    widen = thresholds is not None
+
+    def _widen(x: Scalar, y: Scalar) -> Scalar:
+        return S.widen(x, y, thresholds)
+
     if a.kind == b.kind and a.aux == b.aux and a.kind != UNINIT:
         s = _widen(a.s, b.s) if widen else S.join(a.s, b.s)
         return Val(a.kind, s, a.aux, a.id if a.id == b.id else (-1 if a.kind == PACKET else 0))
@@ -108,8 +115,23 @@ def _covers(a: Val, b: Val) -> bool:
     return S.covers(a.s, b.s)
 
 
-# A stack slot: a spilled register (Val) or 8 bytes, each None (uninitialised), 0..255 (known) or -1 (unknown).
+# A stack slot: a spilled register (Val) or 8 bytes, each None (uninitialised), 0..255 (known), -1 (initialised,
+# value unknown) or -2 (initialised on some paths only, or by a variable-offset store: reading it is not proven,
+# but neither is it certain to fail).
 _UNKNOWN_BYTES = (-1,) * 8
+_MAYBE = -2
+
+
+def _byte_covers(x, y) -> bool:
+    return x == y or x == _MAYBE or (x == -1 and y is not None and y != _MAYBE)
+
+
+def _byte_join(x, y):
+    if x == y:
+        return x
+    if x is None or y is None or x == _MAYBE or y == _MAYBE:
+        return _MAYBE
+    return -1
 
 
 def _slot_covers(a, b) -> bool:
@@ -118,7 +140,7 @@ def _slot_covers(a, b) -> bool:
     if isinstance(a, Val):
         return isinstance(b, Val) and _covers(a, b)
     bb = _as_bytes(b)
-    return all(x == y or (x == -1 and y is not None) for x, y in zip(a, bb))
+    return all(_byte_covers(x, y) for x, y in zip(a, bb))
 
 
 def _as_bytes(slot) -> tuple:
@@ -139,7 +161,7 @@ def _join_slot(a, b):
         if j.kind != UNINIT:
             return j
     ab, bb = _as_bytes(a), _as_bytes(b)
-    return tuple(x if x == y else (None if x is None or y is None else -1) for x, y in zip(ab, bb))
+    return tuple(_byte_join(x, y) for x, y in zip(ab, bb))
 
 
 class State:
@@ -158,15 +180,24 @@ class State:
         return State(list(self.regs), [dict(s) for s in self.stacks], list(self.saved), self.pkt, dict(self.fam))
 
     def covers(self, o: State) -> bool:
+        """Whether every concrete state ``o`` stands for is one of this state's (then ``o`` need not be explored)."""
         if self.pkt > o.pkt or len(self.stacks) != len(o.stacks):
             return False
-        if any(r > o.fam.get(f, 0) for f, r in self.fam.items()):
-            return False
-        if not all(_covers(a, b) for a, b in zip(self.regs, o.regs)):
-            return False
-        if not all(all(_covers(a, b) for a, b in zip(sa, sb)) for sa, sb in zip(self.saved, o.saved)):
-            return False
+        for a, b in zip(self.regs, o.regs):  # loops, not generators: this is the analysis' hottest function
+            if a is not b and a != b and not _covers(a, b):
+                return False
+        if self.fam:
+            for f, r in self.fam.items():
+                if r > o.fam.get(f, 0):
+                    return False
+        for sa, sb in zip(self.saved, o.saved):
+            if sa != sb:
+                for a, b in zip(sa, sb):
+                    if not _covers(a, b):
+                        return False
         for mine, other in zip(self.stacks, o.stacks):
+            if mine == other:
+                continue
             for off in mine.keys() | other.keys():
                 a, b = mine.get(off), other.get(off)
                 if a is None:
@@ -441,9 +472,9 @@ class Verifier:
         old = self.facts.get(pc)
         if old is None:
             self.facts[pc] = list(st.regs)
-        else:
+        elif old != st.regs:
             for i, (a, b) in enumerate(zip(old, st.regs)):
-                if a != b:
+                if a is not b and a != b:
                     old[i] = _join(a, b)
 
     def read_reg(self, pc: int, st: State, r: int, what: str) -> Val:
@@ -589,7 +620,8 @@ class Verifier:
             if op == "add" and src.kind in _ARITH_OK and dst.kind == SCALAR:
                 regs[insn.dst] = self._ptr_add(pc, st, src, dst.s, op, True)
                 return
-            if op == "sub" and dst.kind == src.kind and dst.aux == src.aux and dst.kind in _ARITH_OK:
+            if op == "sub" and dst.kind == src.kind and dst.kind in _ARITH_OK and (dst.aux == src.aux or dst.kind in (
+                    PACKET, PKT_META)):  # a packet pointer's aux is its step in a family, not its region
                 regs[insn.dst] = scalar_val(S.alu("sub", dst.s, src.s))
                 return
             if op == "sub" and dst.kind == PKT_END and src.kind == PACKET:
@@ -618,6 +650,8 @@ class Verifier:
             for off, slot in list(stack.items()):
                 if isinstance(slot, Val) and slot.kind == PACKET and slot.id == fam:
                     stack[off] = slot._replace(id=-1, aux=0)
+        st.saved = [tuple(v._replace(id=-1, aux=0) if v.kind == PACKET and v.id == fam else v for v in sv)
+                    for sv in st.saved]
         return Val(PACKET, s, 0, fam)
 
     # -- jumps -----------------------------------------------------------------------------------------------------
@@ -863,9 +897,9 @@ class Verifier:
         loaded = scalar_val(_sized(size, signed))
         if kind == UNINIT:
             return loaded  # read_reg reported it
-        if kind == SCALAR:
+        if kind == SCALAR:  # certain to fail only through NULL (a laundered pointer might still be valid)
             self.fail(pc, what, f"{what} through r{reg}, which is not a pointer ({self.describe(base)})",
-                      definite=True)
+                      definite=base.s.umax < 4096)
             return loaded
         if value is not None and value.kind != SCALAR and value.kind != UNINIT and kind != STACK:
             self.fail(pc, what, f"pointer leak: storing {self.describe(value)} into {region} memory",
@@ -990,8 +1024,9 @@ class Verifier:
             if value is not None and variable:
                 for so in range(lo & ~7, hi, 8):
                     slot = stack.get(so)
-                    if slot is not None:
-                        stack[so] = tuple(-1 if b is not None else None for b in _as_bytes(slot))
+                    old = _as_bytes(slot) if slot is not None else (None,) * 8
+                    stack[so] = tuple(b if b in (None, _MAYBE) and not lo <= so + i < hi else
+                                      (_MAYBE if b in (None, _MAYBE) else -1) for i, b in enumerate(old))
                 self.ok(pc, what)
                 return UNKNOWN
             o = lo
@@ -1007,13 +1042,15 @@ class Verifier:
             self.ok(pc, what)
             return UNKNOWN
         # read: every byte that may be read must be initialised
-        missing = []
+        missing, maybe = [], False
         for a in range(lo, hi):
             slot = stack.get(a & ~7)
-            if slot is None or _as_bytes(slot)[a & 7] is None:
+            b = None if slot is None else _as_bytes(slot)[a & 7]
+            if b is None or b == _MAYBE:
                 missing.append(a)
+                maybe |= b == _MAYBE
         if missing:
-            definite = not variable
+            definite = not variable and not maybe
             rng = f"r10{missing[0]:+d}" + (f"..r10{missing[-1]:+d}" if len(missing) > 1 else "")
             self.fail(pc, what, f"{what} at r10{lo:+d} reads uninitialised stack ({rng})", definite=definite)
             return scalar_val(_sized(size, signed))
@@ -1024,7 +1061,7 @@ class Verifier:
         if size == 8 and lo % 8 == 0 and isinstance(slot, Val):
             return slot
         data = [_as_bytes(stack[(lo + i) & ~7])[(lo + i) & 7] for i in range(size)]
-        if all(b is not None and b >= 0 for b in data):
+        if all(b is not None and b >= 0 for b in data):  # every byte known
             v = int.from_bytes(bytes(data), "little")
             return scalar_val(S.const(S.sx(v, size * 8) if signed else v))
         return scalar_val(_sized(size, signed))
