@@ -361,3 +361,32 @@ def test_verify_command(capsys):
     assert main(["verify", os.path.join(EXAMPLES, "xdp_counters.o")]) == 0
     out = capsys.readouterr().out
     assert out.endswith("xdp_counters.o:xdp: safe (accesses: 16 proven, 0 checked, 0 rejected)\n")
+
+
+def test_joined_map_handles_and_maybe_initialised_stack():
+    from bpfx.front import verify as V
+
+    a, b = V.Val(V.MAP_PTR, S.const(0), 0), V.Val(V.MAP_PTR, S.const(0), 1)
+    assert V._join(a, b) == V.Val(V.MAP_PTR, S.const(0), (0, 1))  # one of two maps: sizes taken conservatively
+    assert V._join_slot((None,) * 8, (1,) * 8) == (V._MAYBE,) * 8
+    # a stack byte written on one path only is not proven, but neither is it a certain fault
+    prog = xdp("ldxw %r3, [%r1+12]\nmov %r2, 7\n" + "jeq %r3, 0, +1\nstxdw [%r10-8], %r2\n" * 9
+               + "ldxdw %r0, [%r10-8]\nexit")
+    analysis = V.analyse(prog)
+    assert analysis.accesses[max(analysis.accesses)].status == "rejected"
+
+
+@pytest.mark.parametrize("target", ["interp", "arm64"])
+def test_tail_call_targets_run_checked_too(target):
+    from bpfx import MapDef, Object
+    from bpfx.front.isa import Insn, Pseudo, ld_imm64
+
+    table = MapDef("jump_table", 3, 4, 4, 1, values=((0, "second"),))
+    lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+    first = Program("first", "xdp", "xdp", [lo, hi, Insn(0xB7, 3, 0, 0, 0), Insn(0x85, 0, 0, 0, 12),
+                                             Insn(0xB7, 0, 0, 0, 1), Insn(0x95)], maps=[table], file="t.o")
+    second = Program("second", "xdp", "xdp", assemble("ldxdw %r0, [%r10-8]\nexit"), maps=[table], file="t.o")
+    obj = Object("t.o", [first, second], [table])
+    assert bpfx.run(first, target, obj=obj, safety="structural").r0 == 0  # reads stale stack, unchecked
+    with pytest.raises(bpfx.RuntimeFault, match="checked: access the verifier proved unsafe at insn 0"):
+        bpfx.run(first, target, obj=obj, safety="checked")

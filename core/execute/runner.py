@@ -125,12 +125,23 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     check_runnable(program, tgt)
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
-    validate(program, helpers=allowed_helpers(tgt, program.prog_type, helpers))
-    program = apply_safety(program, safety or tgt.default_safety(), mem=mem, known_mem=True)
+    allowed = allowed_helpers(tgt, program.prog_type, helpers)
+    validate(program, helpers=allowed)
+    mode = safety or tgt.default_safety()
+    program = apply_safety(program, mode, mem=mem, known_mem=True)
+    prepared: dict[int, Program] = {}
+
+    def prepare(target_prog: Program) -> Program:  # tail-call targets run under the same safety mode
+        key = id(target_prog)
+        if key not in prepared:
+            prepared[key] = apply_safety(target_prog, mode, helpers=allowed)
+        return prepared[key]
+
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
+        rt.prepare = prepare
         result = tgt.run(program, rt, budget, {"harden": harden})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
@@ -139,6 +150,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
+    rt.prepare = prepare
 
     def compile_fn(prog: Program):
         return compile_program(prog, tgt, helpers=addresses, impls=impls, context=context, harden=harden,

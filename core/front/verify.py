@@ -39,7 +39,7 @@ UNINIT, SCALAR, CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, M
 _POINTERS = frozenset({CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM})
 _ARITH_OK = frozenset({CTX, STACK, PACKET, PKT_META, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
 NREGS = 12  # r0..r10 and the legaliser's hidden AX (r11), so legalised programs can be analysed too
-PATHS = 32  # states kept per instruction and call chain before they are joined
+PATHS = 8  # states kept per instruction and call chain before they are joined
 DEFAULT_BUDGET = 1_000_000  # instructions stepped
 
 # Helpers that may move packet data (the kernel's bpf_helper_changes_pkt_data): packet pointers die at the call.
@@ -97,6 +97,11 @@ def _join_vals(a: Val, b: Val, thresholds: tuple | None) -> Val:
     if a.kind == b.kind == PACKET:  # different families or steps: only the offset is left
         return Val(PACKET, _widen(a.s, b.s) if widen else S.join(a.s, b.s), 0, -1)
     kinds = {a.kind, b.kind}
+    if a.kind == b.kind and a.kind in (MAP_PTR, MAP_VALUE, MAP_OR_NULL):  # one of several maps
+        aux = tuple(sorted(set(a.aux if isinstance(a.aux, tuple) else (a.aux,))
+                           | set(b.aux if isinstance(b.aux, tuple) else (b.aux,))))
+        s = S.widen(a.s, b.s, thresholds) if widen else S.join(a.s, b.s)
+        return Val(a.kind, s, aux, a.id if a.id == b.id else 0)
     if kinds == {MAP_VALUE, MAP_OR_NULL} and a.aux == b.aux:
         return Val(MAP_OR_NULL, S.join(a.s, b.s), a.aux, 0)
     for p, q in ((a, b), (b, a)):
@@ -490,6 +495,13 @@ class Verifier:
             return UNKNOWN
         return v
 
+    def _maps(self, aux) -> list:
+        """The maps a map handle or value may belong to (``aux`` is an index, or a tuple after a join)."""
+        return [self.p.maps[i] for i in (aux if isinstance(aux, tuple) else (aux,))]
+
+    def _map_names(self, aux) -> str:
+        return " or ".join(m.name for m in self._maps(aux))
+
     def describe(self, v: Val) -> str:
         k = v.kind
         if k == SCALAR:
@@ -508,11 +520,10 @@ class Verifier:
         if k == PKT_META:
             return "data_meta"
         if k in (MAP_VALUE, MAP_OR_NULL):
-            m = self.p.maps[v.aux]
             what = "map value" if k == MAP_VALUE else "map value or NULL"
-            return f"{what} of {m.name}{off}"
+            return f"{what} of {self._map_names(v.aux)}{off}"
         if k == MAP_PTR:
-            return f"map {self.p.maps[v.aux].name}"
+            return f"map {self._map_names(v.aux)}"
         if k == MEM:
             return f"memory pointer{off}"
         return "?"
@@ -807,8 +818,8 @@ class Verifier:
                 if map_idx is None:
                     self._arg_fail(pc, what, r, f"a {kind} pointer after a map argument", v)
                     continue
-                m = self.p.maps[map_idx]
-                size = m.key_size if kind == "key" else m.value_size
+                ms = self._maps(map_idx)  # the helper reads the map's own size: the largest it may be
+                size = max(m.key_size if kind == "key" else m.value_size for m in ms)
                 if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
                     self._arg_fail(pc, what, r, f"a pointer to the {kind} (stack, packet or map value)", v)
                     continue
@@ -933,13 +944,14 @@ class Verifier:
                         st.fam[base.id] = max(st.fam.get(base.id, 0), base.aux + off + size)
             return loaded
         if kind == MAP_VALUE:
-            vsize = self.p.maps[base.aux].value_size
+            vsize = min(m.value_size for m in self._maps(base.aux))  # one of several maps: the smallest value
             if lo >= 0 and hi <= vsize:
                 self.ok(pc, what)
             else:
-                definite = base.s.smin + off >= vsize or base.s.smax + off + size <= 0 or base.s.const is not None
+                definite = (base.s.smin + off >= vsize or base.s.smax + off + size <= 0 or base.s.const is not None) \
+                    and not isinstance(base.aux, tuple)
                 self.fail(pc, what, f"{what} at {at} is outside the {vsize}-byte value of map "
-                          f"{self.p.maps[base.aux].name}", definite=definite)
+                          f"{self._map_names(base.aux)}", definite=definite)
             return loaded
         if kind == MEM:
             if self.mem_size is not None:

@@ -113,6 +113,8 @@ class Runtime:
         self.redirects: list[tuple[str, int, int]] = []
         self.exit_requested = False
         self.pending_tail_call: Program | None = None
+        #: applied to a tail call's target before it runs (the runner's safety mode: checked code stays checked)
+        self.prepare = None
         self.tail_calls = 0
         self._clock = 1_000_000_000
         self._rng = random.Random(0x5EED)
@@ -281,7 +283,7 @@ class Runtime:
         if target is None:
             return _neg(ENOENT)
         self.tail_calls += 1
-        self.pending_tail_call = target
+        self.pending_tail_call = self.prepare(target) if self.prepare is not None else target
         return 0
 
     # -- results ------------------------------------------------------------------------------------------------
