@@ -390,3 +390,11 @@ def test_tail_call_targets_run_checked_too(target):
     assert bpfx.run(first, target, obj=obj, safety="structural").r0 == 0  # reads stale stack, unchecked
     with pytest.raises(bpfx.RuntimeFault, match="checked: access the verifier proved unsafe at insn 0"):
         bpfx.run(first, target, obj=obj, safety="checked")
+
+
+def test_ordered_comparison_of_unrelated_pointers_is_a_leak():
+    from bpfx.front.verify import verify
+
+    with pytest.raises(bpfx.ValidationError, match=r"insn 2: jgt: ordered comparison of pointers into different "
+                                                   r"regions \(ctx pointer, stack pointer r10\+0\) leaks"):
+        verify(xdp("mov %r0, 0\nmov %r2, %r10\njgt %r1, %r2, +0\nexit"))

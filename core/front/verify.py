@@ -675,6 +675,7 @@ class Verifier:
         else:
             b = scalar_val(S.const(insn.imm if wide else insn.imm & S.M32))
         target, fall = pc + 1 + insn.off, pc + 1
+        self._pc = pc
         for taken, npc in ((False, fall), (True, target)):
             nst = self.branch(st, insn, info, a, b, taken, wide)
             if nst is not None:
@@ -700,6 +701,12 @@ class Verifier:
                 nst.regs[insn.src] = scalar_val(nb)
             return nst
         if not wide:
+            return st.copy()
+        if a.kind in _POINTERS and b.kind in _POINTERS and op not in ("jeq", "jne") and not (
+                {a.kind, b.kind} <= {PACKET, PKT_END, PKT_META} or (a.kind == b.kind and a.aux == b.aux)):
+            if taken:  # reported once per jump
+                self.fail(self._pc, op, f"{op}: ordered comparison of pointers into different regions "
+                          f"({self.describe(a)}, {self.describe(b)}) leaks their addresses", access=False)
             return st.copy()
         # packet pointer against data_end: the fall-through or taken side proves a range
         cond = op if taken else _NEG.get(op)
@@ -859,6 +866,14 @@ class Verifier:
             return
         if size == 0:
             return
+        if v.kind == STACK and v.s.const is not None and v.aux < len(st.stacks):  # the helper may copy it out
+            lo = S.sx(v.s.const)
+            for so in range(lo & ~7, lo + size, 8):
+                slot = st.stacks[v.aux].get(so)
+                if isinstance(slot, Val) and slot.kind in _POINTERS:
+                    self.fail(pc, what, f"pointer leak: {what} covers r10{so:+d}, which holds {self.describe(slot)}",
+                              access=False)
+                    break
         if write and v.kind == STACK:
             self.access(pc, st, v, r, 0, size, True, value=UNKNOWN, what_override=what, helper=True)
         else:

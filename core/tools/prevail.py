@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import BpfxError
 from ..front import scalar as S
 from ..front.isa import (ALU_OPS, ATOMIC_FETCH, ATOMIC_OPS, JMP_OPS, MODES, SIZES, SRC_K, SRC_X, CallKind, Cls, Insn,
-                         ld_imm64, s32)
+                         Pseudo, ld_imm64, s32)
 from ..front.program import MapDef, Program
 
 PROG_TYPE = "prevail_test"  # PREVAIL's test context: 64 bytes, data at 0, data_end at 4 (no data_meta)
@@ -57,7 +57,7 @@ def translate(blocks: list[tuple[str, str]]) -> list[Insn]:
     for label, line in lines:
         if label is not None:
             slots[label] = at
-        at += 2 if re.search(r"\bll$", line) else (2 if line.startswith("assume") else 1)
+        at += 2 if re.search(r"\bll$|map_fd|map_val", line) else (2 if line.startswith("assume") else 1)
     out: list[Insn] = []
     for _label, line in lines:
         out += _one(line, len(out), slots)
@@ -100,6 +100,14 @@ def _one(line: str, pc: int, slots: dict) -> list[Insn]:  # noqa: C901 - one gra
             raise Untranslatable(line)
         off = _jump_off(target, pc, slots)
         return [Insn(cls | (SRC_X if src else SRC_K) | op, int(dst), int(src or 0), off, 0 if src else s32(_num(imm)))]
+    m = re.fullmatch(rf"{_REG}\s*=\s*map_fd\s+(\d+)", line)
+    if m:  # map N is the program's map N (PREVAIL's test descriptor: 4-byte keys and values)
+        lo, hi = ld_imm64(int(m.group(2)), 0, Pseudo.MAP_FD)
+        return [lo._replace(imm=int(m.group(3))), hi]
+    m = re.fullmatch(rf"{_REG}\s*=\s*map_val\((\d+)\)\s*\+\s*(\d+)", line)
+    if m:
+        lo, hi = ld_imm64(int(m.group(2)), 0, Pseudo.MAP_VALUE)
+        return [lo._replace(imm=int(m.group(3))), hi._replace(imm=int(m.group(4)))]
     m = re.fullmatch(rf"{_REG}\s*=\s*{_IMM}\s*ll", line)
     if m:
         return list(ld_imm64(int(m.group(2)), _num(m.group(3))))
@@ -275,7 +283,10 @@ def run_case(path: str, case: dict) -> CaseResult:
     try:
         insns = translate(list((case.get("code") or {}).items()))
         insns.append(Insn(Cls.JMP | JMP_OPS["ja"], 0, 0, -1))  # a sink: PREVAIL's cases need no exit
-        prog = Program(name, PROG_TYPE, PROG_TYPE, insns, file=os.path.basename(path))
+        nmaps = 1 + max((i.imm for i in insns if i.opcode == 0x18 and i.src in (Pseudo.MAP_FD, Pseudo.MAP_VALUE)),
+                        default=-1)
+        maps = [MapDef(f"map{k}", 2, 4, 4, 4) for k in range(nmaps)]
+        prog = Program(name, PROG_TYPE, PROG_TYPE, insns, file=os.path.basename(path), maps=maps)
         from ..front.validate import validate
 
         validate(prog)
