@@ -332,6 +332,8 @@ def run_suite(directory: str) -> list[CaseResult]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--samples"]:  # --samples EBPF_SAMPLES_DIR PREVAIL_DIR
+        return samples_main(argv[1], argv[2])
     directory = argv[0] if argv else os.environ.get("BPFX_PREVAIL_DIR", "")
     if os.path.isdir(os.path.join(directory, "test-data")):
         directory = os.path.join(directory, "test-data")
@@ -347,6 +349,87 @@ def main(argv: list[str]) -> int:
     for r in results:
         if r.got_reject is None:
             print(f"  {os.path.basename(r.file)}: {r.name}: {r.detail}")
+    return 0
+
+
+
+
+# -- ebpf-samples: bpfx's verdicts against PREVAIL's expected ones --------------------------------------------------
+
+_SECTION_TESTS = re.compile(r"(TEST_SECTION(?:_[A-Z_]+)?)\(\s*\"([^\"]+)\",\s*\"([^\"]+)\",\s*\"([^\"]+)\"\s*\)")
+_ACCEPT = {"TEST_SECTION", "TEST_SECTION_LEGACY", "TEST_SECTION_FAIL", "TEST_SECTION_REJECT_IF_STRICT"}
+
+
+def expected_samples(cpp_text: str) -> list[tuple[str, str, str, bool]]:
+    """(project, file, section, should be accepted) from PREVAIL's src/test/test_verify.cpp (``_FAIL`` marks a
+    program PREVAIL itself fails on; its expected verdict is the macro's)."""
+    out = []
+    for macro, project, filename, section in _SECTION_TESTS.findall(cpp_text):
+        if macro in _ACCEPT or macro in ("TEST_SECTION_REJECT", "TEST_SECTION_REJECT_FAIL"):
+            out.append((project, filename, section, macro in _ACCEPT))
+    return out
+
+
+def _guess_type(project: str, section: str) -> str | None:
+    """The program type PREVAIL's Linux platform gives sections the loader cannot place (cilium's "2/7" tail-call
+    sections are tc programs)."""
+    if section.startswith("xdp"):
+        return "xdp"
+    if project in ("cilium", "bpf_cilium_test", "ovs", "suricata") or section.startswith(("from-", "to-", "1/", "2/")):
+        return "sched_cls"
+    return None
+
+
+def compare_samples(samples_dir: str, cpp_path: str, *, budget: int = 300_000):
+    """Yield (project/file section, expected accept, bpfx verdict, seconds, detail) for every listed program."""
+    import time
+
+    from ..front.loader import load
+    from ..front.progtypes import prog_type
+    from ..front.verify import analyse, verdict
+
+    with open(cpp_path) as f:
+        cases = expected_samples(f.read())
+    cache: dict[tuple, object] = {}
+    for project, filename, section, accept in cases:
+        path = os.path.join(samples_dir, project, filename)
+        name = f"{project}/{filename} {section}"
+        try:
+            obj = cache.get((path, None)) or load(path)
+            cache[(path, None)] = obj
+            prog = obj.program(section)
+            guess = _guess_type(project, section)
+            if not prog_type(prog.prog_type).ctx_struct and guess:
+                obj = cache.get((path, guess)) or load(path, prog_type=guess)
+                cache[(path, guess)] = obj
+                prog = obj.program(section)
+        except (BpfxError, OSError) as exc:
+            yield name, accept, "unloadable", 0.0, str(exc)
+            continue
+        t0 = time.perf_counter()
+        analysis = analyse(prog, budget=budget)
+        secs = time.perf_counter() - t0
+        state, _counts = verdict(analysis)
+        problems = analysis.problems(False)
+        detail = analysis.too_complex or (problems[0].message if problems else "")
+        yield name, accept, state, secs, detail
+
+
+def samples_main(samples_dir: str, prevail_dir: str) -> int:
+    """Print bpfx's verify verdict for every ebpf-samples program PREVAIL's test_verify.cpp lists, and the
+    agreement (accept = every access proven; also counted: accepted once checks are compiled in)."""
+    rows = list(compare_samples(samples_dir, os.path.join(prevail_dir, "src", "test", "test_verify.cpp")))
+    loaded = [r for r in rows if r[2] != "unloadable"]
+    agree = sum((r[2] == "safe") == r[1] for r in loaded)
+    checked_ok = sum(r[2] in ("safe", "checked") for r in loaded if r[1])
+    slowest = max(loaded, key=lambda r: r[3]) if loaded else None
+    for name, accept, state, secs, detail in rows:
+        mark = "" if (state == "safe") == accept else "  <- disagrees"
+        print(f"{name}: expected {'accept' if accept else 'reject'}, bpfx {state} ({secs:.2f}s){mark}"
+              + (f": {detail}" if detail and mark else ""))
+    print(f"{agree}/{len(loaded)} agree ({100 * agree / max(1, len(loaded)):.1f}%); {len(rows) - len(loaded)} not "
+          f"loadable; {checked_ok}/{sum(r[1] for r in loaded)} expected-safe programs run under --safety=checked; "
+          f"slowest {slowest[0] if slowest else '-'} {slowest[3] if slowest else 0:.1f}s")
     return 0
 
 
