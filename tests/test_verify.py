@@ -310,12 +310,9 @@ def test_examples_are_proven_and_run_unchanged_under_checked(name):
 
 
 def _conformance_dir():
-    for d in (os.environ.get("BPFX_CONFORMANCE_DIR"),
-              os.path.join(os.path.dirname(__file__), "..", "..", "shared", "conformance", "tests"),
-              "/work/shared/conformance/tests"):
-        if d and os.path.isdir(d):
-            return d
-    return None
+    from bpfx import testing
+
+    return testing.conformance_dir(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_conformance_programs_run_unchanged_with_checks_compiled_in():
