@@ -49,6 +49,8 @@ PACKET_CHANGING = frozenset({
     "skb_change_proto", "skb_change_type", "skb_adjust_room", "clone_redirect", "lwt_push_encap",
     "lwt_seg6_store_bytes", "lwt_seg6_adjust_srh", "lwt_seg6_action", "msg_pull_data", "msg_push_data",
     "msg_pop_data", "xdp_store_bytes"})
+# Helpers whose context argument may be NULL (the kernel's ARG_PTR_TO_CTX_OR_NULL).
+CTX_OR_NULL = frozenset({"get_netns_cookie"})
 # Context fields that are pointers (the UAPI stores them as u32) and the Val kind a load of each gives.
 _CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META}
 # Context fields a program may write, per program type (the kernel's is_valid_access write rules).
@@ -814,6 +816,8 @@ class Verifier:
                 self.read_reg(pc, st, r, f"{what} argument {r}")
                 continue
             if kind == "ctx":
+                if proto.name in CTX_OR_NULL and v.kind == SCALAR and v.s.const == 0:
+                    continue
                 if v.kind != CTX or v.s != _ZERO:
                     self._arg_fail(pc, what, r, "the context pointer", v)
             elif kind == "map":
