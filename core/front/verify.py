@@ -813,7 +813,8 @@ class Verifier:
             r = i + 1
             v = st.regs[r]
             if v.kind == UNINIT:
-                self.read_reg(pc, st, r, f"{what} argument {r}")
+                if kind not in ("int", "flags"):  # a garbage number harms nothing (bpf_printk passes unset r3-r5)
+                    self.read_reg(pc, st, r, f"{what} argument {r}")
                 continue
             if kind == "ctx":
                 if proto.name in CTX_OR_NULL and v.kind == SCALAR and v.s.const == 0:
@@ -1001,6 +1002,15 @@ class Verifier:
             self.fail(pc, what, f"{what} at a variable offset ({at}) of the context", definite=False)
             return scalar_val(_sized(size, False))
         o = base.s.smin + off
+        if not self.ctx_by_off:  # tracing contexts (raw arguments): readable anywhere within, never written
+            if write:
+                self.fail(pc, what, f"{what}: {self.ptype.ctx_struct} is read-only", definite=True)
+            elif 0 <= o and o + size <= self.ptype.ctx_size:
+                self.ok(pc, what)
+            else:
+                self.fail(pc, what, f"{what} at {at} is outside the {self.ptype.ctx_size}-byte "
+                          f"{self.ptype.ctx_struct}", definite=True)
+            return scalar_val(_sized(size, False))
         hit = None
         for foff, (name, fsize) in self.ctx_by_off.items():
             if foff <= o < foff + fsize:
