@@ -52,12 +52,24 @@ PACKET_CHANGING = frozenset({
 # Helpers whose context argument may be NULL (the kernel's ARG_PTR_TO_CTX_OR_NULL).
 CTX_OR_NULL = frozenset({"get_netns_cookie"})
 # Context fields that are pointers (the UAPI stores them as u32) and the Val kind a load of each gives.
-_CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META}
+_CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META, "skb_data": PACKET,
+                 "skb_data_end": PKT_END}
 # Context fields a program may write, per program type (the kernel's is_valid_access write rules).
+_CB = ("cb0", "cb1", "cb2", "cb3", "cb4")
 CTX_WRITABLE = {
-    "sched_cls": frozenset({"mark", "priority", "tc_index", "cb0", "cb1", "cb2", "cb3", "cb4", "tc_classid",
-                            "queue_mapping"}),
-    "socket_filter": frozenset({"cb0", "cb1", "cb2", "cb3", "cb4"}),
+    "sched_cls": frozenset({"mark", "priority", "tc_index", *_CB, "tc_classid", "queue_mapping"}),
+    "sched_act": frozenset({"mark", "priority", "tc_index", *_CB, "tc_classid", "queue_mapping"}),
+    "socket_filter": frozenset(_CB),
+    "cgroup_skb": frozenset({"mark", "priority", *_CB}),
+    "lwt_in": frozenset({"mark", "priority", *_CB}), "lwt_out": frozenset({"mark", "priority", *_CB}),
+    "lwt_xmit": frozenset({"mark", "priority", *_CB}), "lwt_seg6local": frozenset({"mark", "priority", *_CB}),
+    "sk_skb": frozenset({"tc_index", "mark", "priority", *_CB}),
+    "sock_ops": frozenset({"reply", "replylong0", "replylong1", "replylong2", "replylong3", "sk_txhash"}),
+    "cgroup_sock": frozenset({"bound_dev_if", "mark", "priority"}),
+    "cgroup_sock_addr": frozenset({"user_ip4", "user_ip60", "user_ip61", "user_ip62", "user_ip63", "user_port",
+                                   "msg_src_ip4", "msg_src_ip60", "msg_src_ip61", "msg_src_ip62", "msg_src_ip63"}),
+    "cgroup_sockopt": frozenset({"level", "optname", "optlen", "retval"}),
+    "cgroup_sysctl": frozenset({"file_pos"}),
 }
 
 
@@ -826,10 +838,14 @@ class Verifier:
                     self._arg_fail(pc, what, r, "a map", v)
                 else:
                     map_idx = v.aux
+            elif kind in ("key", "value") and map_idx is None:  # not a map's: memory of the next argument's size
+                if i + 1 < len(args) and args[i + 1] == "size":
+                    sv = st.regs[r + 1]
+                    self.mem_arg(pc, st, v, r, sv.s.umax if sv.kind == SCALAR else None,
+                                 f"{what}: pointer argument r{r}", write=True)
+                elif v.kind == STACK:
+                    self._havoc_stack(st, v.aux)
             elif kind in ("key", "value"):
-                if map_idx is None:
-                    self._arg_fail(pc, what, r, f"a {kind} pointer after a map argument", v)
-                    continue
                 ms = self._maps(map_idx)  # the helper reads the map's own size: the largest it may be
                 size = max(m.key_size if kind == "key" else m.value_size for m in ms)
                 if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
