@@ -10,6 +10,7 @@ from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
 from .back.emit import BranchForm, Emitter
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
+from .front.asm import format_insn
 from .hookspecs import hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
@@ -45,16 +46,15 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     :param context: the device's :class:`ContextLayout` (default: the target's, else specs/).
     :param maps: map name -> absolute address of the driver's map object; those relocations are applied to the
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
-    :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
+    :param opt: 0 = the direct selector; 1-3 = the LLVM tier at -O1..-O3, for targets with an LLVM triple
+        (others raise Unsupported).
     :param safety: ``structural`` (the validator's checks only), ``verify`` (raise ValidationError unless the
         verifier proves the program memory-safe) or ``checked`` (run-time checks for what it cannot prove, a fault
         where it proves an access always fails); default: the target's (checked for code generators).
     """
     from .execute.runner import compile as _compile
 
-    if opt:
-        raise Unsupported("the LLVM tier (opt > 0) is not available yet")
-    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features,
+    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features, opt=opt,
                      safety=safety)
     if maps:
         image = resolve(image, maps)
@@ -92,12 +92,13 @@ def run(program: Program, target: str = "interp", **kwargs) -> Result:
     return run_program(program, target, **kwargs)
 
 
-def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000) -> Result:
+def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000, prepare=None) -> Result:
     """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
-    BPF, e.g. a device that interprets normalised BPF)."""
+    BPF, e.g. a device that interprets normalised BPF). ``prepare(program) -> Program``, if given, turns a tail
+    call's target into what runs in its place (such an executor normalises the callee too)."""
     from .execute.interp import interpret as _interpret
 
-    return _interpret(program, runtime, budget=budget)
+    return _interpret(program, runtime, budget=budget, prepare=prepare)
 
 
 def targets() -> dict[str, dict]:
@@ -112,6 +113,6 @@ __all__ = [
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
     "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
     "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
-    "compile", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve", "run", "targets",
-    "value_facts",
+    "compile", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve",
+    "run", "targets", "value_facts",
 ]

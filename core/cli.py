@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bpfx.tools.conformance",  # conformance, conformance-plugin
     "bpfx.tools.fuzz",  # fuzz
     "bpfx.tools.corpus",  # check-objects
+    "bpfx.tools.cruntime",  # export-runtime
 )
 
 

@@ -120,12 +120,13 @@ class Target:
         return self.info.name
 
     def default_safety(self) -> str:
-        """The safety mode used when none is asked for (``TargetInfo.safety`` along the base chain, else checked
-        for targets that generate code and structural for those that only run programs)."""
+        """The safety mode used when none is asked for: ``TargetInfo.safety`` along the base chain, else
+        structural (checked is opt-in until the verifier covers everything the loader now accepts: LD_ABS/LD_IND,
+        callbacks, every program type; a device target should then default to checked)."""
         for info in self._chain():
             if info.safety:
                 return info.safety
-        return "checked" if self.abi() is not None else "structural"
+        return "structural"
 
     def _chain(self) -> list[TargetInfo]:
         chain, info = [self.info], self.info
@@ -173,6 +174,18 @@ class Target:
             return None
         return self._first("bpfx_selector", abi=abi, features=self.features(features))
 
+    def llvm_info(self) -> TargetInfo | None:
+        """The TargetInfo whose LLVM triple and features the LLVM tier uses: this target's, else its base's."""
+        return next((info for info in self._chain() if info.llvm_triple), None)
+
+    def reloc_types(self) -> dict:
+        """ELF relocation number -> RelocType: the ``bpfx_reloc_types`` hook, else the selector's."""
+        types = self._first("bpfx_reloc_types")
+        if types is None:
+            selector = self.selector()
+            types = dict(getattr(selector, "reloc_types", None) or {})
+        return types
+
     def machine(self) -> Executor | None:
         return self._first("bpfx_machine")
 
@@ -203,7 +216,7 @@ class Target:
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
         entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
         for hid, impl in (impls or {}).items():
-            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}")
+            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
@@ -239,7 +252,7 @@ class Target:
             hooks.append("machine")
         if any(hasattr(p.module, "bpfx_run") for p in self._plugins()):
             hooks.append("run")
-        if self.info.llvm_triple and importlib.util.find_spec("bpfx.llvm") is not None:
+        if self.llvm_info() is not None and importlib.util.find_spec("bpfx.llvm") is not None:
             hooks.append("llvm")  # the LLVM tier can serve any target that names a triple
         return hooks
 

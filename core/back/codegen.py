@@ -229,6 +229,12 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         from ..front.cfg import build_cfg
 
         accesses = build_cfg(source).ctx_accesses
+        try:
+            ptype.check_stores(source, accesses)
+        except BpfxError as err:
+            if packet is not None and err.insn is not None:
+                err.insn = packet.origin[err.insn]
+            raise
     if packet is not None:
         for pc, insn in enumerate(packet.insns):
             origin = OPCODES[program.insns[packet.origin[pc]].opcode]

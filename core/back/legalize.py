@@ -128,9 +128,7 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
         info = OPCODES[insn.opcode]
         if info.kind == Kind.CALL or (info.kind == Kind.JA and info.cls == Cls.JMP32):
             new[at] = insn._replace(imm=rel)
-        else:
-            if not -0x8000 <= rel < 0x8000:
-                raise Unsupported("a jump grew out of the 16-bit offset range while legalising", insn=origin[at])
+        else:  # may leave the 16-bit range: legalised code is never encoded as is, selectors branch by label
             new[at] = insn._replace(off=rel)
     return Legalized(new, origin, {start[k]: v for k, v in functions.items()})
 
@@ -385,7 +383,7 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
                                                                   prog_type.ctx_struct), pcs=ctx_accesses)
     passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS)]
-    needs_scan = not abi.has_atomics or abi.atomic_widths != {4, 8} or not abi.has_bswap
+    needs_scan = not abi.has_atomics or abi.atomic_widths != {4, 8} or not abi.has_bswap or not abi.has_sdiv
     for i, insn in enumerate(result.insns if needs_scan else ()):
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
@@ -394,6 +392,9 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
             raise Unsupported(f"{info.size * 8}-bit atomic {name} is not supported by this target", insn=i)
         if info is not None and info.kind == Kind.ENDIAN and not abi.has_bswap:
             raise Unsupported("byte swap is not supported by this target", insn=i)
+        if (info is not None and info.kind == Kind.ALU and info.op in ("div", "mod") and insn.off == 1
+                and not abi.has_sdiv):
+            raise Unsupported(f"signed {info.op} (s{info.op}) is not supported by this target", insn=i)
     passes.append((_guards(abi), _GUARDED_OPS))
     if abi.imm_bits < 32:
         passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS))

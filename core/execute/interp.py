@@ -12,10 +12,13 @@ from ..errors import BpfxError, RuntimeFault, Unsupported
 from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Cls, Kind, Pseudo,
                   imm64)
 from ..front.program import Program
+from .runtime import layout
 
 M64 = (1 << 64) - 1
 M32 = 0xFFFFFFFF
 EXIT_PC = -1
+RETURN_PC = -2  # a callback (bpf_loop, for_each_map_elem) returning to the helper that called it
+FUNC_BASE = layout.CODE_BASE  # BPF_PSEUDO_FUNC values: FUNC_BASE + 8 * slot
 
 
 def _sx(value: int, bits: int) -> int:
@@ -92,7 +95,8 @@ class _Stop(Exception):
 
 
 class Interpreter:
-    def __init__(self, program: Program, runtime, budget: int):
+    def __init__(self, program: Program, runtime, budget: int, prepare=None):
+        self.prepare = prepare
         self.rt = runtime
         self.mem = runtime.memory
         self.budget = budget
@@ -100,6 +104,8 @@ class Interpreter:
         self.frames: list[tuple[int, list[int]]] = []
         self.table = self._build()
         self.load(program)
+        self.count = 0
+        runtime.invoke = self.invoke
 
     def load(self, program: Program) -> None:
         self.program = program
@@ -229,6 +235,8 @@ class Interpreter:
                 r[d] = rt.map_address(imm)
             elif s == Pseudo.MAP_VALUE:
                 r[d] = (rt.map_value_address(imm) + nxt.imm) & M64
+            elif s == Pseudo.FUNC:  # a callback's address: where its first slot would sit in a code image
+                r[d] = FUNC_BASE + (pc + 1 + imm) * 8
             else:
                 raise Unsupported(f"lddw with src {s} ({Pseudo(s).name}) is not supported")
             return pc + 2
@@ -242,7 +250,7 @@ class Interpreter:
         if rt.pending_tail_call is not None:
             target, rt.pending_tail_call = rt.pending_tail_call, None
             self.frames.clear()
-            self.load(target)
+            self.load(self.prepare(target) if self.prepare is not None else target)
             r[1], r[10] = rt.entry_args[0], rt.stack_top
             self.next_pc = 0
 
@@ -304,32 +312,65 @@ class Interpreter:
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def run(self) -> int:
-        r, budget = self.r, self.budget
+        r = self.r
         r[1:6] = self.rt.entry_args
         r[10] = self.rt.stack_top
-        pc = count = 0
         try:
-            while pc != EXIT_PC:
-                handler, d, s, off, imm, extra = self.code[pc]
+            self._loop(0)
+        except _Stop:
+            pass
+        return r[0]
+
+    def _loop(self, pc: int) -> int:
+        """Run from ``pc`` until the program exits or a callback returns; the pc it stopped at."""
+        budget, count = self.budget, self.count
+        try:
+            while pc >= 0:
+                handler, d, s, off, imm, extra = self.code[pc]  # not cached: a tail call replaces the code
                 count += 1
                 if count > budget:
                     raise RuntimeFault(f"instruction budget of {budget} exhausted")
                 pc = handler(pc, d, s, off, imm, extra)
-        except _Stop:
-            pass
         except (IndexError, TypeError):
             if 0 <= pc < len(self.code) and self.code[pc][0] is not None:
                 raise
             raise RuntimeFault(f"control reached invalid instruction slot {pc}", insn=pc) from None
         except BpfxError as err:
             raise err.at(file=self.program.file, section=self.program.section, insn=pc) from None
-        self.count = count
+        finally:
+            self.count = count
+        return pc
+
+    def invoke(self, address: int, args: tuple[int, ...]) -> int:
+        """Call the BPF function at ``address`` (a BPF_PSEUDO_FUNC value) with ``args``; its r0. What helpers
+        that take callbacks (bpf_loop, bpf_for_each_map_elem, timers) use. r6-r10 survive, as for any call."""
+        slot, rem = divmod(address - FUNC_BASE, 8)
+        if rem or not 0 <= slot < len(self.code) or slot not in self.program.functions and not self._is_start(slot):
+            raise RuntimeFault(f"callback address 0x{address:x} is not a function of the program")
+        r = self.r
+        if len(self.frames) + 1 >= MAX_CALL_DEPTH:
+            raise RuntimeFault(f"call depth exceeds {MAX_CALL_DEPTH} frames")
+        saved_frames = len(self.frames)
+        self.frames.append((RETURN_PC, r[6:11]))
+        r[1:1 + len(args)] = [a & M64 for a in args]
+        r[10] = (r[10] - STACK_SIZE) & M64
+        if self._loop(slot) != RETURN_PC:
+            raise _Stop  # the callback ended the whole program (a tail call or an unwinding helper)
+        del self.frames[saved_frames:]
         return r[0]
 
+    def _is_start(self, slot: int) -> bool:
+        from ..front.validate import function_starts
 
-def interpret(program: Program, runtime, *, budget: int = 10_000_000):
-    """Run ``program`` against ``runtime`` and return its Result."""
-    interp = Interpreter(program, runtime, budget)
+        return slot in function_starts(self.program)
+
+
+def interpret(program: Program, runtime, *, budget: int = 10_000_000, prepare=None):
+    """Run ``program`` against ``runtime`` and return its Result.
+
+    ``prepare(program) -> Program``, if given, turns a tail call's target into what runs in its place (an
+    executor whose programs are normalised BPF normalises the callee too)."""
+    interp = Interpreter(program, runtime, budget, prepare)
     r0 = interp.run()
     top = runtime.stack_top
     stack = runtime.memory.read(top - STACK_SIZE, STACK_SIZE)

@@ -45,13 +45,18 @@ class _Run:
         self._map_runtime()
         self._map_trampolines()
         self._block_sizes: dict[tuple[int, int], int] = {}
-        self._decoder = None
+        self._count_insns = None  # code bytes -> instructions, for variable-length ISAs
         if not machine.insn_size:
-            import capstone
+            if callable(machine.decoder):
+                self._count_insns = machine.decoder
+            elif machine.decoder is not None:
+                import capstone
 
-            if machine.decoder is None:
-                raise LinkError("a variable-length Machine (insn_size=0) needs a capstone decoder (arch, mode)")
-            self._decoder = capstone.Cs(*machine.decoder)
+                md = capstone.Cs(*machine.decoder)
+                self._count_insns = lambda code: sum(1 for _ in md.disasm_lite(code, 0))
+            else:
+                raise LinkError("a variable-length Machine (insn_size=0) needs a decoder: capstone (arch, mode) "
+                                "or a function code -> instruction count")
         # Every executed block counts, wherever it is: image code, trampolines, or a stray jump.
         self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         if machine.setup is not None:
@@ -78,6 +83,7 @@ class _Run:
     def _from_runtime(self) -> None:
         for region in self.rt.memory.regions:
             if region.writable and len(region.buf):
+                self._map(region.base, len(region.buf))  # a helper may have added one (bpf_ringbuf_reserve)
                 self.uc.mem_write(region.base, bytes(region.buf))
 
     # -- helpers --------------------------------------------------------------------------------------------
@@ -144,14 +150,13 @@ class _Run:
         return base + image.entry_offset()
 
     def _on_block(self, uc, address, size, _user) -> None:
-        if self._decoder is None:
+        if self._count_insns is None:
             self.count += size // self.machine.insn_size
         else:
             key = (address, size)
             n = self._block_sizes.get(key)
             if n is None:
-                n = self._block_sizes[key] = sum(1 for _ in self._decoder.disasm_lite(bytes(uc.mem_read(address,
-                                                                                                      size)), address))
+                n = self._block_sizes[key] = self._count_insns(bytes(uc.mem_read(address, size)))
             self.count += n
         if self.count > self.budget:
             self.fault = RuntimeFault(f"instruction budget of {self.budget} native instructions exhausted")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -9,6 +10,7 @@ import sys
 from ..errors import BpfxError, Unsupported, UsageError
 from ..plugins import get_target
 from ..front.program import Object, Program
+from ..front.progtypes import prog_type as get_prog_type
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
 SAFETY_MODES = ("structural", "verify", "checked")
@@ -81,10 +83,13 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None, safety: str | None = None):
-    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
-    from ..back.codegen import compile_program
+            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0,
+            safety: str | None = None):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier).
 
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``); the
+        run-time checks of ``checked`` are BPF, so the LLVM tier compiles them like the rest.
+    """
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
     impls = tgt.helper_impls(program.prog_type, impls)
@@ -93,8 +98,8 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
                                                                                               helpers))
     origin = program.__dict__.get("origin")
     try:
-        image = compile_program(program, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
-                                features=features, seed=seed)
+        image = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                          seed=seed, opt=opt)(program)
     except BpfxError as err:
         if origin is not None and err.insn is not None and 0 <= err.insn < len(origin):
             err.insn = origin[err.insn]
@@ -107,13 +112,27 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     return dataclasses.replace(image, line_map=tuple((off, origin[b] if b >= 0 else b) for off, b in image.line_map))
 
 
+def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
+    """Program -> Image for ``tgt``: the baseline selector at -O0, else the LLVM tier."""
+    if opt:
+        from ..llvm import compile_program as llvm_compile
+
+        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, impls=impls, context=context,
+                                         features=features, harden=harden)
+    from ..back.codegen import compile_program
+
+    return lambda prog: compile_program(prog, tgt, helpers=helpers, impls=impls, context=context, harden=harden,
+                                        features=features, seed=seed)
+
+
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None, safety: str | None = None):
+                seed: int | None = None, map_init=None, opt: int = 0, safety: str | None = None):
     """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
     Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
-    HelperImpl), which override the runtime's built-ins on every target.
+    HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
+    tier; targets that run programs themselves (interp, host) ignore it (host always optimises).
 
     :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
     """
@@ -140,22 +159,23 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
+        ptype = get_prog_type(program.prog_type)
+        if ptype.ctx_struct and not ptype.writable_all:  # what the context pass checks for compiled targets
+            from ..front.cfg import build_cfg
+
+            ptype.check_stores(program, build_cfg(program).ctx_accesses)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         rt.prepare = prepare
-        result = tgt.run(program, rt, budget, {"harden": harden})
+        result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from ..back.codegen import compile_program
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
     rt.prepare = prepare
-
-    def compile_fn(prog: Program):
-        return compile_program(prog, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
-                               features=features, seed=seed)
-
+    compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                           seed=seed, opt=opt)
     image = compile_fn(program)
     rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
     rt.compile = compile_fn
@@ -165,12 +185,13 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
         raise err.at(file=program.file, section=program.section) from None
 
 
-def load_for(path: str, tgt, *, prog_type: str | None = None) -> Object:
+def load_for(path: str, tgt, *, prog_type: str | None = None, externs: dict[str, int] | None = None,
+             btf=None) -> Object:
     """Load ``path`` and validate each program with the helpers ``tgt`` provides beyond the UAPI ones."""
     from ..front.loader import load
     from ..front.validate import validate
 
-    obj = load(path, prog_type=prog_type, validate=False)
+    obj = load(path, prog_type=prog_type, validate=False, externs=externs, btf=btf)
     for prog in obj.programs:
         validate(prog, helpers=allowed_helpers(tgt, prog.prog_type))
     return obj
@@ -205,7 +226,8 @@ def _packet(args) -> bytes | None:
 
 
 def cmd_run(args) -> int:
-    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type)
+    obj = load_for(args.file, get_target(args.target), prog_type=args.prog_type, externs=_externs(args),
+                   btf=args.btf)
     program = obj.program(args.section)
     mem = None
     if args.mem:
@@ -215,7 +237,7 @@ def cmd_run(args) -> int:
         except OSError as exc:
             raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr), safety=args.safety)
+                         harden=args.harden, features=_features(args.mattr), opt=args.opt, safety=args.safety)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -237,11 +259,31 @@ def cmd_compile(args) -> int:
     from ..back.writers import FORMATS, write
 
     tgt = get_target(args.target)
-    obj = load_for(args.file, tgt, prog_type=args.prog_type)
+    obj = load_for(args.file, tgt, prog_type=args.prog_type, externs=_externs(args), btf=args.btf)
     program = obj.program(args.section)
-    if tgt.abi() is None:
+    if args.emit:
+        if not args.opt:
+            raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")
+        if tgt.name == "host":  # what the host JIT compiles: the checked, virtual-address model
+            from ..llvm.host import jit
+
+            lib = jit().library(program, args.opt)
+            text = lib.llvm_ir if args.emit == "llvm" else lib.emit_assembly()
+        else:
+            from ..llvm import emit_text
+
+            text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden,
+                             features=_features(args.mattr))
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w") as f:
+                f.write(text)
+        return 0
+    if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), safety=args.safety)
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt,
+                    safety=args.safety)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -253,11 +295,25 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
+    write(image, fmt, out, program=program, disasm=disasm, abi=None if args.opt else tgt.abi())  # LLVM allocates
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)
     return 0
+
+
+def _externs(args) -> dict[str, int]:
+    """--extern NAME=VALUE options as a dict."""
+    externs = {}
+    for item in args.extern or ():
+        name, sep, value = item.partition("=")
+        try:
+            externs[name] = int(value, 0)
+        except ValueError:
+            raise UsageError(f"--extern takes NAME=VALUE with an integer value, not {item!r}") from None
+        if not sep or not name:
+            raise UsageError(f"--extern takes NAME=VALUE, not {item!r}")
+    return externs
 
 
 def _common(p, default_target: str | None) -> None:
@@ -266,14 +322,27 @@ def _common(p, default_target: str | None) -> None:
                    help="target name (see bpfx --list-targets)" + (f"; default {default_target}"
                                                                    if default_target else ""))
     p.add_argument("--section", "-s", help="program to use: its section or function name (default: the only one)")
-    p.add_argument("--prog-type", help="program type for .s/.bin input (xdp, sched_cls, socket_filter, mem; "
-                                       "default mem); ELF objects take it from the section name")
+    p.add_argument("--prog-type", help="program type (xdp, sched_cls, socket_filter, kprobe, mem, ...; see "
+                                       "specs/program_types.toml): default mem for .s/.bin input; ELF objects take it "
+                                       "from the section name, and any executable section loads with this")
+    p.add_argument("--extern", action="append", metavar="NAME=VALUE",
+                   help="value of a __kconfig extern or address of a __ksym extern (repeatable)")
+    p.add_argument("--btf", metavar="FILE", help="target BTF (raw, e.g. /sys/kernel/btf/vmlinux) for CO-RE "
+                                                 "relocations")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
     p.add_argument("--safety", choices=SAFETY_MODES,
                    help="structural: the validator's checks only; verify: reject what the verifier cannot prove "
-                        "safe; checked: compile a run-time check for it (default: checked for targets that "
-                        "generate code, structural for the interpreter)")
+                        "safe; checked: compile a run-time check for it (default: the target's, structural "
+                        "unless its plugin says otherwise)")
+    p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",
+                   help="0: the baseline selector (default); 1-3: the LLVM tier at that optimisation level")
+
+
+def _opt_level(text: str) -> int:
+    if text not in ("0", "1", "2", "3"):
+        raise argparse.ArgumentTypeError(f"optimisation level must be 0, 1, 2 or 3, not {text!r}")
+    return int(text)
 
 
 def register(sub) -> None:
@@ -294,4 +363,6 @@ def register(sub) -> None:
     _common(c, None)
     c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
     c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
+    c.add_argument("--emit", choices=("llvm", "asm"), help="with -O1..-O3: print the optimised LLVM IR or the "
+                                                            "target assembly instead of writing code")
     c.set_defaults(func=cmd_compile)

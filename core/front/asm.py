@@ -304,11 +304,16 @@ def format_insn(insn: Insn, nxt: Insn | None = None) -> str:
     return f".insn 0x{insn.opcode:02x}"
 
 
-def disassemble(insns: list[Insn]) -> str:
+def disassemble(insns: list[Insn], source: list[tuple[int, str]] | None = None) -> str:
+    """Assembler text for ``insns``; ``source`` (slot, C line) pairs, from .BTF.ext line info, become ``#``
+    comments before the instructions they produced (the text still assembles)."""
     lines = []
+    notes = dict(source or ())
     i = 0
     while i < len(insns):
         insn = insns[i]
+        if i in notes:
+            lines.append(f"# {notes[i]}")
         if insn.opcode == 0x18 and i + 1 < len(insns):
             lines.append(format_insn(insn, insns[i + 1]))
             i += 2

@@ -64,6 +64,7 @@ class BTF:
         if magic != 0xEB9F:
             raise self._bad("bad magic")
         self.strings = bytes(data[hdr_len + str_off:hdr_len + str_off + str_len])
+        self._names: dict[int, str] = {}
         self.types: list[BtfType] = [BtfType(0, "", 0, False, 0, None)]  # id 0 is void
         pos, end = hdr_len + type_off, hdr_len + type_off + type_len
         if end > len(data):
@@ -94,8 +95,12 @@ class BTF:
         return ValidationError(f"malformed BTF: {why}", file=self.file, section=".BTF")
 
     def name(self, off: int) -> str:
-        end = self.strings.find(b"\0", off)
-        return self.strings[off:end if end >= 0 else len(self.strings)].decode("utf-8", "replace")
+        cached = self._names.get(off)
+        if cached is None:
+            end = self.strings.find(b"\0", off)
+            cached = self._names[off] = self.strings[off:end if end >= 0 else len(self.strings)].decode(
+                "utf-8", "replace")
+        return cached
 
     def type(self, tid: int) -> BtfType:
         if not 0 <= tid < len(self.types):
@@ -288,7 +293,7 @@ def core_value(relo: CoreRelo, local: BTF, target: BTF | None, *, where: str) ->
     if target is local and kind.startswith("field"):  # same definitions: follow the indices
         return _local_field(relo, local, spec, kind, what, where)
     if target is None:
-        raise LinkError(f"CO-RE relocation ({kind}) against {what} needs the target's BTF (pass btf=...)",
+        raise LinkError(f"CO-RE relocation ({kind}) against {what} needs the target's BTF (btf=..., --btf FILE)",
                         file=where)
     ttid = target.find(_essential(lt.name), (lt.kind,)) if lt.name else None
     if kind in ("type_exists", "type_matches"):

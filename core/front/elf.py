@@ -17,9 +17,11 @@ twin; ``Program.endian`` records the byte order so that running them on a little
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
+import zlib
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -58,7 +60,7 @@ def load_elf(path: str, data: bytes | None = None, *, externs: dict[str, int] | 
     except BpfxError:
         raise
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError, TypeError,
-            UnicodeDecodeError, AssertionError, RecursionError) as exc:
+            UnicodeDecodeError, AssertionError, RecursionError, OverflowError, MemoryError, zlib.error) as exc:
         raise ValidationError(f"malformed ELF object ({type(exc).__name__}: {exc})", file=path) from None
 
 
@@ -67,6 +69,27 @@ class _Func:
 
     def __init__(self, name: str, section: str, start: int, end: int, is_global: bool = True):
         self.name, self.section, self.start, self.end, self.is_global = name, section, start, end, is_global
+
+
+_STT = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC", 3: "STT_SECTION", 4: "STT_FILE", 5: "STT_COMMON",
+        6: "STT_TLS"}
+_STB = {0: "STB_LOCAL", 1: "STB_GLOBAL", 2: "STB_WEAK"}
+
+
+class _Sym:
+    """An ELF symbol, read the way pyelftools presents one (``sym["st_value"]``, ``sym["st_info"]["type"]``)."""
+
+    __slots__ = ("name", "_fields")
+
+    def __init__(self, strtab: bytes, name_off: int, info: int, _other: int, shndx: int, value: int, size: int):
+        end = strtab.find(b"\0", name_off)
+        self.name = strtab[name_off:end if end >= 0 else len(strtab)].decode("utf-8", "replace")
+        self._fields = {"st_value": value, "st_size": size, "st_shndx": shndx,
+                        "st_info": {"type": _STT.get(info & 0xF, f"STT_{info & 0xF}"),
+                                    "bind": _STB.get(info >> 4, f"STB_{info >> 4}")}}
+
+    def __getitem__(self, key: str):
+        return self._fields[key]
 
 
 def decode_be(body: bytes) -> list[Insn]:
@@ -101,7 +124,7 @@ class _Loader:
             raise self.fail(f"wrong e_machine {machine} (expected EM_BPF, 247)")
         self.sections = list(elf.iter_sections())
         symtab = elf.get_section_by_name(".symtab")
-        self.symbols = list(symtab.iter_symbols()) if symtab is not None else []
+        self.symbols = self._symbols(symtab) if symtab is not None else []
         self.code: dict[str, list[Insn]] = {}
         decode = _decode_le if self.e == "<" else decode_be
         for sec in self.sections:
@@ -144,6 +167,14 @@ class _Loader:
         return ptype.name if ptype is not None else UNSPEC
 
     # -- sections and symbols ---------------------------------------------------------------------------------
+    def _symbols(self, symtab) -> list[_Sym]:
+        """The symbol table, read in bulk (pyelftools' per-symbol parsing dominates loading big objects)."""
+        link = symtab["sh_link"]
+        strtab = self.sections[link].data() if 0 < link < len(self.sections) else b""
+        body = symtab.data()
+        body = body[:len(body) - len(body) % 24]
+        return [_Sym(strtab, *entry) for entry in struct.iter_unpack(self.e + "IBBHQQ", body)]
+
     def _sec_name(self, sym) -> str | None:
         shndx = sym["st_shndx"]
         if not isinstance(shndx, int) or not 0 < shndx < len(self.sections):
@@ -224,11 +255,14 @@ class _Loader:
             if not is_code and not (target.name == ".maps" or target.name.startswith("maps")):
                 continue
             table = out.setdefault(target.name, {})
-            for rel in sec.iter_relocations():
-                offset, rtype = rel["r_offset"], rel["r_info_type"]
-                if rel["r_info_sym"] >= len(self.symbols):
-                    raise self.fail(f"relocation against unknown symbol {rel['r_info_sym']}", target.name)
-                sym = self.symbols[rel["r_info_sym"]]
+            fmt = self.e + ("QQq" if sec["sh_type"] == "SHT_RELA" else "QQ")
+            body = sec.data()
+            body = body[:len(body) - len(body) % struct.calcsize(fmt)]
+            for offset, info, *_addend in struct.iter_unpack(fmt, body):
+                rtype, symbol = info & 0xFFFFFFFF, info >> 32
+                if symbol >= len(self.symbols):
+                    raise self.fail(f"relocation against unknown symbol {symbol}", target.name)
+                sym = self.symbols[symbol]
                 if not is_code:
                     table[offset] = (rtype, sym)
                     continue
@@ -252,11 +286,20 @@ class _Loader:
             return
         target = self.target_btf
         if target is not None and not isinstance(target, B.BTF):
+            name = target if isinstance(target, str) else "<btf>"
             raw = target
             if isinstance(target, str):
-                with open(target, "rb") as f:
-                    raw = f.read()
-            target = B.BTF(raw, file=str(self.target_btf) if isinstance(self.target_btf, str) else None)
+                try:
+                    with open(target, "rb") as f:
+                        raw = f.read()
+                except OSError as exc:
+                    raise BpfxError(f"cannot read BTF: {exc.strerror}", file=target) from None
+            if raw[:4] == b"\x7fELF":  # an ELF file (vmlinux, a module, an object): its .BTF section
+                sec = ELFFile(io.BytesIO(raw)).get_section_by_name(".BTF")
+                if sec is None:
+                    raise ValidationError("no .BTF section", file=name)
+                raw = sec.data()
+            target = B.BTF(raw, file=name)
         for sec, items in relos.items():
             code = self.code.get(sec)
             if code is None:
@@ -272,6 +315,8 @@ class _Loader:
                     raise err.at(section=sec, insn=relo.insn) from None
                 insn = code[relo.insn]
                 op_class = insn.opcode & 7
+                if not -(1 << 31) <= value < (1 << 32) or (op_class in (1, 2, 3) and not -0x8000 <= value < 0x8000):
+                    raise self.fail(f"CO-RE relocation value {value} does not fit the instruction", sec, relo.insn)
                 if op_class in (1, 2, 3) and insn.opcode != LD_IMM64:  # LDX, ST, STX: the offset moves
                     code[relo.insn] = insn._replace(off=value)
                 elif insn.opcode == LD_IMM64:
@@ -320,8 +365,11 @@ class _Loader:
         if values is not None and values[1] is not None and fields.get("type") in (MapType.ARRAY_OF_MAPS,
                                                                                    MapType.HASH_OF_MAPS):
             inner, _ = self._btf_map(f"{name}.inner", values[1])
-        return MapDef(name, int(fields.get("type", 0)), int(fields.get("key_size", 0)),
-                      int(fields.get("value_size", 0)), int(fields.get("max_entries", 0)),
+        mtype = int(fields.get("type", 0))
+        value_size = int(fields.get("value_size", 0))
+        if not value_size and mtype in (MapType.PROG_ARRAY, MapType.ARRAY_OF_MAPS, MapType.HASH_OF_MAPS):
+            value_size = 4  # as libbpf: the values are program or map fds
+        return MapDef(name, mtype, int(fields.get("key_size", 0)), value_size, int(fields.get("max_entries", 0)),
                       int(fields.get("map_flags", 0)), inner=inner), fields
 
     def _legacy_maps(self, sec, maps: list[MapDef], index: dict) -> None:
@@ -365,10 +413,15 @@ class _Loader:
         if not variables:
             return {}
         out = {}
-        size = max(off + sz for _n, _t, off, sz in variables)
+        size = 0
+        for name, tid, _off, _sz in variables:  # as libbpf: the object leaves the layout to the loader
+            sz = max(self.btf.size(tid), 1)
+            align = min(sz, 8)
+            size = (size + align - 1) // align * align
+            out[name] = (size, sz)
+            size += sz
         data = bytearray(size)
-        for name, _tid, off, sz in variables:
-            out[name] = (off, sz)
+        for name, (off, sz) in out.items():
             if name in self.externs:
                 value = int(self.externs[name]) & ((1 << (8 * sz)) - 1)
                 data[off:off + sz] = value.to_bytes(sz, "little" if self.e == "<" else "big")
@@ -436,6 +489,9 @@ class _Loader:
                         sym = rel[1]
                         tsec = self._sec_name(sym)
                         if tsec is None:
+                            if self.btf is not None and any(v[0] == sym.name for v in self.btf.datasec(".ksyms")):
+                                raise self.fail(f"call to kfunc {sym.name!r}: kernel functions are not supported",
+                                                fn.section, at, LinkError)
                             raise self.fail(f"call to undefined function {sym.name!r}", fn.section, at, LinkError)
                         target = sym["st_value"] // INSN_SIZE + insn.imm + 1
                     else:
@@ -494,6 +550,9 @@ class _Loader:
             return [insn._replace(src=Pseudo.MAP_FD, imm=self.map_index[(sec, value)]), second]
         if (sec, -1) in self.map_index:
             offset = sym["st_value"] + insn.imm
+            size = self.maps[self.map_index[(sec, -1)]].value_size
+            if not 0 <= offset <= size:
+                raise self.fail(f"lddw refers to offset {offset} of {sec} ({size} bytes)", fn.section, at)
             return [insn._replace(src=Pseudo.MAP_VALUE, imm=self.map_index[(sec, -1)]), second._replace(imm=offset)]
         raise self.fail(f"lddw refers to {sym.name or sec!r} in section {sec!r}, which is not a map or global data",
                         fn.section, at)
@@ -535,6 +594,7 @@ def _replace(mapdef: MapDef, **changes) -> MapDef:
 _SPACE = re.compile(r"\s+")
 
 
+@functools.lru_cache(maxsize=65536)
 def _line_text(li: B.LineInfo) -> str:
     where = li.file.rsplit("/", 1)[-1]
     return f"{where}:{li.line}: {_SPACE.sub(' ', li.source)}" if li.source else f"{where}:{li.line}"

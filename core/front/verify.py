@@ -54,23 +54,6 @@ CTX_OR_NULL = frozenset({"get_netns_cookie"})
 # Context fields that are pointers (the UAPI stores them as u32) and the Val kind a load of each gives.
 _CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META, "skb_data": PACKET,
                  "skb_data_end": PKT_END}
-# Context fields a program may write, per program type (the kernel's is_valid_access write rules).
-_CB = ("cb0", "cb1", "cb2", "cb3", "cb4")
-CTX_WRITABLE = {
-    "sched_cls": frozenset({"mark", "priority", "tc_index", *_CB, "tc_classid", "queue_mapping"}),
-    "sched_act": frozenset({"mark", "priority", "tc_index", *_CB, "tc_classid", "queue_mapping"}),
-    "socket_filter": frozenset(_CB),
-    "cgroup_skb": frozenset({"mark", "priority", *_CB}),
-    "lwt_in": frozenset({"mark", "priority", *_CB}), "lwt_out": frozenset({"mark", "priority", *_CB}),
-    "lwt_xmit": frozenset({"mark", "priority", *_CB}), "lwt_seg6local": frozenset({"mark", "priority", *_CB}),
-    "sk_skb": frozenset({"tc_index", "mark", "priority", *_CB}),
-    "sock_ops": frozenset({"reply", "replylong0", "replylong1", "replylong2", "replylong3", "sk_txhash"}),
-    "cgroup_sock": frozenset({"bound_dev_if", "mark", "priority"}),
-    "cgroup_sock_addr": frozenset({"user_ip4", "user_ip60", "user_ip61", "user_ip62", "user_ip63", "user_port",
-                                   "msg_src_ip4", "msg_src_ip60", "msg_src_ip61", "msg_src_ip62", "msg_src_ip63"}),
-    "cgroup_sockopt": frozenset({"level", "optname", "optlen", "retval"}),
-    "cgroup_sysctl": frozenset({"file_pos"}),
-}
 
 
 class Val(NamedTuple):
@@ -323,7 +306,7 @@ class Verifier:
         self.insns = program.insns
         self.ptype = get_prog_type(program.prog_type)
         self.ctx_by_off = {off: (name, size) for name, (off, size) in self.ptype.ctx_fields.items()}
-        self.writable = CTX_WRITABLE.get(self.ptype.name, frozenset())
+        self.writable = self.ptype.writable  # specs/program_types.toml: the kernel's write rules
         self.mem_size = mem_size
         self.assume = assume_checks
         self.budget = budget
@@ -1018,8 +1001,8 @@ class Verifier:
             self.fail(pc, what, f"{what} at a variable offset ({at}) of the context", definite=False)
             return scalar_val(_sized(size, False))
         o = base.s.smin + off
-        if not self.ctx_by_off:  # tracing contexts (raw arguments): readable anywhere within, never written
-            if write:
+        if not self.ctx_by_off:  # tracing contexts (raw arguments): readable anywhere within
+            if write and not self.ptype.writable_all:
                 self.fail(pc, what, f"{what}: {self.ptype.ctx_struct} is read-only", definite=True)
             elif 0 <= o and o + size <= self.ptype.ctx_size:
                 self.ok(pc, what)
@@ -1044,7 +1027,7 @@ class Verifier:
                 return scalar_val(_sized(size, False))
             self.ok(pc, what)
             return Val(kind, _ZERO)
-        if write and (name not in self.writable or atomic):
+        if write and ((name not in self.writable and not self.ptype.writable_all) or atomic):
             self.fail(pc, what, f"{what}: {self.ptype.ctx_struct}.{name} is read-only", definite=True)
             return UNKNOWN
         if write and value is not None and value.kind not in (SCALAR, UNINIT):

@@ -24,18 +24,30 @@ def cmd_asm(args) -> int:
     return 0
 
 
+def _load(args, validate: bool = True):
+    from ..execute.runner import _externs
+
+    return load(args.file, validate=validate, prog_type=args.prog_type, externs=_externs(args), btf=args.btf)
+
+
+def _object_options(p) -> None:
+    p.add_argument("--prog-type", help="program type for every program (any executable section then loads)")
+    p.add_argument("--extern", action="append", metavar="NAME=VALUE", help="a __kconfig/__ksym extern's value")
+    p.add_argument("--btf", metavar="FILE", help="target BTF for CO-RE relocations")
+
+
 def cmd_disasm(args) -> int:
-    obj = load(args.file, validate=False)
+    obj = _load(args, validate=False)
     progs = [obj.program(args.section)] if args.section else obj.programs
     for prog in progs:
         if len(progs) > 1:
             print(f"{prog.section} ({prog.name}):")
-        print(disassemble(prog.insns), end="")
+        print(disassemble(prog.insns, prog.lines), end="")
     return 0
 
 
 def cmd_cfg(args) -> int:
-    obj = load(args.file)
+    obj = _load(args)
     prog = obj.program(args.section)
     cfg = build_cfg(prog)
     if args.format == "dot":
@@ -56,6 +68,7 @@ def register(sub) -> None:
     d = sub.add_parser("disasm", help="disassemble a BPF object, assembly or raw file")
     d.add_argument("file")
     d.add_argument("--section", "-s")
+    _object_options(d)
     d.set_defaults(func=cmd_disasm)
     c = sub.add_parser("cfg", help="print a program's control-flow graph",
                        description="Basic blocks, edges and loops (back edges) of a program; --format dot for "
@@ -63,4 +76,5 @@ def register(sub) -> None:
     c.add_argument("file")
     c.add_argument("--section", "-s")
     c.add_argument("--format", choices=("text", "dot"), default="text")
+    _object_options(c)
     c.set_defaults(func=cmd_cfg)

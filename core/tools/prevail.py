@@ -306,17 +306,18 @@ def run_case(path: str, case: dict) -> CaseResult:
 
 
 def _ensure_prog_type(types: dict) -> None:
-    from ..front import verify as V
-    from ..front.progtypes import ProgType, helpers
+    import dataclasses
+
+    from ..front.progtypes import helpers
 
     if PROG_TYPE in types:
         return
     fields = {"data": (0, 4), "data_end": (4, 4)}
     fields.update({f"field{o}": (o, 4) for o in range(8, 64, 4)})
-    types[PROG_TYPE] = ProgType(name=PROG_TYPE, sections=(), ctx_struct="prevail_ctx", ctx_size=64, packet=True,
-                                helper_ids=frozenset(helpers()), return_codes={}, ctx_fields=fields,
-                                device_struct="", device_ctx_size=0, device_ctx={}, helper_overrides={})
-    V.CTX_WRITABLE[PROG_TYPE] = frozenset(f for f in fields if f.startswith("field"))
+    types[PROG_TYPE] = dataclasses.replace(types["xdp"], name=PROG_TYPE, sections=(), ctx_struct="prevail_ctx",
+                                           ctx_size=64, helper_ids=frozenset(helpers()), return_codes={},
+                                           ctx_fields=fields, writable=frozenset(f for f in fields if
+                                                                                 f.startswith("field")))
 
 
 def run_suite(directory: str) -> list[CaseResult]:

@@ -1,4 +1,5 @@
-"""A listing: each BPF instruction followed by the native instructions generated for it."""
+"""A listing: each BPF instruction followed by the native instructions generated for it; the C source line an
+instruction starts (from the object's .BTF.ext line info) comes before it, like ``bpftool prog dump jited linum``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ def _rows(image: Image, segments, disasm) -> list[list[tuple[int, int, str]]]:
 
 
 def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
+    """``disasm(code, address) -> [(address, size, text)]``; if it has a ``footer(image) -> str`` attribute,
+    that line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
     if abi is not None:
@@ -26,12 +29,13 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
         bounds.insert(0, 0)
     rows = _rows(image, [(off, bounds[i + 1]) for i, (off, _) in enumerate(marks)], disasm)
     sizes = {size for chunk in rows for _, size, _ in chunk}
-    # Fixed-size instruction words read as numbers (the ISA manuals' notation); anything else (x86, RISC-V with
-    # compressed instructions) as bytes in memory order.
-    as_words = len(sizes) == 1 and sizes <= {4, 8}
-    width = max(sizes, default=4) * 2
+    # Instructions made of 16-bit parcels (arm64, RISC-V with or without compressed forms, nfp's 64-bit words)
+    # read as little-endian numbers, the ISA manuals' notation; byte-granular ISAs (x86) as bytes in memory order.
+    as_words = sizes <= {2, 4, 8}
+    width = max(8, 2 * max(sizes, default=4))
     relocs = sorted(image.relocs, key=lambda r: r.offset)
     labelled = set()
+    source = dict(program.lines) if program is not None and program.lines else {}
     for i, (off, bpf) in enumerate(marks):
         end = bounds[i + 1]
         if off in starts and off not in labelled:
@@ -39,6 +43,8 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
             labelled.add(off)
         if end == off and bpf < 0:
             continue  # an empty prologue or epilogue
+        if bpf in source:
+            lines.append(f"    ; {source.pop(bpf)}")
         if bpf < 0:
             lines.append("    ; frame setup / teardown")
         elif insns is not None:
@@ -55,4 +61,7 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
                 + (f"+{r.addend}" if r.addend else "") + (f" @+{r.offset - addr}" if r.offset != addr else "")
                 for r in inside)
             lines.append(f"    {addr:6x}:  {shown:{width}}  {text}{note}".rstrip())
+    footer = getattr(disasm, "footer", None)  # a target's closing line, e.g. code size against its limit
+    if footer is not None:
+        lines.append(footer(image))
     return "\n".join(lines) + "\n"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ...errors import LinkError, RuntimeFault
+from ...errors import LinkError, RuntimeFault, Unsupported
 from ...front.program import MapType, Object, Program
 from ...front.progtypes import prog_type as get_prog_type
 from ...front.verify import FAULT_HELPER, FAULT_REASONS
 from . import layout
-from .maps import EINVAL, ENOENT, MapState, _neg
+from .maps import E2BIG, EINVAL, ENOENT, MapState, _neg
 from .memory import Memory, Region
 
 __all__ = ["HelperCall", "Memory", "Region", "Result", "Runtime", "layout"]
@@ -39,6 +39,8 @@ class Result:
     ctx: dict[str, int] = field(default_factory=dict)
     #: context fields the program wrote (value differs from what the runtime set up)
     ctx_changed: dict[str, int] = field(default_factory=dict)
+    #: (map name, bytes) records the program emitted: bpf_ringbuf_output/submit, bpf_perf_event_output
+    output: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
     def packet_len(self) -> int | None:
@@ -51,7 +53,7 @@ class Result:
     def to_json(self) -> dict:
         return {"r0": self.r0, "return_name": self.return_name, "packet_len": self.packet_len, "maps": self.maps,
                 "ctx": self.ctx_changed, "trace": self.trace, "redirects": [list(r) for r in self.redirects],
-                "insn_count": self.insn_count}
+                "insn_count": self.insn_count, "output": [[name, data.hex()] for name, data in self.output]}
 
 
 class HelperCall:
@@ -116,6 +118,11 @@ class Runtime:
         #: applied to a tail call's target before it runs (the runner's safety mode: checked code stays checked)
         self.prepare = None
         self.tail_calls = 0
+        self.output: list[tuple[str, bytes]] = []
+        self._records: dict[int, tuple[str, int]] = {}  # ringbuf record address -> (map name, size)
+        self._reserved = self._scratches = 0
+        #: calls a BPF_PSEUDO_FUNC callback (address, args) -> r0; set by executors that can (the interpreter)
+        self.invoke = None
         self._clock = 1_000_000_000
         self._rng = random.Random(0x5EED)
         self.memory.add("stack", layout.STACK_BASE, bytes(layout.STACK_SIZE))
@@ -145,14 +152,14 @@ class Runtime:
         self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
-            self.data = self.data_end = 0
+            self.data = self.data_end = self.data_meta = 0
             self._render(initial=True)
             self.ctx_start = self.ctx_values()
             return
         room = layout.PACKET_HEADROOM
         self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
                                              bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
-        self.data = layout.PACKET_BASE + room
+        self.data = self.data_meta = layout.PACKET_BASE + room
         self.data_end = self.data + len(packet)
         self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
         self._render(initial=True)
@@ -160,7 +167,7 @@ class Runtime:
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
-        values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data,
+        values = {"data": self.data, "data_end": self.data_end, "data_meta": self.data_meta,
                   "len": self.data_end - self.data} if self.ptype.packet else {}
         if initial:
             values = {**self.state, **values}
@@ -243,7 +250,7 @@ class Runtime:
         new = self.data + delta
         if new < self.packet_region.base or new > self.data_end - ETH_HLEN:
             return _neg(EINVAL)
-        self.data = new
+        self.data = self.data_meta = new  # as the kernel: moving data drops the metadata
         self._render()
         return 0
 
@@ -258,6 +265,15 @@ class Runtime:
         self._render()
         return 0
 
+    def _h_xdp_adjust_meta(self, ctx, delta, *_):
+        """Metadata lives in the headroom right before data: at most 32 bytes, in 4-byte steps."""
+        new = self.data_meta + _s32(delta)
+        if new < self.packet_region.base or new > self.data or (self.data - new) % 4 or self.data - new > 32:
+            return _neg(EINVAL)
+        self.data_meta = new
+        self._render()
+        return 0
+
     def _h_redirect(self, ifindex, flags, *_):
         self.redirects.append(("ifindex", ifindex & 0xFFFFFFFF, flags))
         return 4 if self.ptype.name == "xdp" else 7  # XDP_REDIRECT / TC_ACT_REDIRECT
@@ -268,6 +284,256 @@ class Runtime:
             return flags & 3
         self.redirects.append((state.mapdef.name, key & 0xFFFFFFFF, flags))
         return 4
+
+    # -- packets (__sk_buff programs) ------------------------------------------------------------------------
+    def _packet_span(self, off: int, size: int) -> int | None:
+        """The address of [data + off, data + off + size) if it lies in the packet, else None."""
+        off, size = off & 0xFFFFFFFF, size & 0xFFFFFFFF
+        if self.packet_region is None or self.data + off + size > self.data_end:
+            return None
+        return self.data + off
+
+    def _h_skb_load_bytes(self, skb, off, to, size, *_):
+        at = self._packet_span(off, size)
+        if at is None or not 0 < (size & 0xFFFFFFFF):
+            return _neg(EFAULT)
+        self.memory.write(to, self.memory.read(at, size & 0xFFFFFFFF))
+        return 0
+
+    def _h_skb_load_bytes_relative(self, skb, off, to, size, start, *_):
+        if start & 0xFFFFFFFF != 0:  # BPF_HDR_START_MAC only: the runtime does not parse network headers
+            return _neg(EINVAL)
+        return self._h_skb_load_bytes(skb, off, to, size)
+
+    def _h_skb_store_bytes(self, skb, off, src, size, flags):
+        at = self._packet_span(off, size)
+        if at is None or flags & ~0x3:  # BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH
+            return _neg(EFAULT if at is None else EINVAL)
+        self.memory.write(at, self.memory.read(src, size & 0xFFFFFFFF))
+        return 0
+
+    def _h_csum_diff(self, src, src_size, dst, dst_size, seed):
+        """The 32-bit one's-complement sum seed + to - from (any representation folds to the kernel's)."""
+        src_size, dst_size = src_size & 0xFFFFFFFF, dst_size & 0xFFFFFFFF
+        if src_size % 4 or dst_size % 4 or src_size + dst_size > 512 or (src_size and not src) or \
+                (dst_size and not dst):
+            return _neg(EINVAL)
+        acc = seed & 0xFFFFFFFF
+        words = [~w & 0xFFFFFFFF for w in _words(self.memory.read(src, src_size))] if src_size else []
+        words += _words(self.memory.read(dst, dst_size)) if dst_size else []
+        for w in words:
+            acc += w
+            acc = (acc & 0xFFFFFFFF) + (acc >> 32)
+        return acc
+
+    def _csum_replace(self, off: int, old: int, new: int, size: int, l4_flags: int | None) -> int:
+        at = self._packet_span(off, 2)
+        if at is None:
+            return _neg(EFAULT)
+        csum = self.memory.load(at, 2)
+        if l4_flags is not None and l4_flags & 0x20 and csum == 0:  # BPF_F_MARK_MANGLED_0: UDP "no checksum"
+            return 0
+        if size == 0:  # ``new`` is a csum_diff result
+            if old:
+                return _neg(EINVAL)
+            acc = (~csum & 0xFFFF) + _fold32(new)
+        elif size in (2, 4):
+            mask = (1 << (8 * size)) - 1
+            acc = (~csum & 0xFFFF) + _fold32(~old & mask) + _fold32(new & mask)
+        else:
+            return _neg(EINVAL)
+        result = ~_fold16(acc) & 0xFFFF
+        if l4_flags is not None and l4_flags & 0x20 and result == 0:
+            result = 0xFFFF  # CSUM_MANGLED_0
+        self.memory.store(at, 2, result)
+        return 0
+
+    def _h_l3_csum_replace(self, skb, off, old, new, flags):
+        if flags & ~0xF:
+            return _neg(EINVAL)
+        return self._csum_replace(off, old, new, flags & 0xF, None)
+
+    def _h_l4_csum_replace(self, skb, off, old, new, flags):
+        if flags & ~0x3F:  # size, BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0
+            return _neg(EINVAL)
+        return self._csum_replace(off, old, new, flags & 0xF, flags)
+
+    def _h_skb_change_head(self, skb, head, flags, *_):
+        head &= 0xFFFFFFFF
+        if flags or self.data - head < self.packet_region.base:
+            return _neg(EINVAL)
+        self.data -= head
+        self.data_meta = self.data
+        self.memory.write(self.data, bytes(head))
+        self._render()
+        return 0
+
+    def _h_skb_change_tail(self, skb, length, flags, *_):
+        new = self.data + (length & 0xFFFFFFFF)
+        if flags or new > self.packet_region.end or new < self.data + ETH_HLEN:
+            return _neg(EINVAL)
+        if new > self.data_end:
+            self.memory.write(self.data_end, bytes(new - self.data_end))
+        self.data_end = new
+        self._render()
+        return 0
+
+    def _h_skb_pull_data(self, skb, length, *_):
+        return 0 if length & 0xFFFFFFFF <= self.data_end - self.data else _neg(EINVAL)
+
+    def _h_clone_redirect(self, skb, ifindex, flags, *_):
+        self.redirects.append(("clone", ifindex & 0xFFFFFFFF, flags))
+        return 0
+
+    def _h_redirect_peer(self, ifindex, flags, *_):
+        self.redirects.append(("peer", ifindex & 0xFFFFFFFF, flags))
+        return 7  # TC_ACT_REDIRECT
+
+    def _h_redirect_neigh(self, ifindex, params, plen, flags):
+        self.redirects.append(("neigh", ifindex & 0xFFFFFFFF, flags))
+        return 7
+
+    # -- output --------------------------------------------------------------------------------------------
+    def _h_perf_event_output(self, ctx, handle, flags, data, size):
+        self.output.append((self._map(handle).mapdef.name, self.memory.read(data, size & 0xFFFFFFFF)))
+        return 0
+
+    _h_skb_output = _h_perf_event_output
+    _h_xdp_output = _h_perf_event_output
+
+    def _h_ringbuf_output(self, handle, data, size, flags, *_):
+        self.output.append((self._map(handle).mapdef.name, self.memory.read(data, size & 0xFFFFFFFF)))
+        return 0
+
+    def _h_ringbuf_reserve(self, handle, size, flags, *_):
+        state = self._map(handle)
+        size &= 0xFFFFFFFF
+        if flags or size == 0 or size > state.mapdef.max_entries:
+            return 0
+        self._reserved += 1
+        addr = layout.OUTPUT_BASE + 0x1000 * self._reserved
+        self.memory.add(f"ringbuf record {len(self._records)}", addr, bytes(size))
+        self._records[addr] = (state.mapdef.name, size)
+        return addr
+
+    def _h_ringbuf_submit(self, data, flags, *_):
+        name, size = self._records.pop(data, (None, 0))
+        if name is None:
+            raise RuntimeFault(f"bpf_ringbuf_submit of 0x{data:x}, which bpf_ringbuf_reserve did not return")
+        self.output.append((name, self.memory.read(data, size)))
+        return 0
+
+    def _h_ringbuf_discard(self, data, flags, *_):
+        if self._records.pop(data, None) is None:
+            raise RuntimeFault(f"bpf_ringbuf_discard of 0x{data:x}, which bpf_ringbuf_reserve did not return")
+        return 0
+
+    # -- callbacks -------------------------------------------------------------------------------------------
+    def _callback(self, fn: int, args: tuple[int, ...]) -> int:
+        if self.invoke is None:
+            raise Unsupported("helpers with callbacks (bpf_loop, bpf_for_each_map_elem) run on the interpreter "
+                              "only")
+        return self.invoke(fn, args)
+
+    def _h_loop(self, nr, fn, ctx, flags, *_):
+        nr &= 0xFFFFFFFF
+        if flags or nr > 1 << 23:  # BPF_MAX_LOOPS
+            return _neg(E2BIG if nr > 1 << 23 else EINVAL)
+        for i in range(nr):
+            if self._callback(fn, (i, ctx)) & 0xFFFFFFFFFFFFFFFF:
+                return i + 1
+        return nr
+
+    def _h_for_each_map_elem(self, handle, fn, ctx, flags, *_):
+        state = self._map(handle)
+        if flags:
+            return _neg(EINVAL)
+        done = 0
+        for key in list(state.entries()):
+            value = state.lookup(key)
+            if not value:
+                continue
+            key_addr = self._scratch(key)
+            done += 1
+            if self._callback(fn, (handle, key_addr, value, ctx)):
+                break
+        return done
+
+    def _scratch(self, data: bytes) -> int:
+        """A read-only copy of ``data`` the program may read (a map key handed to a callback)."""
+        self._scratches += 1
+        addr = layout.OUTPUT_BASE + 0x1000 * (0x800 + self._scratches)
+        self.memory.add("callback key", addr, data, writable=False)
+        return addr
+
+    # -- tracing ----------------------------------------------------------------------------------------------
+    def _h_get_current_pid_tgid(self, *_):
+        return (EMULATED_TGID << 32) | EMULATED_PID
+
+    def _h_get_current_uid_gid(self, *_):
+        return 0  # root
+
+    def _h_get_current_comm(self, buf, size, *_):
+        size &= 0xFFFFFFFF
+        self.memory.write(buf, (b"bpfx" + bytes(size))[:size])
+        return 0
+
+    def _h_get_current_task(self, *_):
+        return self._kernel_object()
+
+    _h_get_current_task_btf = _h_get_current_task
+
+    def _kernel_object(self) -> int:
+        if not any(r.base == layout.KERNEL_BASE for r in self.memory.regions):
+            self.memory.add("kernel object", layout.KERNEL_BASE, bytes(0x1000), writable=False)
+        return layout.KERNEL_BASE
+
+    def _h_probe_read_kernel(self, dst, size, src, *_):
+        """Reads of the run's own regions succeed; anything else is -EFAULT with dst zeroed, as in the kernel."""
+        size &= 0xFFFFFFFF
+        try:
+            data = self.memory.read(src, size)
+        except RuntimeFault:
+            self.memory.write(dst, bytes(size))
+            return _neg(EFAULT)
+        self.memory.write(dst, data)
+        return 0
+
+    _h_probe_read = _h_probe_read_kernel
+    _h_probe_read_user = _h_probe_read_kernel
+
+    def _h_probe_read_kernel_str(self, dst, size, src, *_):
+        size &= 0xFFFFFFFF
+        if size == 0:
+            return 0
+        try:
+            text = self.memory.cstring(src, size - 1)
+        except RuntimeFault:
+            self.memory.write(dst, bytes(size))
+            return _neg(EFAULT)
+        self.memory.write(dst, text + b"\0")
+        return len(text) + 1
+
+    _h_probe_read_str = _h_probe_read_kernel_str
+    _h_probe_read_user_str = _h_probe_read_kernel_str
+
+    def _h_ktime_get_boot_ns(self, *_):
+        return self._h_ktime_get_ns()
+
+    _h_ktime_get_coarse_ns = _h_ktime_get_boot_ns
+    _h_ktime_get_tai_ns = _h_ktime_get_boot_ns
+
+    def _h_jiffies64(self, *_):
+        return self._clock // 4_000_000  # HZ=250
+
+    def _h_get_numa_node_id(self, *_):
+        return 0
+
+    # -- locks: one CPU, nothing to wait for --------------------------------------------------------------
+    def _h_spin_lock(self, lock, *_):
+        return 0
+
+    _h_spin_unlock = _h_spin_lock
 
     def _h_tail_call(self, ctx, handle, index, *_):
         state = self._map(handle)
@@ -293,7 +559,26 @@ class Runtime:
         ctx = self.ctx_values() if self.ctx_fields else {}
         changed = {k: v for k, v in ctx.items() if self.ctx_start.get(k) != v} if ctx else {}
         return Result(r0 & M64, packet, maps, list(self.trace), list(self.redirects), stack, insn_count,
-                      self.ptype.name, ctx, changed)
+                      self.ptype.name, ctx, changed, list(self.output))
+
+
+EFAULT = 14
+EMULATED_PID = EMULATED_TGID = 4242  # what get_current_pid_tgid reports for the emulated task
+
+
+def _words(data: bytes) -> list[int]:
+    return [int.from_bytes(data[i:i + 4], "little") for i in range(0, len(data), 4)]
+
+
+def _fold32(x: int) -> int:
+    """A 32-bit value as the sum of its 16-bit halves (one's-complement arithmetic)."""
+    return (x & 0xFFFF) + ((x >> 16) & 0xFFFF)
+
+
+def _fold16(x: int) -> int:
+    while x >> 16:
+        x = (x & 0xFFFF) + (x >> 16)
+    return x
 
 
 def _s32(x: int) -> int:

@@ -18,3 +18,5 @@ MAX_PACKET = 0x1_0000
 MEM_BASE = 0x0500_0000  # conformance memory (prog type "mem")
 MAP_BASE = 0x1000_0000  # map handles and values, each map in its own 64 KiB-aligned region
 MAP_STRIDE = 0x0100_0000
+OUTPUT_BASE = 0x0600_0000  # records handed out by bpf_ringbuf_reserve, one 4 KiB-aligned region each
+KERNEL_BASE = 0x0700_0000  # what get_current_task and friends return: a zeroed, read-only "kernel object"
