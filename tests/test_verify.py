@@ -247,14 +247,15 @@ def test_verify_rejects_naming_the_instruction(name):
 
 @pytest.mark.parametrize("name", UNSAFE)
 def test_checked_code_faults_alike_on_every_target(name):
-    """The differential corpus: checked code stops at the same instruction with the same fault on the interpreter
-    and on arm64 (under unicorn); where the interpreter's memory model catches the original, at that one too."""
+    """The differential corpus: checked code stops at the same instruction with the same fault on the interpreter,
+    on arm64 and riscv64 (under unicorn) and through the LLVM tier; where the interpreter's memory model catches
+    the original, at that one too."""
     text, maps, insn, _message, fault, caught = UNSAFE[name]
     prog = xdp(text, maps)
     seen = set()
-    for target in ("interp", "arm64"):
+    for target, opt in (("interp", 0), ("arm64", 0), ("riscv64", 0), ("arm64", 2)):
         with pytest.raises(bpfx.RuntimeFault) as err:
-            bpfx.run(prog, target, packet=bytes(20), safety="checked")
+            bpfx.run(prog, target, packet=bytes(20), safety="checked", opt=opt)
         seen.add(str(err.value))
     assert seen == {f"prog.o:xdp:insn {insn}: checked: {fault} at insn {insn}"}
     if caught:
