@@ -40,7 +40,11 @@ def bpfx_targets() -> list[TargetInfo]:
     """The targets this plugin provides.
 
     :return: a list of :class:`TargetInfo`; names must be unique across all plugins
-        (a duplicate is reported as a warning and the first one wins).
+        (a duplicate is reported as a warning and the first one wins). ``TargetInfo.safety`` sets the target's
+        default ``--safety`` (``structural`` | ``verify`` | ``checked``; None: structural). Under ``checked`` the
+        core adds run-time checks (BPF rewrites, before legalisation) for what the verifier cannot prove; they call
+        the helper ``bpfx_fault`` (id ``bpfx.front.verify.FAULT_HELPER``, in every helper table), which must not
+        return. A target whose native code runs without memory protection should default to ``checked``.
 
     Example::
 
