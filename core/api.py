@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
+from .back import fields
 from .back.emit import BranchForm, Emitter
+from .back.selector import TableSelector
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
 from .front.asm import format_insn
 from .hookspecs import hookimpl
@@ -112,7 +114,7 @@ __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
     "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
-    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
-    "compile", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve",
-    "run", "targets", "value_facts",
+    "RuntimeFault", "Selector", "TableSelector", "TargetInfo", "Unsupported", "UsageError", "ValidationError",
+    "ValueFacts", "compile", "fields", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load",
+    "map_symbol", "resolve", "run", "targets", "value_facts",
 ]

@@ -96,6 +96,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`. A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
+        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table`` from per-kind
+        lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
 
     Example::
 
