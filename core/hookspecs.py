@@ -225,7 +225,8 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     :param program: the validated :class:`bpfx.Program`.
     :param runtime: the :class:`bpfx.runtime.Runtime` holding memory, maps and helpers.
     :param budget: the instruction budget.
-    :param options: extra run options (``harden``); ignore what you do not know.
+    :param options: extra run options (``harden``; ``opt``, the -O level asked for: the host target JIT-compiles
+        at it); ignore what you do not know.
     :return: a :class:`bpfx.runtime.Result`, or None if the target is not yours.
 
     Example::

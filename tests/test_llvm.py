@@ -180,8 +180,29 @@ def test_relocations_are_the_baseline_records(target):
     opt = bpfx.compile(prog, target, opt=2)
     assert {(r.symbol, r.kind) for r in opt.relocs} == {(r.symbol, r.kind) for r in base.relocs}
     assert opt.symbols[opt.entry] == 0 and opt.entry == "xdp_counters"
+    assert 512 < opt.stack_size < 1024  # one BPF frame plus saved registers, from the object's CFI
     resolved = bpfx.compile(prog, target, opt=2, maps={"proto_count": 0x1000_0000, "bytes_by_src": 0x1100_0000})
     assert not [r for r in resolved.relocs if r.kind == "map"]
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_global_data_loads_and_stores_at_O2(target):
+    """Constant addresses into global data fold into load/store offsets (arm64 LDST*_ABS_LO12_NC, riscv64
+    LO12_I/LO12_S): every width, the interpreter's map contents."""
+    from bpfx import MapDef, Object
+
+    bss = MapDef(".bss", 2, 4, 32, 1, initial=bytes(32))
+    lo, hi = ld_imm64(1, 0, Pseudo.MAP_VALUE)
+    one = [Insn(0x72, 1, 0, 3, 7), Insn(0x71, 0, 1, 3), Insn(0x95)]  # a lone store: its %lo folds into it
+    every = [Insn(0x72, 1, 0, 3, 7), Insn(0x6A, 1, 0, 6, 0x1234), Insn(0x62, 1, 0, 12, -5),
+             Insn(0x7A, 1, 0, 16, 99), Insn(0x71, 0, 1, 3), Insn(0x69, 2, 1, 6), Insn(0x0F, 0, 2),
+             Insn(0x79, 2, 1, 16), Insn(0x0F, 0, 2), Insn(0x95)]
+    for body, r0 in ((one, 7), (every, 7 + 0x1234 + 99)):
+        prog = bpfx.Program("p", "xdp", "xdp", [lo, hi] + body, maps=[bss])
+        obj = Object("<t>", [prog], [bss])
+        want = bpfx.run(prog, "interp", obj=obj)
+        got = bpfx.run(prog, target, obj=obj, opt=2)
+        assert (got.r0, got.maps) == (want.r0, want.maps) and want.r0 == r0
 
 
 def test_arm64_O2_is_smaller_and_calls_helpers_by_symbol():
@@ -196,7 +217,7 @@ def test_target_without_a_triple_is_unsupported():
     from bpfx.plugins import get_target
 
     prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 1\nexit"), file="p.s")
-    with pytest.raises(bpfx.Unsupported, match="target interp has no LLVM triple"):
+    with pytest.raises(bpfx.Unsupported, match="^p.s:mem: target interp has no LLVM triple"):
         compile_program(prog, get_target("interp"))
     with pytest.raises(bpfx.Unsupported, match="--harden"):
         bpfx.compile(prog, "arm64", opt=2, harden=True)

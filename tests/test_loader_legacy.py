@@ -326,3 +326,12 @@ def test_corrupted_objects_give_one_line_errors_never_tracebacks(tmp_path):
                 bpfx.compile(prog, "arm64")
         except bpfx.BpfxError as err:
             assert "\n" not in str(err)
+
+
+def test_context_pointer_fields_are_marked():
+    types = program_types()
+    assert {"data", "data_end", "data_meta", "flow_keys", "sk"} <= types["sched_cls"].pointers
+    assert types["cgroup_skb"].pointers == types["sched_cls"].pointers  # every __sk_buff type shares them
+    assert types["sock_ops"].pointers == {"sk", "skb_data", "skb_data_end"}
+    assert types["sk_msg"].ctx_fields["data"] == (0, 8) and "data" in types["sk_msg"].pointers
+    assert not types["kprobe"].pointers and types["cgroup_sock_addr"].writable >= {"user_ip4", "user_port"}

@@ -8,6 +8,8 @@ import os
 import sys
 
 from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input, write_text
+from .runtime.layout import MAX_MEM, MAX_PACKET
 from ..plugins import get_target
 from ..front.program import Object, Program
 from ..front.progtypes import prog_type as get_prog_type
@@ -53,6 +55,14 @@ def _ctx_layout(target, program: Program, context):
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
 
 
+def check_context(context) -> None:
+    """``context=`` is None or a :class:`bpfx.ContextLayout`."""
+    from ..back.target import ContextLayout
+
+    if context is not None and not isinstance(context, ContextLayout):
+        raise UsageError(f"context must be a ContextLayout, not {type(context).__name__}")
+
+
 def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
     """Split a caller's ``helpers`` into (addresses: id -> int | HelperEntry, implementations: id -> HelperImpl |
     callable), checking each value."""
@@ -90,6 +100,7 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``); the
         run-time checks of ``checked`` are BPF, so the LLVM tier compiles them like the rest.
     """
+    check_context(context)
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
     impls = tgt.helper_impls(program.prog_type, impls)
@@ -142,6 +153,12 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     tgt = get_target(target)
     check_runnable(program, tgt)
+    check_context(context)
+    for name, value in (("packet", packet), ("mem", mem)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise UsageError(f"budget must be a positive int, not {budget!r}")
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
     allowed = allowed_helpers(tgt, program.prog_type, helpers)
@@ -213,11 +230,7 @@ def _features(spec: str | None) -> dict[str, bool] | None:
 
 def _packet(args) -> bytes | None:
     if args.packet:
-        try:
-            with open(args.packet, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read packet: {exc.strerror}", file=args.packet) from None
+        return read_input(args.packet, what="packet", limit=MAX_PACKET)
     if args.packet_size is not None:
         if not 0 <= args.packet_size <= 65536:
             raise UsageError("--packet-size must be between 0 and 65536")
@@ -231,11 +244,7 @@ def cmd_run(args) -> int:
     program = obj.program(args.section)
     mem = None
     if args.mem:
-        try:
-            with open(args.mem, "rb") as f:
-                mem = f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+        mem = read_input(args.mem, what="memory file", limit=MAX_MEM)
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
                          harden=args.harden, features=_features(args.mattr), opt=args.opt, safety=args.safety)
     if args.json:
@@ -277,8 +286,7 @@ def cmd_compile(args) -> int:
         if args.output in (None, "-"):
             sys.stdout.write(text)
         else:
-            with open(args.output, "w") as f:
-                f.write(text)
+            write_text(args.output, text)
         return 0
     if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")

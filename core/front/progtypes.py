@@ -51,6 +51,7 @@ class ProgType:
     helper_overrides: dict[int, str]  # id -> helper name, where this type redefines an id
     writable: frozenset[str] = frozenset()  # ctx fields a program may store to
     writable_all: bool = False  # the whole context is the program's (syscall, tracepoint buffers)
+    pointers: frozenset[str] = frozenset()  # ctx fields that hold pointers
 
     def helper(self, helper_id: int) -> HelperProto | None:
         """The prototype of a helper this program type may call, or None."""
@@ -124,6 +125,7 @@ def program_types() -> dict[str, ProgType]:
             helper_overrides={int(k): v for k, v in spec.get("helper_overrides", {}).items()},
             writable=frozenset(spec.get("writable", ())),
             writable_all=spec.get("writable_all", False),
+            pointers=frozenset(ctx_spec.get("pointers", ())),
         )
     return out
 

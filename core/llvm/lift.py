@@ -3,12 +3,14 @@
 BPF registers are allocas (mem2reg turns them into SSA), each BPF function an LLVM function, each BPF jump
 target a basic block. The semantics are exactly the interpreter's: shift counts are masked, division and
 modulo by zero and INT_MIN / -1 are defined (LLVM's would be undefined behaviour, so they are selected
-around), ALU32 results are zero-extended, helpers do not clobber r1-r5.
+around), ALU32 results are zero-extended, registers are global across bpf-to-bpf calls, frames are 512 bytes
+each, one below the other.
 
 Two memory models:
 
 - ``native`` (code for a device, through a target's triple): the program runs on the caller's native stack,
-  one ``[512 x i8]`` alloca per BPF frame; every other address is an integer turned into a pointer. Helpers
+  one alloca of 512 bytes per frame of its deepest call chain; every other address is an integer turned into
+  a pointer; helper calls clobber r1-r5 (the BPF calling convention). Helpers
   are external functions named by the helper table's symbols (``bpf_<name>``) or absolute addresses, maps
   are external globals named as the baseline tier names them (map values as ``<map>.value``, renamed back to
   the baseline's ``map_value`` records when the object is read), so the object's relocations are the records
@@ -32,7 +34,7 @@ from ..errors import LinkError, Unsupported
 from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, R10, STACK_SIZE, CallKind, Cls, Kind,
                          Pseudo, imm64, jump_target)
 
-I1, I8, I16, I32, I64 = (ir.IntType(n) for n in (1, 8, 16, 32, 64))
+I8, I16, I32, I64 = (ir.IntType(n) for n in (8, 16, 32, 64))
 PTR = ir.PointerType()
 INT = {1: I8, 2: I16, 4: I32, 8: I64}
 NREGS = 12  # r0..r10 and the hidden AX
@@ -57,7 +59,6 @@ _PRED = {"jeq": ("==", False), "jne": ("!=", False), "jgt": (">", False), "jge":
          "jslt": ("<", True), "jsle": ("<=", True)}
 _RMW = {ATOMIC_OPS["add"]: "add", ATOMIC_OPS["or"]: "or", ATOMIC_OPS["and"]: "and", ATOMIC_OPS["xor"]: "xor",
         ATOMIC_OPS["xchg"]: "xchg"}
-_ENDS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind in (Kind.JA, Kind.EXIT))
 
 
 @dataclass

@@ -63,7 +63,7 @@ def image_from_object(data: bytes, program, target, lifted, table) -> Image:
                                               for name, off in funcs.items()))
     data = {map_symbol(m.name): m.initial for m in program.maps if m.initial is not None}
     return Image(target=target.name, code=code, relocs=tuple(sorted(relocs, key=lambda r: r.offset)),
-                 symbols=funcs, entry=lifted.entry, line_map=line_map, stack_size=0, frame_offset=0,
+                 symbols=funcs, entry=lifted.entry, line_map=line_map, stack_size=_frame_bytes(elf), frame_offset=0,
                  reloc_types=dict(reloc_types), prog_type=program.prog_type, data=data,
                  e_machine=target.info.e_machine)
 
@@ -124,3 +124,20 @@ def _owner(line_map, offset: int) -> int | None:
             break
         owner = idx if idx >= 0 else None
     return owner
+
+
+def _frame_bytes(elf) -> int:
+    """Native stack the program needs at most: the sum over its functions of the largest CFA offset in each one's
+    call-frame information (an upper bound: no call chain has a function twice). 0 when there is none."""
+    try:
+        dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
+        if not dwarf.has_CFI():
+            return 0
+        total = 0
+        for entry in dwarf.CFI_entries():
+            if type(entry).__name__ == "FDE":
+                rows = entry.get_decoded().table
+                total += max((row["cfa"].offset or 0 for row in rows if "cfa" in row), default=0)
+        return total
+    except Exception:  # noqa: BLE001 - a frame size is a convenience; never fail a compile over it
+        return 0

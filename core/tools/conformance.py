@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ..front.asm import assemble
 from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input
 from ..front.isa import GROUPS, Insn, decode, requirement
 from ..front.program import Program
 
@@ -37,11 +38,15 @@ class Summary:
 
 
 def parse_file(path: str) -> ConformanceTest:
+    """Parse a ``.data`` file; anything malformed is a ``BpfxError`` naming the file and what is wrong."""
+    text = read_input(path, what="conformance test", text=True)
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        raise BpfxError(f"cannot read: {exc.strerror}", file=path) from None
+        return _parse(path, text)
+    except (ValueError, OverflowError) as exc:
+        raise BpfxError(f"malformed conformance test: {exc}", file=path) from None
+
+
+def _parse(path: str, text: str) -> ConformanceTest:
     sections: dict[str, list[str]] = {}
     current = None
     for raw in text.splitlines():
@@ -53,18 +58,20 @@ def parse_file(path: str) -> ConformanceTest:
             sections[current].append(raw)
     if "raw" in sections:
         words = [int(w.split("#")[0], 16) for w in sections["raw"] if w.split("#")[0].strip()]
+        if any(not 0 <= w < 1 << 64 for w in words):
+            raise ValueError("a raw instruction is not a 64-bit word")
         insns = decode(b"".join(w.to_bytes(8, "little") for w in words))
     elif "asm" in sections:
         insns = assemble("\n".join(sections["asm"]), file=path)
     else:
         raise BpfxError("no asm or raw section", file=path)
     mem_text = " ".join(line.split("#")[0] for line in sections.get("mem", []))
-    mem = bytes(int(b, 16) for b in mem_text.split())
+    mem = bytes(int(b, 16) for b in mem_text.split())  # ValueError for a token that is not a byte
     result = None
     body = [line.split("#")[0].strip() for line in sections.get("result", [])]
     body = [b for b in body if b]
     if body:
-        result = int(body[0], 16) if body[0].lower().startswith("0x") else int(body[0])
+        result = int(body[0], 16) if body[0].lower().startswith(("0x", "-0x")) else int(body[0])
         result &= (1 << 64) - 1
     error = "\n".join(sections["error"]).strip() if "error" in sections else None
     return ConformanceTest(path, insns, mem, result, error)
@@ -112,6 +119,8 @@ def run_test(test: ConformanceTest, target: str, *, harden: bool = False, featur
         return f"error: {err}"
     if test.error is not None:
         return f"expected an error ({test.error!r}), got r0 = 0x{result.r0:x}"
+    if test.result is None:
+        return f"the test has no result section (got r0 = 0x{result.r0:x})"
     if result.r0 != test.result:
         return f"expected 0x{test.result:x}, got 0x{result.r0:x}"
     return None
@@ -138,6 +147,8 @@ def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, grou
             test = parse_file(path)
         except BpfxError as err:
             summary.failed.append((path, f"cannot parse: {err}"))
+            if report:
+                report(f"FAIL {path}: cannot parse: {err}")
             continue
         reason = skip_reason(test, cpu_version, groups)
         if reason:

@@ -76,6 +76,7 @@ class Model:
         self.code: dict[int, _Prepared] = {}
         self.image = None
         self.profile: dict[int, int] | None = None  # instruction-store address -> executions, when asked for
+        self.lm_stack: int | None = None  # byte address of the entry frame in local memory, once set
         self.subroutines: dict[int, int] = {}  # address -> helper id
         self.driver_helpers: dict[str, int] = {}  # bpf_<name> -> address, for helpers given as implementations
         spare = DRIVER_HELPER_BASE
@@ -259,6 +260,8 @@ class Model:
         self.st.pending_csr = keep
 
     def _csr_write(self, csr: int, value: int) -> None:
+        if csr == E.CSR_ACT_LM_ADDR[0]:
+            self.lm_stack = value & M32  # the program keeps its stack in local memory from here
         if csr in E.CSR_ACT_LM_ADDR:
             self.st.lm_addr[E.CSR_ACT_LM_ADDR.index(csr)] = value & M32
         else:
@@ -521,5 +524,9 @@ class NfpExecutor:
             r0 = nxt.run(runtime.compile(program))
             model = nxt
         entry_r10 = model.st.a[STACK_BASE_A] + FRAME  # the stack base register is the firmware's, never written
+        if model.lm_stack is not None:  # the entry frame lived in local memory: report it like a memory frame
+            first = model.lm_stack // 4
+            words = model.st.lm[first:first + FRAME // 4]
+            runtime.memory.write(entry_r10 - FRAME, b"".join(v.to_bytes(4, "little") for v in words))
         stack = runtime.memory.read(entry_r10 - FRAME, FRAME)
         return runtime.result(r0, stack=stack, insn_count=model.count)

@@ -20,6 +20,7 @@ Cls, Kind = isa.Cls, isa.Kind
 FRAME = 512
 SAVE_AREA = 64  # bytes of local memory per call level: the return address and r6-r9 (words 0, 1-8)
 SAVE_BASE = 2048  # local memory byte address of the first call level's save area (LM3)
+LM_STACK_BASE = 0  # local memory byte address of the entry function's stack when it lives there
 # XDP verdict -> firmware action byte (low nibble: 1 pass, 2 drop, 4 redirect; high nibble: the statistic):
 # aborted 0x82, drop 0x22, pass 0x11, tx 0x44, as the Linux JIT's outro and the firmware's ebpf_reentry agree
 XDP_ACTION_TABLE = 0x44112282
@@ -62,6 +63,9 @@ class NfpSelector:
         self.r = abi.regs
         self.entry = ""
         self.nlabels = 0
+        self.lm_stack = False  # the current function's BPF stack lives in local memory (see lm_frame_ok)
+        self.lm2_window = None  # the 64-byte window of that stack ActLMAddr2 points at, while known
+        self.leaders: frozenset[int] = frozenset()
 
     # -- emission ---------------------------------------------------------------------------------------------
     @staticmethod
@@ -122,6 +126,7 @@ class NfpSelector:
 
     def call(self, cg, entry) -> None:
         em = cg.em
+        self.lm2_window = None  # firmware subroutines may move the LM pointers
         if entry.address is None and entry.inline is None and not entry.implemented:
             raise Unsupported(f"helper {entry.name} ({entry.id}) is not offered by the nfp firmware",
                               insn=em.lines[-1][1] if em.lines else None)
@@ -133,6 +138,7 @@ class NfpSelector:
 
     def call_local(self, cg, label) -> None:
         em = cg.em
+        self.lm2_window = None
         self.br(em, "br", label, defer=1)
         ret = em.pos // 8 + 1
         em.reloc(RELO_IMMED_REL, self.entry, 0, "func")
@@ -175,11 +181,20 @@ class NfpSelector:
 
     def prologue(self, cg, frame) -> None:
         em, w, r10 = cg.em, self.w, self.r[10]
+        self.lm_stack = frame.is_entry and self.lm_frame_ok(cg.insns, frame.start, frame.end)
+        self.lm2_window = None
+        self.leaders = frozenset(t for pc, insn in enumerate(cg.insns) if isa.OPCODES[insn.opcode] is not None
+                                 and (t := isa.jump_target(pc, insn)) is not None)
         if frame.is_entry:
             self.entry = frame.name
             w(em, E.immed(B(20), FRAME))
             w(em, E.alu(BOTH(r10[0]), A(STACK_BASE_A), "+", B(20)))
             w(em, E.immed(BOTH(r10[1]), 0))
+            if self.lm_stack:  # the frame is local memory words 0-127: ActLMAddr0 = 0, usable 3 words later
+                w(em, E.immed(A(20), LM_STACK_BASE))
+                w(em, E.local_csr_wr(E.CSR_ACT_LM_ADDR[0], A(20)))
+                for _ in range(3):
+                    w(em, E.NOP)
             if frame.makes_calls:  # the call stack of return addresses and saved r6-r9 lives in local memory
                 w(em, E.immed(A(20), SAVE_BASE - SAVE_AREA))
                 w(em, E.local_csr_wr(E.CSR_ACT_LM_ADDR[3], A(20)))
@@ -243,6 +258,8 @@ class NfpSelector:
 
     # -- dispatch ---------------------------------------------------------------------------------------------
     def lower(self, cg, pc: int, insn, nxt) -> None:
+        if pc in self.leaders:
+            self.lm2_window = None  # another path may arrive with ActLMAddr2 elsewhere
         info = isa.OPCODES[insn.opcode]
         kind = info.kind
         if kind == Kind.ALU:
@@ -752,9 +769,146 @@ class NfpSelector:
         self.const(em, B(20), off)
         return A(lo), B(20)
 
+    @staticmethod
+    def lm_frame_ok(insns, start: int, end: int) -> bool:
+        """Whether a function's stack can live in local memory: it has one, r10 is only ever the base of loads,
+        stores and atomics (never copied, so no pointer into the frame exists), each naturally aligned."""
+        used = False
+        for insn in insns[start:end]:
+            info = isa.OPCODES[insn.opcode]
+            if info is None:
+                continue
+            kind = info.kind
+            if kind in (Kind.LDX, Kind.LDXSX) and insn.src == 10 or kind in (Kind.ST, Kind.STX, Kind.ATOMIC) \
+                    and insn.dst == 10:
+                if insn.off % info.size or not -FRAME <= insn.off < 0:
+                    return False
+                used = True
+            elif info.src_reg and insn.src == 10 and kind not in (Kind.LDX, Kind.LDXSX, Kind.JCOND):
+                return False
+            if kind in (Kind.ST, Kind.STX, Kind.ATOMIC) and insn.src == 10 and info.src_reg:
+                return False
+        return used
+
+    def lm_slot(self, em, off: int) -> tuple[int, int]:
+        """(ActLMAddr index, word offset) of the stack word holding byte r10 + off, moving ActLMAddr2 to its
+        64-byte window first when needed (3 words of latency)."""
+        word = (FRAME + off) // 4
+        window, idx = divmod(word, 16)
+        if window == 0:
+            return 0, idx
+        if self.lm2_window != window:
+            self.w(em, E.immed(A(20), LM_STACK_BASE + 64 * window))
+            self.w(em, E.local_csr_wr(E.CSR_ACT_LM_ADDR[2], A(20)))
+            for _ in range(3):
+                self.w(em, E.NOP)
+            self.lm2_window = window
+        return 2, idx
+
+    def lm_load(self, em, insn, size: int, signed: bool) -> None:
+        w = self.w
+        lo, hi = self.r[insn.dst]
+        ptr, idx = self.lm_slot(em, insn.off)
+        if size == 8:
+            w(em, E.alu(BOTH(lo), None, "b", ("lm", ptr, idx)))
+            w(em, E.alu(BOTH(hi), None, "b", ("lm", ptr, idx + 1)))
+            return
+        byte = (FRAME + insn.off) % 4
+        w(em, E.alu(B(23), None, "b", ("lm", ptr, idx)))
+        if byte:
+            w(em, E.shf(B(23), None, "none", B(23), "shr", 8 * byte))
+        if signed:
+            self.sign_extend(em, (lo, hi), B(23), 8 * size, True)
+            return
+        if size == 4:
+            w(em, E.alu(BOTH(lo), None, "b", B(23)))
+        elif size == 1:
+            w(em, E.alu(BOTH(lo), I(0xFF), "and", B(23)))
+        else:
+            self.const(em, A(20), 0xFFFF)
+            w(em, E.alu(BOTH(lo), A(20), "and", B(23)))
+        w(em, E.immed(BOTH(hi), 0))
+
+    def lm_store(self, em, insn, size: int, src: tuple[int, int] | None) -> None:
+        """Store the pair ``src`` (or, when None, the instruction's immediate) to the LM stack."""
+        w = self.w
+        ptr, idx = self.lm_slot(em, insn.off)
+        if src is None:
+            if size >= 4:
+                self.const(em, ("lm", ptr, idx), insn.imm)
+                if size == 8:
+                    w(em, E.immed(("lm", ptr, idx + 1), 0, inv=insn.imm < 0))
+                return
+            self.const(em, B(28), insn.imm)
+            src_lo = B(28)
+        else:
+            src_lo = B(src[0])
+            if size >= 4:
+                w(em, E.alu(("lm", ptr, idx), None, "b", src_lo))
+                if size == 8:
+                    w(em, E.alu(("lm", ptr, idx + 1), None, "b", B(src[1])))
+                return
+        byte = (FRAME + insn.off) % 4
+        mask = (0xFF if size == 1 else 0xFFFF) << (8 * byte)
+        self.const(em, B(20), mask)
+        w(em, E.alu(A(23), ("lm", ptr, idx), "a&~b", B(20)))  # the other bytes of the word
+        if byte:
+            w(em, E.shf(A(21), None, "none", src_lo, "shl", 32 - 8 * byte))
+        else:
+            w(em, E.alu(A(21), None, "b", src_lo))
+        w(em, E.alu(B(21), A(21), "and", B(20)))
+        w(em, E.alu(("lm", ptr, idx), A(23), "or", B(21)))
+
+    def lm_atomic(self, em, insn, info) -> None:
+        """Atomics on the LM stack: this context's private memory, so read, modify and write is atomic."""
+        w = self.w
+        size = info.size
+        wide = size == 8
+        op = insn.imm
+        base = op & ~isa.ATOMIC_FETCH
+        slo, shi = self.r[insn.src]
+        ptr, idx = self.lm_slot(em, insn.off)
+        lo_m, hi_m = ("lm", ptr, idx), ("lm", ptr, idx + 1)
+        w(em, E.alu(BOTH(28), None, "b", lo_m))  # the old value
+        if wide:
+            w(em, E.alu(BOTH(29), None, "b", hi_m))
+        if base in (0x00, 0x40, 0x50, 0xA0):
+            lo_op, hi_op = {0x40: ("or", "or"), 0x50: ("and", "and"), 0xA0: ("xor", "xor"),
+                            0x00: ("+", "+carry")}[base]
+            w(em, E.alu(lo_m, A(28), lo_op, B(slo)))
+            if wide:
+                w(em, E.alu(hi_m, A(29), hi_op, B(shi)))
+        elif op == isa.ATOMIC_OPS["xchg"]:
+            w(em, E.alu(lo_m, None, "b", B(slo)))
+            if wide:
+                w(em, E.alu(hi_m, None, "b", B(shi)))
+        else:  # cmpxchg
+            r0lo, r0hi = self.r[0]
+            keep = self.label()
+            if wide:
+                w(em, E.alu(A(23), A(28), "xor", B(r0lo)))
+                w(em, E.alu(B(23), A(r0hi), "xor", B(29)))
+                w(em, E.alu(None, A(23), "or", B(23)))
+            else:
+                w(em, E.alu(None, A(28), "xor", B(r0lo)))
+            self.br(em, "bne", keep)
+            w(em, E.alu(lo_m, None, "b", B(slo)))
+            if wide:
+                w(em, E.alu(hi_m, None, "b", B(shi)))
+            em.bind(keep)
+        if op & isa.ATOMIC_FETCH:
+            flo, fhi = self.r[0] if op == isa.ATOMIC_OPS["cmpxchg"] else (slo, shi)
+            w(em, E.alu(BOTH(flo), None, "b", B(28)))
+            if wide:
+                w(em, E.alu(BOTH(fhi), None, "b", B(29)))
+            else:
+                w(em, E.immed(BOTH(fhi), 0))
+
     def load(self, cg, insn, info, signed: bool) -> None:
         em, w = cg.em, self.w
         size = info.size
+        if self.lm_stack and insn.src == 10:
+            return self.lm_load(em, insn, size, signed)
         left, right = self.address(em, insn.src, insn.off)
         w(em, E.cmd("read8", 0, left, right, size - 1))
         lo, hi = self.r[insn.dst]
@@ -770,6 +924,8 @@ class NfpSelector:
     def store(self, cg, insn, info, imm: bool) -> None:
         em, w = cg.em, self.w
         size = info.size
+        if self.lm_stack and insn.dst == 10:
+            return self.lm_store(em, insn, size, None if imm else self.r[insn.src])
         if imm:
             self.const(em, BOTH(28), insn.imm)
             w(em, E.alu(("x", 0), None, "b", B(28)))
@@ -785,6 +941,8 @@ class NfpSelector:
 
     def atomic(self, cg, pc: int, insn, info) -> None:
         em, w = cg.em, self.w
+        if self.lm_stack and insn.dst == 10:
+            return self.lm_atomic(em, insn, info)
         size = info.size
         wide = size == 8
         op = insn.imm

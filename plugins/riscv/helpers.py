@@ -15,6 +15,7 @@ R_RISCV_64 = 2
 R_RISCV_CALL_PLT = 19
 R_RISCV_HI20 = 26
 R_RISCV_LO12_I = 27
+R_RISCV_LO12_S = 28  # the LLVM tier folds %lo(sym) into a store's offset
 
 
 def _patch(code: bytearray, offset: int, mask: int, bits: int) -> None:
@@ -45,6 +46,11 @@ def _lo12_i(code: bytearray, offset: int, value: int, pc: int) -> None:
     _patch(code, offset, 0xFFF00000, (value & 0xFFF) << 20)
 
 
+def _lo12_s(code: bytearray, offset: int, value: int, pc: int) -> None:
+    lo = value & 0xFFF
+    _patch(code, offset, (0x7F << 25) | (0x1F << 7), ((lo >> 5) << 25) | ((lo & 0x1F) << 7))
+
+
 def _abs64(code: bytearray, offset: int, value: int, pc: int) -> None:
     code[offset:offset + 8] = (value & ((1 << 64) - 1)).to_bytes(8, "little")
 
@@ -54,4 +60,5 @@ RELOC_TYPES = {
     R_RISCV_CALL_PLT: RelocType("R_RISCV_CALL_PLT", _call_plt),
     R_RISCV_HI20: RelocType("R_RISCV_HI20", _hi20),
     R_RISCV_LO12_I: RelocType("R_RISCV_LO12_I", _lo12_i),
+    R_RISCV_LO12_S: RelocType("R_RISCV_LO12_S", _lo12_s),
 }

@@ -7,14 +7,15 @@ writes 32-bit forms and, with the ``c`` feature, ``emit`` swaps in the compresse
 Facts the lowering relies on:
 - ALU32: the W forms sign-extend their result and the 64-bit logic ops leave the upper half as it was, so every
   ALU32 result is zero-extended here (``zext.w`` with Zba, ``slli``+``srli`` otherwise), except where the value
-  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32).
+  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32) or the
+  extension is dead (the next instruction is an ALU32 one overwriting the register from its low half).
 - JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
   unsigned order of 32-bit values, so one extension serves every condition.
 - The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
   materialised in a scratch register, so s5 is never written.
 - Branches start at their shortest form and the core's Emitter relaxes only those out of range:
   [c.beqz/c.bnez (+-256 B)] -> bcc (+-4 KiB) -> inverted bcc over jal (+-1 MiB) -> inverted bcc over
-  auipc+jalr (+-2 GiB).
+  auipc+jalr (+-2 GiB); an exit before the end repeats a short epilogue instead of jumping to it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .helpers import R_RISCV_64, R_RISCV_CALL_PLT, R_RISCV_HI20, R_RISCV_LO12_I,
 Cls, Kind = isa.Cls, isa.Kind
 _PACK32 = struct.Struct("<I").pack
 _PACK16 = struct.Struct("<H").pack
+_PACK_N = [struct.Struct(f"<{n}I").pack for n in range(64)]  # n 32-bit words at once
 
 # BPF condition -> (branch funct3, operands swapped)
 COND = {
@@ -67,10 +69,11 @@ def _sext(value: int, bits: int) -> int:
 @lru_cache(maxsize=4096)
 def li_words(rd: int, value: int) -> tuple[int, ...]:
     """The shortest addi / lui+addiw / (li; slli; addi)* sequence that puts the 64-bit ``value`` in ``rd``."""
-    v = _sext(value, 64)
+    v = value & 0xFFFFFFFFFFFFFFFF
+    v = v - (1 << 64) if v >> 63 else v  # signed 64-bit
     if -2048 <= v < 2048:
         return (E.addi(rd, ZERO, v),)
-    lo = _sext(v, 12)
+    lo = (v & 0xFFF) - ((v & 0x800) << 1)  # the low 12 bits, sign-extended
     if -(1 << 31) <= v < (1 << 31):
         words = (E.lui(rd, ((v - lo) >> 12) & 0xFFFFF),)
         return words + (E.addiw(rd, rd, lo),) if lo else words
@@ -84,6 +87,11 @@ def li_words(rd: int, value: int) -> tuple[int, ...]:
         if len(alt) < len(words):
             return alt
     return words
+
+
+def _swap_under_mask(d: int, shift: int) -> tuple[int, ...]:
+    """d = (d >> shift & mask) | (d & mask) << shift, with the mask in t2 (t1 scratch)."""
+    return (E.srli(T1, d, shift), E.and_(T1, T1, T2), E.and_(d, d, T2), E.slli(d, d, shift), E.or_(d, d, T1))
 
 
 def li64_words(rd: int, value: int, tmp: int) -> tuple[int, ...]:
@@ -187,7 +195,8 @@ class Riscv64Selector:
     def emit(self, em, *words: int) -> None:
         """Append 32-bit instruction words, compressed where the C extension has a form for them."""
         if not self.c:
-            em.code += struct.pack(f"<{len(words)}I", *words)
+            n = len(words)
+            em.code += _PACK_N[n](*words) if n < 64 else struct.pack(f"<{n}I", *words)
             return
         cache = self._bytes
         for w in words:
@@ -440,11 +449,18 @@ class Riscv64Selector:
                 words = ()
         elif self.zbb:
             words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
-        else:  # move the bytes out low end first, shifting the result up: T2 = bytes 0..n-2, then d
-            words = (E.andi(T2, d, 0xFF),)
-            for _ in range(width // 8 - 2):
-                words += (E.slli(T2, T2, 8), E.srli(d, d, 8), E.andi(T1, d, 0xFF), E.or_(T2, T2, T1))
-            words += (E.slli(T2, T2, 8), E.srli(d, d, 8), E.andi(d, d, 0xFF), E.or_(d, d, T2))
+        elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8
+            words = (E.srli(T1, d, 8), E.andi(T1, T1, 0xFF), E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
+        else:  # swap the bytes of each halfword with a mask, then the halfwords, then (64) the words
+            words = li_words(T2, 0x00FF00FF)
+            if width == 64:
+                words += (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+            words += _swap_under_mask(d, 8)
+            if width == 32:  # d = [b1 b0 b3 b2] with a clear upper half: exchange the halfwords
+                words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
+            else:
+                words += li_words(T2, 0xFFFF) + (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+                words += _swap_under_mask(d, 16) + (E.srli(T1, d, 32), E.slli(d, d, 32), E.or_(d, d, T1))
         self.emit(cg.em, *words)
 
     # -- jumps ----------------------------------------------------------------------------------------------

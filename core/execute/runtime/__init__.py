@@ -127,6 +127,8 @@ class Runtime:
         self._rng = random.Random(0x5EED)
         self.memory.add("stack", layout.STACK_BASE, bytes(layout.STACK_SIZE))
         self.stack_top = layout.STACK_TOP
+        if len(program.maps) > layout.MAX_MAPS:
+            raise LinkError(f"{len(program.maps)} maps; the runtime holds at most {layout.MAX_MAPS}")
         self.maps = [MapState(m, layout.MAP_BASE + i * layout.MAP_STRIDE, self.memory)
                      for i, m in enumerate(program.maps)]
         for name, entries in (map_init or {}).items():
@@ -177,7 +179,7 @@ class Runtime:
 
     def ctx_values(self) -> dict[str, int]:
         return {name: self.memory.load(layout.CTX_BASE + off, size) for name, (off, size) in self.ctx_fields.items()
-                if name not in ("data", "data_end", "data_meta")}
+                if name not in self.ptype.pointers and name not in ("data", "data_end", "data_meta")}
 
     # -- maps ---------------------------------------------------------------------------------------------------
     def map_address(self, index: int) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ...errors import LinkError
 from ...front.program import MapDef, MapType
+from . import layout
 from .memory import Memory
 
 EEXIST, ENOENT, EINVAL, E2BIG = 17, 2, 22, 7
@@ -24,6 +26,10 @@ class MapState:
         self.values_base = base + VALUES_OFFSET
         self.memory = memory
         slots = max(mapdef.max_entries, 1)
+        need = VALUES_OFFSET + slots * self.stride
+        if need > layout.MAX_MAP_BYTES or mapdef.key_size > layout.MAX_MAP_BYTES:
+            raise LinkError(f"map {mapdef.name!r} needs {need} bytes ({mapdef.max_entries} entries of "
+                            f"{mapdef.value_size} bytes); the runtime's limit is {layout.MAX_MAP_BYTES} bytes a map")
         memory.add(f"map {mapdef.name}", base, bytes(VALUES_OFFSET + slots * self.stride))
         self.slots: OrderedDict[bytes, int] = OrderedDict()  # key -> slot (hash maps; order = recency)
         self.free = list(range(slots - 1, -1, -1))

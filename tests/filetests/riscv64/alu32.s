@@ -15,7 +15,7 @@ le16 %r2
 be32 %r1
 exit
 # ---- expected ----
-# ; riscv64 code for alu32: 124 bytes, 0 relocations, frame 0 bytes
+# ; riscv64 code for alu32: 116 bytes, 0 relocations, frame 0 bytes
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # alu32:
 #     ;    0: mov32 %r0, -1
@@ -46,20 +46,18 @@ exit
 #         38:  03059593  slli a1, a1, 0x30
 #         3c:  0305d593  srli a1, a1, 0x30
 #     ;   11: be32 %r1
-#         40:  0ff57393  andi t2, a0, 0xff
-#         44:  00839393  slli t2, t2, 8
-#         48:  00855513  srli a0, a0, 8
-#         4c:  0ff57313  andi t1, a0, 0xff
-#         50:  0063e3b3  or t2, t2, t1
-#         54:  00839393  slli t2, t2, 8
-#         58:  00855513  srli a0, a0, 8
-#         5c:  0ff57313  andi t1, a0, 0xff
-#         60:  0063e3b3  or t2, t2, t1
-#         64:  00839393  slli t2, t2, 8
-#         68:  00855513  srli a0, a0, 8
-#         6c:  0ff57513  andi a0, a0, 0xff
-#         70:  00756533  or a0, a0, t2
+#         40:  00ff03b7  lui t2, 0xff0
+#         44:  0ff3839b  addiw t2, t2, 0xff
+#         48:  00855313  srli t1, a0, 8
+#         4c:  00737333  and t1, t1, t2
+#         50:  00757533  and a0, a0, t2
+#         54:  00851513  slli a0, a0, 8
+#         58:  00656533  or a0, a0, t1
+#         5c:  01055313  srli t1, a0, 0x10
+#         60:  03051513  slli a0, a0, 0x30
+#         64:  02055513  srli a0, a0, 0x20
+#         68:  00656533  or a0, a0, t1
 #     ;   12: exit
 #     ; frame setup / teardown
-#         74:  00078513  mv a0, a5
-#         78:  00008067  ret
+#         6c:  00078513  mv a0, a5
+#         70:  00008067  ret
