@@ -396,3 +396,17 @@ def test_ordered_comparison_of_unrelated_pointers_is_a_leak():
     with pytest.raises(bpfx.ValidationError, match=r"insn 2: jgt: ordered comparison of pointers into different "
                                                    r"regions \(ctx pointer, stack pointer r10\+0\) leaks"):
         verify(xdp("mov %r0, 0\nmov %r2, %r10\njgt %r1, %r2, +0\nexit"))
+
+
+def test_legacy_packet_loads_check_themselves():
+    from bpfx.front.isa import Insn
+    from bpfx.front.verify import analyse, verdict
+
+    ldabsh = Insn(0x28, 0, 0, 0, 12)  # r0 = ntohs(*(u16 *)(data + 12)), or exit with 0 when out of bounds
+    prog = Program("p", "socket", "socket_filter", [Insn(0xBF, 6, 1), ldabsh, Insn(0x95)], file="t.o")
+    assert verdict(analyse(prog))[0] == "safe"
+    for target in ("interp", "arm64"):
+        assert bpfx.run(prog, target, packet=bytes(range(64)), safety="checked").r0 == 0x0C0D
+    bad = Program("p", "socket", "socket_filter", [ldabsh, Insn(0x95)], file="t.o")
+    with pytest.raises(bpfx.ValidationError, match="insn 0: LD_ABS needs the context pointer in r6"):
+        bpfx.run(bad, "interp", safety="verify")

@@ -472,10 +472,10 @@ def checked(program, analysis):
     add_k = Cls.ALU64 | SRC_K | ALU_OPS["add"]
     mov_x = Cls.ALU64 | SRC_X | ALU_OPS["mov"]
 
-    def jmp(op, dst, src_or_imm, reg=True):
+    def jmp(op, dst, src_or_imm, reg=True):  # "when the check holds, jump over the 3 instructions of the fault"
         if reg:
-            return Insn(Cls.JMP | SRC_X | JMP_OPS[op], dst, src_or_imm, 4, 0)
-        return Insn(Cls.JMP | SRC_K | JMP_OPS[op], dst, 0, 4, src_or_imm)
+            return Insn(Cls.JMP | SRC_X | JMP_OPS[op], dst, src_or_imm, 3, 0)
+        return Insn(Cls.JMP | SRC_K | JMP_OPS[op], dst, 0, 3, src_or_imm)
 
     def fault(pc, reason):
         return [Insn(_MOV64_K, 1, 0, 0, pc), Insn(_MOV64_K, 2, 0, 0, reason),
@@ -483,10 +483,10 @@ def checked(program, analysis):
 
     def check(pc, kind, reg, off, size) -> list[Insn]:
         if kind == CHECK_NULL:  # jump over the fault when not NULL
-            return [jmp("jne", reg, 0, reg=False)._replace(off=3)] + fault(pc, 0)
+            return [jmp("jne", reg, 0, reg=False)] + fault(pc, 0)
         if kind == CHECK_STACK:  # r10 - (reg + off + size) must be in [0, 512 - size]
             return [Insn(mov_x, AX, R10_REG), Insn(Cls.ALU64 | SRC_X | ALU_OPS["sub"], AX, reg),
-                    Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", AX, 512 - size, reg=False)._replace(off=3)
+                    Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", AX, 512 - size, reg=False)
                     ] + fault(pc, 3)
         reason = 1 if kind == CHECK_PACKET else 2
         if kind == CHECK_PACKET:
@@ -495,8 +495,8 @@ def checked(program, analysis):
         else:
             end = [Insn(ldx_dw, AX, R10_REG, slot_a)]
             start = [Insn(ldx_dw, AX, R10_REG, slot_b)]
-        return (end + [Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", reg, AX)._replace(off=3)] + fault(pc, reason)
-                + start + [Insn(add_k, AX, 0, 0, -off), jmp("jge", reg, AX)._replace(off=3)] + fault(pc, reason))
+        return (end + [Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", reg, AX)] + fault(pc, reason)
+                + start + [Insn(add_k, AX, 0, 0, -off), jmp("jge", reg, AX)] + fault(pc, reason))
 
     def entry() -> list[Insn]:
         if ptype.ctx_struct:

@@ -354,7 +354,6 @@ def _refine_one(op: str, a: Scalar, b: Scalar, bits: int) -> Scalar | None:
     """``a`` restricted to the values for which ``a op v`` holds for some ``v`` in ``b`` (width ``bits``)."""
     top = _mask(bits)
     smin_b, smax_b = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    sa_lo, sa_hi = _srange(a, bits)
     sb_lo, sb_hi = _srange(b, bits)
     if op == "jeq":
         if bits == 64:
@@ -392,7 +391,6 @@ def _refine_one(op: str, a: Scalar, b: Scalar, bits: int) -> Scalar | None:
         return _with_srange(a, smin_b, sb_hi - 1, bits)
     if op == "jsle":
         return _with_srange(a, smin_b, sb_hi, bits)
-    del sa_lo, sa_hi
     return a
 
 

@@ -585,6 +585,18 @@ class Verifier:
                 self._clobber(pc, st, None)
                 return pc + 1
             return self.helper(pc, hid, st)
+        elif kind in (Kind.LD_ABS, Kind.LD_IND):
+            # Legacy packet loads check their bounds themselves (out of bounds, the program exits with r0 = 0);
+            # as in the kernel, the context must be in r6 and r1-r5 are scratched.
+            if st.regs[6].kind != CTX or st.regs[6].s != _ZERO:
+                self.fail(pc, kind.name, f"{kind.name} needs the context pointer in r6, not "
+                          f"{self.describe(st.regs[6])}", access=False)
+            if kind == Kind.LD_IND:
+                v = self.read_reg(pc, st, insn.src, kind.name)
+                if v.kind != SCALAR:
+                    self.fail(pc, kind.name, f"{kind.name} offset r{insn.src} is {self.describe(v)}, not a number",
+                              access=False)
+            self._clobber(pc, st, scalar_val(S.urange(0, (1 << (8 * info.size)) - 1)))
         else:
             self.fail(pc, "insn", f"{kind.name} is not supported by the verifier", access=False)
             return None
