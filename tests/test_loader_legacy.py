@@ -356,3 +356,16 @@ def test_huge_real_world_maps_run(tmp_path):
     assert bpfx.run(prog, "interp", packet=PACKET, map_init=full).r0 == 1  # key 0 present: 0 + 1
     with pytest.raises(bpfx.RuntimeFault, match="map big needs 80004096 bytes; an emulated run gives each map 16 MiB"):
         bpfx.run(bpfx.load(obj(2, 10_000_000)).program(), "interp", packet=PACKET)
+
+
+def test_context_unions_allow_the_writable_member(tmp_path):
+    """bpf_sock_ops.reply shares its offset with args[0]: sock_ops programs may store there."""
+    path = tmp_path / "p.s"
+    path.write_text("stw [%r1+4], 3\nmov %r0, 1\nexit")
+    prog = bpfx.load(str(path), prog_type="sock_ops").program()
+    assert [bpfx.run(prog, t).ctx_changed["reply"] for t in ("interp", "arm64")] == [3, 3]
+    path.write_text("stw [%r1+0], 3\nmov %r0, 1\nexit")  # op: read-only, on both
+    prog = bpfx.load(str(path), prog_type="sock_ops").program()
+    for target in ("interp", "arm64"):
+        with pytest.raises(ValidationError, match=r"read-only context field bpf_sock_ops\.op"):
+            bpfx.run(prog, target)
