@@ -4,9 +4,15 @@ Reports, for TARGET (default: every target with a selector and a machine):
 - static native instructions per BPF instruction over the examples and the conformance corpus, as a marginal
   figure (body only) plus the fixed prologue/epilogue cost per function;
 - executed native instructions per executed BPF instruction (native counted by unicorn, BPF by the interpreter);
-- compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS.
+- compile speed in BPF insns/s on a generated 1M-instruction program, and peak RSS;
+- with ``-O N`` (the LLVM tier), for targets with an LLVM triple: static code size at -ON against the baseline
+  over the examples and the compute loops of bench/loops (built with clang), executed native instructions per
+  executed BPF instruction on the loops at -O0 and -ON, and compile time per program for both tiers.
 
-    python bench/codegen.py [-t arm64] [--size 1000000]
+    python bench/codegen.py [-t arm64] [--size 1000000] [--mattr +c] [-O 2 [--only-opt]]
+
+Instructions are counted with the target's disassembler, so variable-length encodings (riscv64 +c) count right;
+the total code bytes over the corpus are reported too.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import random
 import resource
 import sys
 import time
+from bisect import bisect_left
 
 import bpfx
 from bpfx import testing
@@ -51,44 +58,44 @@ def _segments(image):
     return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
 
 
-def _counter(target: str):
-    """count(code, address) -> native instructions, from the target's disassembler (4-byte words without one)."""
-    disasm = getattr(get_target(target).selector(), "disassembler", None)
+def _starts(image, disasm) -> list[int]:
+    """Offsets of the image's instructions, from the target's disassembler (4-byte words without one)."""
     if disasm is None:
-        return lambda code, address: len(code) // 4, lambda code, address: list(range(address, address + len(code),
-                                                                                         4))
-    return (lambda code, address: len(disasm(code, address)),
-            lambda code, address: [a for a, _, _ in disasm(code, address)])
+        return list(range(0, len(image.code), 4))
+    return [address for address, _size, _text in disasm(image.code, 0)]
 
 
-def static_figures(target: str, programs) -> tuple[float, float, int]:
-    """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs)."""
-    count, _ = _counter(target)
-    body_native = body_bpf = frame = funcs = done = 0
+def _count(starts: list[int], lo: int, hi: int) -> int:
+    return bisect_left(starts, hi) - bisect_left(starts, lo)
+
+
+def static_figures(target: str, programs, features=None) -> tuple[float, float, int, int]:
+    """(native per BPF instruction outside prologues/epilogues, frame instructions per function, programs, code
+    bytes)."""
+    body_native = body_bpf = frame = funcs = done = size = 0
+    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     for prog, _ in programs:
         try:
-            image = bpfx.compile(prog, target)
+            image = bpfx.compile(prog, target, features=features)
         except bpfx.BpfxError:
             continue
         done += 1
+        size += len(image.code)
+        starts = _starts(image, disasm)
         for start, end, is_frame in _segments(image):
-            n = count(image.code[start:end], start) if end > start else 0
             if is_frame:
-                frame += n
+                frame += _count(starts, start, end)
             else:
-                body_native += n
+                body_native += _count(starts, start, end)
         body_bpf += sum(1 for i, insn in enumerate(prog.insns) if not (i and prog.insns[i - 1].opcode == 0x18))
         funcs += len(set(image.symbols.values()))
-    return body_native / max(body_bpf, 1), frame / max(funcs, 1), done
+    return body_native / max(body_bpf, 1), frame / max(funcs, 1), done, size
 
 
-def dynamic_figures(target: str, programs) -> tuple[float, float | None]:
-    """(executed native / executed BPF, the same outside frame code): the first from the executor's own
-    count (``Result.insn_count``, helper trampolines included), the second from unicorn's block trace of the
-    image (None for an executor that is not unicorn)."""
+def dynamic_figures(target: str, programs, features=None) -> tuple[float, float]:
+    """(all executed native / executed BPF, executed native outside frames / executed BPF)."""
     from bpfx.execute import machine
 
-    _, addresses = _counter(target)
     blocks: list[tuple[int, int]] = []
     original = machine._Run._on_block
 
@@ -96,31 +103,129 @@ def dynamic_figures(target: str, programs) -> tuple[float, float | None]:
         blocks.append((address, size))
         return original(self, uc, address, size, user)
 
-    is_unicorn = isinstance(get_target(target).machine(), bpfx.Machine)
+    executor = get_target(target).machine()
+    if not isinstance(executor, bpfx.Machine) and hasattr(type(executor), "profiling"):
+        return _profiled_figures(target, type(executor), programs)
     machine._Run._on_block = on_block
     native = body = bpf = 0
+    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     try:
         for prog, kwargs in programs:
             blocks.clear()
+            try:
+                ref = bpfx.run(prog, "interp", **kwargs)
+                bpfx.run(prog, target, features=features, **kwargs)
+                image = bpfx.compile(prog, target, features=features)
+            except bpfx.BpfxError:
+                continue
+            starts = [layout.CODE_BASE + s for s in _starts(image, disasm)]
+            frame_addrs = set()
+            for start, end, is_frame in _segments(image):
+                if is_frame:
+                    lo, hi = bisect_left(starts, layout.CODE_BASE + start), bisect_left(starts, layout.CODE_BASE + end)
+                    frame_addrs.update(starts[lo:hi])
+            for address, size in blocks:
+                for a in starts[bisect_left(starts, address):bisect_left(starts, address + size)]:
+                    native += 1
+                    body += a not in frame_addrs
+            bpf += ref.insn_count
+    finally:
+        machine._Run._on_block = original
+    return native / max(bpf, 1), body / max(bpf, 1)
+
+
+def opt_figures(target: str, opt: int) -> None:
+    """The LLVM tier against the baseline on the examples (static size) and the compute loops (executed)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _loops import PACKET, build, native_arm64_counts
+
+    examples = [(p, obj) for path in sorted(glob.glob(os.path.join(ROOT, "examples", "*.o")))
+                for obj in [bpfx.load(path)] for p in obj.programs]
+    loops = build()
+    loop_progs = [(p, loops) for p in loops.programs] if loops is not None else []
+    sizes = {0: 0, opt: 0}
+    secs = {0: 0.0, opt: 0.0}
+    for prog, _obj in examples + loop_progs:
+        for level in (0, opt):
+            t0 = time.perf_counter()
+            image = bpfx.compile(prog, target, opt=level)
+            secs[level] += time.perf_counter() - t0
+            sizes[level] += len(image.code)
+    n = len(examples) + len(loop_progs)
+    print(f"{target} -O{opt}: static code {sizes[opt] / sizes[0]:.2f}x the baseline's over {n} programs "
+          f"({sizes[opt]:,} vs {sizes[0]:,} bytes); compile {secs[opt] / n * 1000:.1f} ms per program "
+          f"(baseline {secs[0] / n * 1000:.1f} ms)")
+    total = {0: 0, opt: 0}
+    bpf_total = 0
+    # the same C compiled natively by clang, where the target is arm64 (what "native" means for the goal)
+    native = native_arm64_counts() if loop_progs and get_target(target).llvm_info().llvm_triple.startswith(
+        "aarch64") else None
+    native_total = 0
+    for prog, obj in loop_progs:
+        ref = bpfx.run(prog, "interp", packet=PACKET, obj=obj)
+        row = []
+        for level in (0, opt):
+            got = bpfx.run(prog, target, packet=PACKET, obj=obj, opt=level)
+            assert got.r0 == ref.r0, (prog.name, level)
+            total[level] += got.insn_count
+            row.append(got.insn_count / ref.insn_count)
+        bpf_total += ref.insn_count
+        line = (f"  {prog.name:<10} {ref.insn_count:>8} BPF insns executed; native per BPF: -O0 {row[0]:.2f}, "
+                f"-O{opt} {row[1]:.2f} ({row[1] / row[0]:.2f}x)")
+        if native and prog.name in native:
+            count, r0 = native[prog.name]
+            assert r0 == ref.r0 & 0xFFFFFFFF, (prog.name, r0, ref.r0)
+            native_total += count
+            line += f"; clang native {count / ref.insn_count:.2f} (-O{opt} is {row[1] * ref.insn_count / count:.2f}x)"
+        print(line)
+    if bpf_total:
+        print(f"  loops: executed native per BPF insn -O0 {total[0] / bpf_total:.2f}, -O{opt} "
+              f"{total[opt] / bpf_total:.2f}: -O{opt} executes {total[opt] / total[0]:.2f}x the baseline's"
+              + (f", {total[opt] / native_total:.2f}x clang's native code ({native_total / bpf_total:.2f} per BPF)"
+                 if native_total else ""))
+
+
+def _profiled_figures(target: str, cls, programs) -> tuple[float, float]:
+    """The same figures from an executor that profiles itself: with ``cls.profiling`` set, ``cls.last_profile``
+    maps each code offset of the image to its executions in the last run."""
+    disasm = getattr(get_target(target).selector(), "disassembler", None)
+    native = body = bpf = 0
+    cls.profiling = True
+    try:
+        for prog, kwargs in programs:
             try:
                 ref = bpfx.run(prog, "interp", **kwargs)
                 got = bpfx.run(prog, target, **kwargs)
                 image = bpfx.compile(prog, target)
             except bpfx.BpfxError:
                 continue
-            native += got.insn_count
-            frame_addrs = set()
+            starts = _starts(image, disasm)
+            frame_offs = set()
             for start, end, is_frame in _segments(image):
-                if is_frame and end > start:
-                    frame_addrs.update(layout.CODE_BASE + a for a in addresses(image.code[start:end], start))
-            for address, size in blocks:
-                off = address - layout.CODE_BASE
-                if 0 <= off < len(image.code):
-                    body += sum(a not in frame_addrs for a in addresses(image.code[off:off + size], address))
+                if is_frame:
+                    frame_offs.update(starts[bisect_left(starts, start):bisect_left(starts, end)])
+            native += got.insn_count
+            body += sum(n for off, n in cls.last_profile.items() if off not in frame_offs)
             bpf += ref.insn_count
     finally:
-        machine._Run._on_block = original
-    return native / max(bpf, 1), (body / max(bpf, 1) if is_unicorn else None)
+        cls.profiling = False
+    return native / max(bpf, 1), body / max(bpf, 1)
+
+
+def accepted_chunks(size: int, target: str) -> list[Program]:
+    """Generated programs the target compiles (it may reject some instructions as unsupported, and its code store
+    may be small), ``size`` BPF instructions in all: the compile-speed corpus of such a target."""
+    rng = random.Random(1)
+    out, total = [], 0
+    while total < size:
+        chunk = random_program(rng, length=40, subprograms=0)
+        try:
+            bpfx.compile(chunk, target)
+        except bpfx.Unsupported:
+            continue
+        out.append(chunk)
+        total += len(chunk.insns)
+    return out
 
 
 def big_program(size: int) -> Program:
@@ -146,23 +251,41 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-t", "--target", action="append")
     ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("--mattr", help="target features, e.g. +c (as bpfx compile --mattr)")
+    ap.add_argument("-O", dest="opt", type=int, choices=(1, 2, 3), help="also report the LLVM tier at this level")
+    ap.add_argument("--only-opt", action="store_true", help="with -O: only the LLVM tier's figures")
     args = ap.parse_args(argv)
+    from bpfx.execute.runner import _features
+
+    features = _features(args.mattr)
     names = args.target or [t.name for t in all_targets() if t.machine() and t.abi()]
-    programs = corpus()
+    programs = corpus() if not args.only_opt else []
     for name in names:
-        get_target(name)
-        ratio, fixed, done = static_figures(name, programs)
-        dyn_all, dyn_body = dynamic_figures(name, programs)
+        tgt = get_target(name)
+        if args.opt and tgt.llvm_info() is not None:
+            opt_figures(name, args.opt)
+        if args.only_opt:
+            continue
+        ratio, fixed, done, size = static_figures(name, programs, features)
+        dyn_all, dyn_body = dynamic_figures(name, programs, features)
         prog = big_program(args.size)
-        t0 = time.perf_counter()
-        image = bpfx.compile(prog, name)
-        secs = time.perf_counter() - t0
+        try:
+            t0 = time.perf_counter()
+            image = bpfx.compile(prog, name, features=features)
+            secs = time.perf_counter() - t0
+            count, nbytes = len(prog.insns), len(image.code)
+        except bpfx.Unsupported:  # e.g. over the device's code store: time the programs it does compile
+            chunks = accepted_chunks(min(args.size, 100_000), name)
+            t0 = time.perf_counter()
+            nbytes = sum(len(bpfx.compile(chunk, name, features=features).code) for chunk in chunks)
+            secs = time.perf_counter() - t0
+            count = sum(len(chunk.insns) for chunk in chunks)
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        body = f"{dyn_body:.2f} native/BPF insn outside frames, " if dyn_body is not None else ""
-        print(f"{name}: {done} programs; static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
-              f"function; executed {body}{dyn_all:.2f} in all (frames and helper trampolines); "
-              f"compile {len(prog.insns) / secs:,.0f} BPF insns/s "
-              f"({len(prog.insns):,} insns -> {len(image.code):,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
+        print(f"{name}{' ' + args.mattr if args.mattr else ''}: {done} programs, {size:,} code bytes; "
+              f"static {ratio:.2f} native/BPF insn + {fixed:.1f} frame insns per "
+              f"function; executed {dyn_body:.2f} native/BPF insn ({dyn_all:.2f} with frames); "
+              f"compile {count / secs:,.0f} BPF insns/s "
+              f"({count:,} insns -> {nbytes:,} bytes in {secs:.1f} s); peak RSS {rss:.0f} MiB")
     return 0
 
 

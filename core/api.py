@@ -36,7 +36,8 @@ def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[s
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
-            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None) -> Image:
+            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None,
+            safety: str | None = None) -> Image:
     """Compile ``program`` for ``target``.
 
     :param helpers: helper id -> absolute address (int) or :class:`HelperEntry`; others stay relocations
@@ -45,13 +46,16 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     :param context: the device's :class:`ContextLayout` (default: the target's, else specs/).
     :param maps: map name -> absolute address of the driver's map object; those relocations are applied to the
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
-    :param opt: 0 = the direct selector; >0 = the LLVM tier where the target has one.
+    :param opt: 0 = the direct selector; 1-3 = the LLVM tier at -O1..-O3, for targets with an LLVM triple
+        (others raise Unsupported).
+    :param safety: ``structural`` (the validator's checks only), ``verify`` (raise ValidationError unless the
+        verifier proves the program memory-safe) or ``checked`` (run-time checks for what it cannot prove, a fault
+        where it proves an access always fails); default: the target's (checked for code generators).
     """
     from .execute.runner import compile as _compile
 
-    if opt:
-        raise Unsupported("the LLVM tier (opt > 0) is not available yet")
-    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features)
+    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features, opt=opt,
+                     safety=safety)
     if maps:
         image = resolve(image, maps)
     return image

@@ -3,21 +3,29 @@
 Each subcommand lives in the module that does its work, which exposes
 ``register(subparsers)``: it adds its parser and sets ``func`` to a function
 taking the parsed args and returning an exit code. Errors are one line on
-stderr: ``file:section:insn: message``; exit 1 for bad input, 2 for usage.
+stderr: ``file:section:insn: message``; exit 1 for bad input, 2 for usage,
+70 for an unexpected exception (one line saying it is a bug in bpfx; the
+traceback only with ``BPFX_DEBUG=1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from . import __version__
 from .errors import BpfxError, UsageError
 
+#: Exit code for an unexpected exception (EX_SOFTWARE): the one-line report says it is a bug in bpfx.
+EXIT_BUG = 70
+
 # Modules that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
     "bpfx.execute.runner",  # run, compile
+    "bpfx.front.verify",  # verify
     "bpfx.tools.inspect",  # asm, disasm, cfg
     "bpfx.tools.conformance",  # conformance, conformance-plugin
     "bpfx.tools.fuzz",  # fuzz
@@ -70,6 +78,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except RecursionError:  # deeply nested input that no guard caught: still one line
+        if os.environ.get("BPFX_DEBUG"):
+            raise
+        print(f"{_input_of(args)}: input nested too deeply (recursion limit); this is a bug in bpfx, please "
+              "report it", file=sys.stderr)
+        return EXIT_BUG
+    except MemoryError:
+        print(f"{_input_of(args)}: out of memory", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        if os.environ.get("BPFX_DEBUG"):
+            raise
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"{_input_of(args)}: internal error {type(exc).__name__}: {exc} (at {os.path.basename(where.filename)}:"
+              f"{where.lineno}); this is a bug in bpfx, please report it (BPFX_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return EXIT_BUG
+
+
+def _input_of(args) -> str:
+    file = getattr(args, "file", None)
+    return file if isinstance(file, str) else "bpfx"
 
 
 if __name__ == "__main__":

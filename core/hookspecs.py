@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import pluggy
 
-from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, Selector, TargetInfo
+from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, RelocType, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")
@@ -40,7 +40,11 @@ def bpfx_targets() -> list[TargetInfo]:
     """The targets this plugin provides.
 
     :return: a list of :class:`TargetInfo`; names must be unique across all plugins
-        (a duplicate is reported as a warning and the first one wins).
+        (a duplicate is reported as a warning and the first one wins). ``TargetInfo.safety`` sets the target's
+        default ``--safety`` (``structural`` | ``verify`` | ``checked``; None: structural). Under ``checked`` the
+        core adds run-time checks (BPF rewrites, before legalisation) for what the verifier cannot prove; they call
+        the helper ``bpfx_fault`` (id ``bpfx.front.verify.FAULT_HELPER``, in every helper table), which must not
+        return. A target whose native code runs without memory protection should default to ``checked``.
 
     Example::
 
@@ -60,7 +64,13 @@ def bpfx_abi(target: TargetInfo) -> ABI | None:
     :return: an :class:`ABI`: BPF r0..r10 (and 11, the hidden AX register) -> native registers, the native
         C argument/return/callee-saved registers, scratch registers, stack alignment, and the capability flags
         (``udiv_by_zero_is_zero``, ``shifts_mask_count``, ...) from which the legaliser decides which BPF
-        rewrites the target needs. ``None`` if the target is not yours.
+        rewrites the target needs, or which instructions it rejects at compile time, naming them
+        (``has_atomics``/``atomic_widths``, ``has_bswap``, ``has_sdiv``: a device VM without them, too).
+        ``None`` if the target is not yours.
+
+    A 32-bit core (``TargetInfo.word_size=32``) maps each BPF register to a tuple of native registers, least
+    significant word first, e.g. ``regs={0: (0, 1), 1: (2, 3), ...}``; ``arg_regs``/``ret_reg`` use the same
+    tuples, and the core's helper-argument moves call ``selector.move(cg, dst, src)`` with whole tuples.
 
     Example::
 
@@ -82,7 +92,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
         primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
         ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path)
-        and ``disassembler`` (for listings and benchmarks). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
+        and ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
+        listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`. A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
 
@@ -131,6 +142,30 @@ def bpfx_context(target: TargetInfo, prog_type: str) -> ContextLayout | None:
         def bpfx_context(target, prog_type):
             if target.name == "acme" and prog_type == "xdp":
                 return ContextLayout("acme_xdp_md", 24, {0: ContextField("data", 8, 8, "ptr"), ...})
+    """
+
+
+@hookspec(firstresult=True)
+def bpfx_reloc_types(target: TargetInfo) -> dict[int, RelocType] | None:
+    """Every ELF relocation type the target's loader can apply, keyed by its ELF number (``r_type``).
+
+    The LLVM tier reads the relocations of the object LLVM emits for the target's triple and looks each
+    number up here, so the Image carries records (and ``RelocType.apply`` functions) the writers, the emulator
+    and :func:`bpfx.resolve` can use. A relocation LLVM emits that is missing here is an ``Unsupported`` error
+    naming its number. The baseline tier uses the selector's ``reloc_types``; if this hook returns None the
+    core falls back to those too. A low-part relocation that ELF expresses against the label of its high-part
+    partner (RISC-V ``R_RISCV_PCREL_LO12_I/S`` against ``.Lpcrel_hiN``) arrives as a record against the
+    partner's symbol with the addend moved by the distance between the two instructions, so ``apply`` computes
+    it like any pc-relative relocation from ``value - pc``.
+
+    :return: ELF relocation number -> :class:`RelocType`, or None if the target is not yours.
+
+    Example::
+
+        @hookimpl
+        def bpfx_reloc_types(target):
+            if target.name == "arm64":
+                return {283: RelocType("R_AARCH64_CALL26", apply_call26), 275: RelocType(...), ...}
     """
 
 
@@ -190,7 +225,8 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     :param program: the validated :class:`bpfx.Program`.
     :param runtime: the :class:`bpfx.runtime.Runtime` holding memory, maps and helpers.
     :param budget: the instruction budget.
-    :param options: extra run options (``harden``); ignore what you do not know.
+    :param options: extra run options (``harden``; ``opt``, the -O level asked for: the host target JIT-compiles
+        at it); ignore what you do not know.
     :return: a :class:`bpfx.runtime.Result`, or None if the target is not yours.
 
     Example::
@@ -202,5 +238,5 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """
 
 
-HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_machine",
-              "bpfx_helper_impls", "bpfx_run")
+HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_reloc_types",
+              "bpfx_machine", "bpfx_helper_impls", "bpfx_run")

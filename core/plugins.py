@@ -24,6 +24,7 @@ import pluggy
 from . import hookspecs
 from .errors import UsageError
 from .front.progtypes import prog_type as get_prog_type
+from .front.verify import FAULT_HELPER, FAULT_SYMBOL
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable,
                           TargetInfo)
 
@@ -118,6 +119,15 @@ class Target:
     def name(self) -> str:
         return self.info.name
 
+    def default_safety(self) -> str:
+        """The safety mode used when none is asked for: ``TargetInfo.safety`` along the base chain, else
+        structural (checked is opt-in until the verifier covers everything the loader now accepts: LD_ABS/LD_IND,
+        callbacks, every program type; a device target should then default to checked)."""
+        for info in self._chain():
+            if info.safety:
+                return info.safety
+        return "structural"
+
     def _chain(self) -> list[TargetInfo]:
         chain, info = [self.info], self.info
         while info.base:
@@ -164,6 +174,18 @@ class Target:
             return None
         return self._first("bpfx_selector", abi=abi, features=self.features(features))
 
+    def llvm_info(self) -> TargetInfo | None:
+        """The TargetInfo whose LLVM triple and features the LLVM tier uses: this target's, else its base's."""
+        return next((info for info in self._chain() if info.llvm_triple), None)
+
+    def reloc_types(self) -> dict:
+        """ELF relocation number -> RelocType: the ``bpfx_reloc_types`` hook, else the selector's."""
+        types = self._first("bpfx_reloc_types")
+        if types is None:
+            selector = self.selector()
+            types = dict(getattr(selector, "reloc_types", None) or {})
+        return types
+
     def machine(self) -> Executor | None:
         return self._first("bpfx_machine")
 
@@ -192,8 +214,9 @@ class Target:
         for hid in sorted(ptype.helper_ids):
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
+        entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
         for hid, impl in (impls or {}).items():
-            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}")
+            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
         table = HelperTable(entries)
         for info in reversed(self._chain()):
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
@@ -229,7 +252,7 @@ class Target:
             hooks.append("machine")
         if any(hasattr(p.module, "bpfx_run") for p in self._plugins()):
             hooks.append("run")
-        if self.info.llvm_triple and importlib.util.find_spec("bpfx.llvm") is not None:
+        if self.llvm_info() is not None and importlib.util.find_spec("bpfx.llvm") is not None:
             hooks.append("llvm")  # the LLVM tier can serve any target that names a triple
         return hooks
 

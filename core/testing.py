@@ -91,8 +91,8 @@ def filetest_id(path: str) -> str:
 
 
 def render_filetest(path: str) -> tuple[str, str]:
-    """(BPF source, the listing as comment lines) for a filetest; the target is the folder's name and a
-    ``# type: xdp`` line selects the program type (default mem)."""
+    """(BPF source, the listing as comment lines) for a filetest; the target is the folder's name, a
+    ``# type: xdp`` line selects the program type (default mem) and ``# features: +c,-lse`` the features."""
     from .api import Program, compile
     from .back.writers.listing import write_listing
     from .front.asm import assemble
@@ -101,15 +101,18 @@ def render_filetest(path: str) -> tuple[str, str]:
     with open(path) as f:
         text = f.read()
     source = text.split(FILETEST_MARKER)[0].rstrip("\n") + "\n"
-    ptype = "mem"
+    ptype, features = "mem", None
     for line in source.splitlines():
         if line.startswith("# type:"):
             ptype = line.split(":", 1)[1].strip()
+        elif line.startswith("# features:"):
+            features = {f.strip()[1:]: f.strip()[0] == "+" for f in line.split(":", 1)[1].split(",")}
     target = os.path.basename(os.path.dirname(path))
     prog = Program(name=os.path.basename(path)[:-2], section="filetest", prog_type=ptype,
                    insns=assemble(source, file=path), file=path)
-    image = compile(prog, target)
-    disasm = getattr(get_target(target).selector(), "disassembler", None)
+    # instruction selection as written, unsafe or not
+    image = compile(prog, target, features=features, safety="structural")
+    disasm = getattr(get_target(target).selector(features), "disassembler", None)
     listing = write_listing(image, program=prog, disasm=disasm, abi=get_target(target).abi())
     return source, "".join(f"# {line}".rstrip() + "\n" for line in listing.splitlines())
 

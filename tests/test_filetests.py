@@ -2,8 +2,9 @@
 
 Each tests/filetests/<target>/*.s holds BPF assembly, then a line "# ---- expected ----" and the listing
 ``bpfx compile -f listing`` prints, each line behind "# ". Run with BPFX_BLESS=1 to rewrite the expectations;
-review reads the diff. A "# type: xdp" line in the input selects the program type (default mem). The
-machinery is ``bpfx.testing``, which vendors' plugins use for their own filetests.
+review reads the diff. A "# type: xdp" line in the input selects the program type (default mem), a
+"# features: +c,+zba" line the target features (as --mattr). The machinery is ``bpfx.testing``, which vendors'
+plugins use for their own filetests.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from unicorn import x86_const as X
 import bpfx
 from bpfx import HelperImpl, HelperTable, Image, Machine, RuntimeFault
 from bpfx.execute.runtime import Runtime, layout
+from bpfx.execute.machine import HELPER_COST
 
 X86_64 = Machine(
     uc_arch=unicorn.UC_ARCH_X86, uc_mode=unicorn.UC_MODE_64, pc=X.UC_X86_REG_RIP, sp=X.UC_X86_REG_RSP,
@@ -60,7 +61,8 @@ def test_helper_trampoline_returns_through_the_stack():
             + bytes.fromhex("4883c001") + b"\xc3")
     result = X86_64.run(_image(code), _runtime(impls={2: impl}), 1000)
     assert result.r0 == 2 * 20 + 3 + 1
-    assert result.insn_count == 3 + 1 + 2  # mov, movabs, call; the trampoline's ret; add, ret
+    # mov, movabs, call; the trampoline's ret; add, ret; and the helper call's charge
+    assert result.insn_count == 3 + 1 + 2 + HELPER_COST
 
 
 def test_frame_offset_is_measured_from_the_sp_after_the_pushed_return_address():

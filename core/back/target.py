@@ -17,15 +17,29 @@ class TargetInfo:
 
     name: str
     description: str
-    word_size: int = 64
+    word_size: int = 64  # bits of a native register; below 64, ABI.regs holds register tuples
     endian: str = "little"
     e_machine: int = 0
+    #: the LLVM tier's target triple (-O1..-O3); a target with ``base`` inherits its base's when it has none
     llvm_triple: str | None = None
+    #: extra LLVM target features (``"+m,+a,-relax"``); ``features`` below are passed to LLVM too, as +name/-name
     llvm_features: str = ""
+    #: the LLVM tier's relocation model for this target's objects: "pic" (PC-relative and GOT-free where LLVM
+    #: can) or "static" (absolute addresses, e.g. RISC-V's lui/addi pairs, whose relocations a loader applies
+    #: one by one, where PIC code pairs PCREL_HI20/LO12 records through local labels)
+    llvm_reloc: str = "pic"
+    #: LLVM command-line options the LLVM tier sets for this target (process-wide, so only backend-specific ones),
+    #: e.g. to keep constants out of data sections the tier's code-only images cannot carry
+    llvm_options: tuple[str, ...] = ()
+    #: features that are bpfx's own (code-shape choices), not LLVM subtarget features: the LLVM tier leaves them out
+    non_llvm_features: frozenset[str] = frozenset()
     #: optional features a user may turn off or on (``-mattr``-like), with their defaults
     features: dict[str, bool] = field(default_factory=dict)
     #: name of the target whose selector/ABI/machine this one reuses (a vendor variant), if any
     base: str | None = None
+    #: default ``--safety`` (structural | verify | checked); None: structural. A device core has no MMU: a target
+    #: whose programs run unprotected should say checked (what the verifier cannot prove is checked at run time)
+    safety: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,15 +47,19 @@ class ABI:
     """How BPF state lives on the native core, and what the core lacks.
 
     ``regs`` maps BPF r0..r10 (and 11, the hidden AX register the core uses for
-    constant blinding and legalisation) to native register numbers. The
+    constant blinding and legalisation) to native register numbers. On a core whose registers are narrower
+    than 64 bits (``TargetInfo.word_size`` 32) a BPF register lives in several native registers: its value is
+    then a tuple, least significant word first (``{0: (0, 1), 1: (2, 3), ...}``), and so are ``arg_regs``
+    entries and ``ret_reg``. The core treats such a tuple as one location (helper-argument moves hand the
+    selector's ``move`` whole tuples); :meth:`parts` gives the native registers of any location. The
     capability flags tell the legaliser which BPF rewrites this target needs.
     :meth:`check` (run by the core when it first asks a plugin for its ABI) holds the
     register facts to the BPF semantics: what the core relies on is checked, not assumed.
     """
 
-    regs: dict[int, int]
-    arg_regs: tuple[int, ...]  # native C argument registers, in order
-    ret_reg: int  # native C return register
+    regs: dict[int, int | tuple[int, ...]]
+    arg_regs: tuple[int | tuple[int, ...], ...]  # native C argument registers (or register tuples), in order
+    ret_reg: int | tuple[int, ...]  # native C return register (or register tuple)
     #: native registers a C callee preserves: BPF r6-r9 and r10 must live in them (they survive helper calls)
     callee_saved: frozenset[int]
     #: registers the selector may use inside one BPF instruction; none may hold a BPF register
@@ -64,7 +82,14 @@ class ABI:
     #: AX by the legaliser from pieces that fit (32: every BPF immediate fits)
     imm_bits: int = 32
 
-    def name(self, reg: int) -> str:
+    @staticmethod
+    def parts(reg: int | tuple[int, ...]) -> tuple[int, ...]:
+        """The native registers of one location: ``(reg,)`` for a register, the tuple itself for a pair."""
+        return reg if isinstance(reg, tuple) else (reg,)
+
+    def name(self, reg: int | tuple[int, ...]) -> str:
+        if isinstance(reg, tuple):
+            return ":".join(self.reg_names.get(r, str(r)) for r in reg)
         return self.reg_names.get(reg, str(reg))
 
     def check(self) -> list[str]:
@@ -76,10 +101,10 @@ class ABI:
         if len(self.arg_regs) < 5:
             problems.append(f"{len(self.arg_regs)} argument registers: helpers take 5")
         for bpf in (6, 7, 8, 9, 10):
-            if bpf in self.regs and self.regs[bpf] not in self.callee_saved:
+            if bpf in self.regs and not set(self.parts(self.regs[bpf])) <= self.callee_saved:
                 problems.append(f"BPF r{bpf} is in {self.name(self.regs[bpf])}, which a C callee may clobber "
                                 "(r6-r10 must survive helper calls)")
-        mapped = {n: b for b, n in self.regs.items()}
+        mapped = {n: b for b, loc in self.regs.items() for n in self.parts(loc)}
         for reg in self.scratch:
             if reg in mapped:
                 problems.append(f"scratch register {self.name(reg)} also holds BPF r{mapped[reg]}")
@@ -101,6 +126,9 @@ class HelperEntry:
     function ``inline(cg, selector)`` that emits the helper's body in place through
     the :class:`bpfx.CodeGen` ``cg``; the BPF arguments are already in the native
     argument registers and r0 is read from the native return register afterwards).
+    ``implemented`` marks an entry made for a :class:`HelperImpl` (a vendor's firmware helper or a driver's
+    own): a target whose helpers come from firmware (no generic call mechanism) offers exactly those and the
+    ones its plugin gives addresses or inline bodies for.
     """
 
     id: int
@@ -108,6 +136,7 @@ class HelperEntry:
     symbol: str | None = None
     address: int | None = None
     inline: Callable | None = None
+    implemented: bool = False
 
 
 @dataclass(frozen=True)
@@ -264,9 +293,11 @@ class Machine:
     #: CPU models, system registers, extra mappings
     setup: Callable | None = None
     #: bytes per instruction, for counting executed instructions; 0: variable length, each executed basic block
-    #: is decoded once with capstone (``decoder``) to count its instructions
+    #: is decoded once with ``decoder`` to count its instructions
     insn_size: int = 4
-    decoder: tuple[int, int] | None = None  # capstone (arch, mode) for insn_size=0
+    #: for insn_size=0: capstone (arch, mode), or a function ``count(code: bytes) -> instructions`` (for
+    #: extensions capstone does not decode)
+    decoder: tuple[int, int] | Callable[[bytes], int] | None = None
     word_size: int = 8  # bytes of a pushed return address
 
     def run(self, image: Image, runtime, budget: int):
@@ -318,7 +349,8 @@ class Selector(Protocol):
 
     # Optional members, found with getattr:
     #   lowering_table() -> list of 256 callables (cg, pc, insn, nxt) or None: the fast path, per opcode
-    #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench
+    #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench;
+    #       an optional ``footer(image) -> str`` attribute closes the listing (e.g. size against a code-store limit)
 
 
 #: the optional members of a selector the core looks for

@@ -14,15 +14,20 @@ from bisect import bisect_right
 
 import unicorn
 
-from ..errors import LinkError, RuntimeFault
+from ..errors import LinkError, RuntimeFault, Unsupported
 from ..front.isa import STACK_SIZE
 from .runtime import layout
 from ..back.target import HelperTable, Image, Machine, MachineLayout
 
 PAGE = 0x1000
-CODE_SLOT = 0x10_0000  # each compiled program (tail-call targets too) gets 1 MiB of the code area
+# Compiled programs (tail-call targets too) are placed one after another in the code area, a guard page apart;
+# together they may take up to 16 MiB less the exit page.
+CODE_END = layout.TRAMPOLINE_BASE - 0x1000
 EXIT_ADDR = layout.TRAMPOLINE_BASE - 0x1000  # the return address the entry is called with
 MAX_TAIL_CALLS = 33
+#: What a helper call costs against the instruction budget: a helper runs in Python (tens of microseconds), so
+#: charging it like one instruction would let a helper-calling loop take minutes to reach the budget.
+HELPER_COST = 64
 
 
 def _align(n: int, to: int = PAGE) -> int:
@@ -38,6 +43,7 @@ class _Run:
         if machine.cpu_model is not None:
             self.uc.ctl_set_cpu_model(machine.cpu_model)
         self.images: dict[str, tuple[int, Image]] = {}
+        self.code_end = layout.CODE_BASE
         self.count = 0
         self.fault: Exception | None = None
         self.trampolines: dict[int, int] = {}  # address -> helper id
@@ -45,13 +51,21 @@ class _Run:
         self._map_runtime()
         self._map_trampolines()
         self._block_sizes: dict[tuple[int, int], int] = {}
-        self._decoder = None
+        self._count_insns = None  # code bytes -> instructions, for variable-length ISAs
         if not machine.insn_size:
-            import capstone
+            if callable(machine.decoder):
+                self._count_insns = machine.decoder
+            elif machine.decoder is not None:
+                import capstone
 
-            if machine.decoder is None:
-                raise LinkError("a variable-length Machine (insn_size=0) needs a capstone decoder (arch, mode)")
-            self._decoder = capstone.Cs(*machine.decoder)
+                md = capstone.Cs(*machine.decoder)
+                self._count_insns = lambda code: sum(1 for _ in md.disasm_lite(code, 0))
+            else:
+                raise LinkError("a variable-length Machine (insn_size=0) needs a decoder: capstone (arch, mode) "
+                                "or a function code -> instruction count")
+        # A data access outside the mapped regions (or to code) reports what the interpreter does.
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_READ_UNMAPPED | unicorn.UC_HOOK_MEM_WRITE_UNMAPPED
+                         | unicorn.UC_HOOK_MEM_READ_PROT | unicorn.UC_HOOK_MEM_WRITE_PROT, self._on_invalid)
         # Every executed block counts, wherever it is: image code, trampolines, or a stray jump.
         self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         if machine.setup is not None:
@@ -59,16 +73,62 @@ class _Run:
             machine.setup(self.uc, MachineLayout(layout.STACK_TOP, EXIT_ADDR, layout.CODE_BASE, regions))
 
     # -- memory ---------------------------------------------------------------------------------------------
-    def _map(self, base: int, size: int, perms: int = unicorn.UC_PROT_ALL) -> None:
-        for page in range(base & ~(PAGE - 1), _align(base + size), PAGE):
-            if page not in self.mapped:
-                self.uc.mem_map(page, PAGE, perms)
+    def _map(self, base: int, size: int, perms: int) -> None:
+        """Map the pages of [base, base + size) not mapped yet, in runs of consecutive pages (one unicorn call
+        per run: a 16 MiB map is one mapping, not 4096)."""
+        run_start = None
+        end = _align(base + size)
+        for page in range(base & ~(PAGE - 1), end + PAGE, PAGE):
+            if page < end and page not in self.mapped:
                 self.mapped.add(page)
+                if run_start is None:
+                    run_start = page
+            elif run_start is not None:
+                self.uc.mem_map(run_start, page - run_start, perms)
+                run_start = None
 
     def _map_runtime(self) -> None:
+        # Data is never executable (W^X): a jump into the stack, a map or the packet faults on fetch.
+        spans = []
         for region in self.rt.memory.regions:
-            self._map(region.base, max(len(region.buf), 1))
+            perms = unicorn.UC_PROT_READ | (unicorn.UC_PROT_WRITE if region.writable else 0)
+            self._map(region.base, max(len(region.buf), 1), perms)
             self.uc.mem_write(region.base, bytes(region.buf))
+            spans.append((region.base, region.base + len(region.buf)))
+        self._guard_holes(sorted(spans))
+
+    def _guard_holes(self, spans: list[tuple[int, int]]) -> None:
+        """Pages are 4 KiB but regions end where the interpreter's do: an access to the rest of a mapped page
+        (past a map value, data_end or the memory image) faults as in the interpreter. One hook per hole,
+        called only for accesses inside it."""
+        holes = []
+        for base, end in spans:
+            lo, hi = base & ~(PAGE - 1), _align(max(end, base + 1))
+            holes += [(lo, base), (end, hi)]
+        covered = spans
+        for lo, hi in holes:
+            for base, end in covered:  # another region may fill part of the page
+                if base <= lo < end:
+                    lo = end
+                if base < hi <= end:
+                    hi = base
+            if lo < hi:
+                self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE | unicorn.UC_HOOK_MEM_READ, self._on_hole, begin=lo,
+                                 end=hi - 1)
+
+    def _on_invalid(self, uc, access, address, size, _value, _user) -> bool:
+        if self.fault is None:
+            kind = "write" if access in (unicorn.UC_MEM_WRITE_UNMAPPED, unicorn.UC_MEM_WRITE_PROT) else "read"
+            self.fault = RuntimeFault(f"invalid {kind} of {size} bytes at 0x{address:x} (outside every mapped "
+                                      "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
+        return False
+
+    def _on_hole(self, uc, access, address, size, _value, _user) -> None:
+        if self.fault is None:
+            kind = "write" if access == unicorn.UC_MEM_WRITE else "read"
+            self.fault = RuntimeFault(f"invalid {kind} of {size} bytes at 0x{address:x} (outside every mapped "
+                                      "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
+            uc.emu_stop()
 
     def _to_runtime(self) -> None:
         for region in self.rt.memory.regions:
@@ -78,19 +138,21 @@ class _Run:
     def _from_runtime(self) -> None:
         for region in self.rt.memory.regions:
             if region.writable and len(region.buf):
-                self._map(region.base, len(region.buf))  # a helper may have added one (bpf_ringbuf_reserve)
+                # a helper may have added one (bpf_ringbuf_reserve)
+                self._map(region.base, len(region.buf), unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
                 self.uc.mem_write(region.base, bytes(region.buf))
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _map_trampolines(self) -> None:
         ret = self.machine.return_insn
-        self._map(EXIT_ADDR, PAGE)
+        rx = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC  # trampolines are code: never writable
+        self._map(EXIT_ADDR, PAGE, rx)
         self.uc.mem_write(EXIT_ADDR, ret)
         for hid, entry in self.helpers.entries.items():
             if entry.inline is not None:
                 continue
             addr = entry.address if entry.address is not None else layout.TRAMPOLINE_BASE + 16 * hid
-            self._map(addr, len(ret))
+            self._map(addr, len(ret), rx)
             self.uc.mem_write(addr, ret)
             self.trampolines[addr] = hid
         for addr in self.trampolines:
@@ -98,6 +160,11 @@ class _Run:
 
     def _on_helper(self, uc, address, size, _user) -> None:
         hid = self.trampolines[address]
+        self.count += HELPER_COST
+        if self.count > self.budget:
+            self.fault = RuntimeFault(f"instruction budget of {self.budget} native instructions exhausted")
+            uc.emu_stop()
+            return
         args = tuple(uc.reg_read(r) for r in self.machine.arg_regs[:5])
         self._to_runtime()
         try:
@@ -132,27 +199,29 @@ class _Run:
         if program.name in self.images:
             base, image = self.images[program.name]
             return base + image.entry_offset()
-        base = layout.CODE_BASE + CODE_SLOT * len(self.images)
-        if len(image.code) > CODE_SLOT:
-            raise RuntimeFault(f"program of {len(image.code)} bytes does not fit the emulator's code slot")
+        base = self.code_end
+        if base + len(image.code) > CODE_END:
+            raise Unsupported(f"program of {len(image.code)} bytes of native code does not fit the emulator's code "
+                              f"area ({CODE_END - base} of {CODE_END - layout.CODE_BASE} bytes free)")
+        self.code_end = _align(base + len(image.code)) + PAGE  # an unmapped guard page after each image
         code = bytearray(image.code)
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
+        # read-execute (selectors may keep literal pools in the code), never writable
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
         self.images[program.name] = (base, image)
         return base + image.entry_offset()
 
     def _on_block(self, uc, address, size, _user) -> None:
-        if self._decoder is None:
+        if self._count_insns is None:
             self.count += size // self.machine.insn_size
         else:
             key = (address, size)
             n = self._block_sizes.get(key)
             if n is None:
-                n = self._block_sizes[key] = sum(1 for _ in self._decoder.disasm_lite(bytes(uc.mem_read(address,
-                                                                                                      size)), address))
+                n = self._block_sizes[key] = self._count_insns(bytes(uc.mem_read(address, size)))
             self.count += n
         if self.count > self.budget:
             self.fault = RuntimeFault(f"instruction budget of {self.budget} native instructions exhausted")
@@ -170,10 +239,32 @@ class _Run:
         """The stack pointer the entry function starts with (a pushed return address below STACK_TOP)."""
         return layout.STACK_TOP - (self.machine.word_size if self.machine.link_reg is None else 0)
 
+    def _guard_save_area(self, image: Image) -> None:
+        """The interpreter's stack ends at the entry's r10; natively the entry's saved registers (and return
+        address) lie above it. A BPF instruction writing there (through a copy of r10) faults as it does in the
+        interpreter; only the frame setup/teardown (BPF index -1) may. Reads are left alone: some selectors
+        reload a saved register inside a BPF instruction's code."""
+        low = layout.STACK_TOP - image.frame_offset
+        if image.frame_offset <= 0:
+            return
+
+        def check(uc, access, address, size, _value, _user):
+            if self.fault is not None:
+                return
+            pc = uc.reg_read(self.machine.pc)
+            _, insn = self._locate(pc)
+            if insn is not None and insn >= 0:
+                self.fault = RuntimeFault(f"invalid write of {size} bytes at 0x{address:x} (outside every "
+                                          "mapped region)", insn=insn)  # the saved registers, above r10
+                uc.emu_stop()
+
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, check, begin=low, end=layout.STACK_TOP - 1)
+
     def run(self, image: Image) -> int:
         m, uc = self.machine, self.uc
         program = self.program
         entry = self.load(program, image)
+        self._guard_save_area(image)
         for _ in range(MAX_TAIL_CALLS + 2):
             sp = self.entry_sp()
             uc.reg_write(m.sp, sp)
@@ -186,6 +277,9 @@ class _Run:
             try:
                 uc.emu_start(entry, EXIT_ADDR)
             except unicorn.UcError as exc:
+                if self.fault is not None:
+                    fault, self.fault = self.fault, None
+                    raise fault from None
                 pc = uc.reg_read(m.pc)
                 _, insn = self._locate(pc)
                 raise RuntimeFault(f"{exc} at native address 0x{pc:x}", insn=insn) from None

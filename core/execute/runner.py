@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 
 from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input, write_text
+from .runtime.layout import MAX_MEM, MAX_PACKET
 from ..plugins import get_target
 from ..front.program import Object, Program
 from ..front.progtypes import prog_type as get_prog_type
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
+SAFETY_MODES = ("structural", "verify", "checked")
+
+
+def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, known_mem: bool = False,
+                 helpers=()) -> Program:
+    """The program to run or compile under ``safety``: as is (structural: the validator's checks only), as is
+    once the verifier proved it safe (verify), or with run-time checks for what it could not prove (checked).
+
+    :param known_mem: for ``mem`` programs, whether ``mem`` is the memory block r1 will point to (runs), so
+        accesses can be proven against its size; compiled code does not know it and checks them.
+    """
+    from ..front.verify import verify
+
+    if safety not in SAFETY_MODES:
+        raise UsageError(f"unknown safety mode {safety!r} (modes: {', '.join(SAFETY_MODES)})")
+    if safety == "structural":
+        return program
+    from ..front.validate import validate
+
+    validate(program, helpers=helpers)  # helpers: ids allowed beyond the program type's (a target's own)
+    mem_size = len(mem or b"") if known_mem else None
+    analysis = verify(program, mem_size=mem_size, checked=safety == "checked")
+    if safety == "verify":
+        return program
+    from ..back.legalize import checked
+
+    return checked(program, analysis)
 
 
 def _ctx_layout(target, program: Program, context):
@@ -23,6 +53,14 @@ def _ctx_layout(target, program: Program, context):
     if layout is None:  # the UAPI layout itself
         return None
     return {f.name: (f.off, f.size) for f in layout.fields.values()}
+
+
+def check_context(context) -> None:
+    """``context=`` is None or a :class:`bpfx.ContextLayout`."""
+    from ..back.target import ContextLayout
+
+    if context is not None and not isinstance(context, ContextLayout):
+        raise UsageError(f"context must be a ContextLayout, not {type(context).__name__}")
 
 
 def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
@@ -55,31 +93,86 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None):
-    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image`."""
-    from ..back.codegen import compile_program
+            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0,
+            safety: str | None = None):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier).
 
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``); the
+        run-time checks of ``checked`` are BPF, so the LLVM tier compiles them like the rest.
+    """
+    check_context(context)
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
-    return compile_program(program, tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls),
-                           context=context, harden=harden, features=features, seed=seed)
+    impls = tgt.helper_impls(program.prog_type, impls)
+    original = program
+    program = apply_safety(program, safety or tgt.default_safety(), helpers=allowed_helpers(tgt, program.prog_type,
+                                                                                              helpers))
+    origin = program.__dict__.get("origin")
+    try:
+        image = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                          seed=seed, opt=opt)(program)
+    except BpfxError as err:
+        if origin is not None and err.insn is not None and 0 <= err.insn < len(origin):
+            err.insn = origin[err.insn]
+        raise
+    if origin is None or program is original:
+        return image
+    import dataclasses
+
+    # the line map names the instructions of the program as written; checks belong to the access they guard
+    return dataclasses.replace(image, line_map=tuple((off, origin[b] if b >= 0 else b) for off, b in image.line_map))
+
+
+def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
+    """Program -> Image for ``tgt``: the baseline selector at -O0, else the LLVM tier."""
+    if opt:
+        from ..llvm import compile_program as llvm_compile
+
+        return lambda prog: llvm_compile(prog, tgt, opt=opt, helpers=helpers, impls=impls, context=context,
+                                         features=features, harden=harden)
+    from ..back.codegen import compile_program
+
+    return lambda prog: compile_program(prog, tgt, helpers=helpers, impls=impls, context=context, harden=harden,
+                                        features=features, seed=seed)
 
 
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None):
+                seed: int | None = None, map_init=None, opt: int = 0, safety: str | None = None):
     """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
     Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
-    HelperImpl), which override the runtime's built-ins on every target."""
+    HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
+    tier; targets that run programs themselves (interp, host) ignore it (host always optimises).
+
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
+    """
     from ..back.codegen import check_runnable
     from ..front.validate import validate
     from .runtime import Runtime
 
     tgt = get_target(target)
     check_runnable(program, tgt)
+    check_context(context)
+    for name, value in (("packet", packet), ("mem", mem)):
+        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+            raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+        raise UsageError(f"budget must be a positive int, not {budget!r}")
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
+    allowed = allowed_helpers(tgt, program.prog_type, helpers)
+    validate(program, helpers=allowed)
+    mode = safety or tgt.default_safety()
+    program = apply_safety(program, mode, mem=mem, known_mem=True)
+    prepared: dict[int, Program] = {}
+
+    def prepare(target_prog: Program) -> Program:  # tail-call targets run under the same safety mode
+        key = id(target_prog)
+        if key not in prepared:
+            prepared[key] = apply_safety(target_prog, mode, helpers=allowed)
+        return prepared[key]
+
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
@@ -89,19 +182,17 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
             ptype.check_stores(program, build_cfg(program).ctx_accesses)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
-        result = tgt.run(program, rt, budget, {"harden": harden})
+        rt.prepare = prepare
+        result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
         return result
-    from ..back.codegen import compile_program
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
-
-    def compile_fn(prog: Program):
-        return compile_program(prog, tgt, helpers=addresses, impls=impls, context=context, harden=harden,
-                               features=features, seed=seed)
-
+    rt.prepare = prepare
+    compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                           seed=seed, opt=opt)
     image = compile_fn(program)
     rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
     rt.compile = compile_fn
@@ -139,11 +230,7 @@ def _features(spec: str | None) -> dict[str, bool] | None:
 
 def _packet(args) -> bytes | None:
     if args.packet:
-        try:
-            with open(args.packet, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read packet: {exc.strerror}", file=args.packet) from None
+        return read_input(args.packet, what="packet", limit=MAX_PACKET)
     if args.packet_size is not None:
         if not 0 <= args.packet_size <= 65536:
             raise UsageError("--packet-size must be between 0 and 65536")
@@ -157,13 +244,9 @@ def cmd_run(args) -> int:
     program = obj.program(args.section)
     mem = None
     if args.mem:
-        try:
-            with open(args.mem, "rb") as f:
-                mem = f.read()
-        except OSError as exc:
-            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+        mem = read_input(args.mem, what="memory file", limit=MAX_MEM)
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr))
+                         harden=args.harden, features=_features(args.mattr), opt=args.opt, safety=args.safety)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -187,9 +270,28 @@ def cmd_compile(args) -> int:
     tgt = get_target(args.target)
     obj = load_for(args.file, tgt, prog_type=args.prog_type, externs=_externs(args), btf=args.btf)
     program = obj.program(args.section)
-    if tgt.abi() is None:
+    if args.emit:
+        if not args.opt:
+            raise UsageError("--emit shows the LLVM tier's output: give -O1, -O2 or -O3")
+        if tgt.name == "host":  # what the host JIT compiles: the checked, virtual-address model
+            from ..llvm.host import jit
+
+            lib = jit().library(program, args.opt)
+            text = lib.llvm_ir if args.emit == "llvm" else lib.emit_assembly()
+        else:
+            from ..llvm import emit_text
+
+            text = emit_text(program, tgt, args.emit, opt=args.opt, harden=args.harden,
+                             features=_features(args.mattr))
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            write_text(args.output, text)
+        return 0
+    if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr))
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt,
+                    safety=args.safety)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -201,7 +303,7 @@ def cmd_compile(args) -> int:
             stem = os.path.splitext(os.path.basename(args.file))[0]
             out = f"{stem}.{args.target}" + {"elf": ".o", "bin": ".bin", "c": ".c"}[fmt]
     disasm = getattr(tgt.selector(), "disassembler", None)
-    write(image, fmt, out, program=program, disasm=disasm, abi=tgt.abi())
+    write(image, fmt, out, program=program, disasm=disasm, abi=None if args.opt else tgt.abi())  # LLVM allocates
     if out != "-":
         print(f"{out}: {len(image.code)} bytes of {args.target} code for {len(program.insns)} BPF instructions, "
               f"{len(image.relocs)} relocations", file=sys.stderr)
@@ -237,6 +339,18 @@ def _common(p, default_target: str | None) -> None:
                                                  "relocations")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+    p.add_argument("--safety", choices=SAFETY_MODES,
+                   help="structural: the validator's checks only; verify: reject what the verifier cannot prove "
+                        "safe; checked: compile a run-time check for it (default: the target's, structural "
+                        "unless its plugin says otherwise)")
+    p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",
+                   help="0: the baseline selector (default); 1-3: the LLVM tier at that optimisation level")
+
+
+def _opt_level(text: str) -> int:
+    if text not in ("0", "1", "2", "3"):
+        raise argparse.ArgumentTypeError(f"optimisation level must be 0, 1, 2 or 3, not {text!r}")
+    return int(text)
 
 
 def register(sub) -> None:
@@ -257,4 +371,6 @@ def register(sub) -> None:
     _common(c, None)
     c.add_argument("-o", "--output", help="output file ('-' for stdout; default: FILE stem + target + suffix)")
     c.add_argument("-f", "--format", default="elf", help="elf | bin | c | listing (default elf)")
+    c.add_argument("--emit", choices=("llvm", "asm"), help="with -O1..-O3: print the optimised LLVM IR or the "
+                                                            "target assembly instead of writing code")
     c.set_defaults(func=cmd_compile)

@@ -115,6 +115,8 @@ def assemble(text: str, *, file: str = "<asm>") -> list[Insn]:
         else:
             raise line.error(f"unknown label {target!r}")
         if in_imm:
+            if not -0x8000_0000 <= rel < 0x8000_0000:
+                raise line.error(f"jump offset {rel} does not fit in 32 bits")
             out[index] = out[index]._replace(imm=rel)
         else:
             if not -0x8000 <= rel < 0x8000:

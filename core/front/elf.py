@@ -27,6 +27,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from ..errors import BpfxError, LinkError, ValidationError
+from ..fileio import MAX_INPUT, read_input
 from . import btf as B
 from .isa import INSN_SIZE, LD_IMM64, CallKind, Insn, Pseudo, s32
 from .program import MapDef, MapType, Object, Program
@@ -53,15 +54,16 @@ def load_elf(path: str, data: bytes | None = None, *, externs: dict[str, int] | 
     :param prog_type: program type for every program (lets any executable section load).
     """
     if data is None:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_input(path)
     try:
         return _Loader(path, data, externs or {}, btf, prog_type).load()
     except BpfxError:
         raise
     except (ELFError, struct.error, ValueError, IndexError, KeyError, AttributeError, TypeError,
-            UnicodeDecodeError, AssertionError, RecursionError, OverflowError, MemoryError, zlib.error) as exc:
-        raise ValidationError(f"malformed ELF object ({type(exc).__name__}: {exc})", file=path) from None
+            UnicodeDecodeError, AssertionError, RecursionError, OverflowError, MemoryError, ArithmeticError,
+            LookupError, zlib.error) as exc:
+        # the parser's boundary: whatever pyelftools or a walk over malformed tables raises is bad input
+        raise ValidationError(f"malformed ELF object ({type(exc).__name__}: {str(exc)[:200]})", file=path) from None
 
 
 class _Func:
@@ -106,9 +108,27 @@ class _Loader:
     def __init__(self, path: str, data: bytes, externs: dict[str, int], btf, prog_type: str | None):
         self.path = path
         self.elf = ELFFile(io.BytesIO(data))
+        self._check_sizes(len(data))
         self.externs = externs
         self.target_btf = btf
         self.prog_type = prog_type
+
+    def _check_sizes(self, size: int) -> None:
+        """Every section's declared extent must lie in the file (NOBITS: at most MAX_INPUT bytes), checked
+        before anything reads or allocates it."""
+        elf = self.elf
+        if elf["e_shnum"] > size // max(elf["e_shentsize"], 1):
+            raise self.fail(f"malformed ELF object: {elf['e_shnum']} section headers do not fit in a file of "
+                            f"{size} bytes")
+        for i in range(elf.num_sections()):
+            h = elf._get_section_header(i)
+            if h["sh_type"] == "SHT_NOBITS":
+                if h["sh_size"] > MAX_INPUT:
+                    raise self.fail(f"malformed ELF object: section {i} declares {h['sh_size']} bytes "
+                                    f"(limit {MAX_INPUT})")
+            elif h["sh_type"] != "SHT_NULL" and h["sh_offset"] + h["sh_size"] > size:
+                raise self.fail(f"malformed ELF object: section {i} ({h['sh_offset']} + {h['sh_size']} bytes) "
+                                f"runs past the end of the file ({size} bytes)")
 
     def fail(self, message: str, section: str | None = None, insn: int | None = None, cls=ValidationError):
         return cls(message, file=self.path, section=section, insn=insn)

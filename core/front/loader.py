@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..errors import BpfxError, ValidationError
+from ..errors import ValidationError
+from ..fileio import read_input
 from .program import Object, Program
 
 ELF_MAGIC = b"\x7fELF"
@@ -23,11 +24,7 @@ def load(path: str, *, prog_type: str | None = None, validate: bool = True, help
 
         if prog_type not in program_types():
             raise UsageError(f"unknown program type {prog_type!r} (known: {', '.join(program_types())})")
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise BpfxError(f"cannot read: {exc.strerror}", file=path) from None
+    data = read_input(path)
     if data[:4] == ELF_MAGIC:
         from .elf import load_elf
 

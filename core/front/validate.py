@@ -212,19 +212,23 @@ def _check_one(program: Program, arrays, pc: int, ptype, allowed_ids, second, st
 
 
 def _check_calls(calls: dict[int, set[int]], fail) -> None:
+    # Iterative depth-first search (a chain of thousands of calls must not hit Python's recursion limit).
     depth: dict[int, int] = {}
-    state: dict[int, int] = {}  # 1 visiting, 2 done
+    state: dict[int, int] = {0: 1}  # 1 on the current path, 2 done
+    stack = [(0, iter(sorted(calls.get(0, ()))))]
+    while stack:
+        fn, callees = stack[-1]
+        for callee in callees:
+            if state.get(callee) == 1:
+                raise fail(f"recursive call into the function at {callee}", callee)
+            if state.get(callee) != 2:
+                state[callee] = 1
+                stack.append((callee, iter(sorted(calls.get(callee, ())))))
+                break
+        else:
+            stack.pop()
+            state[fn] = 2
+            depth[fn] = 1 + max((depth[c] for c in calls.get(fn, ())), default=0)
 
-    def visit(fn: int) -> int:
-        if state.get(fn) == 1:
-            raise fail(f"recursive call into the function at {fn}", fn)
-        if state.get(fn) == 2:
-            return depth[fn]
-        state[fn] = 1
-        d = 1 + max((visit(c) for c in calls.get(fn, ())), default=0)
-        state[fn] = 2
-        depth[fn] = d
-        return d
-
-    if visit(0) > MAX_CALL_DEPTH:
+    if depth[0] > MAX_CALL_DEPTH:
         raise fail(f"call depth {depth[0]} exceeds {MAX_CALL_DEPTH} frames", 0)

@@ -7,7 +7,8 @@ import sys
 from dataclasses import dataclass, field
 
 from ..front.asm import assemble
-from ..errors import BpfxError, UsageError
+from ..errors import BpfxError, Unsupported, UsageError
+from ..fileio import read_input
 from ..front.isa import GROUPS, Insn, decode, requirement
 from ..front.program import Program
 
@@ -28,17 +29,24 @@ class Summary:
     passed: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, what went wrong)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    #: files the target rejected at compile time with Unsupported: (path, the one-line error naming the insn)
+    unsupported: list[tuple[str, str]] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"{len(self.passed)} passed, {len(self.failed)} failed, {len(self.skipped)} skipped"
+        line = f"{len(self.passed)} passed, {len(self.failed)} failed, {len(self.skipped)} skipped"
+        return line + (f", {len(self.unsupported)} unsupported" if self.unsupported else "")
 
 
 def parse_file(path: str) -> ConformanceTest:
+    """Parse a ``.data`` file; anything malformed is a ``BpfxError`` naming the file and what is wrong."""
+    text = read_input(path, what="conformance test", text=True)
     try:
-        with open(path) as f:
-            text = f.read()
-    except OSError as exc:
-        raise BpfxError(f"cannot read: {exc.strerror}", file=path) from None
+        return _parse(path, text)
+    except (ValueError, OverflowError) as exc:
+        raise BpfxError(f"malformed conformance test: {exc}", file=path) from None
+
+
+def _parse(path: str, text: str) -> ConformanceTest:
     sections: dict[str, list[str]] = {}
     current = None
     for raw in text.splitlines():
@@ -50,18 +58,20 @@ def parse_file(path: str) -> ConformanceTest:
             sections[current].append(raw)
     if "raw" in sections:
         words = [int(w.split("#")[0], 16) for w in sections["raw"] if w.split("#")[0].strip()]
+        if any(not 0 <= w < 1 << 64 for w in words):
+            raise ValueError("a raw instruction is not a 64-bit word")
         insns = decode(b"".join(w.to_bytes(8, "little") for w in words))
     elif "asm" in sections:
         insns = assemble("\n".join(sections["asm"]), file=path)
     else:
         raise BpfxError("no asm or raw section", file=path)
     mem_text = " ".join(line.split("#")[0] for line in sections.get("mem", []))
-    mem = bytes(int(b, 16) for b in mem_text.split())
+    mem = bytes(int(b, 16) for b in mem_text.split())  # ValueError for a token that is not a byte
     result = None
     body = [line.split("#")[0].strip() for line in sections.get("result", [])]
     body = [b for b in body if b]
     if body:
-        result = int(body[0], 16) if body[0].lower().startswith("0x") else int(body[0])
+        result = int(body[0], 16) if body[0].lower().startswith(("0x", "-0x")) else int(body[0])
         result &= (1 << 64) - 1
     error = "\n".join(sections["error"]).strip() if "error" in sections else None
     return ConformanceTest(path, insns, mem, result, error)
@@ -84,21 +94,33 @@ def skip_reason(test: ConformanceTest, cpu_version: int, groups: frozenset[str])
     return None
 
 
-def run_test(test: ConformanceTest, target: str, *, harden: bool = False) -> str | None:
-    """None when the test passes, else what went wrong."""
+class TestUnsupported(Exception):
+    """The target cannot compile the test's program (a compile-time ``Unsupported``)."""
+
+
+def run_test(test: ConformanceTest, target: str, *, harden: bool = False, features: dict | None = None,
+             opt: int = 0) -> str | None:
+    """None when the test passes, else what went wrong; raises TestUnsupported when the target rejects the
+    program at compile time (a test that expects an error still passes then)."""
     from ..execute.runner import run_program
     from ..front.validate import validate
 
     prog = _program(test)
     try:
         validate(prog)
-        result = run_program(prog, target, mem=test.mem, harden=harden)
+        result = run_program(prog, target, mem=test.mem, harden=harden, features=features, opt=opt)
+    except Unsupported as err:
+        if test.error is not None:
+            return None
+        raise TestUnsupported(str(err)) from None
     except BpfxError as err:
         if test.error is not None:
             return None
         return f"error: {err}"
     if test.error is not None:
         return f"expected an error ({test.error!r}), got r0 = 0x{result.r0:x}"
+    if test.result is None:
+        return f"the test has no result section (got r0 = 0x{result.r0:x})"
     if result.r0 != test.result:
         return f"expected 0x{test.result:x}, got 0x{result.r0:x}"
     return None
@@ -117,7 +139,7 @@ def collect(paths: list[str]) -> list[str]:
 
 
 def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, groups=None, harden: bool = False,
-                    report=None) -> Summary:
+                    report=None, features: dict | None = None, opt: int = 0) -> Summary:
     groups = DEFAULT_GROUPS if groups is None else frozenset(groups)
     summary = Summary()
     for path in collect(paths):
@@ -125,12 +147,18 @@ def run_conformance(paths: list[str], target: str, *, cpu_version: int = 4, grou
             test = parse_file(path)
         except BpfxError as err:
             summary.failed.append((path, f"cannot parse: {err}"))
+            if report:
+                report(f"FAIL {path}: cannot parse: {err}")
             continue
         reason = skip_reason(test, cpu_version, groups)
         if reason:
             summary.skipped.append((path, reason))
             continue
-        problem = run_test(test, target, harden=harden)
+        try:
+            problem = run_test(test, target, harden=harden, features=features, opt=opt)
+        except TestUnsupported as exc:
+            summary.unsupported.append((path, str(exc)))
+            continue
         if problem:
             summary.failed.append((path, problem))
             if report:
@@ -152,10 +180,14 @@ def cmd_conformance(args) -> int:
             raise UsageError(f"unknown group(s) {', '.join(sorted(unknown))} (groups: {', '.join(GROUPS)})")
     if not 1 <= args.cpu_version <= 4:
         raise UsageError("--cpu-version must be 1, 2, 3 or 4")
+    from ..execute.runner import _features
+
     summary = run_conformance(args.paths, args.target, cpu_version=args.cpu_version, groups=groups,
-                              harden=args.harden, report=print)
+                              harden=args.harden, report=print, features=_features(args.mattr), opt=args.opt)
     for path, reason in summary.skipped:
         print(f"SKIP {path}: {reason}")
+    for _path, reason in summary.unsupported:
+        print(f"UNSUPPORTED {reason}")
     if args.verbose:
         for path in summary.passed:
             print(f"PASS {path}")
@@ -240,6 +272,9 @@ def register(sub) -> None:
     p.add_argument("--cpu-version", type=int, default=4, help="skip tests that need a newer cpu version (1-4)")
     p.add_argument("--groups", help=f"enabled conformance groups (default all: {','.join(GROUPS)})")
     p.add_argument("--harden", action="store_true", help="blind constants")
+    p.add_argument("--mattr", help="target features, e.g. +c,+zba or -lse")
+    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2, 3), default=0, metavar="N",
+                   help="0: baseline selector (default); 1-3: the LLVM tier")
     p.add_argument("-v", "--verbose", action="store_true", help="also list passing files")
     p.set_defaults(func=cmd_conformance)
     q = sub.add_parser("conformance-plugin", help="the official bpf_conformance runner's plugin protocol",

@@ -6,7 +6,8 @@ loads and stores of every width (sign-extending loads too), stack atomics,
 forward JMP/JMP32 branches and bpf-to-bpf calls. It never lets a pointer reach
 r0 or memory, so results compare across targets whose stacks live at different
 addresses. ``compare`` runs one on ``interp`` and on a target and reports the
-first difference in r0 or in the stack bytes the entry function uses.
+first difference in r0 or in the stack bytes the entry function uses (r0 only
+through the LLVM tier, ``opt`` > 0, whose optimiser removes dead stack stores).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import random
 import sys
 from dataclasses import dataclass
 
-from ..errors import BpfxError
+from ..errors import BpfxError, Unsupported
 from ..front.isa import (ALU_OPS, ATOMIC_OPS, JMP_OPS, MODES, SIZES, CallKind, Cls, Insn, SRC_K, SRC_X, ld_imm64, s32)
 from ..front.program import Program
 
@@ -192,27 +193,38 @@ def _used_stack(program: Program) -> int:
     return -low
 
 
-def compare(program: Program, target: str, *, budget: int = 1_000_000) -> str | None:
-    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description."""
+def compare(program: Program, target: str, *, budget: int = 1_000_000, features: dict | None = None,
+            opt: int = 0, rejected: list | None = None, safety: str = "structural") -> str | None:
+    """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description.
+    Both run under the same ``safety`` (structural by default: random programs need not be provably safe).
+
+    A program the target rejects at compile time (``Unsupported``) is a difference, unless ``rejected`` is a
+    list: then the error is appended to it and the program does not count as a divergence."""
     from ..execute.runner import run_program
 
     try:
-        expected = run_program(program, "interp", mem=bytes(16), budget=budget)
+        expected = run_program(program, "interp", mem=bytes(16), budget=budget, safety=safety)
     except BpfxError:
         return None  # not a program both must run
     try:
-        actual = run_program(program, target, mem=bytes(16), budget=budget * 64)
+        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, features=features, opt=opt,
+                             safety=safety)
+    except Unsupported as err:
+        if rejected is not None:
+            rejected.append(str(err))
+            return None
+        return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     except BpfxError as err:
         return f"{target} failed where interp returned r0=0x{expected.r0:x}: {err}"
     if actual.r0 != expected.r0:
         return f"r0: interp 0x{expected.r0:x}, {target} 0x{actual.r0:x}"
-    used = _used_stack(program)
+    used = _used_stack(program) if not opt else 0
     if used and actual.stack[-used:] != expected.stack[-used:]:
         return f"stack differs in the {used} bytes below r10"
     return None
 
 
-def minimise(program: Program, target: str) -> Program:
+def minimise(program: Program, target: str, features: dict | None = None, opt: int = 0) -> Program:
     """Shrink a failing program by replacing instructions with no-ops (mov r0, r0 keeps offsets valid)."""
     nop = Insn(Cls.ALU64 | SRC_X | ALU_OPS["mov"], 0, 0, 0, 0)
     insns = list(program.insns)
@@ -225,17 +237,20 @@ def minimise(program: Program, target: str) -> Program:
             trial = insns[:i] + [nop] + insns[i + 1:]
             candidate = Program(program.name, program.section, program.prog_type, trial, program.file,
                                 dict(program.functions))
-            if compare(candidate, target) is not None:
+            if compare(candidate, target, features=features, opt=opt) is not None:
                 insns = trial
                 changed = True
     return Program(program.name, program.section, program.prog_type, insns, program.file, dict(program.functions))
 
 
-def fuzz(target: str, count: int, seed: int, *, length: int = 40) -> list[tuple[int, str, Program]]:
+def fuzz(target: str, count: int, seed: int, *, length: int = 40, features: dict | None = None,
+         opt: int = 0, rejected: list | None = None) -> list[tuple[int, str, Program]]:
+    """Failures among ``count`` random programs; with a ``rejected`` list, programs the target rejects as
+    unsupported are collected there instead of failing."""
     failures = []
     for i in range(count):
         prog = random_program(random.Random(seed + i), length=length)
-        problem = compare(prog, target)
+        problem = compare(prog, target, features=features, opt=opt, rejected=rejected)
         if problem:
             failures.append((seed + i, problem, prog))
     return failures
@@ -245,12 +260,26 @@ def cmd_fuzz(args) -> int:
     from ..front.asm import disassemble
     from ..plugins import get_target
 
+    from ..execute.runner import _features
+
     get_target(args.target)
-    failures = fuzz(args.target, args.n, args.seed, length=args.length)
+    features = _features(args.mattr)
+    rejected: list[str] = []
+    failures = fuzz(args.target, args.n, args.seed, length=args.length, features=features, opt=args.opt,
+                    rejected=rejected)
     for seed, problem, prog in failures[:1]:
-        small = minimise(prog, args.target)
+        small = minimise(prog, args.target, features, args.opt)
         print(f"seed {seed}: {problem}\nminimised program:\n{disassemble(small.insns)}", file=sys.stderr)
-    print(f"{args.n - len(failures)} passed, {len(failures)} failed")
+    if rejected:  # compiled programs that were not run: say why, most common reason first
+        reasons: dict[str, int] = {}
+        for err in rejected:
+            reason = err.split(": ", 1)[-1]
+            reasons[reason] = reasons.get(reason, 0) + 1
+        for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"rejected {n}: {reason}", file=sys.stderr)
+    passed = args.n - len(failures) - len(rejected)
+    print(f"{passed} passed, {len(failures)} failed" + (f", {len(rejected)} rejected as unsupported"
+                                                        if rejected else ""))
     return 1 if failures else 0
 
 
@@ -262,4 +291,7 @@ def register(sub) -> None:
     p.add_argument("-n", type=int, default=100, help="number of programs (default 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--length", type=int, default=40, help="instructions in the entry function's body")
+    p.add_argument("--mattr", help="target features, e.g. +c,+zba or -lse")
+    p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2, 3), default=0, metavar="N",
+                   help="0: baseline selector (default); 1-3: the LLVM tier (compares r0 only)")
     p.set_defaults(func=cmd_fuzz)

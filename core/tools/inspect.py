@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import BpfxError
-from ..fileio import write_atomic
+from ..fileio import read_input, write_atomic
 from ..front.asm import assemble, disassemble
 from ..front.cfg import build_cfg
 from ..front.isa import encode
@@ -13,11 +12,7 @@ from ..front.loader import load
 
 
 def cmd_asm(args) -> int:
-    try:
-        with open(args.file) as f:
-            text = f.read()
-    except OSError as exc:
-        raise BpfxError(f"cannot read: {exc.strerror}", file=args.file) from None
+    text = read_input(args.file, what="assembly", text=True)
     insns = assemble(text, file=args.file)
     out = args.output or os.path.splitext(args.file)[0] + ".bin"
     write_atomic(out, encode(insns))

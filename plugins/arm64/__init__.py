@@ -46,6 +46,15 @@ def bpfx_selector(target, abi, features):
 
 
 @hookimpl
+def bpfx_reloc_types(target):
+    if target.name != INFO.name:
+        return None
+    from .helpers import RELOC_TYPES
+
+    return RELOC_TYPES
+
+
+@hookimpl
 def bpfx_machine(target):
     if target.name != INFO.name:
         return None

@@ -26,12 +26,15 @@ class BpfExecutor:
         insns = isa.decode(code)
         table = runtime.helper_table
         to_id = {e.address: hid for hid, e in table.entries.items() if e.address is not None} if table else {}
-        if to_id:
+        if to_id:  # each call back to the helper id the source called (by its line), else by the table
+            lines = {off // isa.INSN_SIZE: index for off, index in image.line_map if index >= 0}
             for pc, insn in enumerate(insns):
                 if insn.opcode == isa.CALL and insn.src == isa.CallKind.HELPER:
-                    if insn.imm not in to_id:
-                        raise LinkError(f"device helper index {insn.imm} is in no helper table entry", insn=pc)
-                    insns[pc] = insn._replace(imm=to_id[insn.imm])
+                    origin = source.insns[lines[pc]] if pc in lines else None
+                    if origin is not None and origin.opcode == isa.CALL and origin.src == isa.CallKind.HELPER:
+                        insns[pc] = insn._replace(imm=origin.imm)
+                    elif insn.imm in to_id:
+                        insns[pc] = insn._replace(imm=to_id[insn.imm])
         functions = {off // isa.INSN_SIZE: name for name, off in image.symbols.items()}
         return Program(name=source.name, section=source.section, prog_type=source.prog_type, insns=insns,
                        file=source.file, functions=functions, maps=source.maps)

@@ -8,7 +8,7 @@ calls take the device's helper index, and every exit is an ``exit`` (no jump to 
 
 from __future__ import annotations
 
-from bpfx import BranchForm, Insn, Unsupported, format_insn, isa
+from bpfx import BranchForm, Insn, LinkError, Unsupported, format_insn, isa
 
 from .helpers import R_BPF_64_64, RELOC_TYPES
 
@@ -63,6 +63,7 @@ class BpfSelector:
 
     def __init__(self, abi) -> None:
         self.abi = abi
+        self.indices: dict[int, str] = {}  # device helper index -> the helper this program calls by it
 
     # -- frames: a BPF VM gives each call its own registers and stack, so there is nothing to set up -------------
     def prologue(self, cg, frame) -> None:
@@ -98,6 +99,9 @@ class BpfSelector:
         index = entry.address if entry.address is not None else entry.id
         if index not in _S32:
             raise Unsupported(f"helper {entry.name}: device index {index} does not fit a call's immediate")
+        other = self.indices.setdefault(index, entry.name)
+        if other != entry.name:  # a partial driver table can renumber one helper onto another's UAPI id
+            raise LinkError(f"helpers {other} and {entry.name} both have device helper index {index}")
         cg.em.emit(Insn(_CALL, 0, isa.CallKind.HELPER, 0, index).encode())
 
     def call_local(self, cg, label) -> None:

@@ -4,7 +4,10 @@ references as relocations), and it runs to the interpreter's results."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import struct
+import subprocess
 import types
 
 import pytest
@@ -62,6 +65,18 @@ def test_helper_calls_take_the_device_index():
     assert calls == [3]
     result = bpfx.run(prog, "bpf", packet=bytes(4096), helpers={44: 3})
     assert (result.r0, result.packet_len) == (2, 4084)
+
+
+def test_a_partial_device_table_cannot_merge_two_helpers():
+    obj, prog = example("xdp_counters.o")  # calls bpf_map_lookup_elem (1) and bpf_map_update_elem (2)
+    with pytest.raises(bpfx.LinkError, match="helpers map_lookup_elem and map_update_elem both have device helper "
+                                             "index 1"):
+        bpfx.compile(prog, "bpf", helpers={2: 1})
+    # 44 is renumbered onto 1, but this program never calls 44: its calls of helper 1 stay helper 1
+    tcp = bytes.fromhex("ffffffffffff0011223344550800" "4500003c1c4640004006b1e6c0a80001c0a800c7") + bytes(40)
+    got = bpfx.run(prog, "bpf", packet=tcp, obj=obj, helpers={44: 1})
+    want = bpfx.run(prog, "interp", packet=tcp, obj=obj)
+    assert (got.r0, got.maps) == (want.r0, want.maps) and want.maps
 
 
 def test_map_references_are_relocations_a_driver_resolves():
@@ -171,3 +186,28 @@ def test_disassembly_listing():
     text = write_listing(image, program=prog, disasm=get_target("bpf").selector().disassembler)
     assert "call 44" in text and text.rstrip().endswith("exit")
     assert struct.unpack_from("<B", image.code, len(image.code) - 8)[0] == isa.EXIT
+
+
+@pytest.mark.parametrize("harden", [False, True])
+def test_a_fault_names_the_source_instruction(harden):
+    """The normalised program faults at its own slot; the error names the BPF instruction it came from."""
+    text = "ldxw %r2, [%r1]\nmov %r3, 1\nadd %r3, 2\nldxb %r0, [%r2+8000]\nexit\n"
+    prog = bpfx.Program(name="oob", section="xdp", prog_type="xdp", insns=assemble(text), file="oob.s")
+    with pytest.raises(bpfx.RuntimeFault) as want:
+        bpfx.run(prog, "interp")
+    with pytest.raises(bpfx.RuntimeFault) as got:
+        bpfx.run(prog, "bpf", harden=harden)
+    assert str(got.value) == str(want.value) and got.value.insn == 3
+
+
+@pytest.mark.skipif(shutil.which("llvm-objdump") is None, reason="llvm-objdump is not installed (Debian llvm)")
+def test_llvm_reads_the_elf_output_as_bpf(tmp_path):
+    """An independent reader: llvm-objdump disassembles the object as BPF with its R_BPF_64_64 records."""
+    out = tmp_path / "counters.o"
+    assert bpfx.cli.main(["compile", os.path.join(EXAMPLES, "xdp_counters.o"), "-t", "bpf", "-o", str(out)]) == 0
+    text = subprocess.run(["llvm-objdump", "-dr", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "file format elf64-bpf" in text and "<xdp_counters>:" in text
+    image = bpfx.compile(bpfx.load(os.path.join(EXAMPLES, "xdp_counters.o")).program(), "bpf")
+    relocs = re.findall(r"^\s*([0-9a-f]+):\s+R_BPF_64_64\s+(\w+)$", text, re.M)
+    assert [(int(off, 16), sym) for off, sym in relocs] == [(r.offset, r.symbol) for r in image.relocs]
+    assert "call 1" in text and "call 2" in text

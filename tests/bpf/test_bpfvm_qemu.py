@@ -34,7 +34,7 @@ HEADER = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()[
 PACKET = HEADER + bytes(i & 0xFF for i in range(len(HEADER), 4096))  # what firmware.c builds
 
 
-def boot(tmp_path, arch: str, source: str, entry: str, *compile_args: str) -> list[str]:
+def boot(tmp_path, arch: str, source: str, entry: str, *compile_args: str, bpf_obj: str = "") -> list[str]:
     prog_c = tmp_path / "prog.c"
     bpfx_cmd = [sys.executable, "-m", "bpfx.cli"]
     proc = subprocess.run([*bpfx_cmd, "compile", source, "-t", "bpf", "-f", "c", "-o", str(prog_c), *compile_args],
@@ -42,7 +42,7 @@ def boot(tmp_path, arch: str, source: str, entry: str, *compile_args: str) -> li
     assert proc.returncode == 0, proc.stderr
     build = tmp_path / "build"
     proc = subprocess.run(["make", "-s", "-C", FIRMWARE, f"ARCH={arch}", f"BUILD={build}", f"PROG_C={prog_c}",
-                           f"ENTRY={entry}",
+                           f"ENTRY={entry}", f"BPF_OBJ={bpf_obj}", f"PYTHON={sys.executable}",
                            f"BPFX={' '.join(bpfx_cmd)}"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = subprocess.run([*ARCHES[arch][1], "-kernel", str(build / "firmware.elf")], capture_output=True, text=True,
@@ -62,12 +62,19 @@ def test_the_seed_proof_of_concept_prints_the_three_lines(tmp_path, arch):
 
 
 @arches
-def test_packet_rewrites_match_the_interpreter(tmp_path, arch):
-    source = os.path.join(ROOT, "examples", "xdp_macswap.o")
-    lines = boot(tmp_path, arch, source, "xdp_macswap")
-    want = bpfx.run(bpfx.load(source).program(), "interp", packet=PACKET)
-    assert lines[1:4] == [f"After XDP prog (ret: {want.r0}, pkt len: 4096)", f"packet: {want.packet[:16].hex()}",
+@pytest.mark.parametrize("example", ["xdp_macswap.o", "xdp_counters.o", "xdp_checksum.o"])
+def test_examples_match_the_interpreter(tmp_path, arch, example):
+    """r0, packet, executed instructions and maps: the firmware allocates the maps (gen_maps.py), applies the
+    R_BPF_64_64 records of prog.c with bpfx_vm_relocate and implements the map helpers in C."""
+    source = os.path.join(ROOT, "examples", example)
+    obj = bpfx.load(source)
+    lines = boot(tmp_path, arch, source, obj.program().name, bpf_obj=source)
+    want = bpfx.run(obj.program(), "interp", packet=PACKET, obj=obj)
+    assert lines[1:4] == [f"After XDP prog (ret: {want.r0}, pkt len: {want.packet_len})",
+                          f"packet: {want.packet[:16].hex()}",
                           f"insns executed: {want.insn_count}"]  # the context rewrite is one-for-one here
+    assert sorted(lines[4:]) == sorted(f"map {bpfx.map_symbol(name)}[{key}] = {value}"
+                                       for name, entries in want.maps.items() for key, value in entries.items())
 
 
 @arches

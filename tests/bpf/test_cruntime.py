@@ -23,7 +23,8 @@ from bpfx.tools.cruntime import export_runtime
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SUITE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(ROOT, "..", "shared", "conformance", "tests")
-FREESTANDING = ["-std=c99", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Werror", "-O2"]
+FREESTANDING = ["-std=c99", "-pedantic", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
+                "-Werror", "-O2"]
 OK, MEMORY, BUDGET, OPCODE, JUMP, HELPER, CALL_DEPTH = 0, 1, 2, 3, 4, 5, 6
 
 
@@ -57,17 +58,24 @@ class Case:
     ctx: bytes = b""
     ptrs: list = field(default_factory=list)  # (ctx offset, 0 data | 1 data_end | 2 data_meta)
     maps: list = field(default_factory=list)  # MapDef
-    relocs: list = field(default_factory=list)  # (code offset, map index, 0 map | 1 map value, addend)
+    relocs: list = field(default_factory=list)  # (code offset, map index, 0 map | 1 value, addend[, program])
     data: tuple[int, int] = (0, 0)  # data and data_end as offsets into mem
+    extra: list = field(default_factory=list)  # code of the programs tail calls reach (numbered from 1)
+    prog_arrays: dict = field(default_factory=dict)  # map index -> its u32 values (0 empty, k extra program k)
 
     def encode(self, budget: int) -> bytes:
-        out = struct.pack("<IIQIIIIII", len(self.code), len(self.mem), budget, len(self.ctx), len(self.ptrs),
-                          len(self.maps), len(self.relocs), *self.data)
+        out = struct.pack("<IIQIIIIIII", len(self.code), len(self.mem), budget, len(self.ctx), len(self.ptrs),
+                          len(self.maps), len(self.relocs), *self.data, len(self.extra))
         out += self.code + self.mem + self.ctx + b"".join(struct.pack("<II", *p) for p in self.ptrs)
-        for m in self.maps:
+        for i, m in enumerate(self.maps):
+            if i in self.prog_arrays:
+                out += struct.pack("<IIIII", m.type, m.key_size, m.value_size, m.max_entries, 2)
+                out += struct.pack(f"<{m.max_entries}I", *self.prog_arrays[i])
+                continue
             out += struct.pack("<IIIII", m.type, m.key_size, m.value_size, m.max_entries, m.initial is not None)
             out += m.initial or b""
-        return out + b"".join(struct.pack("<IIIq", *r) for r in self.relocs)
+        out += b"".join(struct.pack("<I", len(code)) + code for code in self.extra)
+        return out + b"".join(struct.pack("<IIIIq", *r[:3], r[4] if len(r) > 4 else 0, r[3]) for r in self.relocs)
 
 
 def run_batch(driver, tmp_path, cases: list, budget: int = 1_000_000) -> list[tuple]:
@@ -95,19 +103,32 @@ def test_the_runtime_object_needs_nothing_from_libc(build):
     assert undefined.strip() == ""
 
 
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is not installed")
+def test_the_runtime_builds_for_a_32_bit_microcontroller(build, tmp_path):
+    """Pointers are 32 bits there; BPF addresses stay 64-bit and are checked before they become pointers. The
+    object needs nothing but the compiler's own 64-bit division routines."""
+    obj = tmp_path / "vm-armv7m.o"
+    subprocess.run(["clang", "--target=armv7m-none-eabi", *FREESTANDING, "-Os", "-c", str(build[0] / "bpfx_vm.c"),
+                    "-o", str(obj)], check=True, capture_output=True)
+    undefined = subprocess.run(["llvm-nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
+    assert set(undefined) - {"U"} <= {"__aeabi_ldivmod", "__aeabi_uldivmod"}
+
+
 def test_exported_files_carry_the_package_version(build):
     d = build[0]
     assert f'#define BPFX_VM_VERSION "{bpfx.__version__}"' in (d / "bpfx_vm.h").read_text()
 
 
 @pytest.mark.skipif(not os.path.isdir(SUITE), reason="no conformance suite (BPFX_CONFORMANCE_DIR, ../shared/...)")
-def test_conformance_programs_match_the_interpreter(build, tmp_path):
+@pytest.mark.parametrize("harden", [False, True], ids=["plain", "hardened"])
+def test_conformance_programs_match_the_interpreter(build, tmp_path, harden):
+    """Hardened code blinds every constant through r11 (AX), which the runtime has."""
     cases, expected, names, rejected = [], [], [], 0
     for path in collect([SUITE]):
         test = parse_file(path)
         prog = bpfx.Program(name="t", section="conformance", prog_type="mem", insns=test.insns, file=path)
         try:
-            image = bpfx.compile(prog, "bpf")
+            image = bpfx.compile(prog, "bpf", harden=harden)
             want = bpfx.run(prog, "interp", mem=test.mem).r0
         except bpfx.BpfxError:
             assert test.error is not None, path  # only programs the suite expects to fail never reach a device
@@ -223,3 +244,101 @@ def test_examples_match_the_interpreter(build, tmp_path, path):
                                                                        if k in got_ctx}
         got_maps = {m.name: map_changes(m, line) for m, line in zip(prog.maps, extra[2:])}
         assert {k: v for k, v in got_maps.items() if v} == want.maps
+
+
+@pytest.mark.parametrize("sanitized", [False, True], ids=["plain", "asan"])
+def test_helpers_check_the_pointers_a_program_passes(build, tmp_path, sanitized):
+    """bpfx_vm_ptr lets a firmware helper refuse a wild pointer: the driver's map helpers use it."""
+    driver = build[3] if sanitized else build[2]
+    if driver is None:
+        pytest.skip("gcc has no AddressSanitizer here")
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    hash_map = bpfx.MapDef("m", 1, 4, 8, 4)
+    lookup = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xB7, 2, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 1), Insn(0x95)]
+    update = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xBF, 2, 10), Insn(0x07, 2, 0, 0, -8), Insn(0x7A, 2, 0, -8, 1),
+              Insn(0xB7, 3, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 2), Insn(0x95)]  # key on the stack, value wild
+    cases = [example_case(bpfx.Program("p", "xdp", "xdp", insns, maps=[hash_map]), None, TCP)[0]
+             for insns in (lookup, update)]
+    rows = run_batch(driver, tmp_path, cases)
+    assert [(r[0], r[2]) for r in rows] == [(OK, 0), (OK, (-14) & (2**64 - 1))]
+    assert rows[1][5][2] == "map 0"  # nothing was inserted
+
+
+def test_random_programs_match_the_interpreter(build, tmp_path):
+    """Differential fuzzing of the C runtime: the fuzzer's random programs (every ALU/ALU32 op, sdiv/smod,
+    movsx, byte swaps, sign-extending loads, stack atomics, JMP/JMP32, local calls), fixed seeds."""
+    import random
+
+    from bpfx.tools.fuzz import random_program
+
+    progs = [random_program(random.Random(seed), length=random.Random(seed).randrange(5, 60)) for seed in range(300)]
+    want = [bpfx.run(p, "interp", mem=bytes(16)).r0 for p in progs]
+    rows = run_batch(build[2], tmp_path, [(bpfx.compile(p, "bpf").code, bytes(16)) for p in progs])
+    assert [(i, r[0], r[2]) for i, r in enumerate(rows) if (r[0], r[2]) != (OK, want[i])] == []
+
+
+def test_relocate_refuses_a_record_that_does_not_point_at_an_lddw(build, tmp_path):
+    """bpfx_vm_relocate checks the instruction a record names: the driver gives up (exit 3) rather than patch."""
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    prog = bpfx.Program("p", "xdp", "xdp", [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xB7), Insn(0x95)],
+                        maps=[bpfx.MapDef("m", 2, 4, 8, 1)])
+    case = example_case(prog, None, TCP)[0]
+    assert case.relocs == [(0, 0, False, 0)]
+    batch = tmp_path / "batch.bin"
+    for offset, status in ((0, 0), (16, 3), (4, 3), (64, 3)):
+        case.relocs = [(offset, 0, False, 0)]
+        batch.write_bytes(case.encode(1000))
+        assert subprocess.run([str(build[2]), str(batch)], capture_output=True).returncode == status, offset
+
+
+def tail_call_case(obj, prog, packet: bytes) -> Case:
+    """``prog`` with every other program of ``obj`` as a tail call target, PROG_ARRAYs filled from the object."""
+    case = example_case(prog, obj, packet)[0]
+    others = [p for p in obj.programs if p is not prog]
+    number = {p.name: k + 1 for k, p in enumerate(others)}
+    number[prog.name] = 0
+    symbols = [bpfx.map_symbol(m.name) for m in prog.maps]  # the object's maps, shared by its programs
+    for k, other in enumerate(others):
+        image = bpfx.compile(other, "bpf")
+        case.extra.append(image.code)
+        case.relocs += [(r.offset, symbols.index(r.symbol), r.kind == "map_value", r.addend, k + 1)
+                        for r in image.relocs]
+    for i, m in enumerate(prog.maps):
+        if m.type == 3:
+            targets = dict(m.values)
+            case.prog_arrays[i] = [number.get(targets.get(j), 0) if j in targets else 0 for j in range(m.max_entries)]
+    return case
+
+
+def test_tail_calls_replace_the_program(build, tmp_path):
+    """bpfx_vm_tail_call from the firmware's bpf_tail_call: index 0 runs `second` in place of the caller, index
+    1 is empty and falls through; a program that tail-calls itself stops after 33 tail calls, as in the kernel."""
+    from bpfx import MapDef, Object
+    from bpfx.front.isa import Pseudo, ld_imm64
+
+    def caller(name, index, maps):
+        lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+        return bpfx.Program(name, "xdp", "xdp", [lo, hi, Insn(0xB7, 3, 0, 0, index), Insn(0x85, 0, 0, 0, 12),
+                                                 Insn(0xB7, 0, 0, 0, 1), Insn(0x95)], maps=maps)
+
+    table = MapDef("jump_table", 3, 4, 4, 2, values=((0, "second"),))
+    second = bpfx.Program("second", "xdp", "xdp", [Insn(0xB7, 0, 0, 0, 3), Insn(0x95)], maps=[table])
+    loop_table = MapDef("loop_table", 3, 4, 4, 1, values=((0, "again"),))
+    cases, wants = [], []
+    for index in (0, 1):
+        first = caller("first", index, [table])
+        obj = Object("<t>", [first, second], [table])
+        cases.append(tail_call_case(obj, first, TCP))
+        wants.append(bpfx.run(first, "interp", packet=TCP, obj=obj))
+    again = caller("again", 0, [loop_table])
+    obj = Object("<t>", [again], [loop_table])
+    case = tail_call_case(obj, again, TCP)
+    case.extra, case.prog_arrays = [case.code], {0: [1]}  # the program is its own target
+    case.relocs.append((*case.relocs[0][:4], 1))
+    cases.append(case)
+    wants.append(bpfx.run(again, "interp", packet=TCP, obj=obj))
+    rows = run_batch(build[2], tmp_path, cases)
+    assert [(r[0], r[2], r[3]) for r in rows] == [(OK, w.r0, w.insn_count) for w in wants]
+    assert [w.r0 for w in wants] == [3, 1, 1] and wants[2].insn_count == 34 * 3 + 2  # 34 runs of lddw, mov, call

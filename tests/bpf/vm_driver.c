@@ -2,11 +2,13 @@
  * a device would (maps allocated, R_BPF_64_64 relocations applied, context pointers filled in) and runs them.
  *
  * Batch record (little-endian):
- *   u32 code_len, mem_len; u64 budget; u32 ctx_len, nptrs, nmaps, nrelocs, data_off, data_end_off
+ *   u32 code_len, mem_len; u64 budget; u32 ctx_len, nptrs, nmaps, nrelocs, data_off, data_end_off, nextra
  *   code; mem (bpf_conformance memory, or the packet buffer with head- and tailroom); ctx bytes
  *   nptrs x {u32 ctx offset, u32 what: 0 data, 1 data_end, 2 data_meta}
- *   nmaps x {u32 type, key_size, value_size, max_entries, has_initial} (+ value_size initial bytes)
- *   nrelocs x {u32 code offset, map index, kind: 0 map, 1 map value; i64 addend}
+ *   nmaps x {u32 type, key_size, value_size, max_entries, initial: 0 none, 1 entry 0, 2 every entry}
+ *            (+ the initial bytes; a PROG_ARRAY's values are u32 program numbers, 0 empty, k extra program k)
+ *   nextra x {u32 code_len, code}: the programs tail calls reach
+ *   nrelocs x {u32 code offset, map index, kind: 0 map, 1 map value, program: 0 main, k extra k; i64 addend}
  * Without a context (ctx_len 0) r1 = mem and r2 = its length, and helper 5 is bpf_conformance's "unwind".
  * Output per record: "<fault> <fault_pc> <r0 hex> <executed> <fault address - mem, or -1>", then for context
  * programs "packet <hex>", "ctx <hex>", one "map <index> <key hex>=<value hex>..." line per map, and "end". */
@@ -69,27 +71,63 @@ static unsigned char *lookup(struct map *m, const unsigned char *key)
     return 0;
 }
 
-/* Helpers get guest pointers; a real firmware checks them against its regions, as here. */
+static struct map maps[8];
+static uint32_t nmaps;
+static unsigned char *extra[8];
+static uint32_t extra_len[8], nextra;
+
+/* The map a handle names, or NULL: helpers trust no argument the program passes. */
+static struct map *map_of(uint64_t handle)
+{
+    uint32_t i;
+    for (i = 0; i < nmaps; i++)
+        if (handle == (uint64_t)(uintptr_t)&maps[i])
+            return &maps[i];
+    return 0;
+}
+
 static uint64_t map_lookup_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
                                 uint64_t r5)
 {
-    (void)vm; (void)r3; (void)r4; (void)r5;
-    return (uint64_t)(uintptr_t)lookup((struct map *)(uintptr_t)r1, (const unsigned char *)(uintptr_t)r2);
+    struct map *m = map_of(r1);
+    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
+    (void)r3; (void)r4; (void)r5;
+    return key ? (uint64_t)(uintptr_t)lookup(m, key) : 0;
 }
 
 static uint64_t map_update_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
                                 uint64_t r5)
 {
-    struct map *m = (struct map *)(uintptr_t)r1;
-    unsigned char *slot = lookup(m, (const unsigned char *)(uintptr_t)r2);
-    (void)vm; (void)r4; (void)r5;
+    struct map *m = map_of(r1);
+    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
+    const unsigned char *value = m ? bpfx_vm_ptr(vm, r3, m->value_size, 0) : 0;
+    unsigned char *slot;
+    (void)r4; (void)r5;
+    if (!key || !value)
+        return (uint64_t)-14; /* -EFAULT */
+    slot = lookup(m, key);
     if (!slot) {
         if (is_array(m) || m->used == m->max_entries)
             return (uint64_t)-7;
-        memcpy(m->keys + (size_t)m->used * m->key_size, (const void *)(uintptr_t)r2, m->key_size);
+        memcpy(m->keys + (size_t)m->used * m->key_size, key, m->key_size);
         slot = m->values + (size_t)m->used++ * m->value_size;
     }
-    memcpy(slot, (const void *)(uintptr_t)r3, m->value_size);
+    memcpy(slot, value, m->value_size);
+    return 0;
+}
+
+static uint64_t tail_call(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
+{
+    struct map *m = map_of(r2);
+    uint32_t index = (uint32_t)r3, prog;
+    (void)r1; (void)r4; (void)r5;
+    if (!m || m->type != 3)
+        return (uint64_t)-22;
+    if (index >= m->max_entries)
+        return (uint64_t)-2;
+    memcpy(&prog, m->values + (size_t)index * 4, 4);
+    if (prog == 0 || prog > nextra || bpfx_vm_tail_call(vm, extra[prog - 1], extra_len[prog - 1] / 8) != BPFX_OK)
+        return (uint64_t)-2; /* -ENOENT: empty slot, or the tail call limit */
     return 0;
 }
 
@@ -142,6 +180,7 @@ int main(int argc, char **argv)
     ctx_helpers[1] = map_lookup_elem;
     ctx_helpers[2] = map_update_elem;
     ctx_helpers[5] = ktime_get_ns;
+    ctx_helpers[12] = tail_call;
     ctx_helpers[44] = xdp_adjust_head;
     ctx_helpers[65] = xdp_adjust_tail;
     if (argc != 2 || !(f = fopen(argv[1], "rb"))) {
@@ -149,22 +188,22 @@ int main(int argc, char **argv)
         return 2;
     }
     for (;;) {
-        uint32_t h[8], i, nmaps, nrelocs;
+        uint32_t h[9], i, nrelocs;
         uint64_t budget, r0 = 0, args[5] = {0, 0, 0, 0, 0};
         unsigned char *code, *mem, *ctx;
-        struct map maps[8];
         long long rel;
         int rc;
         if (!read_all(f, h, 8))
             break;
-        if (!read_all(f, &budget, 8) || !read_all(f, h + 2, 24))
+        if (!read_all(f, &budget, 8) || !read_all(f, h + 2, 28))
             return 3;
         nmaps = h[4];
         nrelocs = h[5];
+        nextra = h[8];
         code = malloc(h[0] ? h[0] : 1);
         mem = malloc(h[1] ? h[1] : 1); /* exactly mem_len bytes: ASan sees any byte past them */
         ctx = malloc(h[2] ? h[2] : 1);
-        if (!code || !mem || !ctx || h[3] > 8 || nmaps > 8 || !read_all(f, code, h[0]) || !read_all(f, mem, h[1])
+        if (!code || !mem || !ctx || h[3] > 8 || nmaps > 8 || nextra > 8 || !read_all(f, code, h[0]) || !read_all(f, mem, h[1])
             || !read_all(f, ctx, h[2]))
             return 3;
         cur.ctx = ctx;
@@ -182,22 +221,23 @@ int main(int argc, char **argv)
             m->type = d[0]; m->key_size = d[1]; m->value_size = d[2]; m->max_entries = d[3]; m->used = 0;
             m->keys = calloc(m->max_entries, m->key_size);
             m->values = calloc(m->max_entries, m->value_size);
-            if (d[4] && !read_all(f, m->values, m->value_size))
+            if (d[4] && !read_all(f, m->values, (size_t)m->value_size * (d[4] == 2 ? m->max_entries : 1)))
                 return 3;
         }
+        for (i = 0; i < nextra; i++)
+            if (!read_all(f, &extra_len[i], 4) || !(extra[i] = malloc(extra_len[i] ? extra_len[i] : 1))
+                || !read_all(f, extra[i], extra_len[i]))
+                return 3;
         for (i = 0; i < nrelocs; i++) { /* R_BPF_64_64: the map's handle or value address into the lddw pair */
-            uint32_t d[3];
+            uint32_t d[4];
             int64_t addend;
             uint64_t value;
-            if (!read_all(f, d, 12) || !read_all(f, &addend, 8) || d[1] >= nmaps || d[0] + 16 > h[0])
+            if (!read_all(f, d, 16) || !read_all(f, &addend, 8) || d[1] >= nmaps || d[3] > nextra)
                 return 3;
             value = d[2] == 0 ? (uint64_t)(uintptr_t)&maps[d[1]] : (uint64_t)(uintptr_t)maps[d[1]].values;
-            value += (uint64_t)addend;
-            code[d[0] + 1] &= 0x0F;
-            for (int b = 0; b < 4; b++) {
-                code[d[0] + 4 + b] = (unsigned char)(value >> (8 * b));
-                code[d[0] + 12 + b] = (unsigned char)(value >> (32 + 8 * b));
-            }
+            if (bpfx_vm_relocate(d[3] ? extra[d[3] - 1] : code, (d[3] ? extra_len[d[3] - 1] : h[0]) / 8, d[0],
+                                 BPFX_R_BPF_64_64, value + (uint64_t)addend) != BPFX_OK)
+                return 3;
         }
         rc = bpfx_vm_init(&vm, code, h[0] / 8, h[2] ? ctx_helpers : mem_helpers, h[2] ? 128 : 64);
         if (rc == BPFX_OK) {
@@ -249,6 +289,8 @@ int main(int argc, char **argv)
             }
             printf("end\n");
         }
+        for (i = 0; i < nextra; i++)
+            free(extra[i]);
         free(code);
         free(mem);
         free(ctx);

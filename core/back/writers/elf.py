@@ -8,6 +8,7 @@ defined in .data (.rodata for read-only sections) under its map symbol.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_right
 
 from ..target import Image
 
@@ -46,10 +47,10 @@ def write_elf(image: Image, elfclass: int = 64) -> bytes:
         name = ".rodata" if sym.startswith("rodata") else ".data"
         if name not in data_secs:
             flags = SHF_ALLOC | (0 if name == ".rodata" else SHF_WRITE)
-            data_secs[name] = section(name=name, type=SHT_PROGBITS, flags=flags, data=b"", align=8)
+            data_secs[name] = section(name=name, type=SHT_PROGBITS, flags=flags, data=bytearray(), align=8)
         sec = sections[data_secs[name]]
         off = (len(sec["data"]) + 7) & ~7
-        sec["data"] = sec["data"] + bytes(off - len(sec["data"])) + blob
+        sec["data"] += bytes(off - len(sec["data"])) + blob
         data_syms.append((sym, data_secs[name], off, len(blob)))
 
     # symbols: null, section symbols, local functions, then globals
@@ -58,8 +59,8 @@ def write_elf(image: Image, elfclass: int = 64) -> bytes:
         symbols.append((0, (STB_LOCAL << 4) | STT_SECTION, idx, 0, 0))
     bounds = sorted(image.symbols.values()) + [len(image.code)]
 
-    def size_of(off: int) -> int:
-        return next(b for b in bounds if b > off) - off if off < len(image.code) else 0
+    def size_of(off: int) -> int:  # bisect: 100,000 functions must not take quadratic time
+        return bounds[bisect_right(bounds, off)] - off if off < len(image.code) else 0
 
     for name, off in sorted(image.symbols.items(), key=lambda kv: kv[1]):
         if name != image.entry:

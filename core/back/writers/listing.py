@@ -14,6 +14,8 @@ def _rows(image: Image, segments, disasm) -> list[list[tuple[int, int, str]]]:
 
 
 def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
+    """``disasm(code, address) -> [(address, size, text)]``; if it has a ``footer(image) -> str`` attribute,
+    that line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
     if abi is not None:
@@ -27,10 +29,10 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
         bounds.insert(0, 0)
     rows = _rows(image, [(off, bounds[i + 1]) for i, (off, _) in enumerate(marks)], disasm)
     sizes = {size for chunk in rows for _, size, _ in chunk}
-    # Fixed-size instruction words read as numbers (the ISA manuals' notation); anything else (x86, RISC-V with
-    # compressed instructions) as bytes in memory order.
-    as_words = len(sizes) == 1 and sizes <= {4, 8}
-    width = max(sizes, default=4) * 2
+    # Instructions made of 16-bit parcels (arm64, RISC-V with or without compressed forms, nfp's 64-bit words)
+    # read as little-endian numbers, the ISA manuals' notation; byte-granular ISAs (x86) as bytes in memory order.
+    as_words = sizes <= {2, 4, 8}
+    width = max(8, 2 * max(sizes, default=4))
     relocs = sorted(image.relocs, key=lambda r: r.offset)
     labelled = set()
     source = dict(program.lines) if program is not None and program.lines else {}
@@ -59,4 +61,7 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
                 + (f"+{r.addend}" if r.addend else "") + (f" @+{r.offset - addr}" if r.offset != addr else "")
                 for r in inside)
             lines.append(f"    {addr:6x}:  {shown:{width}}  {text}{note}".rstrip())
+    footer = getattr(disasm, "footer", None)  # a target's closing line, e.g. code size against its limit
+    if footer is not None:
+        lines.append(footer(image))
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@
 #define BPFX_VM_VERSION "@BPFX_VERSION@"
 #define BPFX_STACK_SIZE 512      /* bytes per BPF frame */
 #define BPFX_MAX_FRAMES 8        /* bpf-to-bpf call depth, as the kernel allows */
+#define BPFX_MAX_TAIL_CALLS 33   /* as the kernel allows */
 #ifndef BPFX_MAX_REGIONS
 #define BPFX_MAX_REGIONS 8       /* memory regions the firmware may register (the stack is one more) */
 #endif
@@ -64,12 +65,23 @@ struct bpfx_vm {
     uint32_t fault_pc;           /* instruction index of the fault */
     uint64_t fault_addr;         /* memory faults: the address */
     int stopped;
+    const uint8_t *next_code;    /* set by bpfx_vm_tail_call */
+    uint32_t next_ninsns;
+    uint32_t tail_calls;         /* tail calls the current run has made */
     uint32_t nregions;
     struct bpfx_region regions[BPFX_MAX_REGIONS + 1];
     void *user;                  /* the firmware's: helpers reach their state through it */
     uint64_t stack[BPFX_STACK_SIZE * BPFX_MAX_FRAMES / 8];
 };
 
+/* The loader fixup a driver or firmware applies to each relocation record bpfx left in the program (prog.c's
+ * relocs table, the ELF's .rela.text): R_BPF_64_64 (1) writes value (the map's handle or id, or the address
+ * of its value plus the addend) into the lddw pair at byte offset and makes it a plain constant load;
+ * R_BPF_64_32 (10) writes the low 32 bits into the immediate of the instruction there. code must be writable.
+ * Returns BPFX_OK, or BPFX_FAULT_SETUP for an offset that is not such an instruction or an unknown type. */
+#define BPFX_R_BPF_64_64 1
+#define BPFX_R_BPF_64_32 10
+int bpfx_vm_relocate(void *code, uint32_t ninsns, uint32_t offset, uint32_t type, uint64_t value);
 /* Set up a VM for one program; registers the VM's own stack. Returns BPFX_OK or BPFX_FAULT_SETUP. */
 int bpfx_vm_init(struct bpfx_vm *vm, const void *code, uint32_t ninsns, const bpfx_helper_fn *helpers,
                  uint32_t nhelpers);
@@ -83,5 +95,13 @@ int bpfx_vm_run(struct bpfx_vm *vm, const void *ctx, uint64_t *r0);
 int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0);
 /* From a helper: end the program when the helper returns (r0 = the helper's return value). */
 void bpfx_vm_stop(struct bpfx_vm *vm);
+/* From a helper (the firmware's bpf_tail_call): when the helper returns, the run goes on in another program,
+ * with r1 = the run's r1, a fresh stack and the same regions; the caller's code after the call never runs.
+ * Returns BPFX_OK, or BPFX_FAULT_SETUP after BPFX_MAX_TAIL_CALLS in this run (the helper then returns an
+ * error to the program, as the kernel does). */
+int bpfx_vm_tail_call(struct bpfx_vm *vm, const void *code, uint32_t ninsns);
+/* From a helper: the pointer argument addr as a host pointer if [addr, addr + size) lies in one registered
+ * region (writable when write is set), else NULL. Helpers check their pointer arguments with it. */
+void *bpfx_vm_ptr(const struct bpfx_vm *vm, uint64_t addr, size_t size, int write);
 
 #endif /* BPFX_VM_H */

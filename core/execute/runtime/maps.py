@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ...errors import LinkError
 from ...front.program import MapDef, MapType
-from ...errors import RuntimeFault
-from .layout import MAP_STRIDE as MAP_REGION
+from . import layout
 from .memory import Memory
 
 EEXIST, ENOENT, EINVAL, E2BIG = 17, 2, 22, 7
@@ -31,11 +31,11 @@ class MapState:
         kind = mapdef.type
         self.is_array = kind in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY)
         slots = max(mapdef.max_entries, 1) if self.is_array else max(min(mapdef.max_entries, HASH_CAPACITY), 1)
-        size = VALUES_OFFSET + slots * self.stride
-        if size > MAP_REGION:
-            raise RuntimeFault(f"map {mapdef.name} needs {size} bytes; an emulated run gives each map "
-                               f"{MAP_REGION >> 20} MiB")
-        memory.add(f"map {mapdef.name}", base, bytes(size))
+        need = VALUES_OFFSET + slots * self.stride
+        if need > layout.MAX_MAP_BYTES or mapdef.key_size > layout.MAX_MAP_BYTES:
+            raise LinkError(f"map {mapdef.name!r} needs {need} bytes ({slots} entries of "
+                            f"{mapdef.value_size} bytes); the runtime's limit is {layout.MAX_MAP_BYTES} bytes a map")
+        memory.add(f"map {mapdef.name}", base, bytes(need))
         self.slots: OrderedDict[bytes, int] = OrderedDict()  # key -> slot (hash maps; order = recency)
         self.free = list(range(slots - 1, -1, -1))
         self.lru = kind == MapType.LRU_HASH

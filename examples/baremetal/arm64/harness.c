@@ -5,7 +5,9 @@
  */
 #include <stdint.h>
 
+#ifndef UART_DR /* the PL011's data register on arm64 virt; riscv64 passes its NS16550's (-DUART_DR=...) */
 #define UART_DR ((volatile uint32_t *)0x09000000)
+#endif
 #define HEADROOM 256
 #define PKT_LEN 4096
 

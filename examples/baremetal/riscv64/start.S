@@ -1,5 +1,5 @@
-/* Bare-metal entry for qemu-system-riscv64 -M virt -bios none (M-mode, hart 0): stack, .bss, main(), then the
- * SiFive test device at 0x100000 powers the machine off (0x5555 = pass). */
+/* Bare-metal entry for qemu-system-riscv64 -M virt -bios none: stack, .bss, main(), then the SiFive test device
+ * (0x100000) powers the machine off with FINISHER_PASS (0x5555). */
 	.section .text.start
 	.global _start
 _start:

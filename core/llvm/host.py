@@ -1,0 +1,220 @@
+"""The ``host`` target: BPF JIT-compiled through LLVM (MCJIT) for the machine bpfx runs on.
+
+Trust model: host code runs inside the Python process, so nothing it does may reach host memory the run does
+not own. Only validated programs are lifted, registers hold the runtime's virtual addresses (the same values
+the interpreter computes), and every load, store and atomic goes through the region table of the run (stack,
+ctx, packet, mem, each map) unless it is an r10-relative constant offset inside the current frame, which the
+lifter proves in bounds. A failed check calls back into Python, which raises exactly the interpreter's fault,
+and the run ends. Region buffers are the runtime's own bytearrays, shared zero-copy, so the Python helper
+implementations (called through a ctypes callback) see every store at once. A backward branch checks the
+instruction budget; the call depth is checked as the interpreter does.
+
+Compiled modules are cached by program bytes (plus functions, program type, map count and optimisation
+level): running the same program again does not recompile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from collections import OrderedDict
+
+import llvmlite.binding as llvm
+
+from ..errors import BpfxError, RuntimeFault, Unsupported
+from ..front.isa import MAX_CALL_DEPTH, STACK_SIZE, encode
+from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
+                   ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
+
+U64, PTR = ctypes.c_uint64, ctypes.c_void_p
+_HELPER_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, U64)  # state, id, insn, r1-r5
+_FAULT_T = ctypes.CFUNCTYPE(None, PTR, U64, U64, U64, U64)  # state, kind, insn, address, size
+_ENTRY_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, PTR, U64)  # state, r1-r5, r10, frame, depth
+CACHE_SIZE = 256
+ENTRY = "bpf_entry"
+
+_current = threading.local()
+
+
+class _Run:
+    """One run's state: the i64 array the JIT code reads, the exported buffers, the fault if any."""
+
+    def __init__(self, rt, budget: int):
+        self.rt = rt
+        self.fault: tuple[BaseException, int] | None = None
+        self.state = (U64 * (ST_MAPS + 2 * len(rt.maps)))()
+        self.state[ST_BUDGET] = budget
+        self.buffers = []
+        owner: dict[int, str] = {}
+        for region in rt.memory.regions:
+            size = len(region.buf)
+            if not size:
+                continue
+            buf = (ctypes.c_char * size).from_buffer(region.buf)
+            self.buffers.append(buf)
+            first, last = region.base >> SLOT_SHIFT, (region.end - 1) >> SLOT_SHIFT
+            if last >= NSLOTS:
+                raise Unsupported(f"host: region {region.name} at 0x{region.base:x} is above 4 GiB")
+            for slot in range(first, last + 1):
+                if slot in owner:
+                    raise Unsupported(f"host: regions {owner[slot]} and {region.name} share a 16 MiB slot")
+                owner[slot] = region.name
+                e = ST_TABLE + 4 * slot
+                self.state[e:e + 4] = [region.base, size, size if region.writable else 0, ctypes.addressof(buf)]
+            if region.name == "stack":
+                self.stack = (region, ctypes.addressof(buf))
+        for i, m in enumerate(rt.maps):
+            self.state[ST_MAPS + 2 * i] = m.handle
+            self.state[ST_MAPS + 2 * i + 1] = m.values_base
+
+    def frame(self) -> int:
+        region, host = self.stack
+        return host + (self.rt.stack_top - region.base)
+
+    def stop(self, fault: BaseException | None = None, insn: int = 0) -> None:
+        self.state[ST_STOPPED] = 1
+        if fault is not None and self.fault is None:
+            self.fault = (fault, insn)
+
+
+def _on_helper(state, helper_id, insn, a1, a2, a3, a4, a5):
+    run = _current.run
+    rt = run.rt
+    try:
+        r0 = rt.call_helper(helper_id, (a1, a2, a3, a4, a5))
+    except BaseException as exc:  # noqa: BLE001 - re-raised by run_host once the JIT code has returned
+        run.stop(exc, insn)
+        return 0
+    if rt.exit_requested or rt.pending_tail_call is not None:
+        run.stop()
+    return r0
+
+
+def _on_fault(state, kind, insn, address, size):
+    run = _current.run
+    if kind == FAULT_BUDGET:
+        fault = RuntimeFault(f"instruction budget of {address} exhausted")
+    elif kind == FAULT_DEPTH:
+        fault = RuntimeFault(f"call depth exceeds {MAX_CALL_DEPTH} frames")
+    else:
+        try:  # the interpreter's own checks, so the message is the interpreter's (an atomic reads, then writes)
+            if kind == FAULT_ATOMIC:
+                run.rt.memory.region(address, size, False)
+            run.rt.memory.region(address, size, kind in (FAULT_WRITE, FAULT_ATOMIC))
+            fault = RuntimeFault(f"access of {size} bytes at 0x{address:x} failed the host bounds check")
+        except RuntimeFault as exc:
+            fault = exc
+    run.stop(fault, insn)
+
+
+_CALLBACKS = (_HELPER_T(_on_helper), _FAULT_T(_on_fault))  # kept alive for the process
+
+
+class Jit:
+    """The host Codegen and the cache of compiled programs. ``checked=False`` (bench/host_speed.py only, to
+    measure what the bounds checks cost) compiles without them: never run untrusted programs that way."""
+
+    def __init__(self, checked: bool = True):
+        from .codegen import Codegen
+
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        llvm.add_symbol(HOST_HELPER, ctypes.cast(_CALLBACKS[0], PTR).value)
+        llvm.add_symbol(HOST_FAULT, ctypes.cast(_CALLBACKS[1], PTR).value)
+        self.triple = llvm.get_process_triple()
+        self.cpu = llvm.get_host_cpu_name()
+        self.features = llvm.get_host_cpu_features().flatten()
+        self.codegens: dict[int, Codegen] = {}
+        self.cache: OrderedDict[tuple, tuple] = OrderedDict()
+        self.hits = self.misses = 0
+        self.checked = checked
+        self.compile_seconds = 0.0
+
+    def codegen(self, opt: int):
+        from .codegen import Codegen
+
+        cg = self.codegens.get(opt)
+        if cg is None:
+            cg = self.codegens[opt] = Codegen(self.triple, cpu=self.cpu, features=self.features, opt=opt, jit=True)
+        return cg
+
+    def entry(self, program, opt: int, helpers=frozenset()):
+        """The compiled entry point of ``program`` (from the cache when these bytes were compiled before)."""
+        key = (encode(program.insns), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt,
+               helpers)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.cache.move_to_end(key)
+            self.hits += 1
+            return hit[1]
+        self.misses += 1
+        start = time.perf_counter()
+        lib = self.library(program, opt, helpers)
+        engine = llvm.create_mcjit_compiler(lib.module, self.codegen(opt).target_machine())
+        engine.finalize_object()
+        fn = _ENTRY_T(engine.get_function_address(ENTRY))
+        self.compile_seconds += time.perf_counter() - start
+        self.cache[key] = (engine, fn)
+        if len(self.cache) > CACHE_SIZE:
+            self.cache.popitem(last=False)
+        return fn
+
+    def library(self, program, opt: int, helpers=frozenset()):
+        from . import legalise
+        from .lift import lift
+
+        try:
+            legal = legalise(program, helpers=helpers)  # the UAPI ctx layout, as the interpreter runs it
+            # functions named by position, so the module depends on nothing the cache key leaves out
+            legal.functions = {s: ENTRY if s == 0 else f"bpf_fn{s}" for s in legal.functions}
+            # helpers need no table: the runtime checks each id when it is called, as in the interpreter
+            lifted = lift(program, legal.insns, legal.origin, legal.functions, None, mode="host", target="host",
+                          checked=self.checked)
+            lib = self.codegen(opt).library(program.name)
+            lib.add_ir(lifted.module)
+            lib.finalize()
+        except BpfxError as err:
+            raise err.at(file=program.file, section=program.section) from None
+        return lib
+
+
+_JIT: Jit | None = None
+
+
+def jit() -> Jit:
+    global _JIT
+    if _JIT is None:
+        _JIT = Jit()
+    return _JIT
+
+
+def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None):
+    """Run ``program`` natively against runtime ``rt``; returns the interpreter's Result."""
+    j = jit_ or jit()
+    helpers = frozenset(rt.helper_impls)  # callx may reach the caller's helpers too
+    entry = j.entry(program, opt, helpers)
+    run = _Run(rt, budget)
+    previous = getattr(_current, "run", None)
+    _current.run = run
+    try:
+        while True:
+            run.state[ST_STOPPED] = 0
+            a = rt.entry_args
+            r0 = entry(run.state, a[0], a[1], a[2], a[3], a[4], rt.stack_top, run.frame(), 0)
+            if run.fault is not None:
+                fault, insn = run.fault
+                if isinstance(fault, BpfxError):
+                    raise fault.at(file=program.file, section=program.section, insn=insn)
+                raise fault
+            if rt.pending_tail_call is None or rt.exit_requested:
+                break
+            program, rt.pending_tail_call = rt.pending_tail_call, None
+            entry = j.entry(program, opt, helpers)
+        count = run.state[ST_COUNT]
+    finally:
+        _current.run = previous
+        run.buffers.clear()  # release the bytearrays' exports
+    top = rt.stack_top
+    stack = rt.memory.read(top - STACK_SIZE, STACK_SIZE)
+    return rt.result(r0, stack=stack, insn_count=count)

@@ -1,0 +1,23 @@
+"""The ``host`` target, registered by the core through the same hooks as any plugin (see host.py)."""
+
+from __future__ import annotations
+
+from ..back.target import TargetInfo
+from ..hookspecs import hookimpl
+
+INFO = TargetInfo(name="host", description="this machine: JIT-compiled through LLVM, in-process, every memory "
+                                           "access bounds-checked (the fast way to run BPF from Python)")
+
+
+@hookimpl
+def bpfx_targets():
+    return [INFO]
+
+
+@hookimpl
+def bpfx_run(target, program, runtime, budget, options):
+    if target.name != INFO.name:
+        return None
+    from .host import run_host
+
+    return run_host(program, runtime, budget=budget, opt=options.get("opt") or 2)

@@ -1,0 +1,625 @@
+"""Lift a validated (and legalised) BPF program to an LLVM module with llvmlite.ir.
+
+BPF registers are allocas (mem2reg turns them into SSA), each BPF function an LLVM function, each BPF jump
+target a basic block. The semantics are exactly the interpreter's: shift counts are masked, division and
+modulo by zero and INT_MIN / -1 are defined (LLVM's would be undefined behaviour, so they are selected
+around), ALU32 results are zero-extended, registers are global across bpf-to-bpf calls, frames are 512 bytes
+each, one below the other.
+
+Two memory models:
+
+- ``native`` (code for a device, through a target's triple): the program runs on the caller's native stack,
+  one alloca of 512 bytes per frame of its deepest call chain; every other address is an integer turned into
+  a pointer; helper calls clobber r1-r5 (the BPF calling convention). Helpers
+  are external functions named by the helper table's symbols (``bpf_<name>``) or absolute addresses, maps
+  are external globals named as the baseline tier names them (map values as ``<map>.value``, renamed back to
+  the baseline's ``map_value`` records when the object is read), so the object's relocations are the records
+  the baseline tier makes.
+- ``host`` (the in-process JIT): registers hold the runtime's virtual addresses, exactly as in the
+  interpreter, and every access that is not an r10-relative constant offset inside the frame goes through a
+  translation that is also the bounds check: the run's regions sit in a table indexed by ``address >> 24``
+  (one region per 16 MiB slot of the shared layout), an address outside its slot's region calls the fault
+  callback (which raises the interpreter's own fault) and the run ends. Helpers, faults and the instruction
+  budget go through the run state, the first argument of every function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ..back.codegen import map_symbol
+from ..errors import LinkError, Unsupported
+from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, R10, STACK_SIZE, CallKind, Cls, Kind,
+                         Pseudo, imm64, jump_target)
+
+I8, I16, I32, I64 = (ir.IntType(n) for n in (8, 16, 32, 64))
+PTR = ir.PointerType()
+INT = {1: I8, 2: I16, 4: I32, 8: I64}
+NREGS = 12  # r0..r10 and the hidden AX
+# Registers are global in BPF: a subprogram starts with its caller's r0 and r6-r9 and hands r0-r5 back (the
+# interpreter's semantics). It takes them as extra arguments and returns them as a struct; for well-formed
+# programs LLVM's dead-argument elimination drops what the callee never reads or the caller never uses.
+INHERITED = (0, 6, 7, 8, 9)
+RET6 = ir.LiteralStructType([I64] * 6)
+
+# The host run state: an array of i64 (see host.py, which fills it).
+ST_STOPPED, ST_COUNT, ST_BUDGET = 0, 1, 2
+ST_TABLE = 16  # 256 slots of (base, readable length, writable length, host address)
+SLOT_SHIFT, NSLOTS = 24, 256
+ST_MAPS = ST_TABLE + 4 * NSLOTS  # per map: (handle, values base)
+# fault kinds passed to the fault callback
+FAULT_READ, FAULT_WRITE, FAULT_BUDGET, FAULT_DEPTH, FAULT_ATOMIC = 0, 1, 2, 3, 4
+HOST_HELPER, HOST_FAULT = "bpfx_host_helper", "bpfx_host_fault"
+
+_ARITH = {"add": "add", "sub": "sub", "mul": "mul", "or": "or_", "and": "and_", "xor": "xor"}
+_PRED = {"jeq": ("==", False), "jne": ("!=", False), "jgt": (">", False), "jge": (">=", False),
+         "jlt": ("<", False), "jle": ("<=", False), "jsgt": (">", True), "jsge": (">=", True),
+         "jslt": ("<", True), "jsle": ("<=", True)}
+_RMW = {ATOMIC_OPS["add"]: "add", ATOMIC_OPS["or"]: "or", ATOMIC_OPS["and"]: "and", ATOMIC_OPS["xor"]: "xor",
+        ATOMIC_OPS["xchg"]: "xchg"}
+
+
+@dataclass
+class Lifted:
+    module: ir.Module
+    entry: str
+    #: IR global name -> (baseline symbol, relocation kind), for reading the object's relocations back
+    globals: dict[str, tuple[str, str]]
+    #: original BPF index of each function's first instruction -> its name
+    functions: dict[int, str]
+
+
+def _c64(v: int) -> ir.Constant:
+    return ir.Constant(I64, v & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+# llvmlite's IR layer still types pointers; LLVM 17+ parses only opaque ``ptr``: make every pointer opaque.
+def _alloca(b, ty, name: str = ""):
+    a = b.alloca(ty, name=name)
+    a.type = PTR
+    return a
+
+
+def _gep(b, ptr, index, ety=I8):
+    g = b.gep(ptr, [index if isinstance(index, ir.Value) else _c64(index)], source_etype=ety)
+    g.type = PTR
+    return g
+
+
+def _load(b, ptr, ty=I64, align=None):
+    return b.load(ptr, typ=ty, align=align)
+
+
+class _Func:
+    """Lifting state of one BPF function."""
+
+    def __init__(self, lifter: Lifter, start: int, end: int, fn: ir.Function):
+        self.lf, self.start, self.end, self.fn = lifter, start, end, fn
+        self.blocks: dict[int, ir.Block] = {}
+        self.host = lifter.host
+
+
+class Lifter:
+    def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
+                 checked: bool = True):
+        self.program, self.insns, self.origin = program, insns, origin
+        self.functions, self.helpers, self.target = functions, helpers, target
+        self.host = mode == "host"
+        self.checked = checked  # host only: False drops the bounds checks (for measuring their cost; unsafe)
+        self.module = ir.Module(name=program.name)
+        self.globals: dict[str, tuple[str, str]] = {}
+        self.ext: dict[str, ir.Function | ir.GlobalVariable] = {}
+        self.fns: dict[int, ir.Function] = {}
+
+    # -- errors -------------------------------------------------------------------------------------------------
+    def unsupported(self, pc: int, what: str, cls=Unsupported):
+        return cls(f"unsupported by the LLVM tier on {self.target}: {what}", file=self.program.file,
+                   section=self.program.section, insn=self.origin[pc])
+
+    # -- module-level declarations -------------------------------------------------------------------------------
+    def _declare(self):
+        starts = sorted(self.functions)
+        for start in starts:
+            name = self.functions[start]
+            if self.host:
+                args = [PTR, I64, I64, I64, I64, I64, I64, PTR, I64]  # state, r1-r5, r10, frame (host), depth
+            else:
+                args = [I64] * 5 + ([PTR] if start != 0 else [])  # r1-r5, the frame (subprograms)
+            if start != 0:
+                args += [I64] * len(INHERITED)
+            fn = ir.Function(self.module, ir.FunctionType(I64 if start == 0 else RET6, args), name=name)
+            if start != 0:
+                fn.linkage = "internal"
+            if self.host:
+                fn.args[0].add_attribute("noalias")
+            self.fns[start] = fn
+        self.ends = starts[1:] + [len(self.insns)]
+        self.starts = starts
+        self.depth = self._call_depth()
+        self.reach = self._stack_reach()
+
+    def _stack_reach(self) -> int:
+        """The lowest r10 offset any instruction addresses directly (a multiple of 8, >= -512): the part of each
+        frame LLVM can see loads from, so the part that must not be left undef."""
+        reach = 0
+        for insn in self.insns:
+            info = OPCODES[insn.opcode]
+            if info is None or not info.size or info.kind == Kind.LD_IMM64:
+                continue
+            base = insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst
+            if base == R10 and info.kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+                reach = min(reach, insn.off)
+        return max(-STACK_SIZE, -((-reach + 7) & ~7))
+
+    def _call_depth(self) -> int:
+        """Frames the deepest chain of bpf-to-bpf calls needs (the validator has rejected recursion)."""
+        callees: dict[int, set[int]] = {s: set() for s in self.starts}
+        for start, end in zip(self.starts, self.ends):
+            for pc in range(start, end):
+                insn = self.insns[pc]
+                if insn.opcode == 0x85 and insn.src == CallKind.LOCAL and pc + 1 + insn.imm in callees:
+                    callees[start].add(pc + 1 + insn.imm)
+        memo: dict[int, int] = {}
+
+        def depth(fn: int, seen: frozenset) -> int:
+            if fn in seen:
+                return MAX_CALL_DEPTH
+            if fn not in memo:
+                memo[fn] = 1 + max((depth(c, seen | {fn}) for c in callees[fn]), default=0)
+            return memo[fn]
+
+        return min(depth(self.starts[0], frozenset()), MAX_CALL_DEPTH)
+
+    def _external_fn(self, name: str, nargs: int, ret=I64, extra: tuple = ()) -> ir.Function:
+        fn = self.ext.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, list(extra) + [I64] * nargs), name=name)
+            self.ext[name] = fn
+        return fn
+
+    def _map_global(self, symbol: str, kind: str) -> ir.GlobalVariable:
+        name = symbol if kind == "map" else f"{symbol}.value"
+        gv = self.ext.get(name)
+        if gv is None:
+            gv = ir.GlobalVariable(self.module, ir.ArrayType(I8, 0), name=name)
+            gv.linkage = "external"
+            gv.storage_class = "dso_local"
+            self.ext[name] = gv
+            self.globals[name] = (symbol, kind)
+        return gv
+
+    # -- the lifter ---------------------------------------------------------------------------------------------
+    # -- debug line info (native mode): line = original BPF index + 1, read back as the Image's line map --------
+    def _debug_init(self) -> None:
+        m = self.module
+        self.di_file = m.add_debug_info("DIFile", {"filename": self.program.file or "<bpf>", "directory": ""})
+        self.di_cu = m.add_debug_info("DICompileUnit", {
+            "language": ir.DIToken("DW_LANG_C99"), "file": self.di_file, "producer": "bpfx", "isOptimized": True,
+            "runtimeVersion": 0, "emissionKind": ir.DIToken("LineTablesOnly")}, is_distinct=True)
+        self.di_type = m.add_debug_info("DISubroutineType", {"types": m.add_metadata([])})
+        flags = m.add_named_metadata("llvm.module.flags")
+        for key, value in (("Debug Info Version", 3), ("Dwarf Version", 4)):
+            flags.add(m.add_metadata([ir.Constant(I32, 2), ir.MetaDataString(m, key), ir.Constant(I32, value)]))
+        m.add_named_metadata("llvm.dbg.cu").add(self.di_cu)
+
+    def _subprogram(self, fn, start: int):
+        line = self.origin[start] + 1
+        sp = self.module.add_debug_info("DISubprogram", {
+            "name": fn.name, "file": self.di_file, "line": line, "type": self.di_type, "scopeLine": line,
+            "unit": self.di_cu, "spFlags": ir.DIToken("DISPFlagDefinition | DISPFlagOptimized")}, is_distinct=True)
+        fn.set_metadata("dbg", sp)
+        return sp
+
+    def _loc(self, f: _Func, pc: int):
+        return self.module.add_debug_info("DILocation", {"line": self.origin[pc] + 1, "column": 0, "scope": f.di})
+
+    def lift(self) -> Lifted:
+        if not self.host:
+            self._debug_init()
+        self._declare()
+        for start, end in zip(self.starts, self.ends):
+            self._function(start, end)
+        return Lifted(self.module, self.functions[0], self.globals,
+                      {self.origin[s]: n for s, n in self.functions.items()})
+
+    def _function(self, start: int, end: int) -> None:
+        insns = self.insns
+        fn = self.fns[start]
+        leaders = {start}
+        pc = start
+        while pc < end:
+            insn = insns[pc]
+            info = OPCODES[insn.opcode]
+            width = 2 if info.kind == Kind.LD_IMM64 else 1
+            if info.kind in (Kind.JA, Kind.JCOND):
+                leaders.add(jump_target(pc, insn))
+                leaders.add(pc + 1)
+            elif info.kind == Kind.EXIT:
+                leaders.add(pc + 1)
+            pc += width
+        leaders = sorted(x for x in leaders if start <= x < end)
+        f = _Func(self, start, end, fn)
+        entry = fn.append_basic_block("entry")
+        for leader in leaders:
+            f.blocks[leader] = fn.append_basic_block(f"L{leader}")
+        b = ir.IRBuilder(entry)
+        f.b = b
+        if not self.host:
+            f.di = self._subprogram(fn, start)
+            b.debug_metadata = self._loc(f, start)
+        f.regs = [_alloca(b, I64, f"r{i}") for i in range(NREGS)]
+        zero = _c64(0)
+        f.sub = start != 0
+        inherited = fn.args[-len(INHERITED):] if f.sub else [zero] * len(INHERITED)
+        for i, value in zip(INHERITED, inherited):
+            b.store(value, f.regs[i])
+        b.store(zero, f.regs[11])
+        if self.host:
+            state, *rest = fn.args
+            f.state = state
+            for i in range(5):
+                b.store(rest[i], f.regs[i + 1])
+            b.store(rest[5], f.regs[R10])
+            f.frame, f.depth = rest[6], rest[7]
+            f.count = _alloca(b, I64, "count")
+            b.store(_load(b, self._state_ptr(b, state, ST_COUNT)), f.count)
+            f.stop = fn.append_basic_block("stop")
+            sb = ir.IRBuilder(f.stop)
+            self._flush_count(f, sb)
+            self._ret(f, sb)
+        else:
+            for i in range(5):
+                b.store(fn.args[i], f.regs[i + 1])
+            if f.sub:
+                f.frame = fn.args[5]
+            else:
+                # One stack for the deepest call chain, frames below each other as in the interpreter (a frame
+                # keeps what an earlier call at its depth left). What instructions address directly through r10
+                # is zeroed, as the interpreter's stack is: LLVM would make an uninitialised slot undef, and a
+                # branch on undef is undefined behaviour. The optimiser removes the stores nothing reads.
+                size = STACK_SIZE * self.depth
+                f.stack = _alloca(b, ir.ArrayType(I8, size), "stack")
+                f.stack.align = 16
+                f.frame = _gep(b, f.stack, size)
+                for top in range(size, 0, -STACK_SIZE):
+                    for off in range(top + self.reach, top, 8):
+                        b.store(_c64(0), _gep(b, f.stack, off), align=8)
+            b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
+        b.branch(f.blocks[start])
+        for i, leader in enumerate(leaders):
+            nxt = leaders[i + 1] if i + 1 < len(leaders) else end
+            self._block(f, leader, nxt)
+
+    @staticmethod
+    def _ret(f: _Func, b) -> None:
+        """Return r0 (the entry) or r0-r5 (a subprogram)."""
+        if not f.sub:
+            b.ret(_load(b, f.regs[0]))
+            return
+        agg = ir.Constant(RET6, None)
+        for i in range(6):
+            agg = b.insert_value(agg, _load(b, f.regs[i]), i)
+        b.ret(agg)
+
+    def _returned(self, b, regs, result) -> None:
+        for i in range(6):
+            b.store(b.extract_value(result, i), regs[i])
+
+    # -- host run-state access -------------------------------------------------------------------------------------
+    @staticmethod
+    def _state_ptr(b, state, index):
+        return _gep(b, state, index, I64)
+
+    def _flush_count(self, f: _Func, b) -> None:
+        b.store(_load(b, f.count), self._state_ptr(b, f.state, ST_COUNT))
+
+    def _fault(self, f: _Func, b, kind: int, pc: int, addr, size: int) -> None:
+        """Call the fault callback (which records the interpreter's fault) and leave the function."""
+        fault = self._external_fn(HOST_FAULT, 4, ret=ir.VoidType(), extra=(PTR,))
+        fault.attributes.add("cold")
+        self._flush_count(f, b)
+        b.call(fault, [f.state, _c64(kind), _c64(self.origin[pc]), addr, _c64(size)])
+        b.branch(f.stop)
+
+    def _check_stopped(self, f: _Func, b, name: str) -> None:
+        """After a helper or a call: if the run was stopped (fault, unwind, tail call), return at once."""
+        stopped = _load(b, self._state_ptr(b, f.state, ST_STOPPED))
+        go = f.fn.append_basic_block(name)
+        out = f.fn.append_basic_block(name + ".out")
+        b.cbranch(b.icmp_unsigned("!=", stopped, _c64(0)), out, go)
+        self._ret(f, ir.IRBuilder(out))
+        b.position_at_end(go)
+
+    # -- memory --------------------------------------------------------------------------------------------------
+    def _address(self, f: _Func, pc: int, base: int, off: int, size: int, write: bool, atomic: bool = False):
+        """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode)."""
+        b = f.b
+        if base == R10 and -STACK_SIZE <= off and off + size <= 0:  # proven inside this frame
+            return _gep(b, f.frame, off)
+        addr = b.add(_load(b, f.regs[base]), _c64(off))
+        if not self.host:
+            return b.inttoptr(addr, PTR)
+        slot = b.lshr(addr, _c64(SLOT_SHIFT))
+        if not self.checked:
+            entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
+            rel = b.sub(addr, _load(b, self._state_ptr(b, f.state, entry)))
+            return b.inttoptr(b.add(_load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3)))), rel), PTR)
+        bad = f.fn.append_basic_block(f"oob{pc}")
+        ok = f.fn.append_basic_block(f"in{pc}")
+        inslot = f.fn.append_basic_block(f"slot{pc}")
+        b.cbranch(b.icmp_unsigned(">=", slot, _c64(NSLOTS)), bad, inslot)
+        b.position_at_end(inslot)
+        entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
+        rbase = _load(b, self._state_ptr(b, f.state, entry))
+        length = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(2 if write else 1))))
+        rel = b.sub(addr, rbase)
+        inside = b.and_(b.icmp_unsigned("<", rel, length),
+                        b.icmp_unsigned(">=", b.sub(length, rel), _c64(size)))
+        b.cbranch(inside, ok, bad)
+        bb = ir.IRBuilder(bad)
+        self._fault(f, bb, FAULT_ATOMIC if atomic else FAULT_WRITE if write else FAULT_READ, pc, addr, size)
+        b.position_at_end(ok)
+        host = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3))))
+        return b.inttoptr(b.add(host, rel), PTR)
+
+    # -- one basic block -------------------------------------------------------------------------------------------
+    def _block(self, f: _Func, start: int, end: int) -> None:
+        b = f.b
+        b.position_at_end(f.blocks[start])
+        if self.host:
+            slots, pc = 0, start
+            while pc < end:
+                slots += 1
+                pc += 2 if self.insns[pc].opcode == 0x18 else 1
+            b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
+        pc = start
+        while pc < end:
+            insn = self.insns[pc]
+            info = OPCODES[insn.opcode]
+            if not self.host:
+                f.b.debug_metadata = self._loc(f, pc)
+            pc += self._insn(f, pc, insn, info, end)
+            if info.kind in (Kind.JA, Kind.JCOND, Kind.EXIT):
+                return
+        if end >= f.end:  # fell off the end of the function (the validator rejects it; be total anyway)
+            raise self.unsupported(end - 1, "control falls off the end of the function")
+        b.branch(f.blocks[end])
+
+    def _goto(self, f: _Func, pc: int, target: int, cond=None, fallthrough: int | None = None) -> None:
+        """Branch to ``target`` (if ``cond``); checks the budget on backward edges in host mode."""
+        b = f.b
+        dest = f.blocks[target]
+        if self.host and target <= pc:
+            check = f.fn.append_basic_block(f"back{pc}")
+            if cond is not None:
+                b.cbranch(cond, check, f.blocks[fallthrough])
+            else:
+                b.branch(check)
+            cb = ir.IRBuilder(check)
+            budget = _load(cb, self._state_ptr(cb, f.state, ST_BUDGET))
+            over = f.fn.append_basic_block(f"budget{pc}")
+            cb.cbranch(cb.icmp_unsigned(">", _load(cb, f.count), budget), over, dest)
+            self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
+            return
+        if cond is None:
+            b.branch(dest)
+        else:
+            b.cbranch(cond, dest, f.blocks[fallthrough])
+
+    def _insn(self, f: _Func, pc: int, insn, info, end: int) -> int:
+        b, regs = f.b, f.regs
+        kind = info.kind
+        if kind == Kind.ALU:
+            self._alu(f, insn, info)
+        elif kind == Kind.ENDIAN:
+            width = insn.imm
+            v = b.trunc(_load(b, regs[insn.dst]), ir.IntType(width)) if width < 64 else _load(b, regs[insn.dst])
+            if info.cls == Cls.ALU64 or info.src_reg:  # bswap, or to-big-endian on a little-endian machine
+                v = b.bswap(v)
+            b.store(b.zext(v, I64) if width < 64 else v, regs[insn.dst])
+        elif kind == Kind.JA:
+            self._goto(f, pc, jump_target(pc, insn))
+        elif kind == Kind.JCOND:
+            bits = I64 if info.cls == Cls.JMP else I32
+            a = _load(b, regs[insn.dst])
+            c = _load(b, regs[insn.src]) if info.src_reg else _c64(insn.imm)
+            if bits is I32:
+                a, c = b.trunc(a, I32), b.trunc(c, I32)
+            if info.op == "jset":
+                cond = b.icmp_unsigned("!=", b.and_(a, c), ir.Constant(bits, 0))
+            else:
+                pred, signed = _PRED[info.op]
+                cond = b.icmp_signed(pred, a, c) if signed else b.icmp_unsigned(pred, a, c)
+            self._goto(f, pc, jump_target(pc, insn), cond, pc + 1)
+        elif kind in (Kind.LDX, Kind.LDXSX):
+            ptr = self._address(f, pc, insn.src, insn.off, info.size, False)
+            v = _load(f.b, ptr, INT[info.size], 1)
+            b = f.b
+            if info.size < 8:
+                v = b.sext(v, I64) if kind == Kind.LDXSX else b.zext(v, I64)
+            b.store(v, regs[insn.dst])
+        elif kind in (Kind.ST, Kind.STX):
+            v = _load(b, regs[insn.src]) if kind == Kind.STX else _c64(insn.imm)
+            ptr = self._address(f, pc, insn.dst, insn.off, info.size, True)
+            b = f.b
+            if info.size < 8:
+                v = b.trunc(v, INT[info.size])
+            b.store(v, ptr, align=1)
+        elif kind == Kind.ATOMIC:
+            self._atomic(f, pc, insn, info)
+        elif kind == Kind.LD_IMM64:
+            self._ld_imm64(f, pc, insn)
+            return 2
+        elif kind == Kind.CALL:
+            if insn.src == CallKind.HELPER:
+                self._helper(f, pc, insn.imm)
+            elif insn.src == CallKind.LOCAL:
+                self._local_call(f, pc, pc + 1 + insn.imm)
+            else:
+                raise self.unsupported(pc, "kfunc calls")
+        elif kind == Kind.EXIT:
+            if self.host:
+                self._flush_count(f, b)
+            self._ret(f, b)
+        elif kind == Kind.CALLX:
+            raise self.unsupported(pc, "callx (not legalised)")
+        else:
+            raise self.unsupported(pc, "legacy LD_ABS/LD_IND packet access")
+        return 1
+
+    # -- ALU ------------------------------------------------------------------------------------------------------
+    def _alu(self, f: _Func, insn, info) -> None:
+        b, regs = f.b, f.regs
+        wide = info.cls == Cls.ALU64
+        ty = I64 if wide else I32
+        bits = 64 if wide else 32
+        a = _load(b, regs[insn.dst])
+        c = _load(b, regs[insn.src]) if info.src_reg else _c64(insn.imm)
+        if not wide:
+            a, c = b.trunc(a, I32), b.trunc(c, I32)
+        op = info.op
+        zero, one = ir.Constant(ty, 0), ir.Constant(ty, 1)
+        if op in _ARITH:
+            r = getattr(b, _ARITH[op])(a, c)
+        elif op in ("lsh", "rsh", "arsh"):
+            c = b.and_(c, ir.Constant(ty, bits - 1))
+            r = {"lsh": b.shl, "rsh": b.lshr, "arsh": b.ashr}[op](a, c)
+        elif op in ("div", "mod"):
+            is_zero = b.icmp_unsigned("==", c, zero)
+            if insn.off == 1:  # signed: x / 0 = 0, x % 0 = x, INT_MIN / -1 = INT_MIN (wraps), x % -1 = 0
+                minus1 = b.icmp_unsigned("==", c, ir.Constant(ty, -1))
+                safe = b.select(b.or_(is_zero, minus1), one, c)
+                if op == "div":
+                    r = b.select(is_zero, zero, b.select(minus1, b.neg(a), b.sdiv(a, safe)))
+                else:
+                    r = b.select(is_zero, a, b.select(minus1, zero, b.srem(a, safe)))
+            else:
+                safe = b.select(is_zero, one, c)
+                r = b.select(is_zero, zero, b.udiv(a, safe)) if op == "div" else \
+                    b.select(is_zero, a, b.urem(a, safe))
+        elif op == "neg":
+            r = b.neg(a)
+        elif op == "mov":
+            r = c
+            if insn.off:  # movsx
+                r = b.sext(b.trunc(r, ir.IntType(insn.off)), ty)
+        else:  # pragma: no cover - the ISA table has no other ALU op
+            raise Unsupported(f"ALU op {op}")
+        b.store(r if wide else b.zext(r, I64), regs[insn.dst])
+
+    def _atomic(self, f: _Func, pc: int, insn, info) -> None:
+        regs = f.regs
+        ty = INT[info.size]
+        ptr = self._address(f, pc, insn.dst, insn.off, info.size, True, atomic=True)
+        b = f.b
+        val = _load(b, regs[insn.src])
+        if info.size < 8:
+            val = b.trunc(val, ty)
+        imm = insn.imm
+        if imm == ATOMIC_OPS["cmpxchg"]:
+            expect = _load(b, regs[0])
+            if info.size < 8:
+                expect = b.trunc(expect, ty)
+            pair = b.cmpxchg(ptr, expect, val, "seq_cst", "seq_cst")
+            old = b.extract_value(pair, 0)
+            b.store(b.zext(old, I64) if info.size < 8 else old, regs[0])
+            return
+        old = b.atomic_rmw(_RMW[imm & ~ATOMIC_FETCH if imm != ATOMIC_OPS["xchg"] else imm], ptr, val, "seq_cst")
+        if imm & ATOMIC_FETCH:
+            b.store(b.zext(old, I64) if info.size < 8 else old, regs[insn.src])
+
+    def _ld_imm64(self, f: _Func, pc: int, insn) -> None:
+        b = f.b
+        nxt = self.insns[pc + 1]
+        if insn.src == Pseudo.IMM64:
+            b.store(_c64(imm64(insn, nxt)), f.regs[insn.dst])
+            return
+        if insn.src not in (Pseudo.MAP_FD, Pseudo.MAP_VALUE):
+            raise self.unsupported(pc, f"lddw with src {insn.src} ({Pseudo(insn.src).name})")
+        if insn.imm >= len(self.program.maps):
+            raise self.unsupported(pc, f"lddw refers to map {insn.imm}, but the program has "
+                                       f"{len(self.program.maps)}", LinkError)
+        value = insn.src == Pseudo.MAP_VALUE
+        if self.host:
+            v = _load(b, self._state_ptr(b, f.state, ST_MAPS + 2 * insn.imm + value))
+        else:
+            gv = self._map_global(map_symbol(self.program.maps[insn.imm].name), "map_value" if value else "map")
+            v = b.ptrtoint(gv, I64)
+        if value and nxt.imm:
+            v = b.add(v, _c64(nxt.imm))
+        b.store(v, f.regs[insn.dst])
+
+    # -- calls ----------------------------------------------------------------------------------------------------
+    def _helper(self, f: _Func, pc: int, helper_id: int) -> None:
+        b, regs = f.b, f.regs
+        args = [_load(b, regs[i]) for i in range(1, 6)]
+        if self.host:
+            fn = self._external_fn(HOST_HELPER, 7, extra=(PTR,))
+            self._flush_count(f, b)
+            r0 = b.call(fn, [f.state, _c64(helper_id), _c64(self.origin[pc])] + args)
+            b.store(r0, regs[0])
+            self._check_stopped(f, b, f"h{pc}")
+            return
+        entry = self.helpers.get(helper_id)
+        if entry is None:
+            raise self.unsupported(pc, f"helper {helper_id} is not available for program type "
+                                       f"{self.program.prog_type}", LinkError)
+        if entry.inline is not None:
+            raise self.unsupported(pc, f"helper {entry.name} is an inline lowering of the baseline selector")
+        if entry.address is not None:
+            fnty = ir.FunctionType(I64, [I64] * 5)
+            callee = b.inttoptr(_c64(entry.address), PTR)
+            r0 = b.call(_Indirect(callee, fnty), args)
+        else:
+            r0 = b.call(self._external_fn(entry.symbol, 5), args)
+        b.store(r0, regs[0])
+        self._clobber(b, regs)
+
+    @staticmethod
+    def _clobber(b, regs) -> None:
+        """Calls clobber r1-r5 (BPF calling convention): native code need not keep them alive across one."""
+        for i in range(1, 6):
+            b.store(_c64(0), regs[i])
+
+    def _local_call(self, f: _Func, pc: int, target: int) -> None:
+        b, regs = f.b, f.regs
+        callee = self.fns.get(target)
+        if callee is None:
+            raise self.unsupported(pc, f"call to slot {target}, which starts no function")
+        args = [_load(b, regs[i]) for i in range(1, 6)]
+        inherited = [_load(b, regs[i]) for i in INHERITED]
+        if not self.host:
+            frame = _gep(b, f.frame, -STACK_SIZE)
+            self._returned(b, regs, b.call(callee, args + [frame] + inherited))
+            return
+        depth = b.add(f.depth, _c64(1))
+        deep = f.fn.append_basic_block(f"deep{pc}")
+        go = f.fn.append_basic_block(f"call{pc}")
+        b.cbranch(b.icmp_unsigned(">=", depth, _c64(MAX_CALL_DEPTH)), deep, go)
+        self._fault(f, ir.IRBuilder(deep), FAULT_DEPTH, pc, _c64(MAX_CALL_DEPTH), 0)
+        b.position_at_end(go)
+        self._flush_count(f, b)
+        r10 = b.sub(_load(b, regs[R10]), _c64(STACK_SIZE))
+        frame = _gep(b, f.frame, -STACK_SIZE)
+        self._returned(b, regs, b.call(callee, [f.state] + args + [r10, frame, depth] + inherited))
+        b.store(_load(b, self._state_ptr(b, f.state, ST_COUNT)), f.count)
+        self._check_stopped(f, b, f"c{pc}")
+
+
+class _Indirect:
+    """A callee pointer with its function type, for llvmlite's ``call`` (helpers at absolute addresses)."""
+
+    def __init__(self, ptr, fnty):
+        self.ptr, self.function_type = ptr, fnty
+        self.type = PTR
+
+    def get_reference(self):
+        return self.ptr.get_reference()
+
+
+def lift(program, insns, origin, functions, helpers, *, mode: str = "native", target: str = "",
+         checked: bool = True) -> Lifted:
+    """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``)."""
+    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked).lift()

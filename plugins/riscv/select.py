@@ -1,0 +1,616 @@
+"""The riscv64 instruction selector: one section per BPF instruction class.
+
+The core's codegen driver calls ``lower`` for every instruction except calls and exit, and the primitives
+(``move``, ``call``, ``call_local``, ``jump``) for those. Every encoding comes from encode.py; the selector
+writes 32-bit forms and, with the ``c`` feature, ``emit`` swaps in the compressed form where one exists.
+
+Facts the lowering relies on:
+- ALU32: the W forms sign-extend their result and the 64-bit logic ops leave the upper half as it was, so every
+  ALU32 result is zero-extended here (``zext.w`` with Zba, ``slli``+``srli`` otherwise), except where the value
+  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32) or the
+  extension is dead (the next instruction is an ALU32 one overwriting the register from its low half).
+- JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
+  unsigned order of 32-bit values, so one extension serves every condition.
+- The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
+  materialised in a scratch register, so s5 is never written.
+- Branches start at their shortest form and the core's Emitter relaxes only those out of range:
+  [c.beqz/c.bnez (+-256 B)] -> bcc (+-4 KiB) -> inverted bcc over jal (+-1 MiB) -> inverted bcc over
+  auipc+jalr (+-2 GiB); an exit before the end repeats a short epilogue instead of jumping to it.
+"""
+
+from __future__ import annotations
+
+import struct
+from functools import lru_cache, cache
+
+from bpfx import BranchForm, isa
+
+from . import encode as E
+from .abi import RA, SP, T0, T1, T2, T3, ZERO
+from .helpers import R_RISCV_64, R_RISCV_CALL_PLT, R_RISCV_HI20, R_RISCV_LO12_I, RELOC_TYPES
+
+Cls, Kind = isa.Cls, isa.Kind
+_PACK32 = struct.Struct("<I").pack
+_PACK16 = struct.Struct("<H").pack
+_PACK_N = [struct.Struct(f"<{n}I").pack for n in range(64)]  # n 32-bit words at once
+
+# BPF condition -> (branch funct3, operands swapped)
+COND = {
+    "jeq": (E.BEQ, False), "jne": (E.BNE, False), "jgt": (E.BLTU, True), "jge": (E.BGEU, False),
+    "jlt": (E.BLTU, False), "jle": (E.BGEU, True), "jsgt": (E.BLT, True), "jsge": (E.BGE, False),
+    "jslt": (E.BLT, False), "jsle": (E.BGE, True),
+}
+# register-register ALU ops: op -> (ALU64 encoder, ALU32 encoder); None: the 64-bit op then zero-extension
+ALU_REG = {
+    "add": (E.add, E.addw), "sub": (E.sub, E.subw), "or": (E.or_, None), "and": (E.and_, None),
+    "xor": (E.xor, None), "lsh": (E.sll, E.sllw), "rsh": (E.srl, E.srlw), "arsh": (E.sra, E.sraw),
+    "mul": (E.mul, E.mulw),
+}
+# (op, signed) -> (ALU64 encoder, ALU32 encoder)
+DIVMOD = {
+    ("div", False): (E.divu, E.divuw), ("div", True): (E.div, E.divw),
+    ("mod", False): (E.remu, E.remuw), ("mod", True): (E.rem, E.remw),
+}
+IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
+SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
+# ALU-class (32-bit) opcodes: their lowerings read only the low half of dst (le64/be64 excepted, by imm)
+_ALU32_LOW_READERS = [bool(info and info.cls == Cls.ALU) for info in isa.OPCODES]
+_IS_ENDIAN = [bool(info and info.kind == Kind.ENDIAN) for info in isa.OPCODES]
+CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
+AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
+          isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
+
+
+def _sext(value: int, bits: int) -> int:
+    value &= (1 << bits) - 1
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+@lru_cache(maxsize=4096)
+def li_words(rd: int, value: int) -> tuple[int, ...]:
+    """The shortest addi / lui+addiw / (li; slli; addi)* sequence that puts the 64-bit ``value`` in ``rd``."""
+    v = value & 0xFFFFFFFFFFFFFFFF
+    v = v - (1 << 64) if v >> 63 else v  # signed 64-bit
+    if -2048 <= v < 2048:
+        return (E.addi(rd, ZERO, v),)
+    lo = (v & 0xFFF) - ((v & 0x800) << 1)  # the low 12 bits, sign-extended
+    if -(1 << 31) <= v < (1 << 31):
+        words = (E.lui(rd, ((v - lo) >> 12) & 0xFFFFF),)
+        return words + (E.addiw(rd, rd, lo),) if lo else words
+    hi = (v - lo) >> 12
+    shift = 12 + (hi & -hi).bit_length() - 1  # drop the trailing zeros of the upper part into the shift
+    words = li_words(rd, hi >> (shift - 12)) + (E.slli(rd, rd, shift),)
+    words = words + (E.addi(rd, rd, lo),) if lo else words
+    if v > 0:  # leading zeros: build the value shifted up (ones shifted in) and shift it back (0xffffffff: 2)
+        lz = 64 - v.bit_length()
+        alt = li_words(rd, (v << lz | ((1 << lz) - 1)) & ((1 << 64) - 1)) + (E.srli(rd, rd, lz),)
+        if len(alt) < len(words):
+            return alt
+    return words
+
+
+def _swap_under_mask(d: int, shift: int) -> tuple[int, ...]:
+    """d = (d >> shift & mask) | (d & mask) << shift, with the mask in t2 (t1 scratch)."""
+    return (E.srli(T1, d, shift), E.and_(T1, T1, T2), E.and_(d, d, T2), E.slli(d, d, shift), E.or_(d, d, T1))
+
+
+def li64_words(rd: int, value: int, tmp: int) -> tuple[int, ...]:
+    """li, or (with a temporary) the two halves built apart and added: (H << 32) + sext(L), at most 6 words."""
+    words = li_words(rd, value)
+    if len(words) <= 4:
+        return words
+    v = _sext(value, 64)
+    lo = _sext(v, 32)
+    hi = (v - lo) >> 32
+    split = li_words(rd, hi) + (E.slli(rd, rd, 32),)
+    if lo:
+        split += li_words(tmp, lo) + (E.add(rd, rd, tmp),)
+    return split if len(split) < len(words) else words
+
+
+def _split(off: int) -> tuple[int, int] | None:
+    """(hi20 field, lo12) of a pc-relative auipc+jalr pair, or None when out of +-2 GiB."""
+    if not -(1 << 31) <= off < (1 << 31) - 0x800:
+        return None
+    lo = _sext(off, 12)
+    return ((off - lo) >> 12) & 0xFFFFF, lo
+
+
+@cache
+def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[BranchForm, ...]:
+    """A conditional branch to a label, shortest form first; the long forms take t1 (free between BPF insns)."""
+    inverse = E.invert_branch(funct3)
+
+    def short(off: int):
+        return _PACK32(E.branch(funct3, rs1, rs2, off)) if -4096 <= off < 4096 else None
+
+    def mid(off: int):
+        off -= 4
+        if not -(1 << 20) <= off < (1 << 20):
+            return None
+        return _PACK32(E.branch(inverse, rs1, rs2, 8)) + _PACK32(E.jal(ZERO, off))
+
+    def long(off: int):
+        parts = _split(off - 4)
+        if parts is None:
+            return None
+        return _PACK32(E.branch(inverse, rs1, rs2, 12)) + _PACK32(E.auipc(T1, parts[0])) + _PACK32(
+            E.jalr(ZERO, T1, parts[1]))
+
+    forms = [BranchForm(4, short), BranchForm(8, mid), BranchForm(12, long)]
+    if compressed and funct3 in (E.BEQ, E.BNE) and rs2 == ZERO and 8 <= rs1 <= 15:
+        enc = E.c_beqz if funct3 == E.BEQ else E.c_bnez
+        forms.insert(0, BranchForm(2, lambda off: _PACK16(enc(rs1, off)) if -256 <= off < 256 else None))
+    return tuple(forms)
+
+
+@cache
+def jump_forms(link: int, compressed: bool) -> tuple[BranchForm, ...]:
+    """jal link (+-1 MiB), else auipc+jalr (+-2 GiB); c.j first for a plain jump with the C extension."""
+    base = RA if link else T1
+
+    def short(off: int):
+        return _PACK32(E.jal(link, off)) if -(1 << 20) <= off < (1 << 20) else None
+
+    def long(off: int):
+        parts = _split(off)
+        if parts is None:
+            return None
+        return _PACK32(E.auipc(base, parts[0])) + _PACK32(E.jalr(link, base, parts[1]))
+
+    forms = [BranchForm(4, short), BranchForm(8, long)]
+    if compressed and link == ZERO:
+        forms.insert(0, BranchForm(2, lambda off: _PACK16(E.c_j(off)) if -2048 <= off < 2048 else None))
+    return tuple(forms)
+
+
+#: an exit in the middle of a function repeats an epilogue of up to this many instructions instead of jumping to it
+INLINE_EPILOGUE = 3
+#: ... and any epilogue in a function of more BPF instructions than this, whose shared epilogue a jal (+-1 MiB)
+#: may not reach: otherwise every such exit relaxes to auipc+jalr, and relaxing thousands of them is slow
+LARGE_FUNCTION = 32768
+
+
+def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
+    """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
+    return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
+
+
+class Riscv64Selector:
+    reloc_types = RELOC_TYPES
+
+    def __init__(self, abi, *, c: bool = False, zba: bool = False, zbb: bool = False, abs64: bool = False):
+        self.abi = abi
+        self.c, self.zba, self.zbb, self.abs64 = c, zba, zbb, abs64
+        self.r = abi.regs
+        self.labels = 0
+        self._lower = self._build_table()
+        self._memos: dict[int, dict] = {}  # frame stack size -> {Insn: bytes}
+        self._memo: dict = {}
+        self._stack = 0
+        self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
+        self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
+
+    # -- emission -------------------------------------------------------------------------------------------
+    def emit(self, em, *words: int) -> None:
+        """Append 32-bit instruction words, compressed where the C extension has a form for them."""
+        if not self.c:
+            n = len(words)
+            em.code += _PACK_N[n](*words) if n < 64 else struct.pack(f"<{n}I", *words)
+            return
+        cache = self._bytes
+        for w in words:
+            data = cache.get(w)
+            if data is None:
+                half = E.compress(w)
+                data = cache[w] = _PACK32(w) if half is None else _PACK16(half)
+            em.code += data
+
+    def _zext(self, d: int, s: int) -> tuple[int, ...]:
+        return (E.zext_w(d, s),) if self.zba else (E.slli(d, s, 32), E.srli(d, d, 32))
+
+    def _val(self, em, bpf_reg: int, tmp: int) -> int:
+        """The native register holding BPF ``bpf_reg``'s value (r10 is sp + stack: built in ``tmp``)."""
+        if bpf_reg == 10:
+            self.emit(em, E.addi(tmp, SP, self._stack))
+            return tmp
+        return self.r[bpf_reg]
+
+    # -- primitives the core uses --------------------------------------------------------------------------
+    def move(self, cg, dst: int, src: int) -> None:
+        self.emit(cg.em, E.mv(dst, src))
+
+    def call(self, cg, entry) -> None:
+        em = cg.em
+        if entry.address is not None:
+            self.emit(em, *li_words(T1, entry.address), E.jalr(RA, T1, 0))
+        else:  # auipc+jalr pair patched by one R_RISCV_CALL_PLT; never compressed
+            em.reloc(R_RISCV_CALL_PLT, entry.symbol, 0, "helper")
+            em.code += _PACK32(E.auipc(RA, 0)) + _PACK32(E.jalr(RA, RA, 0))
+
+    def call_local(self, cg, label) -> None:
+        cg.em.branch(label, jump_forms(RA, False))
+
+    def jump(self, cg, label) -> None:
+        frame = cg.frame
+        if label == frame.exit_label and (len(frame.extra["epilogue"]) <= INLINE_EPILOGUE
+                                          or frame.end - frame.start > LARGE_FUNCTION):
+            self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
+            return
+        cg.em.branch(label, jump_forms(ZERO, self.c))
+
+    @property
+    def disassembler(self):
+        """capstone, plus the Zba/Zbb words capstone 5 does not know, named by the encoder that makes them."""
+        import capstone
+
+        from .machine import zb_text
+
+        md = capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64 | capstone.CS_MODE_RISCVC)
+
+        def disasm(code: bytes, address: int):
+            out, pos = [], 0
+            while pos < len(code):
+                for i in md.disasm(code[pos:], address + pos):
+                    out.append((i.address, i.size, f"{i.mnemonic} {i.op_str}".strip()))
+                    pos += i.size
+                if pos < len(code):
+                    size = 2 if code[pos] & 3 != 3 else 4
+                    word = int.from_bytes(code[pos:pos + size], "little")
+                    out.append((address + pos, size, zb_text(word) or f".insn 0x{word:x}"))
+                    pos += size
+            return out
+
+        return disasm
+
+    # -- frames ---------------------------------------------------------------------------------------------
+    def _saved(self, frame) -> list[int]:
+        natives = sorted({self.r[b] for b in frame.written if b != 10} & self.abi.callee_saved)
+        return ([RA] if frame.makes_calls else []) + natives
+
+    def prologue(self, cg, frame) -> None:
+        saved = self._saved(frame)
+        stack = (frame.stack_size + 15) & ~15
+        total = stack + ((8 * len(saved) + 15) & ~15)
+        words = [E.addi(SP, SP, -total)] if total else []
+        words += [E.sd(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
+        self.emit(cg.em, *words)
+        frame.extra.update(saved=saved, stack=stack, total=total,
+                           epilogue=self._epilogue_words(frame, saved, stack, total))
+        self._stack = stack
+        self._memo = self._memos.setdefault(stack, {})
+        frame.frame_offset = total - stack
+        frame.native_stack = total
+
+    def epilogue(self, cg, frame) -> None:
+        self.emit(cg.em, *frame.extra["epilogue"])
+
+    def _epilogue_words(self, frame, saved: list[int], stack: int, total: int) -> tuple[int, ...]:
+        words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
+        if total:
+            words.append(E.addi(SP, SP, total))
+        if frame.is_entry and self.r[0] != self.abi.ret_reg:
+            words.append(E.mv(self.abi.ret_reg, self.r[0]))
+        words.append(E.ret())
+        return tuple(words)
+
+    # -- dispatch -------------------------------------------------------------------------------------------
+    def _build_table(self):
+        by_kind = {
+            Kind.ALU: self._alu, Kind.ENDIAN: self._endian, Kind.JA: self._ja, Kind.JCOND: self._jcond,
+            Kind.LDX: self._ldx, Kind.LDXSX: self._ldx, Kind.ST: self._st, Kind.STX: self._stx,
+            Kind.ATOMIC: self._atomic, Kind.LD_IMM64: self._ld_imm64,
+        }
+        return [by_kind.get(info.kind) if info else None for info in isa.OPCODES]
+
+    def lower(self, cg, pc: int, insn, nxt) -> None:
+        fn = self._lower[insn.opcode]
+        if fn is None:
+            raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
+        fn(cg, pc, insn, nxt)
+
+    def lowering_table(self):
+        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch.
+
+        Lowerings that depend only on the instruction (and, through r10, on the frame's stack size) and emit no
+        branch or relocation are memoised: the same instruction in the same frame always gives the same bytes."""
+        pure_kinds = {Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX}
+        table = list(self._lower)
+        for op, info in enumerate(isa.OPCODES):
+            if info is not None and info.kind in pure_kinds and table[op] is not None:
+                table[op] = self._memoised(table[op], lookahead=info.cls == Cls.ALU)
+            elif info is not None and info.kind == Kind.ATOMIC:  # AMOs are pure; the cmpxchg loop branches
+                table[op] = self._atomic_memoised(table[op])
+        return table
+
+    def _atomic_memoised(self, fn):
+        amo = self._memoised(fn)
+
+        def lower(cg, pc, insn, nxt):
+            (fn if insn.imm == CMPXCHG else amo)(cg, pc, insn, nxt)
+        return lower
+
+    def _memoised(self, fn, lookahead: bool = False):
+        def lower(cg, pc, insn, nxt):
+            memo = self._memo  # the cache for the current frame's stack size, chosen by the prologue
+            code = memo.get(insn)
+            em = cg.em
+            if code is None:
+                start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
+                fn(cg, pc, insn, nxt)
+                assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
+                memo[insn] = bytes(em.code[start:])
+            else:
+                em.code += code
+
+        def lower_alu32(cg, pc, insn, nxt):  # keyed also by whether the zero-extension is dead (_zext_dead)
+            n = cg.insns[pc + 1]
+            key = (insn, n[1] == insn[1] and LOW_READERS[n[0]] and not (n[4] == 64 and IS_ENDIAN[n[0]]))
+            memo = self._memo
+            code = memo.get(key)
+            em = cg.em
+            if code is None:
+                start = len(em.code)
+                fn(cg, pc, insn, nxt)
+                memo[key] = bytes(em.code[start:])
+            else:
+                em.code += code
+
+        LOW_READERS, IS_ENDIAN = _ALU32_LOW_READERS, _IS_ENDIAN
+        return lower_alu32 if lookahead else lower
+
+    @staticmethod
+    def _zext_dead(cg, pc: int, insn) -> bool:
+        """Whether the zero-extension of this ALU32 result is dead: the next instruction is an ALU32 operation
+        that overwrites the same register and reads only its low half (every ALU32 lowering here does, except
+        the 64-bit-wide le64/be64), so its own result's extension is what counts."""
+        nxt = cg.insns[pc + 1]  # an ALU instruction never ends a function
+        return (nxt.dst == insn.dst and _ALU32_LOW_READERS[nxt.opcode]
+                and not (nxt.imm == 64 and _IS_ENDIAN[nxt.opcode]))
+
+    # -- ALU / ALU64 ----------------------------------------------------------------------------------------
+    def _alu(self, cg, pc, insn, nxt) -> None:
+        em, r = cg.em, self.r
+        info = isa.OPCODES[insn.opcode]
+        wide = info.cls == Cls.ALU64
+        op, d = info.op, r[insn.dst]
+        words: tuple[int, ...]
+        zext = not wide and not self._zext_dead(cg, pc, insn)  # whether the result still needs zero-extending
+        if op == "neg":
+            words = (E.sub(d, ZERO, d),) if wide else (E.subw(d, ZERO, d),)
+        elif info.src_reg and insn.src == 10 and op == "mov" and wide and not insn.off:
+            words, zext = (E.addi(d, SP, self._stack),), False  # r10 is sp + stack
+        elif info.src_reg:
+            s = self._val(em, insn.src, T3)
+            if op == "mov":
+                words, zext = self._mov_reg(wide, insn.off, d, s, zext), False
+            elif op in ALU_REG:
+                enc64, enc32 = ALU_REG[op]
+                words = ((enc64 if wide or enc32 is None else enc32)(d, d, s),)
+            else:
+                enc64, enc32 = DIVMOD[(op, insn.off == 1)]
+                words = ((enc64 if wide else enc32)(d, d, s),)
+        elif op == "mov" and not wide and not zext:  # the upper half is dead: the sign-extended li may be shorter
+            words = li_words(d, insn.imm)
+        else:
+            words, needs = self._alu_imm(op, wide, d, insn.imm, insn.off == 1)
+            zext = zext and needs
+        if zext:
+            words += self._zext(d, d)
+        self.emit(em, *words)
+
+    def _mov_reg(self, wide: bool, off: int, d: int, s: int, zext: bool) -> tuple[int, ...]:
+        """mov/movsx; ``zext``: an ALU32 result whose upper half is still live (it must end up zero)."""
+        if off == 0:
+            if wide or not zext:
+                return (E.mv(d, s),) if d != s else ()
+            return self._zext(d, s)
+        if off == 32:  # only ALU64 has movsx from 32 bits
+            return (E.sext_w(d, s),)
+        if self.zbb:
+            words: tuple[int, ...] = ((E.sext_b if off == 8 else E.sext_h)(d, s),)
+            return words + self._zext(d, d) if zext else words
+        if wide or not zext:
+            return (E.slli(d, s, 64 - off), E.srai(d, d, 64 - off))
+        # sign-extend into the upper word, then move it down: the low half is the 32-bit result, zero-extended
+        return (E.slli(d, s, 64 - off), E.srai(d, d, 32 - off), E.srli(d, d, 32))
+
+    def _alu_imm(self, op: str, wide: bool, d: int, imm: int, signed: bool) -> tuple[tuple[int, ...], bool]:
+        """Words for ``d = d op imm`` and whether the result still needs zero-extending (ALU32)."""
+        if op == "mov":  # ALU64 sign-extends imm; ALU32 takes its 32 bits, zero-extended
+            return li_words(d, imm if wide else imm & 0xFFFFFFFF), False
+        if op in SHIFT_IMM:
+            enc64, enc32 = SHIFT_IMM[op]
+            if wide:
+                return (enc64(d, d, imm & 63),), False
+            return (enc32(d, d, imm & 31),), not (op == "rsh" and imm & 31)  # srliw by 1..31 leaves bit 31 clear
+        if op == "sub" and -2047 <= imm <= 2048:
+            op, imm = "add", -imm
+        if op in IMM12 and -2048 <= imm < 2048:
+            enc = E.addiw if op == "add" and not wide else IMM12[op]
+            return (enc(d, d, imm),), not wide and not (op == "and" and imm >= 0)
+        words = li_words(T1, imm)
+        if op in ALU_REG:
+            enc64, enc32 = ALU_REG[op]
+            return words + ((enc64 if wide or enc32 is None else enc32)(d, d, T1),), not wide
+        enc64, enc32 = DIVMOD[(op, signed)]
+        return words + ((enc64 if wide else enc32)(d, d, T1),), not wide
+
+    def _endian(self, cg, pc, insn, nxt) -> None:
+        d = self.r[insn.dst]
+        swap = isa.OPCODES[insn.opcode].cls == Cls.ALU64 or insn.opcode & isa.SRC_X  # bswap, or be on LE
+        width = insn.imm
+        if not swap:  # le on a little-endian core: truncate
+            if width == 16:
+                words = (E.zext_h(d, d),) if self.zbb else (E.slli(d, d, 48), E.srli(d, d, 48))
+            elif width == 32:
+                words = self._zext(d, d)
+            else:
+                words = ()
+        elif self.zbb:
+            words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
+        elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8
+            words = (E.srli(T1, d, 8), E.andi(T1, T1, 0xFF), E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
+        else:  # swap the bytes of each halfword with a mask, then the halfwords, then (64) the words
+            words = li_words(T2, 0x00FF00FF)
+            if width == 64:
+                words += (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+            words += _swap_under_mask(d, 8)
+            if width == 32:  # d = [b1 b0 b3 b2] with a clear upper half: exchange the halfwords
+                words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
+            else:
+                words += li_words(T2, 0xFFFF) + (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
+                words += _swap_under_mask(d, 16) + (E.srli(T1, d, 32), E.slli(d, d, 32), E.or_(d, d, T1))
+        self.emit(cg.em, *words)
+
+    # -- jumps ----------------------------------------------------------------------------------------------
+    def _ja(self, cg, pc, insn, nxt) -> None:
+        cg.em.branch(isa.jump_target(pc, insn), jump_forms(ZERO, self.c))
+
+    def _jcond(self, cg, pc, insn, nxt) -> None:
+        """The compare's setup bytes and branch forms depend on the instruction without its offset (and, for r10,
+        on the stack size): memoised, so only the branch itself is placed per jump."""
+        key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
+        em = cg.em
+        plan = self._jplans.get(key)
+        if plan is None:
+            start = len(em.code)
+            forms = self._jcond_setup(em, insn)
+            plan = self._jplans[key] = (bytes(em.code[start:]), forms)
+        else:
+            em.code += plan[0]
+        em.branch(pc + 1 + insn.off, plan[1])
+
+    def _jcond_setup(self, em, insn) -> tuple[BranchForm, ...]:
+        """Emit what a conditional jump computes before branching; return the branch's forms."""
+        info = isa.OPCODES[insn.opcode]
+        wide = info.cls == Cls.JMP
+        op = info.op
+        a = self._val(em, insn.dst, T1)
+        words: tuple[int, ...] = ()
+        if op == "jset":
+            if info.src_reg:
+                words = (E.and_(T1, a, self._val(em, insn.src, T2)),)
+            elif -2048 <= insn.imm < 2048:
+                words = (E.andi(T1, a, insn.imm),)
+            else:
+                words = li_words(T2, insn.imm) + (E.and_(T1, a, T2),)
+            if not wide and not (not info.src_reg and 0 <= insn.imm < 2048):
+                words += (E.sext_w(T1, T1),)  # test only the low half
+            self.emit(em, *words)
+            return cond_forms(E.BNE, T1, ZERO, self.c)
+        if not wide and op in ("jeq", "jne") and not info.src_reg and -2047 <= insn.imm <= 2048:
+            # the low halves are equal exactly when their 32-bit difference is 0: addiw, then beqz/bnez
+            self.emit(em, E.addiw(T1, a, -insn.imm))
+            return cond_forms(COND[op][0], T1, ZERO, self.c)
+        if info.src_reg:
+            b = self._val(em, insn.src, T2)
+            if not wide:
+                words = (E.sext_w(T2, b),)
+                b = T2
+        elif insn.imm == 0:
+            b = ZERO
+        else:
+            words, b = li_words(T2, insn.imm), T2  # sign-extended imm: also the sext.w of its low half
+        if not wide:
+            words = (E.sext_w(T1, a),) + words
+            a = T1
+        funct3, swapped = COND[op]
+        if swapped:
+            a, b = b, a
+        self.emit(em, *words)
+        return cond_forms(funct3, a, b, self.c)
+
+    # -- memory ---------------------------------------------------------------------------------------------
+    def _address(self, em, base_bpf: int, off: int) -> tuple[int, int]:
+        """(register, 12-bit offset) reaching base + off, emitting the setup it needs into t3."""
+        if base_bpf == 10:  # r10 + off is sp + (stack + off)
+            rn, off = SP, self._stack + off
+        else:
+            rn = self.r[base_bpf]
+        if -2048 <= off < 2048:
+            return rn, off
+        self.emit(em, *li_words(T3, off), E.add(T3, T3, rn))
+        return T3, 0
+
+    def _ldx(self, cg, pc, insn, nxt) -> None:
+        info = isa.OPCODES[insn.opcode]
+        rn, off = self._address(cg.em, insn.src, insn.off)
+        self.emit(cg.em, E.load(info.size, info.kind == Kind.LDXSX, self.r[insn.dst], rn, off))
+
+    def _st(self, cg, pc, insn, nxt) -> None:
+        info = isa.OPCODES[insn.opcode]
+        src = ZERO
+        if insn.imm:
+            self.emit(cg.em, *li_words(T1, insn.imm))
+            src = T1
+        rn, off = self._address(cg.em, insn.dst, insn.off)
+        self.emit(cg.em, E.store(info.size, src, rn, off))
+
+    def _stx(self, cg, pc, insn, nxt) -> None:
+        info = isa.OPCODES[insn.opcode]
+        src = self._val(cg.em, insn.src, T1)
+        rn, off = self._address(cg.em, insn.dst, insn.off)
+        self.emit(cg.em, E.store(info.size, src, rn, off))
+
+    def _atomic(self, cg, pc, insn, nxt) -> None:
+        em, r = cg.em, self.r
+        size = isa.OPCODES[insn.opcode].size
+        rn, off = self._address(em, insn.dst, insn.off)
+        if off or rn in (SP, T3):  # AMOs take a bare address register; keep it in t1, clear of t2/t3
+            self.emit(em, E.addi(T1, rn, off))
+            rn = T1
+        if insn.src == 10:
+            raise cg.unsupported(pc, "atomic operation with r10 as its operand")
+        s, imm = r[insn.src], insn.imm
+        if imm == CMPXCHG:
+            self._cmpxchg(em, size, rn, s)
+            return
+        op = AMO_OP.get(imm & ~isa.ATOMIC_FETCH)
+        if op is None:
+            raise cg.unsupported(pc, f"atomic operation 0x{imm:x}")
+        fetch = bool(imm & isa.ATOMIC_FETCH)
+        words = (E.amo(op, size, s if fetch else ZERO, s, rn, aq=fetch, rl=fetch),)
+        if fetch and size == 4:  # the .w forms sign-extend the old value; BPF zero-extends it
+            words += self._zext(s, s)
+        self.emit(em, *words)
+
+    def _cmpxchg(self, em, size: int, addr: int, s: int) -> None:
+        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. lr/sc loop; t0 (AX) is free here."""
+        r0 = self.r[0]
+        self.labels += 1
+        loop, done = ("rv-cas", self.labels), ("rv-cas-done", self.labels)
+        expect = r0
+        if size == 4:  # lr.w sign-extends what it loads: compare with the sign-extended low half of r0
+            self.emit(em, E.sext_w(T0, r0))
+            expect = T0
+        em.bind(loop)
+        self.emit(em, E.lr(size, T2, addr, aq=True, rl=True))
+        em.branch(done, _local_forms(E.BNE, T2, expect))
+        self.emit(em, E.sc(size, T3, s, addr, rl=True))
+        em.branch(loop, _local_forms(E.BNE, T3, ZERO))
+        em.bind(done)
+        self.emit(em, *(self._zext(r0, T2) if size == 4 else (E.mv(r0, T2),)))
+
+    # -- 64-bit immediates and map addresses ----------------------------------------------------------------
+    def _ld_imm64(self, cg, pc, insn, nxt) -> None:
+        em, d = cg.em, self.r[insn.dst]
+        ref = cg.ld_imm64_symbol(insn, nxt)
+        if ref is None:
+            self.emit(em, *li64_words(d, isa.imm64(insn, nxt), T1))
+            return
+        symbol, addend, kind = ref
+        if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed
+            em.reloc(R_RISCV_HI20, symbol, addend, kind)
+            em.code += _PACK32(E.lui(d, 0))
+            em.reloc(R_RISCV_LO12_I, symbol, addend, kind)
+            em.code += _PACK32(E.addi(d, d, 0))
+            return
+        # abs64: any address, from an R_RISCV_64 literal in the code: auipc d, 0; ld d, lit(d); j past it. Nops
+        # align the literal to 8 bytes when it is emitted (branch relaxation may later move it by 2 or 4 bytes;
+        # RISC-V lets the execution environment perform that misaligned ld, as QEMU and unicorn do).
+        pad = -(em.pos + 12) % 8
+        em.code += _PACK32(E.auipc(d, 0)) + _PACK32(E.ld(d, d, 12 + pad)) + _PACK32(E.jal(ZERO, 12 + pad))
+        em.code += _PACK16(E.c_nop()) * (pad // 2) if self.c else _PACK32(E.nop()) * (pad // 4)
+        em.reloc(R_RISCV_64, symbol, addend, kind)
+        em.code += bytes(8)

@@ -1,0 +1,224 @@
+"""riscv64 selector behaviour the conformance suite cannot reach: branch relaxation across all three forms,
+the C and Zba/Zbb feature variants against the interpreter, and clean rejections."""
+
+from __future__ import annotations
+
+import capstone
+import pytest
+
+import bpfx
+from bpfx.front.asm import assemble
+
+FEATURES = [{}, {"c": True}, {"zba": True, "zbb": True}, {"c": True, "zba": True, "zbb": True}]
+
+
+def program(source: str, name: str = "t") -> bpfx.Program:
+    return bpfx.Program(name=name, section="t", prog_type="mem", insns=assemble(source), file="<t>")
+
+
+def both(prog: bpfx.Program, features: dict, mem: bytes = bytes(16)) -> tuple[int, int]:
+    want = bpfx.run(prog, "interp", mem=mem)
+    got = bpfx.run(prog, "riscv64", mem=mem, features=features)
+    return got.r0, want.r0
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+@pytest.mark.parametrize("taken", [True, False])
+def test_branches_relax_past_4k_and_still_land(features, taken):
+    """A conditional jump and a ja over ~20 KiB of code need the inverted-bcc-over-jal and jal forms."""
+    body = "lddw %r7, 0x123456789abcdef1\n" * 300  # 2 slots, 7 native instructions each
+    src = f"mov %r0, {7 if taken else 8}\njeq %r0, 7, +{600 + 3}\nmov %r6, 1\nja +600\n{body}mov %r0, 3\nexit\n"
+    prog = program(src)
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert len(image.code) > 4096
+    got, want = both(prog, features)
+    assert got == want == (7 if taken else 3)
+
+
+def test_long_branch_uses_auipc_jalr_and_reaches_its_target():
+    """Past +-1 MiB the branch becomes an inverted bcc over auipc t1 + jalr zero (too big to run in the emulator's
+    1 MiB code slot, so the encoding is decoded and its target checked against the line map)."""
+    body = "be64 %r0\n" * 14000  # 21 instructions each without Zbb: ~1.2 MiB
+    prog = program(f"mov %r0, 1\nmov %r1, 1\njne %r0, %r1, +14000\n{body}exit\n")
+    image = bpfx.compile(prog, "riscv64")
+    start = dict((i, off) for off, i in reversed(image.line_map))
+    branch, target = start[2], start[14003]  # the jne; the exit (its epilogue)
+    md = capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64)
+    b, auipc, jalr = md.disasm(image.code[branch:branch + 12], branch)
+    assert (b.mnemonic, b.op_str) == ("beq", "a5, a0, 0xc")  # inverted jne, skipping the 8-byte long jump
+    hi = int.from_bytes(image.code[branch + 4:branch + 8], "little") >> 12
+    lo = int.from_bytes(image.code[branch + 8:branch + 12], "little") >> 20
+    hi, lo = (hi - (1 << 20) if hi >> 19 else hi), (lo - (1 << 12) if lo >> 11 else lo)
+    assert (auipc.mnemonic, jalr.mnemonic, jalr.op_str.split(",")[:2]) == ("auipc", "jalr", ["zero", " t1"])
+    assert branch + 4 + (hi << 12) + lo == target
+    assert target - branch > 1 << 20
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_alu32_results_are_zero_extended_and_jmp32_sees_only_the_low_half(features):
+    src = """
+        lddw %r1, 0xfffffffe80000000
+        add32 %r1, 1
+        lddw %r5, 0x80000001
+        mov %r0, 0
+        jne %r1, %r5, +12
+        lddw %r2, 0x1ffffffff
+        jne32 %r2, -1, +9
+        jeq %r2, -1, +8
+        mov32 %r3, %r2
+        lddw %r4, 0xffffffff
+        jne %r3, %r4, +5
+        jslt32 %r3, 0, +1
+        exit
+        mov32 %r0, -2
+        rsh32 %r0, 1
+        arsh32 %r2, 4
+        add %r0, %r2
+        exit
+    """
+    got, want = both(program(src), features)
+    assert got == want == 0x7FFFFFFF + 0xFFFFFFFF
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_byte_swaps_and_sign_extensions(features):
+    src = """
+        lddw %r0, 0x0102030405068788
+        mov %r1, %r0
+        be16 %r1
+        mov %r2, %r0
+        be32 %r2
+        mov %r3, %r0
+        bswap64 %r3
+        movsx864 %r4, %r0
+        movsx1664 %r5, %r0
+        movsx3264 %r6, %r2
+        movsx832 %r7, %r0
+        le16 %r0
+        xor %r0, %r1
+        xor %r0, %r2
+        xor %r0, %r3
+        xor %r0, %r4
+        xor %r0, %r5
+        xor %r0, %r6
+        xor %r0, %r7
+        exit
+    """
+    got, want = both(program(src), features)
+    assert got == want
+
+
+def test_large_stack_offsets_and_r10_as_a_value():
+    src = """
+        mov %r1, %r10
+        add %r1, -512
+        stdw [%r1+0], 0x1234
+        ldxdw %r0, [%r10-512]
+        mov %r2, %r10
+        sub %r2, %r1
+        add %r0, %r2
+        lddw %r3, 0x10000
+        add %r3, %r1
+        stxdw [%r10-8], %r10
+        ldxdw %r4, [%r10-8]
+        sub %r4, %r10
+        add %r0, %r4
+        exit
+    """
+    got, want = both(program(src), {})
+    assert got == want == 0x1234 + 512
+
+
+
+def test_li_sequences_build_every_value():
+    """li_words against unicorn for edge values and 3000 random ones of every width, with their lengths bounded."""
+    import random
+
+    import unicorn
+    from unicorn import riscv_const as R
+
+    from bpfx_riscv.select import li_words
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64)
+    uc.mem_map(0x1000, 0x1000)
+    rng = random.Random(8)
+    values = [0, 1, -1, 2047, 2048, -2048, -2049, 0x7FFFF800, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 63,
+              (1 << 63) - 1, 0x123456789ABCDEF1, 0x7FFFFFFFFFFF0000]
+    values += [rng.getrandbits(rng.randrange(1, 65)) * rng.choice((1, -1)) for _ in range(3000)]
+    for v in values:
+        words = li_words(17, v)
+        code = b"".join(w.to_bytes(4, "little") for w in words)
+        uc.mem_write(0x1000, code)
+        uc.emu_start(0x1000, 0x1000 + len(code))
+        assert uc.reg_read(R.UC_RISCV_REG_A7) == v & ((1 << 64) - 1), hex(v)
+        assert len(words) <= 8
+        if -(1 << 31) <= v < (1 << 31):
+            assert len(words) <= 2
+    assert len(li_words(17, 0xFFFFFFFF)) == 2  # addi -1; srli 32
+
+
+@pytest.mark.parametrize("features", [{"abs64": True}, {"abs64": True, "c": True}], ids=str)
+@pytest.mark.parametrize("example", ["xdp_counters.o", "xdp_checksum.o"])
+def test_map_addresses_from_64_bit_literals(features, example):
+    """abs64: each map reference is auipc+ld of an R_RISCV_64 literal (what QEMU virt's RAM above 2 GiB needs)."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", example)
+    obj = bpfx.load(path)
+    prog = obj.program()
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert {r.type for r in image.relocs if r.kind in ("map", "map_value")} == {2}  # R_RISCV_64
+    packet = bytes.fromhex("0242ac1100020242ac1100030800") + bytes(range(100))
+    want = bpfx.run(prog, "interp", packet=packet, obj=obj)
+    got = bpfx.run(prog, "riscv64", packet=packet, obj=obj, features=features)
+    assert want.maps and (got.r0, got.maps, got.packet) == (want.r0, want.maps, want.packet)
+
+
+def test_li64_builds_every_value_in_at_most_six_words():
+    """li64_words (lddw): li, or the halves built apart in rd and a temporary and added."""
+    import random
+
+    import unicorn
+    from unicorn import riscv_const as R
+
+    from bpfx_riscv.select import li64_words
+
+    uc = unicorn.Uc(unicorn.UC_ARCH_RISCV, unicorn.UC_MODE_RISCV64)
+    uc.mem_map(0x1000, 0x1000)
+    rng = random.Random(9)
+    values = [0x1122334455667788, 0x7FFFFFFF80000000, 0x80000000FFFFFFFF, 0xFFFFFFFF7FFFFFFF, (1 << 63) - 1]
+    values += [rng.getrandbits(64) for _ in range(2000)]
+    for v in values:
+        words = li64_words(17, v, 6)
+        code = b"".join(w.to_bytes(4, "little") for w in words)
+        uc.mem_write(0x1000, code)
+        uc.emu_start(0x1000, 0x1000 + len(code))
+        assert uc.reg_read(R.UC_RISCV_REG_A7) == v & ((1 << 64) - 1), hex(v)
+        assert len(words) <= 6, hex(v)
+
+
+@pytest.mark.parametrize("features", FEATURES[1:], ids=str)
+def test_random_programs_with_each_feature_set_match_the_interpreter(features):
+    """The hypothesis test in test_targets.py runs the default features; these run C and Zba/Zbb."""
+    import random
+
+    from bpfx.tools.fuzz import compare, random_program
+
+    for seed in range(25):
+        prog = random_program(random.Random(seed), length=40)
+        assert compare(prog, "riscv64", features=features) is None, seed
+
+
+@pytest.mark.parametrize("features", [{}, {"zbb": True}], ids=str)
+def test_every_byte_swap_on_random_values(features):
+    """be/le/bswap of each width on values with every byte distinct and the upper half set, against interp."""
+    import random
+
+    rng = random.Random(5)
+    ops = ["be16", "be32", "be64", "le16", "le32", "le64", "bswap16", "bswap32", "bswap64"]
+    lines = []
+    for op in ops:
+        for _ in range(4):
+            lines += [f"lddw %r1, {rng.getrandbits(64):#x}", f"{op} %r1", "xor %r0, %r1", "lsh %r0, 1"]
+    got, want = both(program("\n".join(["mov %r0, 0", *lines, "exit"])), features)
+    assert got == want

@@ -1,0 +1,304 @@
+"""The LLVM tier (-O1..-O3 for every target with an LLVM triple) and the host JIT target, against the interpreter.
+
+Targets are discovered: a plugin whose target (or its base) declares an LLVM triple and can be emulated is
+covered here without new test code.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+
+import bpfx
+from bpfx.front.asm import assemble
+from bpfx.front.isa import Insn, Pseudo, ld_imm64
+from bpfx.plugins import all_targets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.o")))
+LLVM_NATIVE = [t.name for t in all_targets() if t.llvm_info() is not None and t.machine() is not None]
+PACKET = bytes.fromhex("ffffffffffff0011223344550800" "4500003c1c4640004006b1e6c0a80001c0a800c7") + bytes(range(200))
+TCP = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()
+
+
+def _suite() -> str | None:
+    from bpfx import testing
+
+    return testing.conformance_dir(ROOT)
+
+
+def _effects(result):
+    return (result.r0, result.packet, result.maps, result.trace, result.ctx_changed, result.redirects)
+
+
+def test_arm64_has_the_llvm_tier():
+    assert "arm64" in LLVM_NATIVE
+    assert "llvm" in bpfx.targets()["arm64"]["hooks"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_same_effects_at_O0_O2_and_on_host(path):
+    obj = bpfx.load(path)
+    for prog in obj.programs:
+        for packet in (PACKET, TCP, bytes(4096), bytes(20)):
+            want = _effects(bpfx.run(prog, "interp", packet=packet, obj=obj))
+            assert _effects(bpfx.run(prog, "host", packet=packet, obj=obj)) == want
+            for target in LLVM_NATIVE:
+                assert _effects(bpfx.run(prog, target, packet=packet, obj=obj)) == want
+                assert _effects(bpfx.run(prog, target, packet=packet, obj=obj, opt=2)) == want, target
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+@pytest.mark.parametrize("opt", [2])
+def test_conformance_suite_through_llvm(target, opt):
+    suite = _suite()
+    if suite is None:
+        from bpfx import testing
+
+        pytest.skip(testing.NO_SUITE)
+    from bpfx.tools.conformance import run_conformance
+
+    summary = run_conformance([suite], target, opt=opt)
+    assert (summary.failed, summary.skipped, len(summary.passed)) == ([], [], 313)
+
+
+def test_host_instruction_counts_match_the_interpreter():
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_checksum.o"))
+    prog = obj.program()
+    assert bpfx.run(prog, "host", packet=TCP, obj=obj).insn_count == \
+        bpfx.run(prog, "interp", packet=TCP, obj=obj).insn_count
+
+
+# -- the host target's bounds checks: the interpreter's faults, never a touch of host memory ----------------------
+
+WILD = {
+    "store far outside": ("lddw %r1, 0x7fff12345678\nstw [%r1+0], 1\nmov %r0, 0\nexit",
+                          "p.s:mem:insn 2: invalid write of 4 bytes at 0x7fff12345678 (outside every mapped region)"),
+    "load above the stack": ("mov %r1, %r10\nldxdw %r0, [%r1+0]\nexit",
+                             "p.s:mem:insn 1: invalid read of 8 bytes at 0x2010000 (outside every mapped region)"),
+    "load straddling the end of mem": ("ldxw %r0, [%r1+14]\nexit",
+                                       "p.s:mem:insn 0: invalid read of 4 bytes at 0x500000e (outside every mapped "
+                                       "region)"),
+    "atomic on a null pointer": ("mov %r1, 0\nmov %r2, 1\nlock add32 [%r1+0], %r2\nexit",
+                                 "p.s:mem:insn 2: invalid read of 4 bytes at 0x0 (outside every mapped region)"),
+    "address over 4 GiB": ("lddw %r1, 0x100000000\nldxb %r0, [%r1+0]\nexit",
+                           "p.s:mem:insn 2: invalid read of 1 bytes at 0x100000000 (outside every mapped region)"),
+    "endless loop": ("mov %r0, 0\nadd %r0, 1\nja -2", "p.s:mem:insn 2: instruction budget of 1000 exhausted"),
+}
+
+
+@pytest.mark.parametrize("name", WILD)
+def test_host_faults_exactly_as_the_interpreter(name):
+    text, message = WILD[name]
+    prog = bpfx.Program("p", "mem", "mem", assemble(text), file="p.s")
+    for target in ("interp", "host"):
+        with pytest.raises(bpfx.RuntimeFault) as err:
+            bpfx.run(prog, target, mem=bytes(16), budget=1000)
+        assert str(err.value) == message, target
+
+
+def test_host_frames_are_the_interpreters():
+    """8 nested frames (the most the validator allows), each storing to its own frame and the callee reading its
+    caller's frame through a pointer: r10 values and frame contents are the interpreter's."""
+    fn = assemble("mov %r2, %r10\nstxdw [%r10-8], %r2\nldxdw %r0, [%r1-8]\nmov %r1, %r10\ncall local next\n"
+                  "exit\nnext:\nmov %r0, 0\nexit")[:5]
+    insns, functions = [], {}
+    for i in range(8):
+        functions[len(insns)] = f"f{i}"
+        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0x95)]
+    insns = [Insn(0xBF, 1, 10)] + insns  # r1 = r10 for the entry's first load
+    functions = {0: "p", **{k + 1: v for k, v in functions.items() if k}}
+    prog = bpfx.Program("p", "mem", "mem", insns, file="p.s", functions=functions)
+    want = bpfx.run(prog, "interp")
+    got = bpfx.run(prog, "host")
+    assert (got.r0, got.stack) == (want.r0, want.stack)
+
+
+def test_host_stack_pointers_escape_to_helpers_and_maps():
+    """A key on the stack, passed by pointer to the map helpers, then the value written through the returned
+    pointer: the helpers see the JIT code's stores, the JIT code sees the helpers' memory."""
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_counters.o"))
+    prog = obj.program()
+    for _ in range(2):
+        want = bpfx.run(prog, "interp", packet=TCP, obj=obj)
+        got = bpfx.run(prog, "host", packet=TCP, obj=obj)
+        assert got.maps == want.maps != {}
+
+
+def test_host_caches_compiled_programs():
+    from bpfx.llvm.host import jit
+
+    prog = bpfx.Program("cached", "mem", "mem", assemble("mov %r0, 12345\nexit"))
+    assert bpfx.run(prog, "host").r0 == 12345
+    misses = jit().misses
+    same = bpfx.Program("again", "mem", "mem", assemble("mov %r0, 12345\nexit"))
+    assert bpfx.run(same, "host").r0 == 12345
+    assert jit().misses == misses
+    other = bpfx.Program("other", "mem", "mem", assemble("mov %r0, 54321\nexit"))
+    assert bpfx.run(other, "host").r0 == 54321
+    assert jit().misses == misses + 1
+
+
+@pytest.mark.parametrize("target", ["host"] + LLVM_NATIVE)
+def test_tail_call_through_the_runtime(target):
+    from bpfx import MapDef, Object
+
+    prog_array = MapDef("jump_table", 3, 4, 4, 2, values=((0, "second"),))
+    second = bpfx.Program("second", "xdp", "xdp", [Insn(0xB7, 0, 0, 0, 3), Insn(0x95)], maps=[prog_array])
+    for index, want in ((0, 3), (1, 1)):
+        lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+        first = bpfx.Program("first", "xdp", "xdp", [lo, hi, Insn(0xB7, 3, 0, 0, index), Insn(0x85, 0, 0, 0, 12),
+                                                     Insn(0xB7, 0, 0, 0, 1), Insn(0x95)], maps=[prog_array])
+        obj = Object("<t>", [first, second], [prog_array])
+        assert bpfx.run(first, target, obj=obj, opt=2).r0 == want
+
+
+def test_host_fuzz_agrees_with_the_interpreter():
+    from bpfx.tools.fuzz import fuzz
+
+    assert [(seed, problem) for seed, problem, _ in fuzz("host", 40, 1234)] == []
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_O2_fuzz_agrees_with_the_interpreter(target):
+    from bpfx.tools.fuzz import fuzz
+
+    assert [(seed, problem) for seed, problem, _ in fuzz(target, 25, 99, opt=2)] == []
+
+
+# -- images, relocations, fallbacks ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_relocations_are_the_baseline_records(target):
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_counters.o"))
+    prog = obj.program()
+    base = bpfx.compile(prog, target)
+    opt = bpfx.compile(prog, target, opt=2)
+    assert {(r.symbol, r.kind) for r in opt.relocs} == {(r.symbol, r.kind) for r in base.relocs}
+    assert opt.symbols[opt.entry] == 0 and opt.entry == "xdp_counters"
+    assert 512 < opt.stack_size < 1024  # one BPF frame plus saved registers, from the object's CFI
+    resolved = bpfx.compile(prog, target, opt=2, maps={"proto_count": 0x1000_0000, "bytes_by_src": 0x1100_0000})
+    assert not [r for r in resolved.relocs if r.kind == "map"]
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_global_data_loads_and_stores_at_O2(target):
+    """Constant addresses into global data fold into load/store offsets (arm64 LDST*_ABS_LO12_NC, riscv64
+    LO12_I/LO12_S): every width, the interpreter's map contents."""
+    from bpfx import MapDef, Object
+
+    bss = MapDef(".bss", 2, 4, 32, 1, initial=bytes(32))
+    lo, hi = ld_imm64(1, 0, Pseudo.MAP_VALUE)
+    one = [Insn(0x72, 1, 0, 3, 7), Insn(0x71, 0, 1, 3), Insn(0x95)]  # a lone store: its %lo folds into it
+    every = [Insn(0x72, 1, 0, 3, 7), Insn(0x6A, 1, 0, 6, 0x1234), Insn(0x62, 1, 0, 12, -5),
+             Insn(0x7A, 1, 0, 16, 99), Insn(0x71, 0, 1, 3), Insn(0x69, 2, 1, 6), Insn(0x0F, 0, 2),
+             Insn(0x79, 2, 1, 16), Insn(0x0F, 0, 2), Insn(0x95)]
+    for body, r0 in ((one, 7), (every, 7 + 0x1234 + 99)):
+        prog = bpfx.Program("p", "xdp", "xdp", [lo, hi] + body, maps=[bss])
+        obj = Object("<t>", [prog], [bss])
+        want = bpfx.run(prog, "interp", obj=obj)
+        got = bpfx.run(prog, target, obj=obj, opt=2)
+        assert (got.r0, got.maps) == (want.r0, want.maps) and want.r0 == r0
+
+
+def test_arm64_O2_is_smaller_and_calls_helpers_by_symbol():
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_adjust_head.o"))
+    image = bpfx.compile(obj.program(), "arm64", opt=2)
+    assert [(r.symbol, r.kind, r.type) for r in image.relocs] == [("bpf_xdp_adjust_head", "helper", 283)]
+    assert len(image.code) < len(bpfx.compile(obj.program(), "arm64").code)
+
+
+def test_target_without_a_triple_is_unsupported():
+    from bpfx.llvm import compile_program
+    from bpfx.plugins import get_target
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 1\nexit"), file="p.s")
+    with pytest.raises(bpfx.Unsupported, match="^p.s:mem: target interp has no LLVM triple"):
+        compile_program(prog, get_target("interp"))
+    with pytest.raises(bpfx.Unsupported, match="--harden"):
+        bpfx.compile(prog, "arm64", opt=2, harden=True)
+
+
+def test_what_llvm_cannot_express_is_unsupported_naming_the_instruction():
+    prog = bpfx.Program("p", "mem", "mem", [Insn(0xB7, 0, 0, 0, 0), Insn(0x18, 0, Pseudo.BTF_ID, 0, 0), Insn(0),
+                                            Insn(0x95)], file="p.s")
+    with pytest.raises(bpfx.Unsupported) as err:
+        bpfx.compile(prog, "arm64", opt=2)
+    assert str(err.value) == "p.s:mem:insn 1: unsupported by the LLVM tier on arm64: lddw with src 3 (BTF_ID)"
+
+
+def test_cli_emit_compile_and_run(tmp_path):
+    src = os.path.join(ROOT, "examples", "xdp_adjust_head.o")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "bpfx.cli", *args], capture_output=True, text=True)
+
+    ir = cli("compile", src, "-t", "arm64", "-O2", "--emit", "llvm")
+    assert ir.returncode == 0 and "define" in ir.stdout and "@xdp_prog(" in ir.stdout
+    assert "call i64 @bpf_xdp_adjust_head(" in ir.stdout
+    asm = cli("compile", src, "-t", "arm64", "-O2", "--emit", "asm")
+    assert asm.returncode == 0 and "bl\tbpf_xdp_adjust_head" in asm.stdout
+    out = tmp_path / "x.o"
+    made = cli("compile", src, "-t", "arm64", "-O2", "-o", str(out))
+    assert made.returncode == 0 and out.read_bytes()[:4] == b"\x7fELF"
+    ran = cli("run", src, "-t", "arm64", "-O2", "--packet-size", "4096")
+    assert ran.returncode == 0 and ran.stdout.splitlines()[:2] == ["r0 = 2 (XDP_PASS)  [0x2]", "packet length = 4084"]
+    host = cli("run", src, "-t", "host", "--packet-size", "4096")
+    assert host.stdout == ran.stdout
+    host_ir = cli("compile", src, "-t", "host", "-O2", "--emit", "llvm")
+    assert host_ir.returncode == 0 and "@bpf_entry(" in host_ir.stdout and "bpfx_host_helper" in host_ir.stdout
+    bad = cli("compile", src, "-t", "arm64", "--emit", "asm")
+    assert bad.returncode == 2 and "give -O1, -O2 or -O3" in bad.stderr
+
+
+def test_pcrel_lo_relocations_name_their_partners_symbol():
+    """Target-neutral object reading on a triple no bundled plugin has yet (riscv64): a %pcrel_lo relocation
+    against the label of its %pcrel_hi partner comes back against the partner's symbol, addend moved by the
+    distance, so a loader applies it from value - pc like any pc-relative relocation."""
+    import dataclasses
+
+    from bpfx import RelocType
+    from bpfx.llvm import library
+    from bpfx.llvm.object import image_from_object
+    from bpfx.plugins import get_target
+
+    arm64 = get_target("arm64")
+
+    class RiscV:
+        name = "rv"
+        info = dataclasses.replace(arm64.info, name="rv", llvm_triple="riscv64-unknown-elf", llvm_features="+m,+a",
+                                   features={})
+        llvm_info = lambda self: self.info  # noqa: E731
+        features = lambda self, overrides=None: {}  # noqa: E731
+        context = lambda self, prog_type: arm64.context(prog_type)  # noqa: E731
+        helpers = lambda self, *args: arm64.helpers(*args)  # noqa: E731
+        reloc_types = lambda self: {t: RelocType(str(t), None) for t in (19, 23, 24, 25)}  # noqa: E731
+
+    obj = bpfx.load(os.path.join(ROOT, "examples", "xdp_counters.o"))
+    lib, lifted, table = library(obj.program(), RiscV(), opt=2)
+    image = image_from_object(lib.emit_object(), obj.program(), RiscV(), lifted, table)
+    his = {r.offset: r for r in image.relocs if r.type == 23}
+    los = [r for r in image.relocs if r.type in (24, 25)]
+    assert los and len(his) == len(los)
+    for lo in los:
+        hi = max(off for off in his if off < lo.offset)
+        assert (lo.symbol, lo.kind, lo.addend) == (his[hi].symbol, his[hi].kind, his[hi].addend + lo.offset - hi)
+    assert {(r.symbol, r.kind) for r in image.relocs} == {(r.symbol, r.kind) for r in bpfx.compile(
+        obj.program(), "arm64").relocs}
+
+
+@pytest.mark.parametrize("target", LLVM_NATIVE)
+def test_line_map_from_debug_info_locates_faults(target):
+    """The object's DWARF line table becomes the Image's line map, so a fault in -O2 code names its BPF insn."""
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 0\nlddw %r1, 0x7fff12345678\nstw [%r1+0], 1\nexit"),
+                        file="p.s")
+    image = bpfx.compile(prog, target, opt=2)
+    offsets = [off for off, _ in image.line_map]
+    assert offsets == sorted(offsets) and {idx for _, idx in image.line_map} <= {-1, 0, 1, 2, 3, 4}
+    assert 3 in {idx for _, idx in image.line_map}
+    with pytest.raises(bpfx.RuntimeFault, match=r"^p\.s:mem:insn 3: "):
+        bpfx.run(prog, target, opt=2)
