@@ -312,3 +312,9 @@ def test_api_arguments_are_usage_errors(kwargs, message):
         with pytest.raises(UsageError) as err:
             bpfx.run(prog, target, **kwargs)
         assert str(err.value) == message
+
+
+def test_jump_without_target_is_a_clean_error(tmp_path):
+    src = tmp_path / "t.s"
+    src.write_text("mov %r0, 1\njlt %r0, 2, \nexit\n")
+    assert one_line(bpfx("asm", str(src))).endswith("missing jump target in 'jlt %r0, 2,'")

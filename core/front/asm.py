@@ -108,6 +108,8 @@ def assemble(text: str, *, file: str = "<asm>") -> list[Insn]:
                 pending.append((len(out), target, line, in_imm))
             out.append(insn)
     for index, target, line, in_imm in pending:
+        if not target:
+            raise line.error("missing jump target")
         if target[0] in "+-":
             rel = _int(target, line)
         elif target in labels:
