@@ -326,7 +326,9 @@ def test_conformance_programs_run_unchanged_with_checks_compiled_in():
 
     d = _conformance_dir()
     if d is None:
-        pytest.skip("no conformance suite (set BPFX_CONFORMANCE_DIR)")
+        from bpfx import testing
+
+        pytest.skip(testing.NO_SUITE)
     count = 0
     for path in sorted(glob.glob(os.path.join(d, "*.data"))):
         test = parse_file(path)
