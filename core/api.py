@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
+from .back import fields
 from .back.emit import BranchForm, Emitter
+from .back.selector import TableSelector
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
 from .front.asm import format_insn
 from .hookspecs import hookimpl
@@ -36,7 +38,8 @@ def load(path: str, *, prog_type: str | None = None, helpers=(), externs: dict[s
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context: ContextLayout | None = None,
-            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None) -> Image:
+            maps: dict | None = None, opt: int = 0, harden: bool = False, features: dict | None = None,
+            safety: str | None = None) -> Image:
     """Compile ``program`` for ``target``.
 
     :param helpers: helper id -> absolute address (int) or :class:`HelperEntry`; others stay relocations
@@ -47,10 +50,14 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
         returned code and dropped from ``Image.relocs`` (the rest stay as records).
     :param opt: 0 = the direct selector; 1-3 = the LLVM tier at -O1..-O3, for targets with an LLVM triple
         (others raise Unsupported).
+    :param safety: ``structural`` (the validator's checks only), ``verify`` (raise ValidationError unless the
+        verifier proves the program memory-safe) or ``checked`` (run-time checks for what it cannot prove, a fault
+        where it proves an access always fails); default: the target's (checked for code generators).
     """
     from .execute.runner import compile as _compile
 
-    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features, opt=opt)
+    image = _compile(program, target, helpers=helpers, context=context, harden=harden, features=features, opt=opt,
+                     safety=safety)
     if maps:
         image = resolve(image, maps)
     return image
@@ -107,7 +114,7 @@ __all__ = [
     "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
     "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
     "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
-    "RuntimeFault", "Selector", "TargetInfo", "Unsupported", "UsageError", "ValidationError", "ValueFacts",
-    "compile", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load", "map_symbol", "resolve",
-    "run", "targets", "value_facts",
+    "RuntimeFault", "Selector", "TableSelector", "TargetInfo", "Unsupported", "UsageError", "ValidationError",
+    "ValueFacts", "compile", "fields", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load",
+    "map_symbol", "resolve", "run", "targets", "value_facts",
 ]

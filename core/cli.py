@@ -25,6 +25,7 @@ EXIT_BUG = 70
 # Modules that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
     "bpfx.execute.runner",  # run, compile
+    "bpfx.front.verify",  # verify
     "bpfx.tools.inspect",  # asm, disasm, cfg
     "bpfx.tools.conformance",  # conformance, conformance-plugin
     "bpfx.tools.fuzz",  # fuzz

@@ -40,7 +40,11 @@ def bpfx_targets() -> list[TargetInfo]:
     """The targets this plugin provides.
 
     :return: a list of :class:`TargetInfo`; names must be unique across all plugins
-        (a duplicate is reported as a warning and the first one wins).
+        (a duplicate is reported as a warning and the first one wins). ``TargetInfo.safety`` sets the target's
+        default ``--safety`` (``structural`` | ``verify`` | ``checked``; None: structural). Under ``checked`` the
+        core adds run-time checks (BPF rewrites, before legalisation) for what the verifier cannot prove; they call
+        the helper ``bpfx_fault`` (id ``bpfx.front.verify.FAULT_HELPER``, in every helper table), which must not
+        return. A target whose native code runs without memory protection should default to ``checked``.
 
     Example::
 
@@ -92,6 +96,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`. A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
+        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table`` from per-kind
+        lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
 
     Example::
 

@@ -24,6 +24,7 @@ import pluggy
 from . import hookspecs
 from .errors import UsageError
 from .front.progtypes import prog_type as get_prog_type
+from .front.verify import FAULT_HELPER, FAULT_SYMBOL
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable,
                           TargetInfo)
 
@@ -118,6 +119,15 @@ class Target:
     def name(self) -> str:
         return self.info.name
 
+    def default_safety(self) -> str:
+        """The safety mode used when none is asked for: ``TargetInfo.safety`` along the base chain, else
+        structural (checked is opt-in until the verifier covers everything the loader now accepts: LD_ABS/LD_IND,
+        callbacks, every program type; a device target should then default to checked)."""
+        for info in self._chain():
+            if info.safety:
+                return info.safety
+        return "structural"
+
     def _chain(self) -> list[TargetInfo]:
         chain, info = [self.info], self.info
         while info.base:
@@ -204,6 +214,7 @@ class Target:
         for hid in sorted(ptype.helper_ids):
             proto = ptype.helper(hid)
             entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
+        entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
         for hid, impl in (impls or {}).items():
             entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
         table = HelperTable(entries)

@@ -42,6 +42,15 @@ def test_check_objects_reports_each_object_and_program(tmp_path):
                          "0 tracebacks")
 
 
+def test_check_objects_runs_programs_on_both(tmp_path):
+    _write_objects(tmp_path)
+    report = check_objects(str(tmp_path), "arm64", run=True)
+    assert (report.ran, report.differ) == (1, 0)
+    assert "  xdp (pass, xdp, 2 insns): ok, " in "\n".join(report.lines)
+    assert any(line.endswith("runs alike (ok)") for line in report.lines)
+    assert report.summary("arm64").endswith("; 1 run on interp and arm64, 0 differ; 0 tracebacks")
+
+
 def test_check_objects_prog_type_for_unknown_sections(tmp_path):
     _write_objects(tmp_path)
     report = check_objects(str(tmp_path), "arm64", exclude=("nothing",), prog_type="sched_cls")

@@ -217,7 +217,7 @@ def test_target_without_a_triple_is_unsupported():
     from bpfx.plugins import get_target
 
     prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 1\nexit"), file="p.s")
-    with pytest.raises(bpfx.Unsupported, match="target interp has no LLVM triple"):
+    with pytest.raises(bpfx.Unsupported, match="^p.s:mem: target interp has no LLVM triple"):
         compile_program(prog, get_target("interp"))
     with pytest.raises(bpfx.Unsupported, match="--harden"):
         bpfx.compile(prog, "arm64", opt=2, harden=True)

@@ -335,3 +335,37 @@ def test_context_pointer_fields_are_marked():
     assert types["sock_ops"].pointers == {"sk", "skb_data", "skb_data_end"}
     assert types["sk_msg"].ctx_fields["data"] == (0, 8) and "data" in types["sk_msg"].pointers
     assert not types["kprobe"].pointers and types["cgroup_sock_addr"].writable >= {"user_ip4", "user_port"}
+
+
+def test_huge_real_world_maps_run(tmp_path):
+    """cilium declares hash maps of 500k entries: an emulated run holds up to HASH_CAPACITY of them; an array too
+    big for its region is a clear fault, not an overlap with the next map."""
+    from bpfx.execute.runtime.maps import HASH_CAPACITY
+
+    def obj(mtype, entries):
+        maps = struct.pack("<5I", mtype, 4, 4, entries, 0)
+        insns = _lookup_and_count()
+        return (Obj().code("xdp", insns).data("maps", maps).sym("prog", "xdp", 0, 8 * len(insns))
+                .sym("big", "maps", 0, 20, STT_OBJECT).rel("xdp", 16, "big")).write(tmp_path / f"{mtype}.o")
+
+    prog = bpfx.load(obj(1, 10_000_000)).program()
+    init = {"big": {(0).to_bytes(4, "little"): (41).to_bytes(4, "little")}}
+    for target in ("interp", "arm64"):
+        assert bpfx.run(prog, target, packet=PACKET, map_init=init).r0 == 42
+    full = {"big": {i.to_bytes(4, "little"): bytes(4) for i in range(HASH_CAPACITY)}}
+    assert bpfx.run(prog, "interp", packet=PACKET, map_init=full).r0 == 1  # key 0 present: 0 + 1
+    with pytest.raises(bpfx.LinkError, match=r"map 'big' needs 80004096 bytes \(10000000 entries of 4 bytes\)"):
+        bpfx.run(bpfx.load(obj(2, 10_000_000)).program(), "interp", packet=PACKET)
+
+
+def test_context_unions_allow_the_writable_member(tmp_path):
+    """bpf_sock_ops.reply shares its offset with args[0]: sock_ops programs may store there."""
+    path = tmp_path / "p.s"
+    path.write_text("stw [%r1+4], 3\nmov %r0, 1\nexit")
+    prog = bpfx.load(str(path), prog_type="sock_ops").program()
+    assert [bpfx.run(prog, t).ctx_changed["reply"] for t in ("interp", "arm64")] == [3, 3]
+    path.write_text("stw [%r1+0], 3\nmov %r0, 1\nexit")  # op: read-only, on both
+    prog = bpfx.load(str(path), prog_type="sock_ops").program()
+    for target in ("interp", "arm64"):
+        with pytest.raises(ValidationError, match=r"read-only context field bpf_sock_ops\.op"):
+            bpfx.run(prog, target)

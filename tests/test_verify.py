@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
@@ -169,3 +170,245 @@ def test_facts_unreachable_and_plugins_can_import_them():
     facts = bpfx.api.value_facts(p)
     assert not facts.reachable(1) and facts.reachable(2)
     assert facts.known_constant(1, 0) is None
+
+
+# -- verdicts: what verify rejects, and where checked code stops at run time --------------------------------------
+
+def xdp(text: str, maps=()) -> Program:
+    """An xdp program; ``lddw %rN, MAP`` loads the handle of map 0."""
+    insns = [i._replace(src=1, imm=0) if i.opcode == 0x18 and i.imm == 0x4D4150 else i
+             for i in assemble(text.replace("MAP", str(0x4D4150)))]
+    return Program("p", "xdp", "xdp", insns, file="prog.o", maps=list(maps))
+
+
+ARRAY = bpfx.MapDef("counters", 2, 4, 8, 4)
+HASH = bpfx.MapDef("flows", 1, 4, 8, 4)
+_LOOKUP = "mov %r2, 0\nstxw [%r10-4], %r2\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, MAP\ncall 1\n"
+
+# name: (program, maps, insn, verify's message, checked's run-time fault, does the interpreter's memory model
+# catch the original too)
+UNSAFE = {
+    "return address overwrite through a copy of r10": (
+        "mov %r1, %r10\nadd %r1, 8\nmov %r2, 0\nstxdw [%r1], %r2\nmov %r0, 0\nexit", (), 3,
+        "stack write of 8 bytes at r10+8 is outside the 512-byte frame [r10-512, r10) (it would overwrite what lies "
+        "above the frame, e.g. the return address)", "access the verifier proved unsafe", True),
+    "variable stack offset": (
+        "ldxw %r3, [%r1+12]\nand %r3, 255\nmov %r1, %r10\nsub %r1, %r3\nmov %r2, 0\nstxb [%r1+6], %r2\n"
+        "mov %r0, 0\nexit", (), 5, "stack write of 1 bytes at r10-249..r10+6 may leave the 512-byte frame",
+        "stack access out of the frame", False),
+    "packet read beyond data_end": (
+        "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, out\nldxw %r0, [%r2+34]\n"
+        "out:\nmov %r0, 2\nexit", (), 5,
+        "packet read of 4 bytes at offset 34 is beyond the proven range 14 (check data + 38 <= data_end first)",
+        "packet access out of bounds", False),
+    "map value out of bounds": (
+        _LOOKUP + "jeq %r0, 0, out\nldxdw %r0, [%r0+8]\nout:\nmov %r0, 2\nexit", (ARRAY,), 8,
+        "map value read of 8 bytes at offset 8 is outside the 8-byte value of map counters",
+        "access the verifier proved unsafe", False),
+    "NULL map value": (
+        _LOOKUP + "ldxdw %r0, [%r0+0]\nmov %r0, 2\nexit", (HASH,), 7,
+        "map value read of 8 bytes: possible NULL dereference: r0 is map value or NULL of flows (check the result "
+        "of the lookup at insn 6 against NULL first)", "NULL map value dereference", True),
+    "context field that does not exist": (
+        "ldxw %r0, [%r1+24]\nexit", (), 0, "context read of 4 bytes at offset 24 of xdp_md is not a known field",
+        "access the verifier proved unsafe", False),
+    "write to a read-only context field": (
+        "mov %r2, 1\nstxw [%r1+12], %r2\nmov %r0, 1\nexit", (), 1,
+        "context write of 4 bytes: xdp_md.ingress_ifindex is read-only", "access the verifier proved unsafe", False),
+    "uninitialised register": (
+        "mov %r0, %r5\nexit", (), 0, "mov: read of uninitialised register r5", "read of an uninitialised register",
+        False),
+    "uninitialised stack": (
+        "ldxdw %r0, [%r10-8]\nexit", (), 0, "stack read of 8 bytes at r10-8 reads uninitialised stack (r10-8..r10-1)",
+        "access the verifier proved unsafe", False),
+    "uninitialised map key": (
+        "mov %r2, %r10\nadd %r2, -4\nlddw %r1, MAP\ncall 1\nmov %r0, 2\nexit", (ARRAY,), 4,
+        "call to bpf_map_lookup_elem: key argument r2 at r10-4 reads uninitialised stack (r10-4..r10-1)",
+        "access the verifier proved unsafe", False),
+    "stack overflow into the caller's frame": (
+        "mov %r0, 0\ncall local f\nexit\nf:\nstdw [%r10-8], 1\nmov %r1, %r10\nstdw [%r1+16], 2\nmov %r0, 0\nexit", (),
+        5, "stack write of 8 bytes at r10+16 is outside the 512-byte frame [r10-512, r10) (it would overwrite what "
+        "lies above the frame, e.g. the return address)", "access the verifier proved unsafe", False),
+}
+
+
+@pytest.mark.parametrize("name", UNSAFE)
+def test_verify_rejects_naming_the_instruction(name):
+    from bpfx.front.verify import verify
+
+    text, maps, insn, message, _fault, _caught = UNSAFE[name]
+    with pytest.raises(bpfx.ValidationError) as err:
+        verify(xdp(text, maps))
+    assert err.value.insn == insn
+    if message is not None:
+        assert err.value.message == message
+        assert str(err.value) == f"prog.o:xdp:insn {insn}: {message}"
+
+
+@pytest.mark.parametrize("name", UNSAFE)
+def test_checked_code_faults_alike_on_every_target(name):
+    """The differential corpus: checked code stops at the same instruction with the same fault on the interpreter,
+    on arm64 and riscv64 (under unicorn) and through the LLVM tier; where the interpreter's memory model catches
+    the original, at that one too."""
+    text, maps, insn, _message, fault, caught = UNSAFE[name]
+    prog = xdp(text, maps)
+    seen = set()
+    for target, opt in (("interp", 0), ("arm64", 0), ("riscv64", 0), ("arm64", 2)):
+        with pytest.raises(bpfx.RuntimeFault) as err:
+            bpfx.run(prog, target, packet=bytes(20), safety="checked", opt=opt)
+        seen.add(str(err.value))
+    assert seen == {f"prog.o:xdp:insn {insn}: checked: {fault} at insn {insn}"}
+    if caught:
+        with pytest.raises(bpfx.RuntimeFault) as err:
+            bpfx.run(prog, "interp", packet=bytes(20), safety="structural")
+        assert err.value.insn == insn
+
+
+def test_combined_stack_depth_across_frames():
+    from bpfx.front.verify import verify
+
+    prog = xdp("stdw [%r10-300], 1\ncall local f\nmov %r0, 0\nexit\nf:\nstdw [%r10-300], 2\nmov %r0, 0\nexit")
+    with pytest.raises(bpfx.ValidationError, match=r"insn 1: combined stack depth 608 bytes \(304 \+ 304\) exceeds "
+                                                   r"512 across 2 frames"):
+        verify(prog)
+
+
+def test_pointer_leaks_are_rejected_even_when_checked():
+    prog = xdp("mov %r0, %r10\nexit")
+    for safety in ("verify", "checked"):
+        with pytest.raises(bpfx.ValidationError, match="pointer leak: the program returns a pointer"):
+            bpfx.run(prog, "interp", safety=safety)
+    leak = xdp(_LOOKUP + "jeq %r0, 0, out\nstxdw [%r0+0], %r10\nout:\nmov %r0, 2\nexit", (ARRAY,))
+    with pytest.raises(bpfx.ValidationError, match="pointer leak: storing stack pointer"):
+        bpfx.run(leak, "interp", safety="checked")
+
+
+def test_safe_packet_access_costs_nothing():
+    prog = xdp("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\njgt %r4, %r3, out\n"
+               "ldxh %r0, [%r2+12]\nout:\nmov %r0, 2\nexit")
+    plain = bpfx.compile(prog, "arm64", safety="structural")
+    assert bpfx.compile(prog, "arm64", safety="checked").code == plain.code
+    assert bpfx.compile(prog, "arm64", safety="verify").code == plain.code
+
+
+# -- valid programs run unchanged under checked --------------------------------------------------------------------
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+
+@pytest.mark.parametrize("name", ["xdp_adjust_head", "xdp_counters", "xdp_macswap", "xdp_checksum", "tc_classifier"])
+def test_examples_are_proven_and_run_unchanged_under_checked(name):
+    from bpfx.front.verify import analyse, verdict
+
+    obj = bpfx.load(os.path.join(EXAMPLES, name + ".o"))
+    prog = obj.program()
+    assert verdict(analyse(prog))[0] == "safe"
+    packet = bytes(range(256)) * 4
+    for target in ("interp", "arm64"):
+        want = bpfx.run(prog, target, packet=packet, obj=obj, safety="structural")
+        got = bpfx.run(prog, target, packet=packet, obj=obj, safety="checked")
+        assert (got.r0, got.packet, got.maps) == (want.r0, want.packet, want.maps)
+
+
+def _conformance_dir():
+    from bpfx import testing
+
+    return testing.conformance_dir(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_conformance_programs_run_unchanged_with_checks_compiled_in():
+    """Compiled without knowing the memory size, every access of a conformance program gets a bounds check; the
+    checked programs still give the expected results on the interpreter and on arm64."""
+    import glob
+
+    from bpfx.execute.runner import apply_safety
+    from bpfx.tools.conformance import parse_file
+
+    d = _conformance_dir()
+    if d is None:
+        from bpfx import testing
+
+        pytest.skip(testing.NO_SUITE)
+    count = 0
+    for path in sorted(glob.glob(os.path.join(d, "*.data"))):
+        test = parse_file(path)
+        if test.result is None:
+            continue
+        prog = Program("t", "mem", "mem", test.insns, file=path)
+        checked = apply_safety(prog, "checked", mem=test.mem, known_mem=False)
+        for target in ("interp", "arm64"):
+            assert bpfx.run(checked, target, mem=test.mem, safety="structural").r0 == test.result, (path, target)
+        count += 1
+    assert count > 250
+
+
+def test_checked_memory_access_faults_alike_where_the_interpreter_does():
+    prog = prog_ = Program("t", "mem", "mem", assemble("ldxdw %r0, [%r1+8]\nexit"), file="m.s")
+    with pytest.raises(bpfx.RuntimeFault, match="insn 0: invalid read of 8 bytes"):
+        bpfx.run(prog, "interp", mem=bytes(12), safety="structural")
+    from bpfx.execute.runner import apply_safety
+
+    checked = apply_safety(prog_, "checked", mem=bytes(12), known_mem=False)
+    for target in ("interp", "arm64"):
+        with pytest.raises(bpfx.RuntimeFault, match="insn 0: checked: memory access out of bounds at insn 0"):
+            bpfx.run(checked, target, mem=bytes(12), safety="structural")
+        assert bpfx.run(checked, target, mem=bytes(16), safety="structural").r0 == 0
+
+
+def test_verify_command(capsys):
+    from bpfx.cli import main
+
+    assert main(["verify", os.path.join(EXAMPLES, "xdp_counters.o")]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("xdp_counters.o:xdp: safe (accesses: 16 proven, 0 checked, 0 rejected)\n")
+
+
+def test_joined_map_handles_and_maybe_initialised_stack():
+    from bpfx.front import verify as V
+
+    a, b = V.Val(V.MAP_PTR, S.const(0), 0), V.Val(V.MAP_PTR, S.const(0), 1)
+    assert V._join(a, b) == V.Val(V.MAP_PTR, S.const(0), (0, 1))  # one of two maps: sizes taken conservatively
+    assert V._join_slot((None,) * 8, (1,) * 8) == (V._MAYBE,) * 8
+    # a stack byte written on one path only is not proven, but neither is it a certain fault
+    prog = xdp("ldxw %r3, [%r1+12]\nmov %r2, 7\n" + "jeq %r3, 0, +1\nstxdw [%r10-8], %r2\n" * 9
+               + "ldxdw %r0, [%r10-8]\nexit")
+    analysis = V.analyse(prog)
+    assert analysis.accesses[max(analysis.accesses)].status == "rejected"
+
+
+@pytest.mark.parametrize("target", ["interp", "arm64"])
+def test_tail_call_targets_run_checked_too(target):
+    from bpfx import MapDef, Object
+    from bpfx.front.isa import Insn, Pseudo, ld_imm64
+
+    table = MapDef("jump_table", 3, 4, 4, 1, values=((0, "second"),))
+    lo, hi = ld_imm64(2, 0, Pseudo.MAP_FD)
+    first = Program("first", "xdp", "xdp", [lo, hi, Insn(0xB7, 3, 0, 0, 0), Insn(0x85, 0, 0, 0, 12),
+                                             Insn(0xB7, 0, 0, 0, 1), Insn(0x95)], maps=[table], file="t.o")
+    second = Program("second", "xdp", "xdp", assemble("ldxdw %r0, [%r10-8]\nexit"), maps=[table], file="t.o")
+    obj = Object("t.o", [first, second], [table])
+    assert bpfx.run(first, target, obj=obj, safety="structural").r0 == 0  # reads stale stack, unchecked
+    with pytest.raises(bpfx.RuntimeFault, match="checked: access the verifier proved unsafe at insn 0"):
+        bpfx.run(first, target, obj=obj, safety="checked")
+
+
+def test_ordered_comparison_of_unrelated_pointers_is_a_leak():
+    from bpfx.front.verify import verify
+
+    with pytest.raises(bpfx.ValidationError, match=r"insn 2: jgt: ordered comparison of pointers into different "
+                                                   r"regions \(ctx pointer, stack pointer r10\+0\) leaks"):
+        verify(xdp("mov %r0, 0\nmov %r2, %r10\njgt %r1, %r2, +0\nexit"))
+
+
+def test_legacy_packet_loads_check_themselves():
+    from bpfx.front.isa import Insn
+    from bpfx.front.verify import analyse, verdict
+
+    ldabsh = Insn(0x28, 0, 0, 0, 12)  # r0 = ntohs(*(u16 *)(data + 12)), or exit with 0 when out of bounds
+    prog = Program("p", "socket", "socket_filter", [Insn(0xBF, 6, 1), ldabsh, Insn(0x95)], file="t.o")
+    assert verdict(analyse(prog))[0] == "safe"
+    for target in ("interp", "arm64"):
+        assert bpfx.run(prog, target, packet=bytes(range(64)), safety="checked").r0 == 0x0C0D
+    bad = Program("p", "socket", "socket_filter", [ldabsh, Insn(0x95)], file="t.o")
+    with pytest.raises(bpfx.ValidationError, match="insn 0: LD_ABS needs the context pointer in r6"):
+        bpfx.run(bad, "interp", safety="verify")

@@ -225,7 +225,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     accesses = None
     if ptype.ctx_struct:
         layout = context or target.context(program.prog_type)
-    if layout is not None or packet is not None:  # layout None: the device takes the UAPI layout itself
+    if ptype.ctx_struct:  # (layout None: the device takes the UAPI layout itself; stores are checked anyway)
         from ..front.cfg import build_cfg
 
         accesses = build_cfg(source).ctx_accesses

@@ -408,3 +408,123 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
             origin = result.origin
             result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
     return result
+
+
+# -- checked code ----------------------------------------------------------------------------------------------------
+
+def checked(program, analysis):
+    """``--safety=checked``: ``program`` with a run-time check before every access the verifier could not prove
+    (a NULL test, packet/memory bounds against the run-time end, stack bounds against r10) and a call to the fault
+    helper in place of every instruction it proved always fails. Proven accesses cost nothing. Returns a new,
+    already validated Program; raises ValidationError for what can be neither proven nor checked.
+
+    Packet and memory checks need the region's bounds at any point: the entry saves the context pointer (its
+    ``data``/``data_end`` are reloaded, so helpers that move the packet are followed) or the memory block's
+    start and end in slots below the deepest byte the entry frame uses."""
+    import dataclasses
+
+    from ..errors import ValidationError
+    from ..front.progtypes import prog_type as get_prog_type
+    from ..front.verify import CHECK_MEM, CHECK_NULL, CHECK_PACKET, CHECK_STACK, FAULT_HELPER
+
+    def fail(message, pc):
+        return ValidationError(message, file=program.file, section=program.section, insn=pc)
+
+    problems = analysis.problems(checked=True)
+    if problems:
+        first = problems[0]
+        raise fail(f"cannot be proven or checked at run time: {first.message}", first.pc)
+    plan: dict[int, list] = {}  # pc -> [("fault", reason)] or [check tuples]
+    for table, reason in ((analysis.accesses, 4), (analysis.errors, 5)):
+        for acc in table.values():
+            st = acc.status
+            if st == "fault":
+                plan.setdefault(acc.pc, []).insert(0, ("fault", reason))
+            elif st == "checked":
+                plan.setdefault(acc.pc, []).extend(sorted(acc.checks))
+    if not plan:
+        return program
+    ptype = get_prog_type(program.prog_type)
+    from ..front.validate import function_starts
+
+    fn_starts = function_starts(program)
+    needs_slots = False
+    for pc, items in plan.items():
+        for item in items:
+            if item[0] in (CHECK_PACKET, CHECK_MEM):
+                needs_slots = True
+                owner = max(s for s in fn_starts if s <= pc)
+                if owner != 0:
+                    raise fail("cannot check this access at run time: it is in a subprogram, where the region's "
+                               "bounds are not at hand (check it against data_end in the program instead)", pc)
+    depth = (analysis.frame_depth.get(0, 0) + 7) & ~7
+    slot_a, slot_b = -(depth + 8), -(depth + 16)
+    if needs_slots:
+        if -slot_b > 512:
+            raise fail(f"cannot check at run time: the entry frame uses {depth} bytes of stack, leaving no room to "
+                       "keep the region's bounds", min(plan))
+        if any(jump_target(pc, i) == 0 for pc, i in enumerate(program.insns) if i.opcode in _JUMP_OPS):
+            raise fail("cannot check at run time: a jump targets the entry instruction", 0)
+    fields = ptype.ctx_fields
+    stx_dw = Cls.STX | MODES["mem"] | SIZES["dw"]
+    ldx_dw = Cls.LDX | MODES["mem"] | SIZES["dw"]
+    ldx_w = Cls.LDX | MODES["mem"] | SIZES["w"]
+    add_k = Cls.ALU64 | SRC_K | ALU_OPS["add"]
+    mov_x = Cls.ALU64 | SRC_X | ALU_OPS["mov"]
+
+    def jmp(op, dst, src_or_imm, reg=True):  # "when the check holds, jump over the 3 instructions of the fault"
+        if reg:
+            return Insn(Cls.JMP | SRC_X | JMP_OPS[op], dst, src_or_imm, 3, 0)
+        return Insn(Cls.JMP | SRC_K | JMP_OPS[op], dst, 0, 3, src_or_imm)
+
+    def fault(pc, reason):
+        return [Insn(_MOV64_K, 1, 0, 0, pc), Insn(_MOV64_K, 2, 0, 0, reason),
+                Insn(Cls.JMP | JMP_OPS["call"], 0, 0, 0, FAULT_HELPER)]
+
+    def check(pc, kind, reg, off, size) -> list[Insn]:
+        if kind == CHECK_NULL:  # jump over the fault when not NULL
+            return [jmp("jne", reg, 0, reg=False)] + fault(pc, 0)
+        if kind == CHECK_STACK:  # r10 - (reg + off + size) must be in [0, 512 - size]
+            return [Insn(mov_x, AX, R10_REG), Insn(Cls.ALU64 | SRC_X | ALU_OPS["sub"], AX, reg),
+                    Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", AX, 512 - size, reg=False)
+                    ] + fault(pc, 3)
+        reason = 1 if kind == CHECK_PACKET else 2
+        if kind == CHECK_PACKET:
+            end = [Insn(ldx_dw, AX, R10_REG, slot_a), Insn(ldx_w, AX, AX, fields["data_end"][0])]
+            start = [Insn(ldx_dw, AX, R10_REG, slot_a), Insn(ldx_w, AX, AX, fields["data"][0])]
+        else:
+            end = [Insn(ldx_dw, AX, R10_REG, slot_a)]
+            start = [Insn(ldx_dw, AX, R10_REG, slot_b)]
+        return (end + [Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", reg, AX)] + fault(pc, reason)
+                + start + [Insn(add_k, AX, 0, 0, -off), jmp("jge", reg, AX)] + fault(pc, reason))
+
+    def entry() -> list[Insn]:
+        if ptype.ctx_struct:
+            return [Insn(stx_dw, R10_REG, 1, slot_a)]
+        return [Insn(mov_x, AX, 1), Insn(Cls.ALU64 | SRC_X | ALU_OPS["add"], AX, 2), Insn(stx_dw, R10_REG, AX, slot_a),
+                Insn(stx_dw, R10_REG, 1, slot_b)]
+
+    def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        seq: list[Insn] = entry() if pc == 0 and needs_slots else []
+        for item in plan.get(pc, ()):
+            if item[0] == "fault":
+                seq += fault(pc, item[1])
+                break
+            seq += check(pc, *item)
+        if not seq:
+            return None
+        out: Expansion = [(i, True) for i in seq]
+        out.append((insn, False))
+        if insn.opcode == LD_IMM64_OP:
+            out.append((nxt, True))
+        return out
+
+    pcs = set(plan) | ({0} if needs_slots else set())
+    result = rewrite(program.insns, dict(program.functions) or {0: program.name}, expand, pcs=pcs)
+    out = dataclasses.replace(program, insns=result.insns, functions=result.functions)
+    out.validated = True
+    out.__dict__["origin"] = result.origin
+    return out
+
+
+R10_REG = 10

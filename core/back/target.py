@@ -37,6 +37,9 @@ class TargetInfo:
     features: dict[str, bool] = field(default_factory=dict)
     #: name of the target whose selector/ABI/machine this one reuses (a vendor variant), if any
     base: str | None = None
+    #: default ``--safety`` (structural | verify | checked); None: structural. A device core has no MMU: a target
+    #: whose programs run unprotected should say checked (what the verifier cannot prove is checked at run time)
+    safety: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,33 @@ from ..front.program import Object, Program
 from ..front.progtypes import prog_type as get_prog_type
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
+SAFETY_MODES = ("structural", "verify", "checked")
+
+
+def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, known_mem: bool = False,
+                 helpers=()) -> Program:
+    """The program to run or compile under ``safety``: as is (structural: the validator's checks only), as is
+    once the verifier proved it safe (verify), or with run-time checks for what it could not prove (checked).
+
+    :param known_mem: for ``mem`` programs, whether ``mem`` is the memory block r1 will point to (runs), so
+        accesses can be proven against its size; compiled code does not know it and checks them.
+    """
+    from ..front.verify import verify
+
+    if safety not in SAFETY_MODES:
+        raise UsageError(f"unknown safety mode {safety!r} (modes: {', '.join(SAFETY_MODES)})")
+    if safety == "structural":
+        return program
+    from ..front.validate import validate
+
+    validate(program, helpers=helpers)  # helpers: ids allowed beyond the program type's (a target's own)
+    mem_size = len(mem or b"") if known_mem else None
+    analysis = verify(program, mem_size=mem_size, checked=safety == "checked")
+    if safety == "verify":
+        return program
+    from ..back.legalize import checked
+
+    return checked(program, analysis)
 
 
 def _ctx_layout(target, program: Program, context):
@@ -66,13 +93,34 @@ def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozens
 
 
 def compile(program: Program, target: str, *, helpers: dict | None = None, context=None,
-            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0):
-    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier)."""
+            harden: bool = False, features: dict | None = None, seed: int | None = None, opt: int = 0,
+            safety: str | None = None):
+    """Compile ``program`` for ``target`` and return an :class:`bpfx.Image` (``opt`` > 0: the LLVM tier).
+
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``); the
+        run-time checks of ``checked`` are BPF, so the LLVM tier compiles them like the rest.
+    """
     check_context(context)
     addresses, impls = split_helpers(helpers)
     tgt = get_target(target)
-    return _compiler(tgt, helpers=addresses, impls=tgt.helper_impls(program.prog_type, impls), context=context,
-                     harden=harden, features=features, seed=seed, opt=opt)(program)
+    impls = tgt.helper_impls(program.prog_type, impls)
+    original = program
+    program = apply_safety(program, safety or tgt.default_safety(), helpers=allowed_helpers(tgt, program.prog_type,
+                                                                                              helpers))
+    origin = program.__dict__.get("origin")
+    try:
+        image = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
+                          seed=seed, opt=opt)(program)
+    except BpfxError as err:
+        if origin is not None and err.insn is not None and 0 <= err.insn < len(origin):
+            err.insn = origin[err.insn]
+        raise
+    if origin is None or program is original:
+        return image
+    import dataclasses
+
+    # the line map names the instructions of the program as written; checks belong to the access they guard
+    return dataclasses.replace(image, line_map=tuple((off, origin[b] if b >= 0 else b) for off, b in image.line_map))
 
 
 def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
@@ -91,11 +139,14 @@ def _compiler(tgt, *, helpers, impls, context, harden, features, seed, opt):
 def run_program(program: Program, target: str = "interp", *, packet: bytes | None = None, mem: bytes | None = None,
                 obj: Object | None = None, budget: int = DEFAULT_BUDGET, harden: bool = False,
                 helpers: dict | None = None, context=None, features: dict | None = None,
-                seed: int | None = None, map_init=None, opt: int = 0):
+                seed: int | None = None, map_init=None, opt: int = 0, safety: str | None = None):
     """Run ``program`` on ``target`` (interpreted, or compiled and run by the target's executor); returns a
     Result. ``helpers`` maps helper ids to addresses (as for compile) or to implementations (callables or
     HelperImpl), which override the runtime's built-ins on every target. ``opt`` > 0 compiles through the LLVM
-    tier; targets that run programs themselves (interp, host) ignore it (host always optimises)."""
+    tier; targets that run programs themselves (interp, host) ignore it (host always optimises).
+
+    :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
+    """
     from ..back.codegen import check_runnable
     from ..front.validate import validate
     from .runtime import Runtime
@@ -110,6 +161,18 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
         raise UsageError(f"budget must be a positive int, not {budget!r}")
     addresses, custom = split_helpers(helpers)
     impls = tgt.helper_impls(program.prog_type, custom)
+    allowed = allowed_helpers(tgt, program.prog_type, helpers)
+    validate(program, helpers=allowed)
+    mode = safety or tgt.default_safety()
+    program = apply_safety(program, mode, mem=mem, known_mem=True)
+    prepared: dict[int, Program] = {}
+
+    def prepare(target_prog: Program) -> Program:  # tail-call targets run under the same safety mode
+        key = id(target_prog)
+        if key not in prepared:
+            prepared[key] = apply_safety(target_prog, mode, helpers=allowed)
+        return prepared[key]
+
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
@@ -119,6 +182,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
             ptype.check_stores(program, build_cfg(program).ctx_accesses)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
+        rt.prepare = prepare
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
         if result is None:
             raise Unsupported(f"target {target} can neither run programs nor be emulated here")
@@ -126,6 +190,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
                  ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
+    rt.prepare = prepare
     compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
                            seed=seed, opt=opt)
     image = compile_fn(program)
@@ -181,7 +246,7 @@ def cmd_run(args) -> int:
     if args.mem:
         mem = read_input(args.mem, what="memory file", limit=MAX_MEM)
     result = run_program(program, args.target, packet=_packet(args), mem=mem, obj=obj, budget=args.budget,
-                         harden=args.harden, features=_features(args.mattr), opt=args.opt)
+                         harden=args.harden, features=_features(args.mattr), opt=args.opt, safety=args.safety)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -225,7 +290,8 @@ def cmd_compile(args) -> int:
         return 0
     if tgt.abi() is None and not (args.opt and tgt.llvm_info()):
         raise UsageError(f"target {args.target} does not generate code; choose a native target (--list-targets)")
-    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt)
+    image = compile(program, args.target, harden=args.harden, features=_features(args.mattr), opt=args.opt,
+                    safety=args.safety)
     fmt = args.format
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (formats: {', '.join(FORMATS)})")
@@ -273,6 +339,10 @@ def _common(p, default_target: str | None) -> None:
                                                  "relocations")
     p.add_argument("--harden", action="store_true", help="blind constants (the kernel's JIT hardening)")
     p.add_argument("--mattr", help="target features, e.g. +lse or -lse")
+    p.add_argument("--safety", choices=SAFETY_MODES,
+                   help="structural: the validator's checks only; verify: reject what the verifier cannot prove "
+                        "safe; checked: compile a run-time check for it (default: the target's, structural "
+                        "unless its plugin says otherwise)")
     p.add_argument("-O", dest="opt", type=_opt_level, default=0, metavar="N",
                    help="0: the baseline selector (default); 1-3: the LLVM tier at that optimisation level")
 

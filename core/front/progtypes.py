@@ -64,13 +64,6 @@ class ProgType:
     def return_name(self, r0: int) -> str | None:
         return self.return_codes.get(r0)
 
-    def field_at(self, offset: int) -> str | None:
-        """The context field covering UAPI ``offset``."""
-        for name, (off, size) in self.ctx_fields.items():
-            if off <= offset < off + size:
-                return name
-        return None
-
     def check_stores(self, program, accesses) -> None:
         """Refuse stores to context fields this type may not write (the kernel's ``*_is_valid_access``)."""
         if self.writable_all:
@@ -78,8 +71,9 @@ class ProgType:
         for pc, acc in sorted(accesses.items()):
             if not acc.is_store:
                 continue
-            name = self.field_at(acc.offset)
-            if name not in self.writable:
+            covering = [n for n, (off, size) in self.ctx_fields.items() if off <= acc.offset < off + size]
+            if not any(n in self.writable for n in covering):  # unions (sock_ops args/reply): any writable one
+                name = covering[0] if covering else None
                 what = f"{self.ctx_struct}.{name}" if name else f"{self.ctx_struct} offset {acc.offset}"
                 raise ValidationError(f"store to the read-only context field {what} ({self.name} programs may "
                                       f"write: {', '.join(sorted(self.writable)) or 'nothing'})", file=program.file,

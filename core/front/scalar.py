@@ -11,6 +11,7 @@ operands. ``None`` stands for the empty set (an infeasible branch).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 M64 = (1 << 64) - 1
@@ -55,6 +56,7 @@ def _tnum_range(lo: int, hi: int) -> tuple[int, int]:
     return lo & ~delta & M64, delta
 
 
+@lru_cache(maxsize=1 << 16)  # the analysis builds the same scalars again and again
 def make(tv: int, tm: int, umin: int = 0, umax: int = M64, smin: int = S64_MIN, smax: int = S64_MAX) -> Scalar | None:
     """The scalar of all values satisfying every constraint, with each view tightened by the others."""
     tm &= M64
@@ -113,6 +115,7 @@ def srange(lo: int, hi: int) -> Scalar:
     return make(0, M64, smin=lo, smax=hi)
 
 
+@lru_cache(maxsize=1 << 16)
 def join(a: Scalar, b: Scalar) -> Scalar:
     if a == b:
         return a
@@ -351,7 +354,6 @@ def _refine_one(op: str, a: Scalar, b: Scalar, bits: int) -> Scalar | None:
     """``a`` restricted to the values for which ``a op v`` holds for some ``v`` in ``b`` (width ``bits``)."""
     top = _mask(bits)
     smin_b, smax_b = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    sa_lo, sa_hi = _srange(a, bits)
     sb_lo, sb_hi = _srange(b, bits)
     if op == "jeq":
         if bits == 64:
@@ -389,7 +391,6 @@ def _refine_one(op: str, a: Scalar, b: Scalar, bits: int) -> Scalar | None:
         return _with_srange(a, smin_b, sb_hi - 1, bits)
     if op == "jsle":
         return _with_srange(a, smin_b, sb_hi, bits)
-    del sa_lo, sa_hi
     return a
 
 

@@ -24,6 +24,7 @@ program as written (``value_facts``): after a failure the analysis continues wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import NamedTuple
 
 from ..errors import ValidationError
@@ -36,7 +37,7 @@ from .scalar import Scalar
 # -- abstract values -----------------------------------------------------------------------------------------------
 UNINIT, SCALAR, CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM = range(11)
 _POINTERS = frozenset({CTX, STACK, PACKET, PKT_END, PKT_META, MAP_VALUE, MAP_OR_NULL, MAP_PTR, MEM})
-_ARITH_OK = frozenset({CTX, STACK, PACKET, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
+_ARITH_OK = frozenset({CTX, STACK, PACKET, PKT_META, MAP_VALUE, MEM})  # pointer += scalar is allowed on these
 NREGS = 12  # r0..r10 and the legaliser's hidden AX (r11), so legalised programs can be analysed too
 PATHS = 8  # states kept per instruction and call chain before they are joined
 DEFAULT_BUDGET = 1_000_000  # instructions stepped
@@ -48,14 +49,11 @@ PACKET_CHANGING = frozenset({
     "skb_change_proto", "skb_change_type", "skb_adjust_room", "clone_redirect", "lwt_push_encap",
     "lwt_seg6_store_bytes", "lwt_seg6_adjust_srh", "lwt_seg6_action", "msg_pull_data", "msg_push_data",
     "msg_pop_data", "xdp_store_bytes"})
+# Helpers whose context argument may be NULL (the kernel's ARG_PTR_TO_CTX_OR_NULL).
+CTX_OR_NULL = frozenset({"get_netns_cookie"})
 # Context fields that are pointers (the UAPI stores them as u32) and the Val kind a load of each gives.
-_CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META}
-# Context fields a program may write, per program type (the kernel's is_valid_access write rules).
-CTX_WRITABLE = {
-    "sched_cls": frozenset({"mark", "priority", "tc_index", "cb0", "cb1", "cb2", "cb3", "cb4", "tc_classid",
-                            "queue_mapping"}),
-    "socket_filter": frozenset({"cb0", "cb1", "cb2", "cb3", "cb4"}),
-}
+_CTX_POINTERS = {"data": PACKET, "data_end": PKT_END, "data_meta": PKT_META, "skb_data": PACKET,
+                 "skb_data_end": PKT_END}
 
 
 class Val(NamedTuple):
@@ -77,19 +75,30 @@ def scalar_val(s: Scalar) -> Val:
 _THRESHOLDS: tuple[int, ...] = ()  # set per analysis: the constants jumps compare with (widening stops there)
 
 
-def _widen(a: Scalar, b: Scalar) -> Scalar:
-    return S.widen(a, b, _THRESHOLDS)
-
-
 def _join(a: Val, b: Val, widen: bool = False) -> Val:
     if a == b:
         return a
+    return _join_vals(a, b, _THRESHOLDS if widen else None)
+
+
+@lru_cache(maxsize=1 << 16)  # the analysis joins the same values again and again
+def _join_vals(a: Val, b: Val, thresholds: tuple | None) -> Val:
+    widen = thresholds is not None
+
+    def _widen(x: Scalar, y: Scalar) -> Scalar:
+        return S.widen(x, y, thresholds)
+
     if a.kind == b.kind and a.aux == b.aux and a.kind != UNINIT:
         s = _widen(a.s, b.s) if widen else S.join(a.s, b.s)
         return Val(a.kind, s, a.aux, a.id if a.id == b.id else (-1 if a.kind == PACKET else 0))
     if a.kind == b.kind == PACKET:  # different families or steps: only the offset is left
         return Val(PACKET, _widen(a.s, b.s) if widen else S.join(a.s, b.s), 0, -1)
     kinds = {a.kind, b.kind}
+    if a.kind == b.kind and a.kind in (MAP_PTR, MAP_VALUE, MAP_OR_NULL):  # one of several maps
+        aux = tuple(sorted(set(a.aux if isinstance(a.aux, tuple) else (a.aux,))
+                           | set(b.aux if isinstance(b.aux, tuple) else (b.aux,))))
+        s = S.widen(a.s, b.s, thresholds) if widen else S.join(a.s, b.s)
+        return Val(a.kind, s, aux, a.id if a.id == b.id else 0)
     if kinds == {MAP_VALUE, MAP_OR_NULL} and a.aux == b.aux:
         return Val(MAP_OR_NULL, S.join(a.s, b.s), a.aux, 0)
     for p, q in ((a, b), (b, a)):
@@ -108,8 +117,23 @@ def _covers(a: Val, b: Val) -> bool:
     return S.covers(a.s, b.s)
 
 
-# A stack slot: a spilled register (Val) or 8 bytes, each None (uninitialised), 0..255 (known) or -1 (unknown).
+# A stack slot: a spilled register (Val) or 8 bytes, each None (uninitialised), 0..255 (known), -1 (initialised,
+# value unknown) or -2 (initialised on some paths only, or by a variable-offset store: reading it is not proven,
+# but neither is it certain to fail).
 _UNKNOWN_BYTES = (-1,) * 8
+_MAYBE = -2
+
+
+def _byte_covers(x, y) -> bool:
+    return x == y or x == _MAYBE or (x == -1 and y is not None and y != _MAYBE)
+
+
+def _byte_join(x, y):
+    if x == y:
+        return x
+    if x is None or y is None or x == _MAYBE or y == _MAYBE:
+        return _MAYBE
+    return -1
 
 
 def _slot_covers(a, b) -> bool:
@@ -118,7 +142,7 @@ def _slot_covers(a, b) -> bool:
     if isinstance(a, Val):
         return isinstance(b, Val) and _covers(a, b)
     bb = _as_bytes(b)
-    return all(x == y or (x == -1 and y is not None) for x, y in zip(a, bb))
+    return all(_byte_covers(x, y) for x, y in zip(a, bb))
 
 
 def _as_bytes(slot) -> tuple:
@@ -139,7 +163,7 @@ def _join_slot(a, b):
         if j.kind != UNINIT:
             return j
     ab, bb = _as_bytes(a), _as_bytes(b)
-    return tuple(x if x == y else (None if x is None or y is None else -1) for x, y in zip(ab, bb))
+    return tuple(_byte_join(x, y) for x, y in zip(ab, bb))
 
 
 class State:
@@ -158,15 +182,24 @@ class State:
         return State(list(self.regs), [dict(s) for s in self.stacks], list(self.saved), self.pkt, dict(self.fam))
 
     def covers(self, o: State) -> bool:
+        """Whether every concrete state ``o`` stands for is one of this state's (then ``o`` need not be explored)."""
         if self.pkt > o.pkt or len(self.stacks) != len(o.stacks):
             return False
-        if any(r > o.fam.get(f, 0) for f, r in self.fam.items()):
-            return False
-        if not all(_covers(a, b) for a, b in zip(self.regs, o.regs)):
-            return False
-        if not all(all(_covers(a, b) for a, b in zip(sa, sb)) for sa, sb in zip(self.saved, o.saved)):
-            return False
+        for a, b in zip(self.regs, o.regs):  # loops, not generators: this is the analysis' hottest function
+            if a is not b and a != b and not _covers(a, b):
+                return False
+        if self.fam:
+            for f, r in self.fam.items():
+                if r > o.fam.get(f, 0):
+                    return False
+        for sa, sb in zip(self.saved, o.saved):
+            if sa != sb:
+                for a, b in zip(sa, sb):
+                    if not _covers(a, b):
+                        return False
         for mine, other in zip(self.stacks, o.stacks):
+            if mine == other:
+                continue
             for off in mine.keys() | other.keys():
                 a, b = mine.get(off), other.get(off)
                 if a is None:
@@ -194,6 +227,15 @@ class State:
         return State(regs, stacks, saved, min(self.pkt, o.pkt), fam)
 
 
+# Checked code calls this helper (never a UAPI id) when a run-time check fails: r1 = the instruction, r2 = why.
+# Native code reaches it as the symbol ``bpfx_fault``; it must not return.
+FAULT_HELPER = 0xFFFF
+FAULT_SYMBOL = "bpfx_fault"
+FAULT_REASONS = ("NULL map value dereference", "packet access out of bounds", "memory access out of bounds",
+                 "stack access out of the frame", "access the verifier proved unsafe",
+                 "read of an uninitialised register")
+
+
 # -- results -------------------------------------------------------------------------------------------------------
 # What a run-time check needs: kind, and for bounds the access's offset and size.
 CHECK_NULL, CHECK_PACKET, CHECK_MEM, CHECK_STACK = "null", "packet", "mem", "stack"
@@ -209,7 +251,7 @@ class Access:
     checkable: int = 0  # visits that a run-time check makes safe
     definite: int = 0  # visits that fail whatever the values
     unprovable: int = 0  # visits neither proven nor checkable
-    checks: set = field(default_factory=set)  # CHECK_* kinds the checkable visits need
+    checks: set = field(default_factory=set)  # (CHECK_* kind, register, offset, size) the checkable visits need
     message: str = ""  # the first failure
 
     @property
@@ -259,15 +301,16 @@ class _Budget(Exception):
 
 class Verifier:
     def __init__(self, program: Program, *, mem_size: int | None = None, assume_checks: bool = True,
-                 budget: int = DEFAULT_BUDGET):
+                 budget: int = DEFAULT_BUDGET, div_by_zero: bool = True):
         self.p = program
         self.insns = program.insns
         self.ptype = get_prog_type(program.prog_type)
         self.ctx_by_off = {off: (name, size) for name, (off, size) in self.ptype.ctx_fields.items()}
-        self.writable = CTX_WRITABLE.get(self.ptype.name, frozenset())
+        self.writable = self.ptype.writable  # specs/program_types.toml: the kernel's write rules
         self.mem_size = mem_size
         self.assume = assume_checks
         self.budget = budget
+        self.div_by_zero = div_by_zero  # BPF defines x/0 and x%0; False reports them (PREVAIL's option)
         self.facts: dict[int, list[Val]] = {}
         self.accesses: dict[int, Access] = {}
         self.errors: dict[int, Access] = {}
@@ -284,7 +327,7 @@ class Verifier:
     def ok(self, pc: int, what: str) -> None:
         self._rec(self.accesses, pc, what).proven += 1
 
-    def fail(self, pc: int, what: str, message: str, *, check: str | None = None, definite: bool = False,
+    def fail(self, pc: int, what: str, message: str, *, check: tuple | None = None, definite: bool = False,
              access: bool = True) -> None:
         acc = self._rec(self.accesses if access else self.errors, pc, what)
         self._failed = True
@@ -369,6 +412,8 @@ class Verifier:
             too_complex = (f"program too complex to verify: {self.steps} instructions stepped (budget {self.budget}), "
                            f"insn {busiest} visited {self.visits[busiest]} times")
         self._stack_depth_check(seen)
+        for pc, err in self.errors.items():  # visits that did not fail count as proven
+            err.proven = max(0, self.visits.get(pc, 0) - err.checkable - err.definite - err.unprovable)
         return Analysis(self.p, self.facts, self.accesses, self.errors, self.depth, complete, too_complex,
                         self.mem_size)
 
@@ -429,9 +474,9 @@ class Verifier:
         old = self.facts.get(pc)
         if old is None:
             self.facts[pc] = list(st.regs)
-        else:
+        elif old != st.regs:
             for i, (a, b) in enumerate(zip(old, st.regs)):
-                if a != b:
+                if a is not b and a != b:
                     old[i] = _join(a, b)
 
     def read_reg(self, pc: int, st: State, r: int, what: str) -> Val:
@@ -446,6 +491,13 @@ class Verifier:
             self.fail(pc, what, f"{what}: {msg}", definite=v.id >= 0, access=False)
             return UNKNOWN
         return v
+
+    def _maps(self, aux) -> list:
+        """The maps a map handle or value may belong to (``aux`` is an index, or a tuple after a join)."""
+        return [self.p.maps[i] for i in (aux if isinstance(aux, tuple) else (aux,))]
+
+    def _map_names(self, aux) -> str:
+        return " or ".join(m.name for m in self._maps(aux))
 
     def describe(self, v: Val) -> str:
         k = v.kind
@@ -465,11 +517,10 @@ class Verifier:
         if k == PKT_META:
             return "data_meta"
         if k in (MAP_VALUE, MAP_OR_NULL):
-            m = self.p.maps[v.aux]
             what = "map value" if k == MAP_VALUE else "map value or NULL"
-            return f"{what} of {m.name}{off}"
+            return f"{what} of {self._map_names(v.aux)}{off}"
         if k == MAP_PTR:
-            return f"map {self.p.maps[v.aux].name}"
+            return f"map {self._map_names(v.aux)}"
         if k == MEM:
             return f"memory pointer{off}"
         return "?"
@@ -534,6 +585,18 @@ class Verifier:
                 self._clobber(pc, st, None)
                 return pc + 1
             return self.helper(pc, hid, st)
+        elif kind in (Kind.LD_ABS, Kind.LD_IND):
+            # Legacy packet loads check their bounds themselves (out of bounds, the program exits with r0 = 0);
+            # as in the kernel, the context must be in r6 and r1-r5 are scratched.
+            if st.regs[6].kind != CTX or st.regs[6].s != _ZERO:
+                self.fail(pc, kind.name, f"{kind.name} needs the context pointer in r6, not "
+                          f"{self.describe(st.regs[6])}", access=False)
+            if kind == Kind.LD_IND:
+                v = self.read_reg(pc, st, insn.src, kind.name)
+                if v.kind != SCALAR:
+                    self.fail(pc, kind.name, f"{kind.name} offset r{insn.src} is {self.describe(v)}, not a number",
+                              access=False)
+            self._clobber(pc, st, scalar_val(S.urange(0, (1 << (8 * info.size)) - 1)))
         else:
             self.fail(pc, "insn", f"{kind.name} is not supported by the verifier", access=False)
             return None
@@ -562,6 +625,8 @@ class Verifier:
             return
         dst = self.read_reg(pc, st, insn.dst, what)
         if dst.kind == SCALAR and src.kind == SCALAR:
+            if op in ("div", "mod") and not self.div_by_zero and (src.s if wide else S.view32(src.s)).umin == 0:
+                self.fail(pc, what, f"{what}: r{insn.src} may be zero", access=False)
             if wide:
                 regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
             else:
@@ -575,7 +640,8 @@ class Verifier:
             if op == "add" and src.kind in _ARITH_OK and dst.kind == SCALAR:
                 regs[insn.dst] = self._ptr_add(pc, st, src, dst.s, op, True)
                 return
-            if op == "sub" and dst.kind == src.kind and dst.aux == src.aux and dst.kind in _ARITH_OK:
+            if op == "sub" and dst.kind == src.kind and dst.kind in _ARITH_OK and (dst.aux == src.aux or dst.kind in (
+                    PACKET, PKT_META)):  # a packet pointer's aux is its step in a family, not its region
                 regs[insn.dst] = scalar_val(S.alu("sub", dst.s, src.s))
                 return
             if op == "sub" and dst.kind == PKT_END and src.kind == PACKET:
@@ -604,6 +670,8 @@ class Verifier:
             for off, slot in list(stack.items()):
                 if isinstance(slot, Val) and slot.kind == PACKET and slot.id == fam:
                     stack[off] = slot._replace(id=-1, aux=0)
+        st.saved = [tuple(v._replace(id=-1, aux=0) if v.kind == PACKET and v.id == fam else v for v in sv)
+                    for sv in st.saved]
         return Val(PACKET, s, 0, fam)
 
     # -- jumps -----------------------------------------------------------------------------------------------------
@@ -616,6 +684,7 @@ class Verifier:
         else:
             b = scalar_val(S.const(insn.imm if wide else insn.imm & S.M32))
         target, fall = pc + 1 + insn.off, pc + 1
+        self._pc = pc
         for taken, npc in ((False, fall), (True, target)):
             nst = self.branch(st, insn, info, a, b, taken, wide)
             if nst is not None:
@@ -641,6 +710,12 @@ class Verifier:
                 nst.regs[insn.src] = scalar_val(nb)
             return nst
         if not wide:
+            return st.copy()
+        if a.kind in _POINTERS and b.kind in _POINTERS and op not in ("jeq", "jne") and not (
+                {a.kind, b.kind} <= {PACKET, PKT_END, PKT_META} or (a.kind == b.kind and a.aux == b.aux)):
+            if taken:  # reported once per jump
+                self.fail(self._pc, op, f"{op}: ordered comparison of pointers into different regions "
+                          f"({self.describe(a)}, {self.describe(b)}) leaks their addresses", access=False)
             return st.copy()
         # packet pointer against data_end: the fall-through or taken side proves a range
         cond = op if taken else _NEG.get(op)
@@ -729,9 +804,13 @@ class Verifier:
 
     def helper(self, pc: int, hid: int, st: State) -> int:
         proto = self.ptype.helper(hid)
-        if proto is None:  # e.g. the fault helper of checked code: nothing after it runs
-            self.fail(pc, "call", f"helper {hid} is not available to {self.ptype.name} programs", access=False)
-            self._havoc_stacks(st)
+        if proto is None:
+            # A helper the target or driver provides (validation allowed its id) has no prototype here: its
+            # arguments are taken on trust, and it may write wherever its pointer arguments point.
+            for r in (1, 2, 3, 4, 5):
+                v = st.regs[r]
+                if v.kind == STACK:
+                    self._havoc_stack(st, v.aux)
             self._clobber(pc, st, None)
             return pc + 1
         what = f"call to bpf_{proto.name}"
@@ -741,9 +820,12 @@ class Verifier:
             r = i + 1
             v = st.regs[r]
             if v.kind == UNINIT:
-                self.read_reg(pc, st, r, f"{what} argument {r}")
+                if kind not in ("int", "flags"):  # a garbage number harms nothing (bpf_printk passes unset r3-r5)
+                    self.read_reg(pc, st, r, f"{what} argument {r}")
                 continue
             if kind == "ctx":
+                if proto.name in CTX_OR_NULL and v.kind == SCALAR and v.s.const == 0:
+                    continue
                 if v.kind != CTX or v.s != _ZERO:
                     self._arg_fail(pc, what, r, "the context pointer", v)
             elif kind == "map":
@@ -751,20 +833,27 @@ class Verifier:
                     self._arg_fail(pc, what, r, "a map", v)
                 else:
                     map_idx = v.aux
-            elif kind in ("key", "value"):
-                if map_idx is None:
-                    self._arg_fail(pc, what, r, f"a {kind} pointer after a map argument", v)
-                    continue
-                m = self.p.maps[map_idx]
-                size = m.key_size if kind == "key" else m.value_size
-                self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
-            elif kind == "ptr":
-                size = None
+            elif kind in ("key", "value") and map_idx is None:  # not a map's: memory of the next argument's size
                 if i + 1 < len(args) and args[i + 1] == "size":
                     sv = st.regs[r + 1]
-                    if sv.kind == SCALAR:
-                        size = sv.s.umax
-                self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=True)
+                    self.mem_arg(pc, st, v, r, sv.s.umax if sv.kind == SCALAR else None,
+                                 f"{what}: pointer argument r{r}", write=True)
+                elif v.kind == STACK:
+                    self._havoc_stack(st, v.aux)
+            elif kind in ("key", "value"):
+                ms = self._maps(map_idx)  # the helper reads the map's own size: the largest it may be
+                size = max(m.key_size if kind == "key" else m.value_size for m in ms)
+                if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
+                    self._arg_fail(pc, what, r, f"a pointer to the {kind} (stack, packet or map value)", v)
+                    continue
+                self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
+            elif kind == "ptr":
+                if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads or writes
+                    sv = st.regs[r + 1]
+                    size = sv.s.umax if sv.kind == SCALAR else None
+                    self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=True)
+                elif v.kind == STACK:  # a pointer of a type the specs do not describe: it may be written through
+                    self._havoc_stack(st, v.aux)
             elif kind in ("int", "flags", "size"):
                 if v.kind != SCALAR:
                     self._arg_fail(pc, what, r, "a scalar", v, leak=True)
@@ -782,6 +871,9 @@ class Verifier:
 
     def mem_arg(self, pc, st: State, v: Val, r: int, size: int | None, what: str, write: bool) -> None:
         """A helper reads (or writes) ``size`` bytes at ``v``: checked like an access of that size."""
+        if size is not None and size > 1 << 16:
+            self.fail(pc, what, f"{what}: its size (up to {size}) is not bounded", access=False)
+            return
         if size is None:
             if v.kind == STACK:
                 self._havoc_stack(st, v.aux)
@@ -790,6 +882,14 @@ class Verifier:
             return
         if size == 0:
             return
+        if v.kind == STACK and v.s.const is not None and v.aux < len(st.stacks):  # the helper may copy it out
+            lo = S.sx(v.s.const)
+            for so in range(lo & ~7, lo + size, 8):
+                slot = st.stacks[v.aux].get(so)
+                if isinstance(slot, Val) and slot.kind in _POINTERS:
+                    self.fail(pc, what, f"pointer leak: {what} covers r10{so:+d}, which holds {self.describe(slot)}",
+                              access=False)
+                    break
         if write and v.kind == STACK:
             self.access(pc, st, v, r, 0, size, True, value=UNKNOWN, what_override=what, helper=True)
         else:
@@ -839,9 +939,9 @@ class Verifier:
         loaded = scalar_val(_sized(size, signed))
         if kind == UNINIT:
             return loaded  # read_reg reported it
-        if kind == SCALAR:
+        if kind == SCALAR:  # certain to fail only through NULL (a laundered pointer might still be valid)
             self.fail(pc, what, f"{what} through r{reg}, which is not a pointer ({self.describe(base)})",
-                      definite=True)
+                      definite=base.s.umax < 4096)
             return loaded
         if value is not None and value.kind != SCALAR and value.kind != UNINIT and kind != STACK:
             self.fail(pc, what, f"pointer leak: storing {self.describe(value)} into {region} memory",
@@ -850,7 +950,7 @@ class Verifier:
             msg = (f"possible NULL dereference: r{reg} is {self.describe(base)} "
                    f"(check the result of the lookup at insn {base.id - 1} against NULL first)" if base.id else
                    f"possible NULL dereference: r{reg} is {self.describe(base)}")
-            self.fail(pc, what, f"{what}: {msg}", check=CHECK_NULL)
+            self.fail(pc, what, f"{what}: {msg}", check=(CHECK_NULL, reg, off, size))
             if not self.assume:
                 return loaded
             base = base._replace(kind=MAP_VALUE, id=0)
@@ -868,20 +968,21 @@ class Verifier:
                 self.ok(pc, what)
             else:
                 proven = st.fam.get(base.id, 0) if base.id > 0 else st.pkt
-                self._bounds_fail(pc, what, at, lo, hi, proven, CHECK_PACKET, "packet")
+                self._bounds_fail(pc, what, at, lo, hi, proven, (CHECK_PACKET, reg, off, size), "packet")
                 if self.assume and lo >= 0:  # the check (reg + off + size <= data_end) proves this from now on
                     st.pkt = max(st.pkt, base.s.umin + off + size)
                     if base.id > 0:
                         st.fam[base.id] = max(st.fam.get(base.id, 0), base.aux + off + size)
             return loaded
         if kind == MAP_VALUE:
-            vsize = self.p.maps[base.aux].value_size
+            vsize = min(m.value_size for m in self._maps(base.aux))  # one of several maps: the smallest value
             if lo >= 0 and hi <= vsize:
                 self.ok(pc, what)
             else:
-                definite = base.s.smin + off >= vsize or base.s.smax + off + size <= 0 or base.s.const is not None
+                definite = (base.s.smin + off >= vsize or base.s.smax + off + size <= 0 or base.s.const is not None) \
+                    and not isinstance(base.aux, tuple)
                 self.fail(pc, what, f"{what} at {at} is outside the {vsize}-byte value of map "
-                          f"{self.p.maps[base.aux].name}", definite=definite)
+                          f"{self._map_names(base.aux)}", definite=definite)
             return loaded
         if kind == MEM:
             if self.mem_size is not None:
@@ -892,7 +993,8 @@ class Verifier:
                     self.fail(pc, what, f"{what} at {at} is outside the {self.mem_size}-byte memory block",
                               definite=definite)
             else:
-                self.fail(pc, what, f"{what} at {at}: the size of the memory block is not known", check=CHECK_MEM)
+                self.fail(pc, what, f"{what} at {at}: the size of the memory block is not known",
+                          check=(CHECK_MEM, reg, off, size))
             return loaded
         self.fail(pc, what, f"{what} through r{reg}, which is {self.describe(base)} (not dereferenceable)",
                   definite=True)
@@ -911,6 +1013,15 @@ class Verifier:
             self.fail(pc, what, f"{what} at a variable offset ({at}) of the context", definite=False)
             return scalar_val(_sized(size, False))
         o = base.s.smin + off
+        if not self.ctx_by_off:  # tracing contexts (raw arguments): readable anywhere within
+            if write and not self.ptype.writable_all:
+                self.fail(pc, what, f"{what}: {self.ptype.ctx_struct} is read-only", definite=True)
+            elif 0 <= o and o + size <= self.ptype.ctx_size:
+                self.ok(pc, what)
+            else:
+                self.fail(pc, what, f"{what} at {at} is outside the {self.ptype.ctx_size}-byte "
+                          f"{self.ptype.ctx_struct}", definite=True)
+            return scalar_val(_sized(size, False))
         hit = None
         for foff, (name, fsize) in self.ctx_by_off.items():
             if foff <= o < foff + fsize:
@@ -928,7 +1039,7 @@ class Verifier:
                 return scalar_val(_sized(size, False))
             self.ok(pc, what)
             return Val(kind, _ZERO)
-        if write and (name not in self.writable or atomic):
+        if write and ((name not in self.writable and not self.ptype.writable_all) or atomic):
             self.fail(pc, what, f"{what}: {self.ptype.ctx_struct}.{name} is read-only", definite=True)
             return UNKNOWN
         if write and value is not None and value.kind not in (SCALAR, UNINIT):
@@ -943,17 +1054,21 @@ class Verifier:
         fn = self._frame_fn(st, frame)
         if lo < -STACK_SIZE or hi > 0:
             at = f"r10{lo:+d}" if base.s.smin == base.s.smax else f"r10{lo:+d}..r10{base.s.smax + off:+d}"
-            if base.s.smax + off >= 0 or base.s.smin + off + size <= -STACK_SIZE or base.s.const is not None:
+            if lo >= 0 or hi <= -STACK_SIZE or base.s.const is not None:  # every possible address is outside
                 self.fail(pc, what, f"{what} at {at} is outside the {STACK_SIZE}-byte frame [r10-512, r10)"
                           + (" (it would overwrite what lies above the frame, e.g. the return address)"
                              if write and hi > 0 else ""), definite=True)
+            elif frame == len(st.stacks) - 1:  # a run-time check compares with this frame's r10
+                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame",
+                          check=(CHECK_STACK, reg, off, size))
             else:
-                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame", check=CHECK_STACK)
+                self.fail(pc, what, f"{what} at {at} may leave the {STACK_SIZE}-byte frame of a caller")
             if not self.assume:
                     return scalar_val(_sized(size, signed))
             lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
             if lo >= hi:
                 return scalar_val(_sized(size, signed))
+            size = min(size, hi - lo)
         self.depth[fn] = max(self.depth.get(fn, 0), -lo)
         stack = st.stacks[frame]
         variable = base.s.smin != base.s.smax
@@ -961,8 +1076,9 @@ class Verifier:
             if value is not None and variable:
                 for so in range(lo & ~7, hi, 8):
                     slot = stack.get(so)
-                    if slot is not None:
-                        stack[so] = tuple(-1 if b is not None else None for b in _as_bytes(slot))
+                    old = _as_bytes(slot) if slot is not None else (None,) * 8
+                    stack[so] = tuple(b if b in (None, _MAYBE) and not lo <= so + i < hi else
+                                      (_MAYBE if b in (None, _MAYBE) else -1) for i, b in enumerate(old))
                 self.ok(pc, what)
                 return UNKNOWN
             o = lo
@@ -978,13 +1094,15 @@ class Verifier:
             self.ok(pc, what)
             return UNKNOWN
         # read: every byte that may be read must be initialised
-        missing = []
+        missing, maybe = [], False
         for a in range(lo, hi):
             slot = stack.get(a & ~7)
-            if slot is None or _as_bytes(slot)[a & 7] is None:
+            b = None if slot is None else _as_bytes(slot)[a & 7]
+            if b is None or b == _MAYBE:
                 missing.append(a)
+                maybe |= b == _MAYBE
         if missing:
-            definite = not variable
+            definite = not variable and not maybe
             rng = f"r10{missing[0]:+d}" + (f"..r10{missing[-1]:+d}" if len(missing) > 1 else "")
             self.fail(pc, what, f"{what} at r10{lo:+d} reads uninitialised stack ({rng})", definite=definite)
             return scalar_val(_sized(size, signed))
@@ -995,7 +1113,7 @@ class Verifier:
         if size == 8 and lo % 8 == 0 and isinstance(slot, Val):
             return slot
         data = [_as_bytes(stack[(lo + i) & ~7])[(lo + i) & 7] for i in range(size)]
-        if all(b is not None and b >= 0 for b in data):
+        if all(b is not None and b >= 0 for b in data):  # every byte known
             v = int.from_bytes(bytes(data), "little")
             return scalar_val(S.const(S.sx(v, size * 8) if signed else v))
         return scalar_val(_sized(size, signed))
@@ -1129,3 +1247,79 @@ def value_facts(program: Program, *, budget: int = DEFAULT_BUDGET) -> ValueFacts
 def known_constant(facts: ValueFacts, insn_index: int, reg: int) -> int | None:
     """``facts.known_constant(insn_index, reg)``: the value ``reg`` always holds before that instruction, or None."""
     return facts.known_constant(insn_index, reg)
+
+
+# -- the command line -----------------------------------------------------------------------------------------------
+
+def verdict(analysis: Analysis) -> tuple[str, dict[str, int]]:
+    """("safe" | "checked" | "rejected", counts): safe = every access proven; checked = safe once the run-time
+    checks of ``--safety=checked`` are in; rejected = something can be neither proven nor checked."""
+    c = analysis.counts()
+    counts = {"proven": c["proven"], "checked": c["checked"] + c["fault"], "rejected": c["rejected"]}
+    errors = [e.status for e in analysis.errors.values()]
+    if not analysis.complete or c["rejected"] or "rejected" in errors:
+        return "rejected", counts
+    if counts["checked"] or "fault" in errors:
+        return "checked", counts
+    return "safe", counts
+
+
+def cmd_verify(args) -> int:
+    import json
+
+    from ..errors import BpfxError, UsageError
+    from .loader import load
+
+    obj = load(args.file, prog_type=args.prog_type)
+    mem_size = args.mem_size
+    if args.mem:
+        try:
+            with open(args.mem, "rb") as f:
+                mem_size = len(f.read())
+        except OSError as exc:
+            raise BpfxError(f"cannot read memory file: {exc.strerror}", file=args.mem) from None
+    if mem_size is not None and mem_size < 0:
+        raise UsageError("--mem-size must not be negative")
+    programs = [obj.program(args.section)] if args.section else obj.programs
+    worst, report = 0, []
+    for prog in programs:
+        analysis = analyse(prog, mem_size=mem_size, budget=args.budget)
+        state, counts = verdict(analysis)
+        worst = max(worst, {"safe": 0, "checked": 0, "rejected": 1}[state])
+        items = sorted([a for a in list(analysis.accesses.values()) + list(analysis.errors.values())
+                        if a.status != "proven"], key=lambda a: a.pc)
+        if not analysis.complete:
+            items = []
+        report.append((prog, state, counts, items, analysis.too_complex))
+    if args.json:
+        print(json.dumps([{"section": p.section, "name": p.name, "verdict": st, **counts,
+                           "findings": [{"insn": a.pc, "status": a.status, "message": a.message} for a in items]
+                           + ([{"insn": None, "status": "rejected", "message": tc}] if tc else [])}
+                          for p, st, counts, items, tc in report], indent=2))
+        return worst
+    for prog, state, counts, items, tc in report:
+        print(f"{prog.file}:{prog.section}: {state} (accesses: {counts['proven']} proven, {counts['checked']} "
+              f"checked, {counts['rejected']} rejected)")
+        if tc:
+            print(f"  {tc}")
+        for a in items:
+            tag = {"checked": "check", "fault": "fault", "rejected": "REJECT"}[a.status]
+            print(f"  insn {a.pc}: [{tag}] {a.message}")
+    return worst
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="prove programs memory-safe; report what needs run-time checks",
+                       description="Run the verifier on every program of FILE (or --section) and print its verdict: "
+                                   "safe (every access proven), checked (safe with the run-time checks that "
+                                   "--safety=checked compiles in), or rejected; with the count of accesses proven, "
+                                   "checked and rejected, and one line per finding. Exit status 1 if any program is "
+                                   "rejected.")
+    p.add_argument("file", help="BPF ELF object (.o), assembly (.s) or raw instructions (.bin)")
+    p.add_argument("--section", "-s", help="only this program (section or function name)")
+    p.add_argument("--prog-type", help="program type for .s/.bin input (default mem)")
+    p.add_argument("--mem", help="for mem programs: the memory block r1 will point to (its size is what counts)")
+    p.add_argument("--mem-size", type=int, help="for mem programs: the size of the memory block")
+    p.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="instructions to step (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    p.set_defaults(func=cmd_verify)

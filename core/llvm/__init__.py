@@ -59,10 +59,10 @@ def library(program, target, *, opt: int = 2, helpers: dict | None = None, impls
     triple = info.llvm_triple if info is not None else None
     if not triple:
         raise Unsupported(f"target {target.name} has no LLVM triple: the LLVM tier (-O{opt}) cannot serve it; "
-                          f"use -O0")
+                          f"use -O0", file=program.file, section=program.section)
     if harden:
         raise Unsupported("constant blinding (--harden) is not available with the LLVM tier: its optimiser "
-                          "would fold the blinded constants back; use -O0")
+                          "would fold the blinded constants back; use -O0", file=program.file, section=program.section)
     try:
         from ..front.progtypes import prog_type as get_prog_type
 

@@ -22,6 +22,9 @@ class Report:
     programs: int = 0
     compiled: int = 0
     tracebacks: int = 0
+    #: with run=True: programs run on the interpreter and the target, and how many of them disagree
+    ran: int = 0
+    differ: int = 0
     #: error class name -> count, for programs that did not compile
     failures: Counter = field(default_factory=Counter)
     #: first words of each load failure -> count
@@ -31,9 +34,10 @@ class Report:
     def summary(self, target: str) -> str:
         failed = ", ".join(f"{n} {k}" for k, n in sorted(self.failures.items()))
         pct = 100.0 * self.loaded / self.objects if self.objects else 0.0
+        ran = f"; {self.ran} run on interp and {target}, {self.differ} differ" if self.ran else ""
         return (f"{self.objects} objects: {self.loaded} loaded ({pct:.1f}%), {self.objects - self.loaded} not; "
                 f"{self.programs} programs: {self.compiled} compile for {target}"
-                + (f", {failed}" if failed else "") + f"; {self.tracebacks} tracebacks")
+                + (f", {failed}" if failed else "") + ran + f"; {self.tracebacks} tracebacks")
 
 
 def objects_under(root: str, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -53,9 +57,28 @@ def default_target() -> str:
     return (bundled or [t.name for t in native] or ["interp"])[0]
 
 
+# What --run feeds every program: an Ethernet/IPv4/TCP packet (the runtime's default context for other types).
+RUN_PACKET = bytes.fromhex("ffffffffffff0011223344550800" "4500003c1c4640004006b1e6c0a80001c0a800c7") + bytes(100)
+RUN_BUDGET = 20_000
+
+
+def _outcome(program, target: str, obj) -> tuple:
+    from ..execute.runner import run_program
+
+    try:
+        r = run_program(program, target, packet=RUN_PACKET, obj=obj, budget=RUN_BUDGET)
+    except BpfxError as err:  # the same kind of refusal on both counts as agreement
+        if "budget" in err.message:  # counted in BPF instructions by the interpreter, native ones by emulators
+            return ("budget",)
+        return ("error", type(err).__name__)
+    return ("ok", r.r0, r.packet, r.maps, r.output, r.redirects)
+
+
 def check_objects(root: str, target: str | None = None, *, exclude: tuple[str, ...] = (),
-                  prog_type: str | None = None, compile_programs: bool = True) -> Report:
-    """Load (and compile) every ``.o`` under ``root``; a Report with one line per object and program."""
+                  prog_type: str | None = None, compile_programs: bool = True, run: bool = False) -> Report:
+    """Load (and compile) every ``.o`` under ``root``; a Report with one line per object and program. With
+    ``run``, each program that compiles also runs on the interpreter and on the target, and the two must agree
+    (r0, packet, maps, output records, redirects; or the same kind of error)."""
     from ..execute.runner import compile as compile_program
     from ..front.loader import load
     from ..front.progtypes import UNSPEC
@@ -100,20 +123,37 @@ def check_objects(root: str, target: str | None = None, *, exclude: tuple[str, .
                 rep.lines.append(f"{head}: TRACEBACK {type(exc).__name__}: {exc}")
                 continue
             rep.compiled += 1
-            rep.lines.append(f"{head}: ok, {len(image.code)} bytes")
+            note = ""
+            if run:
+                try:
+                    ref, got = _outcome(prog, "interp", obj), _outcome(prog, target, obj)
+                except Exception as exc:
+                    rep.tracebacks += 1
+                    rep.lines.append(f"{head}: TRACEBACK while running: {type(exc).__name__}: {exc}")
+                    continue
+                if ("budget",) in (ref, got):
+                    rep.lines.append(f"{head}: ok, {len(image.code)} bytes, not compared (budget exhausted)")
+                    continue
+                rep.ran += 1
+                if ref != got:
+                    rep.differ += 1
+                    note = f", DIFFERS: interp {str(ref)[:80]} vs {target} {str(got)[:80]}"
+                else:
+                    note = f", runs alike ({ref[0]}{'' if ref[0] == 'ok' else ' ' + ref[1]})"
+            rep.lines.append(f"{head}: ok, {len(image.code)} bytes{note}")
     return rep
 
 
 def cmd_check_objects(args) -> int:
     target = args.target or default_target()
     rep = check_objects(args.dir, target, exclude=tuple(args.exclude or ()), prog_type=args.prog_type,
-                        compile_programs=not args.load_only)
+                        compile_programs=not args.load_only, run=args.run)
     if not args.quiet:
         for line in rep.lines:
             print(line)
     print(rep.summary(target))
     sys.stdout.flush()
-    return 1 if rep.tracebacks else 0
+    return 1 if rep.tracebacks or rep.differ else 0
 
 
 def register(sub) -> None:
@@ -128,5 +168,8 @@ def register(sub) -> None:
                    help="skip directories of this name (repeatable), e.g. --exclude invalid")
     p.add_argument("--prog-type", help="program type for programs whose section names none")
     p.add_argument("--load-only", action="store_true", help="only load, do not compile")
+    p.add_argument("--run", action="store_true", help="also run each compiled program on the interpreter and the "
+                                                      "target (a TCP packet, empty maps) and compare; exit 1 if "
+                                                      "any differ")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the closing line")
     p.set_defaults(func=cmd_check_objects)

@@ -194,19 +194,21 @@ def _used_stack(program: Program) -> int:
 
 
 def compare(program: Program, target: str, *, budget: int = 1_000_000, features: dict | None = None,
-            opt: int = 0, rejected: list | None = None) -> str | None:
+            opt: int = 0, rejected: list | None = None, safety: str = "structural") -> str | None:
     """None when ``target`` agrees with the interpreter on r0 and the entry frame's stack; else a description.
+    Both run under the same ``safety`` (structural by default: random programs need not be provably safe).
 
     A program the target rejects at compile time (``Unsupported``) is a difference, unless ``rejected`` is a
     list: then the error is appended to it and the program does not count as a divergence."""
     from ..execute.runner import run_program
 
     try:
-        expected = run_program(program, "interp", mem=bytes(16), budget=budget)
+        expected = run_program(program, "interp", mem=bytes(16), budget=budget, safety=safety)
     except BpfxError:
         return None  # not a program both must run
     try:
-        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, features=features, opt=opt)
+        actual = run_program(program, target, mem=bytes(16), budget=budget * 64, features=features, opt=opt,
+                             safety=safety)
     except Unsupported as err:
         if rejected is not None:
             rejected.append(str(err))

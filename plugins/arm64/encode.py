@@ -10,6 +10,8 @@ offsets count bytes. Every field is range-checked: a value that does not fit rai
 
 from __future__ import annotations
 
+from bpfx import fields
+
 from enum import IntEnum
 from functools import lru_cache
 
@@ -46,16 +48,7 @@ def invert(cond: int) -> Cond:
 
 
 # -- field checks ------------------------------------------------------------------------------------------------
-def _u(value: int, bits: int, what: str) -> int:
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{what} {value} does not fit in {bits} unsigned bits")
-    return value
-
-
-def _s(value: int, bits: int, what: str) -> int:
-    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
-        raise ValueError(f"{what} {value} does not fit in {bits} signed bits")
-    return value & ((1 << bits) - 1)
+_u, _s = fields.unsigned, fields.signed
 
 
 def _reg(r: int) -> int:

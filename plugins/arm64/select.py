@@ -9,7 +9,7 @@ register otherwise. Every encoding comes from encode.py.
 
 from __future__ import annotations
 
-from bpfx import BranchForm, Unsupported, isa
+from bpfx import BranchForm, TableSelector, Unsupported, isa
 
 from . import encode as E
 from .abi import SP, TMP, TMP2, TMP3, X29, X30, XZR
@@ -130,7 +130,7 @@ def mov_imm_words(value: int, sf: int) -> list[int]:
     return words or [E.movz(sf, 0, 0, 0)]
 
 
-class Arm64Selector:
+class Arm64Selector(TableSelector):
     reloc_types = RELOC_TYPES
 
     def __init__(self, abi, *, lse: bool = True):
@@ -138,9 +138,7 @@ class Arm64Selector:
         self.lse = lse
         self.r = abi.regs
         self.labels = 0
-        self._lower = self._build_table()
-        self._memos: dict[int, dict] = {}  # frame size -> {Insn: bytes}
-        self._memo: dict = {}
+        super().__init__()
 
     # -- primitives the core uses --------------------------------------------------------------------------
     def move(self, cg, dst: int, src: int) -> None:
@@ -195,7 +193,7 @@ class Arm64Selector:
             if stack:
                 em.emit32(E.sub_imm(1, SP, SP, stack))
         frame.extra.update(pairs=pairs, stack=stack)
-        self._memo = self._memos.setdefault(stack, {})
+        self.use_frame(stack)
         frame.frame_offset = pushed
         frame.native_stack = pushed + stack
 
@@ -212,48 +210,17 @@ class Arm64Selector:
             em.emit32(E.mov_reg(1, self.abi.ret_reg, self.r[0]))
         em.emit32(E.ret(X30))
 
-    # -- dispatch -------------------------------------------------------------------------------------------
-    def _build_table(self):
-        by_kind = {
+    # -- dispatch (TableSelector) ---------------------------------------------------------------------------
+    def lowerings(self):
+        return {
             Kind.ALU: self._alu, Kind.ENDIAN: self._endian, Kind.JA: self._ja, Kind.JCOND: self._jcond,
             Kind.LDX: self._ldx, Kind.LDXSX: self._ldx, Kind.ST: self._st, Kind.STX: self._stx,
             Kind.ATOMIC: self._atomic, Kind.LD_IMM64: self._ld_imm64,
         }
-        return [by_kind.get(info.kind) if info else None for info in isa.OPCODES]
 
-    def lower(self, cg, pc: int, insn, nxt) -> None:
-        fn = self._lower[insn.opcode]
-        if fn is None:
-            raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
-        fn(cg, pc, insn, nxt)
-
-    def lowering_table(self):
-        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch.
-
-        Lowerings that depend only on the instruction (and, through r10, on the frame size) and emit no branch
-        or relocation are memoised: the same instruction in the same frame always gives the same bytes."""
-        pure_kinds = {Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX}
-        if self.lse:
-            pure_kinds.add(Kind.ATOMIC)
-        table = list(self._lower)
-        for op, info in enumerate(isa.OPCODES):
-            if info is not None and info.kind in pure_kinds and table[op] is not None:
-                table[op] = self._memoised(table[op])
-        return table
-
-    def _memoised(self, fn):
-        def lower(cg, pc, insn, nxt):
-            memo = self._memo  # the cache for the current frame size, chosen by the prologue
-            code = memo.get(insn)
-            em = cg.em
-            if code is None:
-                start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
-                fn(cg, pc, insn, nxt)
-                assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
-                memo[insn] = bytes(em.code[start:])
-            else:
-                em.code += code
-        return lower
+    def is_pure(self, info) -> bool:
+        # LSE atomics are single instructions; the LL/SC loops branch
+        return super().is_pure(info) or (self.lse and info.kind == Kind.ATOMIC)
 
     # -- immediates -----------------------------------------------------------------------------------------
     def _mov_imm(self, em, rd: int, value: int, sf: int) -> None:

@@ -21,7 +21,9 @@ INFO = TargetInfo(
     endian="little",
     e_machine=EM_RISCV,
     llvm_triple="riscv64-unknown-none-elf",
-    llvm_features="+m,+a,-relax",
+    # unaligned-scalar-mem: BPF accesses may be unaligned and the baseline emits plain ld/sd for them too;
+    # without it LLVM splits every such access into byte loads and stores
+    llvm_features="+m,+a,-relax,+unaligned-scalar-mem",
     llvm_reloc="static",  # lui/addi with HI20/LO12 records the loader applies one by one
     llvm_options=("--riscv-disable-using-constant-pool-for-large-ints",),  # 64-bit constants built in code
     # abs64: map addresses from 64-bit literals (R_RISCV_64) instead of lui+addi (R_RISCV_HI20/LO12_I), for

@@ -14,6 +14,8 @@ does not fit raises ValueError naming it.
 
 from __future__ import annotations
 
+from bpfx import fields
+
 ZERO, RA, SP, GP, TP = 0, 1, 2, 3, 4
 T0, T1, T2 = 5, 6, 7
 S0, S1 = 8, 9
@@ -30,16 +32,7 @@ ABI_NAMES = ("zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
 
 
 # -- field checks ------------------------------------------------------------------------------------------------
-def _u(value: int, bits: int, what: str) -> int:
-    if not 0 <= value < (1 << bits):
-        raise ValueError(f"{what} {value} does not fit in {bits} unsigned bits")
-    return value
-
-
-def _s(value: int, bits: int, what: str) -> int:
-    if not -(1 << (bits - 1)) <= value < (1 << (bits - 1)):
-        raise ValueError(f"{what} {value} does not fit in {bits} signed bits")
-    return value & ((1 << bits) - 1)
+_u, _s = fields.unsigned, fields.signed
 
 
 def _regs(*regs: int) -> None:

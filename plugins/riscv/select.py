@@ -7,14 +7,15 @@ writes 32-bit forms and, with the ``c`` feature, ``emit`` swaps in the compresse
 Facts the lowering relies on:
 - ALU32: the W forms sign-extend their result and the 64-bit logic ops leave the upper half as it was, so every
   ALU32 result is zero-extended here (``zext.w`` with Zba, ``slli``+``srli`` otherwise), except where the value
-  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32).
+  is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32) or the
+  extension is dead (the next instruction is an ALU32 one overwriting the register from its low half).
 - JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
   unsigned order of 32-bit values, so one extension serves every condition.
 - The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
   materialised in a scratch register, so s5 is never written.
 - Branches start at their shortest form and the core's Emitter relaxes only those out of range:
   [c.beqz/c.bnez (+-256 B)] -> bcc (+-4 KiB) -> inverted bcc over jal (+-1 MiB) -> inverted bcc over
-  auipc+jalr (+-2 GiB).
+  auipc+jalr (+-2 GiB); an exit before the end repeats a short epilogue instead of jumping to it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import struct
 from functools import lru_cache, cache
 
-from bpfx import BranchForm, isa
+from bpfx import BranchForm, TableSelector, isa
 
 from . import encode as E
 from .abi import RA, SP, T0, T1, T2, T3, ZERO
@@ -175,7 +176,7 @@ def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
     return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
 
 
-class Riscv64Selector:
+class Riscv64Selector(TableSelector):
     reloc_types = RELOC_TYPES
 
     def __init__(self, abi, *, c: bool = False, zba: bool = False, zbb: bool = False, abs64: bool = False):
@@ -183,9 +184,7 @@ class Riscv64Selector:
         self.c, self.zba, self.zbb, self.abs64 = c, zba, zbb, abs64
         self.r = abi.regs
         self.labels = 0
-        self._lower = self._build_table()
-        self._memos: dict[int, dict] = {}  # frame stack size -> {Insn: bytes}
-        self._memo: dict = {}
+        super().__init__()
         self._stack = 0
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
@@ -277,7 +276,7 @@ class Riscv64Selector:
         frame.extra.update(saved=saved, stack=stack, total=total,
                            epilogue=self._epilogue_words(frame, saved, stack, total))
         self._stack = stack
-        self._memo = self._memos.setdefault(stack, {})
+        self.use_frame(stack)
         frame.frame_offset = total - stack
         frame.native_stack = total
 
@@ -293,70 +292,23 @@ class Riscv64Selector:
         words.append(E.ret())
         return tuple(words)
 
-    # -- dispatch -------------------------------------------------------------------------------------------
-    def _build_table(self):
-        by_kind = {
+    # -- dispatch (TableSelector) ---------------------------------------------------------------------------
+    def lowerings(self):
+        return {
             Kind.ALU: self._alu, Kind.ENDIAN: self._endian, Kind.JA: self._ja, Kind.JCOND: self._jcond,
             Kind.LDX: self._ldx, Kind.LDXSX: self._ldx, Kind.ST: self._st, Kind.STX: self._stx,
             Kind.ATOMIC: self._atomic, Kind.LD_IMM64: self._ld_imm64,
         }
-        return [by_kind.get(info.kind) if info else None for info in isa.OPCODES]
 
-    def lower(self, cg, pc: int, insn, nxt) -> None:
-        fn = self._lower[insn.opcode]
-        if fn is None:
-            raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
-        fn(cg, pc, insn, nxt)
+    def is_pure(self, info) -> bool:
+        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
 
-    def lowering_table(self):
-        """Opcode -> lowering function (None: unsupported); lets the driver skip ``lower``'s dispatch.
-
-        Lowerings that depend only on the instruction (and, through r10, on the frame's stack size) and emit no
-        branch or relocation are memoised: the same instruction in the same frame always gives the same bytes."""
-        pure_kinds = {Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX}
-        table = list(self._lower)
-        for op, info in enumerate(isa.OPCODES):
-            if info is not None and info.kind in pure_kinds and table[op] is not None:
-                table[op] = self._memoised(table[op], lookahead=info.cls == Cls.ALU)
-            elif info is not None and info.kind == Kind.ATOMIC:  # AMOs are pure; the cmpxchg loop branches
-                table[op] = self._atomic_memoised(table[op])
-        return table
-
-    def _atomic_memoised(self, fn):
-        amo = self._memoised(fn)
-
-        def lower(cg, pc, insn, nxt):
-            (fn if insn.imm == CMPXCHG else amo)(cg, pc, insn, nxt)
-        return lower
-
-    def _memoised(self, fn, lookahead: bool = False):
-        def lower(cg, pc, insn, nxt):
-            memo = self._memo  # the cache for the current frame's stack size, chosen by the prologue
-            code = memo.get(insn)
-            em = cg.em
-            if code is None:
-                start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
-                fn(cg, pc, insn, nxt)
-                assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
-                memo[insn] = bytes(em.code[start:])
-            else:
-                em.code += code
-
-        def lower_alu32(cg, pc, insn, nxt):  # keyed also by whether the zero-extension is dead (_zext_dead)
-            n = cg.insns[pc + 1]
-            key = (insn, n[1] == insn[1] and LOW_READERS[n[0]] and not (n[4] == 64 and IS_ENDIAN[n[0]]))
-            memo = self._memo
-            code = memo.get(key)
-            em = cg.em
-            if code is None:
-                start = len(em.code)
-                fn(cg, pc, insn, nxt)
-                memo[key] = bytes(em.code[start:])
-            else:
-                em.code += code
-
-        LOW_READERS, IS_ENDIAN = _ALU32_LOW_READERS, _IS_ENDIAN
-        return lower_alu32 if lookahead else lower
+    def memo_key(self, cg, pc: int, insn):
+        if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
+            return insn, self._zext_dead(cg, pc, insn)
+        if insn.opcode & 0xE0 == 0xC0 and insn.imm == CMPXCHG:  # an atomic: the LR/SC loop branches
+            return None
+        return insn
 
     @staticmethod
     def _zext_dead(cg, pc: int, insn) -> bool:

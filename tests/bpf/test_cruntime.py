@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 
 import bpfx
+from bpfx import testing
 from bpfx.front.asm import assemble
 from bpfx.execute.runtime import Runtime, layout
 from bpfx.front.isa import Insn, encode
@@ -22,7 +23,7 @@ from bpfx.tools.cruntime import export_runtime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SUITE = os.environ.get("BPFX_CONFORMANCE_DIR") or os.path.join(ROOT, "..", "shared", "conformance", "tests")
+SUITE = testing.conformance_dir(ROOT) or ""
 FREESTANDING = ["-std=c99", "-pedantic", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
                 "-Werror", "-O2"]
 OK, MEMORY, BUDGET, OPCODE, JUMP, HELPER, CALL_DEPTH = 0, 1, 2, 3, 4, 5, 6
@@ -119,7 +120,7 @@ def test_exported_files_carry_the_package_version(build):
     assert f'#define BPFX_VM_VERSION "{bpfx.__version__}"' in (d / "bpfx_vm.h").read_text()
 
 
-@pytest.mark.skipif(not os.path.isdir(SUITE), reason="no conformance suite (BPFX_CONFORMANCE_DIR, ../shared/...)")
+@pytest.mark.skipif(not SUITE, reason=testing.NO_SUITE)
 @pytest.mark.parametrize("harden", [False, True], ids=["plain", "hardened"])
 def test_conformance_programs_match_the_interpreter(build, tmp_path, harden):
     """Hardened code blinds every constant through r11 (AX), which the runtime has."""

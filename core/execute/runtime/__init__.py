@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ...errors import LinkError, RuntimeFault, Unsupported
 from ...front.program import MapType, Object, Program
 from ...front.progtypes import prog_type as get_prog_type
+from ...front.verify import FAULT_HELPER, FAULT_REASONS
 from . import layout
 from .maps import E2BIG, EINVAL, ENOENT, MapState, _neg
 from .memory import Memory, Region
@@ -114,6 +115,8 @@ class Runtime:
         self.redirects: list[tuple[str, int, int]] = []
         self.exit_requested = False
         self.pending_tail_call: Program | None = None
+        #: applied to a tail call's target before it runs (the runner's safety mode: checked code stays checked)
+        self.prepare = None
         self.tail_calls = 0
         self.output: list[tuple[str, bytes]] = []
         self._records: dict[int, tuple[str, int]] = {}  # ringbuf record address -> (map name, size)
@@ -193,6 +196,9 @@ class Runtime:
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def call_helper(self, helper_id: int, args: tuple[int, ...]) -> int:
+        if helper_id == FAULT_HELPER:  # checked code: a run-time check failed (r1 = BPF insn, r2 = reason)
+            reason = FAULT_REASONS[args[1]] if args[1] < len(FAULT_REASONS) else f"reason {args[1]}"
+            raise RuntimeFault(f"checked: {reason} at insn {args[0]}", insn=args[0])
         custom = self.helper_impls.get(helper_id)
         if custom is not None:
             r0 = custom.fn(HelperCall(self), *(tuple(args) + (0,) * 5)[:5])
@@ -545,7 +551,7 @@ class Runtime:
         if target is None:
             return _neg(ENOENT)
         self.tail_calls += 1
-        self.pending_tail_call = target
+        self.pending_tail_call = self.prepare(target) if self.prepare is not None else target
         return 0
 
     # -- results ------------------------------------------------------------------------------------------------

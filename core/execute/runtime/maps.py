@@ -12,6 +12,9 @@ from .memory import Memory
 EEXIST, ENOENT, EINVAL, E2BIG = 17, 2, 22, 7
 BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 VALUES_OFFSET = 0x1000  # the map handle sits at the region base, values from here on
+# Hash-like maps (hash, LRU, LPM, ringbuf, ...) hold at most this many entries in an emulated run: real objects
+# declare hundreds of thousands (cilium's NAT tables), which one run never fills; arrays keep every entry.
+HASH_CAPACITY = 1024
 
 
 def _neg(errno: int) -> int:
@@ -25,16 +28,16 @@ class MapState:
         self.stride = (mapdef.value_size + 7) & ~7 or 8
         self.values_base = base + VALUES_OFFSET
         self.memory = memory
-        slots = max(mapdef.max_entries, 1)
-        need = VALUES_OFFSET + slots * self.stride
-        if need > layout.MAX_MAP_BYTES or mapdef.key_size > layout.MAX_MAP_BYTES:
-            raise LinkError(f"map {mapdef.name!r} needs {need} bytes ({mapdef.max_entries} entries of "
-                            f"{mapdef.value_size} bytes); the runtime's limit is {layout.MAX_MAP_BYTES} bytes a map")
-        memory.add(f"map {mapdef.name}", base, bytes(VALUES_OFFSET + slots * self.stride))
-        self.slots: OrderedDict[bytes, int] = OrderedDict()  # key -> slot (hash maps; order = recency)
-        self.free = list(range(slots - 1, -1, -1))
         kind = mapdef.type
         self.is_array = kind in (MapType.ARRAY, MapType.PERCPU_ARRAY, MapType.PROG_ARRAY)
+        slots = max(mapdef.max_entries, 1) if self.is_array else max(min(mapdef.max_entries, HASH_CAPACITY), 1)
+        need = VALUES_OFFSET + slots * self.stride
+        if need > layout.MAX_MAP_BYTES or mapdef.key_size > layout.MAX_MAP_BYTES:
+            raise LinkError(f"map {mapdef.name!r} needs {need} bytes ({slots} entries of "
+                            f"{mapdef.value_size} bytes); the runtime's limit is {layout.MAX_MAP_BYTES} bytes a map")
+        memory.add(f"map {mapdef.name}", base, bytes(need))
+        self.slots: OrderedDict[bytes, int] = OrderedDict()  # key -> slot (hash maps; order = recency)
+        self.free = list(range(slots - 1, -1, -1))
         self.lru = kind == MapType.LRU_HASH
         if self.is_array and mapdef.initial is not None:
             memory.write(self.values_base, mapdef.initial[:mapdef.value_size])
@@ -105,10 +108,20 @@ class MapState:
                     for i in range(self.mapdef.max_entries)}
         return {k: self.memory.read(self.slot_address(s), size) for k, s in self.slots.items()}
 
-    def snapshot(self) -> dict[bytes, bytes]:
+    def snapshot(self):
+        if self.is_array:  # one read of the whole value area: big arrays are compared slot by slot only if changed
+            return self.memory.read(self.values_base, self.mapdef.max_entries * self.stride)
         return self.entries()
 
     def changes(self) -> dict[str, str | None]:
+        if self.is_array:
+            now_raw = self.snapshot()
+            if now_raw == self.start:
+                return {}
+            size, stride = self.mapdef.value_size, self.stride
+            return {i.to_bytes(4, "little").hex(): now_raw[i * stride:i * stride + size].hex()
+                    for i in range(self.mapdef.max_entries)
+                    if now_raw[i * stride:i * stride + size] != self.start[i * stride:i * stride + size]}
         now = self.entries()
         out: dict[str, str | None] = {}
         for key, value in now.items():

@@ -1,0 +1,84 @@
+"""A base for instruction selectors: dispatch by instruction kind, and memoised pure lowerings.
+
+Every table-driven selector needs the same two things, so they live here rather than in each plugin: a
+256-entry opcode table built from the subclass's per-kind lowerings (what ``lower`` dispatches through and
+what the codegen driver's fast path calls directly), and a cache of the bytes a pure lowering produced, so the
+same instruction in the same frame is encoded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..front.isa import OPCODES, Kind
+
+Lowering = Callable  # (cg, pc, insn, nxt) -> None
+
+
+class TableSelector:
+    """Subclass it, define :meth:`lowerings`, and call :meth:`use_frame` from the prologue.
+
+    A lowering is *pure* when its bytes depend only on the instruction (and, through r10, on the frame's stack
+    size) and it emits no branch and no relocation: those are memoised per frame stack size. The default pure
+    kinds are ALU, byte swaps, loads and stores; override :meth:`is_pure` to change that, and :meth:`memo_key`
+    when the bytes also depend on context (return None there to lower without the cache).
+    """
+
+    PURE_KINDS = frozenset({Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX})
+
+    def __init__(self) -> None:
+        by_kind = self.lowerings()
+        self._lower: list[Lowering | None] = [by_kind.get(info.kind) if info else None for info in OPCODES]
+        self._memos: dict[int, dict] = {}  # frame stack size -> {key: bytes}
+        self._memo: dict = {}
+
+    def lowerings(self) -> dict[Kind, Lowering]:
+        """Instruction kind -> lowering (calls and exits are the core's)."""
+        raise NotImplementedError
+
+    def use_frame(self, stack_size: int) -> None:
+        """Select the memo for a frame of ``stack_size`` bytes (r10-relative code depends on it)."""
+        self._memo = self._memos.setdefault(stack_size, {})
+
+    def is_pure(self, info) -> bool:
+        return info.kind in self.PURE_KINDS
+
+    def memo_key(self, cg, pc: int, insn):
+        """What the bytes of a pure lowering depend on besides the frame (None: do not memoise this one)."""
+        return insn
+
+    def lower(self, cg, pc: int, insn, nxt) -> None:
+        fn = self._lower[insn.opcode]
+        if fn is None:
+            raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
+        fn(cg, pc, insn, nxt)
+
+    def lowering_table(self) -> list[Lowering | None]:
+        """Opcode -> lowering (None: unsupported), pure ones memoised; the codegen driver calls it directly."""
+        table = list(self._lower)
+        for op, info in enumerate(OPCODES):
+            if info is not None and table[op] is not None and self.is_pure(info):
+                table[op] = self._memoised(table[op])
+        return table
+
+    def _memoised(self, fn: Lowering) -> Lowering:
+        keyed = type(self).memo_key is not TableSelector.memo_key
+        key_of = self.memo_key
+
+        def lower(cg, pc, insn, nxt):
+            key = key_of(cg, pc, insn) if keyed else insn
+            if key is None:
+                fn(cg, pc, insn, nxt)
+                return
+            memo = self._memo
+            code = memo.get(key)
+            em = cg.em
+            if code is None:
+                start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
+                fn(cg, pc, insn, nxt)
+                assert len(em.branches) == branches and len(em.relocs) == relocs, "a memoised lowering branched"
+                memo[key] = bytes(em.code[start:])
+            else:
+                em.code += code
+
+        return lower
