@@ -34,26 +34,9 @@ extern const char *bpfx_map_names[] __attribute__((weak));
 extern int bpfx_nmaps __attribute__((weak));
 
 static unsigned char packet[HEADROOM + PKT_LEN + 256] __attribute__((aligned(16)));
-/* An Ethernet + IPv4 + TCP header (tests/data/ipv4_tcp.bin); the rest of the packet is i & 0xff. */
-static const unsigned char header[34] = {
-	0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x02, 0x42, 0xac, 0x11, 0x00, 0x03, 0x08, 0x00,
-	0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0xb1, 0xe6, 0xc0, 0xa8, 0x00, 0x01,
-	0xc0, 0xa8, 0x00, 0xc7,
-};
 
 static void putc_(char c) { *UART_DR = (uint32_t)c; }
-static void puts_(const char *s) { while (*s) putc_(*s++); }
-static void putd(long v)
-{
-	char buf[24];
-	int i = 0;
-	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
-	if (v < 0)
-		putc_('-');
-	do { buf[i++] = (char)('0' + u % 10); u /= 10; } while (u);
-	while (i)
-		putc_(buf[--i]);
-}
+#include "../common/console.h"
 
 long bpf_xdp_adjust_head(struct bpfx_xdp_md *ctx, int delta)
 {
@@ -154,7 +137,7 @@ int main(void)
 	uint64_t ret;
 
 	for (int i = 0; i < PKT_LEN; i++)
-		packet[HEADROOM + i] = i < (int)sizeof(header) ? header[i] : (unsigned char)i;
+		packet[HEADROOM + i] = i < (int)sizeof(test_packet_header) ? test_packet_header[i] : (unsigned char)i;
 	puts_("Entering XDP prog (pkt len: "); putd(PKT_LEN); puts_(")\n");
 	ret = bpfx_prog(&ctx);
 	puts_("After XDP prog (ret: "); putd((long)ret); puts_(", pkt len: ");

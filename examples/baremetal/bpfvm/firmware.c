@@ -46,25 +46,9 @@ extern int bpfx_nmaps __attribute__((weak));
 #define MAP_PERCPU_ARRAY 6
 
 static unsigned char packet[HEADROOM + PKT_LEN + 256] __attribute__((aligned(16)));
-static const unsigned char header[34] = {
-	0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0x02, 0x42, 0xac, 0x11, 0x00, 0x03, 0x08, 0x00,
-	0x45, 0x00, 0x00, 0x3c, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x06, 0xb1, 0xe6, 0xc0, 0xa8, 0x00, 0x01,
-	0xc0, 0xa8, 0x00, 0xc7,
-};
 
 static void putc_(char c) { *UART_THR = (uint8_t)c; }
-static void puts_(const char *s) { while (*s) putc_(*s++); }
-static void putd(long v)
-{
-	char buf[24];
-	int i = 0;
-	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
-	if (v < 0)
-		putc_('-');
-	do { buf[i++] = (char)('0' + u % 10); u /= 10; } while (u);
-	while (i)
-		putc_(buf[--i]);
-}
+#include "../common/console.h"
 
 static void puthex(const unsigned char *p, uint32_t n)
 {
@@ -228,7 +212,7 @@ int main(void)
 	helpers[5] = ktime_get_ns;
 	helpers[44] = xdp_adjust_head;
 	for (int i = 0; i < PKT_LEN; i++)
-		packet[HEADROOM + i] = i < (int)sizeof(header) ? header[i] : (unsigned char)i;
+		packet[HEADROOM + i] = i < (int)sizeof(test_packet_header) ? test_packet_header[i] : (unsigned char)i;
 	for (int i = 0; i < NMAPS; i++)
 		if (bpfx_maps[i]->initial)
 			copy(bpfx_maps[i]->values, bpfx_maps[i]->initial, bpfx_maps[i]->value_size);
