@@ -13,6 +13,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cache
 
 from ..errors import Unsupported
 from .target import Reloc
@@ -29,8 +30,28 @@ class BranchForm:
     encode: BranchEncoder
 
 
+#: the line-map index (``Emitter.mark``) of prologue/epilogue code
+FRAME = -1
+#: the line-map index of bytes that are data, not instructions (a constant pool after the last function's code):
+#: listings show them as data and instruction counts skip them
+DATA = -2
+
+_START = ("emitter", "start")  # a label at offset 0, which nothing moves: what ``align`` measures from
+
+
+@cache
+def _pad_forms(n: int) -> tuple[BranchForm, ...]:
+    """Padding of n..(256n - 1) zero bytes, as branch forms to offset 0, the smallest that ends on a multiple of
+    n: each relaxation round that moves it may need up to n - 1 more bytes (forms never shrink)."""
+    def form(size: int) -> BranchForm:
+        return BranchForm(size, lambda off: bytes(size) if (size - off) % n == 0 else None)
+
+    return tuple(form(size) for size in range(n, 256 * n))
+
+
 class Emitter:
     __slots__ = ("_finished", "branches", "code", "labels", "lines", "relocs")
+    FRAME, DATA = FRAME, DATA  # the special line-map indices, for plugins (which see only bpfx's API)
 
     def __init__(self) -> None:
         self.code = bytearray()
@@ -63,6 +84,13 @@ class Emitter:
         """A branch to ``label``; ``forms`` from shortest to longest."""
         self.branches.append([len(self.code), 0, label, forms])
         self.code += bytes(forms[0].size)
+
+    def align(self, n: int) -> None:
+        """Pad with zero bytes (at least ``n``) so that what follows starts on a multiple of ``n`` in the final
+        code, whatever relaxation does before it: for data after the code (``mark(DATA)`` first), never for code
+        that runs."""
+        self.labels[_START] = 0
+        self.branch(_START, _pad_forms(n))
 
     def reloc(self, type_: int, symbol: str, addend: int = 0, kind: str = "helper", at: int | None = None) -> None:
         """Record a relocation at ``at`` (default: the current position, i.e. the next instruction)."""
