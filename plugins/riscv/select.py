@@ -326,6 +326,9 @@ class Riscv64Selector(TableSelector):
     def is_pure(self, info) -> bool:
         return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
 
+    def keyed(self, info) -> bool:
+        return info.cls == Cls.ALU or info.kind == Kind.ATOMIC  # see memo_key
+
     def memo_key(self, cg, pc: int, insn):
         if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
             return insn, self._zext_dead(cg, pc, insn)
