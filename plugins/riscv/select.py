@@ -55,6 +55,7 @@ DIVMOD = {
 IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
 CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
+_MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in ("mov", "rsh", "and"))
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -85,6 +86,17 @@ def li_words(rd: int, value: int) -> tuple[int, ...]:
         if len(alt) < len(words):
             return alt
     return words
+
+
+def _short_li(value: int) -> bool:
+    """False when li_words(value) surely needs more than two instructions (so a random 64-bit constant goes to the
+    pool without building its sequence): two instructions build at most 32 significant bits, as a sign-extended
+    32-bit value (lui; addiw), above trailing zeros (li; slli) or below leading zeros filled with ones (li; srli)."""
+    v = _sext(value, 64)
+    if not v or -(1 << 31) <= v >> ((v & -v).bit_length() - 1) < (1 << 31):
+        return True
+    lz = 64 - v.bit_length()
+    return v > 0 and -(1 << 31) <= _sext(v << lz | ((1 << lz) - 1), 64) < (1 << 31)
 
 
 def _swap_under_mask(d: int, shift: int) -> tuple[int, ...]:
@@ -331,6 +343,9 @@ class Riscv64Selector(TableSelector):
 
     def memo_key(self, cg, pc: int, insn):
         if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
+            op, imm = insn.opcode, insn.imm
+            if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
+                return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
             return insn, self._zext_dead(cg, pc, insn)
         if insn.opcode & 0xE0 == 0xC0 and insn.imm == CMPXCHG:  # an atomic: the LR/SC loop branches
             return None
@@ -576,10 +591,11 @@ class Riscv64Selector(TableSelector):
         ref = cg.ld_imm64_symbol(insn, nxt)
         if ref is None:
             value = isa.imm64(insn, nxt) & 0xFFFFFFFFFFFFFFFF
-            words = li64_words(d, value, T1)
-            if len(words) <= POOL_OVER:
-                self.emit(em, *words)
-                return
+            if _short_li(value):
+                words = li64_words(d, value, T1)
+                if len(words) <= POOL_OVER:
+                    self.emit(em, *words)
+                    return
             label = self._pool.get(value)
             if label is None:
                 label = self._pool[value] = ("rv-const", value)

@@ -315,3 +315,20 @@ def test_listing_shows_the_pool_as_data():
     sel = bpfx.plugins.get_target("riscv64").selector({})
     text = write_listing(bpfx.compile(prog, "riscv64"), program=prog, disasm=sel.disassembler)
     assert "    ; constants" in text and ".quad 0x123456789abcdef1" in text
+
+
+def test_no_two_instruction_constant_goes_to_the_pool():
+    """_short_li only skips building sequences that are longer than two instructions."""
+    import random
+
+    from bpfx_riscv.select import POOL_OVER, _short_li, li64_words
+
+    rng = random.Random(4)
+    mask = (1 << 64) - 1
+    values = list(range(-3000, 3000)) + [rng.getrandbits(64) for _ in range(3000)]
+    for _ in range(3000):
+        bits, shift, ones = rng.randrange(1, 40), rng.randrange(60), rng.randrange(30)
+        body = rng.getrandbits(bits)
+        values += [body << shift, -(body << shift), mask >> shift, mask << shift, body << shift | ((1 << ones) - 1)]
+    for v in values:
+        assert _short_li(v & mask) or len(li64_words(17, v & mask, 6)) > POOL_OVER, hex(v & mask)
