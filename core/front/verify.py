@@ -628,9 +628,10 @@ class Verifier:
             if op in ("div", "mod") and not self.div_by_zero and (src.s if wide else S.view32(src.s)).umin == 0:
                 self.fail(pc, what, f"{what}: r{insn.src} may be zero", access=False)
             if wide:
-                regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
+                r = S.alu(op, dst.s, src.s, 64, insn.off)
             else:
-                regs[insn.dst] = scalar_val(S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off))
+                r = S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off)
+            regs[insn.dst] = scalar_val(r if r is not None else S.UNKNOWN)  # None: an infeasible path's operand
             return
         # pointer arithmetic
         if wide and op in ("add", "sub"):
