@@ -31,6 +31,7 @@ from llvmlite import ir
 
 from ..back.codegen import map_symbol
 from ..errors import LinkError, Unsupported
+from ..execute.runtime import layout
 from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, R10, STACK_SIZE, CallKind, Cls, Kind,
                          Pseudo, imm64, jump_target)
 
@@ -103,11 +104,12 @@ class _Func:
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
-                 checked: bool = True):
+                 checked: bool = True, regions: dict | None = None):
         self.program, self.insns, self.origin = program, insns, origin
         self.functions, self.helpers, self.target = functions, helpers, target
         self.host = mode == "host"
         self.checked = checked  # host only: False drops the bounds checks (for measuring their cost; unsafe)
+        self.regions = regions or {}  # host only: see lift()
         self.module = ir.Module(name=program.name)
         self.globals: dict[str, tuple[str, str]] = {}
         self.ext: dict[str, ir.Function | ir.GlobalVariable] = {}
@@ -134,6 +136,9 @@ class Lifter:
                 fn.linkage = "internal"
             if self.host:
                 fn.args[0].add_attribute("noalias")
+                # all of it readable and aligned: LLVM may then hoist the invariant loads (_fixed) out of loops
+                fn.args[0].attributes.dereferenceable = 8 * (ST_MAPS + 2 * len(self.program.maps))
+                fn.args[0].attributes.align = 8
             self.fns[start] = fn
         self.ends = starts[1:] + [len(self.insns)]
         self.starts = starts
@@ -312,6 +317,13 @@ class Lifter:
     def _state_ptr(b, state, index):
         return _gep(b, state, index, I64)
 
+    def _fixed(self, b, state, index):
+        """A run-state word that no run changes (the region table, the budget): marked invariant, so LLVM
+        hoists its load out of loops (the stores of the program cannot be proven not to alias it otherwise)."""
+        v = _load(b, self._state_ptr(b, state, index))
+        v.set_metadata("invariant.load", self.module.add_metadata([]))
+        return v
+
     def _flush_count(self, f: _Func, b) -> None:
         b.store(_load(b, f.count), self._state_ptr(b, f.state, ST_COUNT))
 
@@ -334,26 +346,74 @@ class Lifter:
 
     # -- memory --------------------------------------------------------------------------------------------------
     def _address(self, f: _Func, pc: int, base: int, off: int, size: int, write: bool, atomic: bool = False):
-        """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode)."""
+        """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode unless proven)."""
         b = f.b
         if base == R10 and -STACK_SIZE <= off and off + size <= 0:  # proven inside this frame
             return _gep(b, f.frame, off)
         addr = b.add(_load(b, f.regs[base]), _c64(off))
         if not self.host:
             return b.inttoptr(addr, PTR)
+        region, proven = self.regions.get(pc, (None, False))
+        if proven or not self.checked:
+            return self._translate(f, b, addr, region)
+        if region is None:
+            return self._checked(f, b, pc, addr, size, write, atomic)
+        # Fast check against the region the verifier saw (loop-invariant bounds); outside it, the full check,
+        # which translates an address in another region as the interpreter would, or faults.
+        if region == "stack":
+            rel = b.sub(addr, _c64(layout.STACK_BASE))
+            inside = b.icmp_unsigned("<=", rel, _c64(layout.STACK_SIZE - size))
+        else:
+            entry = ST_TABLE + 4 * region
+            rel = b.sub(addr, self._fixed(b, f.state, entry))
+            # rel < max(length - size + 1, 0): one compare against a bound LLVM computes once, out of loops
+            room = b.sub(self._fixed(b, f.state, entry + (2 if write else 1)), _c64(size - 1))
+            bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
+            inside = b.icmp_unsigned("<", rel, bound)
+        # The pointer is addr + delta (host minus virtual address): loop-invariant on the fast path, so an
+        # access costs the compare and one add; the slow path finds the delta of whatever region addr is in.
+        fast = b.block
+        delta_fast = self._delta(f, b, addr, region)
+        slow = f.fn.append_basic_block(f"slow{pc}")
+        done = f.fn.append_basic_block(f"addr{pc}")
+        b.cbranch(inside, done, slow).set_weights([1000, 1])
+        b.position_at_end(slow)
+        delta_slow = self._checked(f, b, pc, addr, size, write, atomic, delta=True)
+        end = b.block
+        b.branch(done)
+        b.position_at_end(done)
+        delta = b.phi(I64)
+        delta.add_incoming(delta_fast, fast)
+        delta.add_incoming(delta_slow, end)
+        return b.inttoptr(b.add(addr, delta), PTR)
+
+    def _delta(self, f: _Func, b, addr, region):
+        """Host minus virtual address for ``addr``, known to lie in ``region`` ("stack", a table slot, or
+        "any"/None: the region of its slot)."""
+        if region == "stack":  # all frames are one buffer, and r10 maps to f.frame
+            return b.sub(b.ptrtoint(f.frame, I64), _load(b, f.regs[R10]))
+        slot = _c64(region) if isinstance(region, int) else b.lshr(addr, _c64(SLOT_SHIFT))
+        entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
+        return b.sub(self._fixed(b, f.state, b.add(entry, _c64(3))), self._fixed(b, f.state, entry))
+
+    def _translate(self, f: _Func, b, addr, region):
+        """The host pointer for ``addr``, known to lie in ``region`` (see ``_delta``)."""
+        if region == "stack":
+            return _gep(b, f.frame, b.sub(addr, _load(b, f.regs[R10])))
+        return b.inttoptr(b.add(addr, self._delta(f, b, addr, region)), PTR)
+
+    def _checked(self, f: _Func, b, pc: int, addr, size: int, write: bool, atomic: bool, delta: bool = False):
+        """The full check: ``addr`` through its slot's region, or the fault. Returns the pointer (or with
+        ``delta``, the host minus the virtual address)."""
         slot = b.lshr(addr, _c64(SLOT_SHIFT))
-        if not self.checked:
-            entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
-            rel = b.sub(addr, _load(b, self._state_ptr(b, f.state, entry)))
-            return b.inttoptr(b.add(_load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3)))), rel), PTR)
         bad = f.fn.append_basic_block(f"oob{pc}")
         ok = f.fn.append_basic_block(f"in{pc}")
         inslot = f.fn.append_basic_block(f"slot{pc}")
         b.cbranch(b.icmp_unsigned(">=", slot, _c64(NSLOTS)), bad, inslot)
         b.position_at_end(inslot)
         entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
-        rbase = _load(b, self._state_ptr(b, f.state, entry))
-        length = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(2 if write else 1))))
+        rbase = self._fixed(b, f.state, entry)
+        length = self._fixed(b, f.state, b.add(entry, _c64(2 if write else 1)))
         rel = b.sub(addr, rbase)
         inside = b.and_(b.icmp_unsigned("<", rel, length),
                         b.icmp_unsigned(">=", b.sub(length, rel), _c64(size)))
@@ -361,8 +421,8 @@ class Lifter:
         bb = ir.IRBuilder(bad)
         self._fault(f, bb, FAULT_ATOMIC if atomic else FAULT_WRITE if write else FAULT_READ, pc, addr, size)
         b.position_at_end(ok)
-        host = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3))))
-        return b.inttoptr(b.add(host, rel), PTR)
+        host = self._fixed(b, f.state, b.add(entry, _c64(3)))
+        return b.sub(host, rbase) if delta else b.inttoptr(b.add(host, rel), PTR)
 
     # -- one basic block -------------------------------------------------------------------------------------------
     def _block(self, f: _Func, start: int, end: int) -> None:
@@ -398,7 +458,7 @@ class Lifter:
             else:
                 b.branch(check)
             cb = ir.IRBuilder(check)
-            budget = _load(cb, self._state_ptr(cb, f.state, ST_BUDGET))
+            budget = self._fixed(cb, f.state, ST_BUDGET)
             over = f.fn.append_basic_block(f"budget{pc}")
             cb.cbranch(cb.icmp_unsigned(">", _load(cb, f.count), budget), over, dest)
             self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
@@ -620,6 +680,12 @@ class _Indirect:
 
 
 def lift(program, insns, origin, functions, helpers, *, mode: str = "native", target: str = "",
-         checked: bool = True) -> Lifted:
-    """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``)."""
-    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked).lift()
+         checked: bool = True, regions: dict | None = None) -> Lifted:
+    """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``).
+
+    ``regions`` (host mode): legalised index -> (region, proven) of a memory access, as a verifier found it:
+    region ``"stack"`` (the frames), the table slot of a region or ``"any"``. A proven access is not checked; an
+    unproven one with a known region gets a fast check against that region alone, the full check when it fails.
+    """
+    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked,
+                  regions=regions).lift()
