@@ -114,60 +114,60 @@ class CodeGen:
         (e.g. a JMP32 lowered as a 64-bit compare) must not use it. Calls, exits (for r0) and 64-bit uses read the
         whole register. The search is bounded (``_UPPER_BUDGET`` instructions); past it the answer is False."""
         insns = self.insns
-        first = pc + (2 if insns[pc].opcode == 0x18 else 1)
-        stack = [first]
-        seen = {first}
+        pc += 2 if insns[pc][0] == 0x18 else 1
         budget = _UPPER_BUDGET
         facts = _UPPER
-        while stack:
+        stack: list[int] = []
+        seen: set[int] | None = None  # made at the first jump: until then the walk only goes forward
+        while True:
+            budget -= 1
+            if budget < 0:
+                return False
+            op, dst, src, off, imm = insns[pc]
+            on_dst, on_src, flow = facts[op]
+            if src == reg and on_src and (on_src == _LIVE or not off):  # _LIVE, or _LIVE_UNLESS_OFF without off
+                return False
+            if dst == reg and on_dst:
+                if on_dst == _LIVE or (on_dst == _BY_WIDTH and imm == 64):
+                    return False
+                flow = _END  # overwritten: this path is done
+            if flow == _NEXT:
+                pc += 1
+                continue
+            if flow == _NEXT2:
+                pc += 2
+                continue
+            if flow == _EXIT:
+                if reg == 0:
+                    return False
+                flow = _END
+            elif flow == _HELPER:
+                if src != CallKind.HELPER or 1 <= reg <= 5:
+                    return False  # a local call may read anything; a helper reads r1-r5
+                if reg != 0:  # r0 is the helper's result
+                    pc += 1
+                    continue
+                flow = _END
+            elif flow == _ATOMIC:
+                if reg == 0 and imm == _CMPXCHG:
+                    return False
+                pc += 1
+                continue
+            elif flow == _OPAQUE:
+                return False
+            if flow != _END:  # a jump: the target, and for a conditional one the next instruction too
+                if seen is None:
+                    seen = set()
+                target = jump_target(pc, insns[pc])
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+                if flow == _COND and pc + 1 not in seen:
+                    seen.add(pc + 1)
+                    stack.append(pc + 1)
+            if not stack:
+                return True
             pc = stack.pop()
-            while True:
-                budget -= 1
-                if budget < 0:
-                    return False
-                insn = insns[pc]
-                on_dst, on_src, flow = facts[insn.opcode]
-                if insn.src == reg and (on_src == _LIVE or (on_src == _LIVE_UNLESS_OFF and not insn.off)):
-                    return False
-                if insn.dst == reg:
-                    if on_dst == _BY_WIDTH:
-                        on_dst = _LIVE if insn.imm == 64 else _KILL
-                    if on_dst == _LIVE:
-                        return False
-                    if on_dst == _KILL:
-                        break
-                if flow == _NEXT:
-                    pc += 1
-                elif flow == _NEXT2:
-                    pc += 2
-                elif flow == _EXIT:
-                    if reg == 0:
-                        return False
-                    break
-                elif flow == _HELPER:
-                    if insn.src != CallKind.HELPER or 1 <= reg <= 5:
-                        return False  # a local call may read anything; a helper reads r1-r5
-                    if reg == 0:
-                        break  # r0 is the helper's result
-                    pc += 1
-                elif flow == _ATOMIC:
-                    if reg == 0 and insn.imm == _CMPXCHG:
-                        return False
-                    pc += 1
-                elif flow == _OPAQUE:
-                    return False
-                else:  # a jump: the target, and for a conditional one the next instruction too
-                    target = jump_target(pc, insn)
-                    if target not in seen:
-                        seen.add(target)
-                        stack.append(target)
-                    if flow == _JA:
-                        break
-                    pc += 1
-                if pc in seen:
-                    break
-                seen.add(pc)
-        return True
 
 
 def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
@@ -204,8 +204,8 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
-_NEXT, _NEXT2, _COND, _JA, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(8)
-_UPPER_BUDGET = 64
+_NEXT, _NEXT2, _COND, _JA, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(9)
+_UPPER_BUDGET = 16
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 

@@ -169,6 +169,21 @@ INLINE_EPILOGUE = 3
 LARGE_FUNCTION = 32768
 
 
+#: a 64-bit constant whose li sequence is longer than this is loaded from the image's constant pool instead
+#: (auipc+ld: 2 instructions and 8 bytes of data, against 3-6 instructions built in the register)
+POOL_OVER = 2
+
+
+@cache
+def pool_forms(rd: int) -> tuple[BranchForm, ...]:
+    """auipc rd + ld rd from a constant-pool entry (a label), +-2 GiB."""
+    def load(off: int):
+        parts = _split(off)
+        return None if parts is None else _PACK32(E.auipc(rd, parts[0])) + _PACK32(E.ld(rd, rd, parts[1]))
+
+    return (BranchForm(8, load),)
+
+
 def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
     """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
     return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
@@ -187,6 +202,7 @@ class Riscv64Selector(TableSelector):
         self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
+        self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
 
     # -- emission -------------------------------------------------------------------------------------------
     def emit(self, em, *words: int) -> None:
@@ -232,7 +248,8 @@ class Riscv64Selector(TableSelector):
         frame = cg.frame
         if label == frame.exit_label and (len(frame.extra["epilogue"]) <= INLINE_EPILOGUE
                                           or frame.end - frame.start > LARGE_FUNCTION):
-            self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
+            cg.em.mark(cg.em.FRAME)  # a short epilogue is cheaper than a jump to it; it is frame code all the same
+            self.emit(cg.em, *frame.extra["epilogue"])
             return
         cg.em.branch(label, jump_forms(ZERO, self.c))
 
@@ -280,7 +297,14 @@ class Riscv64Selector(TableSelector):
         frame.native_stack = total
 
     def epilogue(self, cg, frame) -> None:
-        self.emit(cg.em, *frame.extra["epilogue"])
+        em = cg.em
+        self.emit(em, *frame.extra["epilogue"])
+        if frame.end == len(cg.insns) and self._pool:  # the last function: the constant pool follows it
+            em.mark(em.DATA)
+            em.align(8)
+            for value, label in self._pool.items():
+                em.bind(label)
+                em.code += struct.pack("<Q", value)
 
     def _epilogue_words(self, frame, saved: list[int], stack: int, total: int) -> tuple[int, ...]:
         words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
@@ -301,6 +325,9 @@ class Riscv64Selector(TableSelector):
 
     def is_pure(self, info) -> bool:
         return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
+
+    def keyed(self, info) -> bool:
+        return info.cls == Cls.ALU or info.kind == Kind.ATOMIC  # see memo_key
 
     def memo_key(self, cg, pc: int, insn):
         if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
@@ -548,7 +575,15 @@ class Riscv64Selector(TableSelector):
         em, d = cg.em, self.r[insn.dst]
         ref = cg.ld_imm64_symbol(insn, nxt)
         if ref is None:
-            self.emit(em, *li64_words(d, isa.imm64(insn, nxt), T1))
+            value = isa.imm64(insn, nxt) & 0xFFFFFFFFFFFFFFFF
+            words = li64_words(d, value, T1)
+            if len(words) <= POOL_OVER:
+                self.emit(em, *words)
+                return
+            label = self._pool.get(value)
+            if label is None:
+                label = self._pool[value] = ("rv-const", value)
+            em.branch(label, pool_forms(d))
             return
         symbol, addend, kind = ref
         if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed
