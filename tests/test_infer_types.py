@@ -153,3 +153,28 @@ def test_the_listing_and_check_objects_say_which_rule_typed_it(tmp_path):
 
     assert write_listing(image, program=bpfx.load(str(tmp_path / "a.o")).program()).splitlines()[1] == \
         "; inferred sched_cls: calls bpf_skb_load_bytes"
+
+
+STATIC_PROG_ARRAY = r"""
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("handler") int tail(struct xdp_md *ctx) { return XDP_PASS; }
+struct { __uint(type, BPF_MAP_TYPE_PROG_ARRAY); __uint(max_entries, 4); __type(key, __u32);
+         __array(values, int (void *)); } jumps SEC(".maps") = { .values = { [3] = (void *)&tail } };
+SEC("xdp") int entry(struct xdp_md *ctx) { bpf_tail_call(ctx, &jumps, 3); return XDP_DROP; }
+char LICENSE[] SEC("license") = "GPL";
+"""
+
+
+def test_a_prog_array_static_initialiser_puts_its_programs_in_the_group(tmp_path):
+    """``tail`` does not touch the prog array: only the ``.values`` initialiser says it is in it (clang-built)."""
+    import shutil
+
+    from test_loader_clang import build
+
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed")
+    loaded = load(build(tmp_path, STATIC_PROG_ARRAY))
+    tail = loaded.program("tail")
+    assert (tail.prog_type, tail.type_reason) == ("xdp", "inferred xdp: shares prog array 'jumps' with 'xdp' (xdp)")
+    assert [bpfx.run(tail, t, packet=PACKET).r0 for t in ("interp", "arm64")] == [2, 2]
