@@ -221,8 +221,6 @@ def _field_at(ptype: ProgType, off: int, size: int) -> str | None:
 
 def _evidence(program, full: bool = True) -> _Evidence:
     """What ``program`` does that narrows its type; only its prog arrays unless ``full``."""
-    import dataclasses
-
     import numpy as np
 
     from ..errors import BpfxError
@@ -247,15 +245,21 @@ def _evidence(program, full: bool = True) -> _Evidence:
     if ld_abs:
         structs.setdefault("__sk_buff", "uses LD_ABS/LD_IND packet loads")
     accesses = None
-    try:  # the context accesses, analysed as if the context were an __sk_buff (any struct would do)
+    untyped = program.prog_type
+    # the context accesses, analysed as if the context were an __sk_buff (any struct would do); validated first
+    # with every helper allowed, which is what validating an untyped program checks (and, as a type is given only
+    # where its helpers and LD_ABS are allowed, what validating it with that type would check)
+    program.prog_type = INFER_DEFAULT["__sk_buff"]
+    try:
         from .cfg import build_cfg
         from .validate import validate
 
-        probe = dataclasses.replace(program, prog_type=INFER_DEFAULT["__sk_buff"])
-        validate(probe, helpers=frozenset(table))
-        accesses = list(build_cfg(probe).ctx_accesses.values())
+        validate(program, helpers=frozenset(table))
+        accesses = list(build_cfg(program).ctx_accesses.values())
     except BpfxError:
         pass
+    finally:
+        program.prog_type = untyped
     if accesses:
         skb, xdp = prog_type(INFER_DEFAULT["__sk_buff"]), prog_type(INFER_DEFAULT["xdp_md"])
         if all(_field_at(skb, a.offset, a.size) for a in accesses):
