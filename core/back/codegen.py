@@ -85,7 +85,7 @@ class CodeGen:
             if insn.src == Pseudo.MAP_FD:
                 return (map_symbol(mapdef.name), 0, "map")
             return (map_symbol(mapdef.name), nxt.imm, "map_value")
-        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported")
+        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported on {self.target}")
 
     def call_helper(self, pc: int, helper_id: int) -> None:
         entry = self.helpers.get(helper_id)
@@ -175,7 +175,8 @@ def check_runnable(program: Program, target) -> None:
     from ..front.progtypes import UNSPEC, unknown_section_error
 
     if program.prog_type == UNSPEC:
-        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+        raise unknown_section_error(program.section, why=program.type_reason).at(file=program.file,
+                                                                                section=program.section)
     if program.endian != target.info.endian:
         raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
                           f" (a {program.endian}-endian target is needed to run or compile it)",
@@ -305,7 +306,10 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                 pc += 1
                 continue
             nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
-            selector.lower(cg, pc, insn, nxt)
+            try:
+                selector.lower(cg, pc, insn, nxt)
+            except BpfxError as err:  # a selector's refusal names the BPF instruction it came from
+                raise err.at(file=program.file, section=program.section, insn=cg.origin[pc]) from None
             pc += 2 if kind == Kind.LD_IMM64 else 1
         em.bind(frame.exit_label)
         em.mark(-1)
