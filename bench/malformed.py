@@ -103,13 +103,18 @@ def commands(kind: str, path: str, out: str, targets: list[str]) -> list[list[st
     return cmds
 
 
+_PARSER = []
+
+
 def _run_cli(argv: list[str]) -> tuple[int, str, str]:
     from bpfx import cli
 
+    if not _PARSER:
+        _PARSER.append(cli.build_parser())
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            code = cli.main(argv)
+            code = cli.main(argv, _PARSER[0])
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 2
         except BaseException as exc:  # noqa: BLE001 - an escaping exception is exactly what we count
@@ -188,6 +193,7 @@ def campaign(n: int, *, seed: int = 1, timeout: float = 20.0, targets=("interp",
     counts = {"inputs": 0, "runs": 0, "ok": 0, "clean_errors": 0, "tracebacks": 0, "hangs": 0, "divergences": 0}
     problems: list = []
     ctx = mp.get_context("fork")
+    _run_cli(["disasm", os.devnull])  # import every command module and build the parser once, before forking
     with tempfile.TemporaryDirectory(prefix="bpfx-malformed-") as tmpdir:
         proc = conn = None
         for index in range(n):
