@@ -103,7 +103,7 @@ class _Func:
         self.block_end = end
         self.group: dict[int, int] = {}  # host: access index -> the first access of its check group
         self.group_ok: dict[int, ir.Value] = {}  # first access of a group -> its fast check
-        self.slow: list[tuple[ir.Block, int]] = []  # host: (block, index) where the block's slow version starts
+        self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
         self.slow_mode = False
 
 class Lifter:
@@ -299,9 +299,19 @@ class Lifter:
                         b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
-        for i, leader in enumerate(leaders):
-            nxt = leaders[i + 1] if i + 1 < len(leaders) else end
+        spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
+        for leader, nxt in spans:
             self._block(f, leader, nxt)
+        if f.slow:
+            # The slow version of the whole function: entered from a failed fast check at that access, it checks
+            # every unproven access in full and never goes back, so the fast loops stay small (unrollable).
+            f.slow_mode = True
+            f.blocks = {leader: fn.append_basic_block(f"S{leader}") for leader in leaders}
+            for leader, nxt in spans:
+                self._block(f, leader, nxt)
+            for block, pc, nxt in f.slow:
+                b.position_at_end(block)
+                self._lift_range(f, pc, nxt)
 
     @staticmethod
     def _ret(f: _Func, b) -> None:
@@ -384,13 +394,13 @@ class Lifter:
                 bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
                 inside = b.icmp_unsigned("<", rel, bound)
             f.group_ok[pc] = inside
-            # Outside it: the rest of the block again from this access, every unproven access fully checked
-            # (lifted after this version, in _block). The fast version keeps no merge with the slow one, so its
-            # pointers are addr + a loop-invariant delta, and later accesses of the group need no check at all.
+            # Outside it: on from this access in the slow version of the function (see _function). The fast
+            # version keeps no merge with the slow one, so its pointers are addr + a loop-invariant delta, and
+            # later accesses of the group need no check at all.
             slow = f.fn.append_basic_block(f"slow{pc}")
             fast = f.fn.append_basic_block(f"fast{pc}")
             b.cbranch(inside, fast, slow).set_weights([1000, 1])
-            f.slow.append((slow, pc))
+            f.slow.append((slow, pc, f.block_end))
             b.position_at_end(fast)
         return self._translate(f, b, addr, region)
 
@@ -471,12 +481,6 @@ class Lifter:
             b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
         f.block_end = end
         self._lift_range(f, start, end)
-        slow, f.slow = f.slow, []
-        f.slow_mode = True
-        for block, pc in slow:
-            b.position_at_end(block)
-            self._lift_range(f, pc, end)
-        f.slow_mode = False
 
     def _lift_range(self, f: _Func, pc: int, end: int) -> None:
         """Lift instructions ``pc``..``end`` of one block at the builder's position, and its way out."""
