@@ -197,13 +197,14 @@ def test_host_proven_accesses_are_not_checked():
 
 def test_host_frames_are_the_interpreters():
     """8 nested frames (the most the validator allows), each storing to its own frame and the callee reading its
-    caller's frame through a pointer: r10 values and frame contents are the interpreter's."""
+    caller's frame through a pointer: r10 values and frame contents are the interpreter's (r0 is not: a stack
+    address returned is a pointer leak the validator rejects)."""
     fn = assemble("mov %r2, %r10\nstxdw [%r10-8], %r2\nldxdw %r0, [%r1-8]\nmov %r1, %r10\ncall local next\n"
                   "exit\nnext:\nmov %r0, 0\nexit")[:5]
     insns, functions = [], {}
     for i in range(8):
         functions[len(insns)] = f"f{i}"
-        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0x95)]
+        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0xB7, 0, 0, 0, 0), Insn(0x95)]
     insns = [Insn(0xBF, 1, 10)] + insns  # r1 = r10 for the entry's first load
     functions = {0: "p", **{k + 1: v for k, v in functions.items() if k}}
     prog = bpfx.Program("p", "mem", "mem", insns, file="p.s", functions=functions)

@@ -289,7 +289,12 @@ class _Loader:
                 index = offset // INSN_SIZE
                 if offset % INSN_SIZE or index >= len(self.code[target.name]):
                     raise self.fail(f"relocation at offset {offset} is outside the code", target.name)
-                if rtype in (R_BPF_NONE, R_BPF_64_NODYLD32):
+                if rtype == R_BPF_NONE:
+                    # old LLVM (EM_NONE objects such as ovs' datapath) wrote type 0 for map references and calls;
+                    # libbpf goes by the instruction, not the type, and so do we
+                    insn = self.code[target.name][index]
+                    rtype = R_BPF_64_64 if insn.opcode == LD_IMM64 else R_BPF_64_32 if insn.opcode == 0x85 else None
+                if rtype in (None, R_BPF_64_NODYLD32):
                     continue
                 if rtype not in (R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64, R_BPF_64_ABS32):
                     raise self.fail(f"unknown relocation type {rtype}", target.name, index)

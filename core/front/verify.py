@@ -628,9 +628,10 @@ class Verifier:
             if op in ("div", "mod") and not self.div_by_zero and (src.s if wide else S.view32(src.s)).umin == 0:
                 self.fail(pc, what, f"{what}: r{insn.src} may be zero", access=False)
             if wide:
-                regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
+                r = S.alu(op, dst.s, src.s, 64, insn.off)
             else:
-                regs[insn.dst] = scalar_val(S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off))
+                r = S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off)
+            regs[insn.dst] = scalar_val(r if r is not None else S.UNKNOWN)  # None: an infeasible path's operand
             return
         # pointer arithmetic
         if wide and op in ("add", "sub"):
@@ -833,25 +834,18 @@ class Verifier:
                     self._arg_fail(pc, what, r, "a map", v)
                 else:
                     map_idx = v.aux
-            elif kind in ("key", "value") and map_idx is None:  # not a map's: memory of the next argument's size
-                if i + 1 < len(args) and args[i + 1] == "size":
-                    sv = st.regs[r + 1]
-                    self.mem_arg(pc, st, v, r, sv.s.umax if sv.kind == SCALAR else None,
-                                 f"{what}: pointer argument r{r}", write=True)
-                elif v.kind == STACK:
-                    self._havoc_stack(st, v.aux)
-            elif kind in ("key", "value"):
+            elif kind in ("key", "value") and map_idx is not None:
                 ms = self._maps(map_idx)  # the helper reads the map's own size: the largest it may be
                 size = max(m.key_size if kind == "key" else m.value_size for m in ms)
                 if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
                     self._arg_fail(pc, what, r, f"a pointer to the {kind} (stack, packet or map value)", v)
                     continue
                 self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
-            elif kind == "ptr":
-                if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads or writes
+            elif kind in ("ptr", "out") or (kind in ("key", "value") and map_idx is None):
+                if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads (ptr) or writes (out)
                     sv = st.regs[r + 1]
                     size = sv.s.umax if sv.kind == SCALAR else None
-                    self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=True)
+                    self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=kind == "out")
                 elif v.kind == STACK:  # a pointer of a type the specs do not describe: it may be written through
                     self._havoc_stack(st, v.aux)
             elif kind in ("int", "flags", "size"):

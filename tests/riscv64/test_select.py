@@ -222,3 +222,63 @@ def test_every_byte_swap_on_random_values(features):
             lines += [f"lddw %r1, {rng.getrandbits(64):#x}", f"{op} %r1", "xor %r0, %r1", "lsh %r0, 1"]
     got, want = both(program("\n".join(["mov %r0, 0", *lines, "exit"])), features)
     assert got == want
+
+
+def native_text(image, pc: int, features=None) -> list[str]:
+    """The disassembly of what BPF instruction ``pc`` became."""
+    disasm = bpfx.plugins.get_target("riscv64").selector(features or {}).disassembler
+    starts = sorted(off for off, i in image.line_map if i == pc)
+    ends = [off for off, _ in image.line_map if off > starts[0]] + [len(image.code)]
+    return [text for _a, _s, text in disasm(image.code[starts[0]:min(ends)], 0)]
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_dead_zero_extensions_are_skipped_and_live_ones_kept(features):
+    """ALU32 results whose upper half nobody reads keep the W forms' sign extension; every path that reads the
+    upper half (a 64-bit compare on one branch, r0 at exit) still sees it cleared."""
+    src = """
+        mov32 %r1, -1
+        stxw [%r10-4], %r1
+        mov32 %r2, 0x7fffffff
+        add32 %r2, 1
+        jslt32 %r2, 0, +2
+        mov %r0, 1
+        exit
+        mov32 %r3, %r2
+        add32 %r3, 5
+        jeq %r3, 0xffffffff, +2
+        mov32 %r0, %r3
+        exit
+        mov %r0, 7
+        exit
+    """
+    prog = program(src)
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert native_text(image, 0, features) in (["addi a0, zero, -1"], ["c.li a0, -1"])  # no zero-extension
+    assert native_text(image, 3, features)[0] in ("addiw a1, a1, 1", "c.addiw a1, 1")
+    assert len(native_text(image, 3, features)) == 1
+    assert len(native_text(image, 8, features)) == (2 if features.get("zba") else 3)  # read by the 64-bit jeq
+    got, want = both(prog, features)
+    assert got == want == 0x80000005
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_32_bit_atomic_fetches_zero_extend_only_when_read(features):
+    src = """
+        lddw %r1, 0x80000000
+        stxdw [%r10-8], %r1
+        lddw %r2, 0x90000000
+        lock fetch add32 [%r10-8], %r2
+        mov %r0, %r2
+        lddw %r3, 0x123
+        lock fetch add32 [%r10-8], %r3
+        stxw [%r10-16], %r3
+        ldxw %r4, [%r10-16]
+        add %r0, %r4
+        lddw %r0, 0xffffffff80000000
+        lock cmpxchg32 [%r10-8], %r1
+        add %r0, %r4
+        exit
+    """
+    got, want = both(program(src), features)
+    assert got == want
