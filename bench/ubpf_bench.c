@@ -2,7 +2,7 @@
 // usage: ubpf_bench [-j] [-c xdp|skb|raw] [-n N] PROG_FILE PACKET_FILE
 // Build against a ubpf checkout (https://github.com/iovisor/ubpf, built with cmake into UBPF/build):
 //   gcc -O2 -o ubpf_bench bench/ubpf_bench.c -IUBPF/vm/inc -IUBPF/build/vm UBPF/build/lib/libubpf.a
-// then: python bench/host_speed.py --runner "./ubpf_bench -j -n {n}"
+// then: python bench/host_speed.py --runner "./ubpf_bench -j -c {ctx} -n {n}"
 // Memory given to the program: one buffer mapped below 4 GiB (MAP_32BIT) = [context | packet]; the context's
 // 32-bit data/data_end fields point at the packet (xdp_md or __sk_buff layout), so r1 = &ctx as in the kernel and
 // the interpreter's bounds check (mem..mem+len) covers context and packet. -c raw: r1 = packet, as ubpf_test -m.

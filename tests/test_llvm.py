@@ -159,6 +159,29 @@ def test_host_packet_fast_check_falls_back_to_the_full_check(offset):
                                       f"every mapped region)")
 
 
+@pytest.mark.parametrize("where", ["packet", "ctx", "last byte", "past the end"])
+def test_host_grouped_checks_keep_the_interpreters_order(where):
+    """Two accesses through one register share one fast check over both; when it fails, the rest of the block
+    runs again with each access checked in order: both translated, or the fault at the second one."""
+    from bpfx.execute.runtime import layout
+
+    data = layout.PACKET_BASE + layout.PACKET_HEADROOM
+    last = len(PACKET) + layout.PACKET_TAILROOM - 1  # the packet region's last byte, from data
+    add = {"packet": 10, "ctx": layout.CTX_BASE - data, "last byte": last, "past the end": last + 1}[where]
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(
+        f"ldxw %r2, [%r1+0]\nadd %r2, {add}\nldxb %r0, [%r2+0]\nldxb %r3, [%r2+1]\nlsh %r3, 8\nor %r0, %r3\n"
+        "exit"), file="p.s")
+    assert _regions(prog)[2] == _regions(prog)[3] == (layout.PACKET_BASE >> 24, False)
+    want, got = _interp_and_host(prog, packet=PACKET)
+    assert got == want
+    expect = {"packet": PACKET[10] | PACKET[11] << 8, "ctx": data & 0xFFFF,  # data, the ctx's first field
+              "last byte": f"p.s:xdp:insn 3: invalid read of 1 bytes at 0x{data + last + 1:x} (outside every mapped "
+                           "region)",
+              "past the end": f"p.s:xdp:insn 2: invalid read of 1 bytes at 0x{data + last + 1:x} (outside every "
+                              "mapped region)"}
+    assert want == expect[where]
+
+
 def test_host_proven_accesses_are_not_checked():
     """Accesses the verifier proves in bounds (ctx fields, packet bytes below a data_end test) compile to plain
     loads: the optimised module calls no fault handler at all."""

@@ -23,6 +23,7 @@ from collections import OrderedDict
 import llvmlite.binding as llvm
 
 from ..errors import BpfxError, RuntimeFault, Unsupported
+from ..execute.runtime import layout
 from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Kind, encode
 from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
                    ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
@@ -184,7 +185,6 @@ def access_regions(program, insns, origin) -> dict:
     ``regions``): region is ``"stack"``, the table slot of a fixed region (ctx, packet, mem) or ``"any"``;
     proven is True when every visit is in bounds of that region. Its facts hold for the program as written (no
     check assumed), so only instructions the legaliser left as they were, first of their origin, are taken."""
-    from ..execute.runtime import layout
     from ..front.verify import CTX, MEM, PACKET, STACK, analyse
 
     fixed = {STACK: "stack", CTX: layout.CTX_BASE >> SLOT_SHIFT, PACKET: layout.PACKET_BASE >> SLOT_SHIFT,
@@ -226,6 +226,8 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
     j = jit_ or jit()
     helpers = frozenset(rt.helper_impls)  # callx may reach the caller's helpers too
     entry = j.entry(program, opt, helpers)
+    if rt.stack_top != layout.STACK_TOP:  # the lifter takes the entry's r10 to be STACK_TOP
+        raise Unsupported(f"host: the runtime's stack top 0x{rt.stack_top:x} is not 0x{layout.STACK_TOP:x}")
     run = _Run(rt, budget)
     previous = getattr(_current, "run", None)
     _current.run = run

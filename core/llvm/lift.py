@@ -100,7 +100,11 @@ class _Func:
         self.lf, self.start, self.end, self.fn = lifter, start, end, fn
         self.blocks: dict[int, ir.Block] = {}
         self.host = lifter.host
-
+        self.block_end = end
+        self.group: dict[int, int] = {}  # host: access index -> the first access of its check group
+        self.group_ok: dict[int, ir.Value] = {}  # first access of a group -> its fast check
+        self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
+        self.slow_mode = False
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
@@ -266,7 +270,9 @@ class Lifter:
             f.state = state
             for i in range(5):
                 b.store(rest[i], f.regs[i + 1])
-            b.store(rest[5], f.regs[R10])
+            # The entry's r10 is always the top of the runtime's stack (host.run_host checks): as a constant,
+            # LLVM can bound stack addresses and drop fast checks they always pass.
+            b.store(rest[5] if f.sub else _c64(layout.STACK_TOP), f.regs[R10])
             f.frame, f.depth = rest[6], rest[7]
             f.count = _alloca(b, I64, "count")
             b.store(_load(b, self._state_ptr(b, state, ST_COUNT)), f.count)
@@ -293,9 +299,19 @@ class Lifter:
                         b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
-        for i, leader in enumerate(leaders):
-            nxt = leaders[i + 1] if i + 1 < len(leaders) else end
+        spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
+        for leader, nxt in spans:
             self._block(f, leader, nxt)
+        if f.slow:
+            # The slow version of the whole function: entered from a failed fast check at that access, it checks
+            # every unproven access in full and never goes back, so the fast loops stay small (unrollable).
+            f.slow_mode = True
+            f.blocks = {leader: fn.append_basic_block(f"S{leader}") for leader in leaders}
+            for leader, nxt in spans:
+                self._block(f, leader, nxt)
+            for block, pc, nxt in f.slow:
+                b.position_at_end(block)
+                self._lift_range(f, pc, nxt)
 
     @staticmethod
     def _ret(f: _Func, b) -> None:
@@ -360,32 +376,61 @@ class Lifter:
             return self._checked(f, b, pc, addr, size, write, atomic)
         # Fast check against the region the verifier saw (loop-invariant bounds); outside it, the full check,
         # which translates an address in another region as the interpreter would, or faults.
-        if region == "stack":
-            rel = b.sub(addr, _c64(layout.STACK_BASE))
-            inside = b.icmp_unsigned("<=", rel, _c64(layout.STACK_SIZE - size))
-        else:
-            entry = ST_TABLE + 4 * region
-            rel = b.sub(addr, self._fixed(b, f.state, entry))
-            # rel < max(length - size + 1, 0): one compare against a bound LLVM computes once, out of loops
-            room = b.sub(self._fixed(b, f.state, entry + (2 if write else 1)), _c64(size - 1))
-            bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
-            inside = b.icmp_unsigned("<", rel, bound)
-        # The pointer is addr + delta (host minus virtual address): loop-invariant on the fast path, so an
-        # access costs the compare and one add; the slow path finds the delta of whatever region addr is in.
-        fast = b.block
-        delta_fast = self._delta(f, b, addr, region)
-        slow = f.fn.append_basic_block(f"slow{pc}")
-        done = f.fn.append_basic_block(f"addr{pc}")
-        b.cbranch(inside, done, slow).set_weights([1000, 1])
-        b.position_at_end(slow)
-        delta_slow = self._checked(f, b, pc, addr, size, write, atomic, delta=True)
-        end = b.block
-        b.branch(done)
-        b.position_at_end(done)
-        delta = b.phi(I64)
-        delta.add_incoming(delta_fast, fast)
-        delta.add_incoming(delta_slow, end)
-        return b.inttoptr(b.add(addr, delta), PTR)
+        if f.slow_mode:
+            return self._checked(f, b, pc, addr, size, write, atomic)
+        if f.group.get(pc, -1) not in f.group_ok:
+            # (stack checks compare with constants, which LLVM merges when accesses repeat an offset: grouping
+            # them measured slower, on bubble sort)
+            lo, hi, write = self._group(f, pc, base, region) if region != "stack" else (off, off + size, write)
+            span, first = hi - lo, b.add(_load(b, f.regs[base]), _c64(lo))
+            if region == "stack":
+                rel = b.sub(first, _c64(layout.STACK_BASE))
+                inside = b.icmp_unsigned("<=", rel, _c64(layout.STACK_SIZE - span))
+            else:
+                entry = ST_TABLE + 4 * region
+                rel = b.sub(first, self._fixed(b, f.state, entry))
+                # rel < max(length - span + 1, 0): one compare against a bound LLVM computes once, out of loops
+                room = b.sub(self._fixed(b, f.state, entry + (2 if write else 1)), _c64(span - 1))
+                bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
+                inside = b.icmp_unsigned("<", rel, bound)
+            f.group_ok[pc] = inside
+            # Outside it: on from this access in the slow version of the function (see _function). The fast
+            # version keeps no merge with the slow one, so its pointers are addr + a loop-invariant delta, and
+            # later accesses of the group need no check at all.
+            slow = f.fn.append_basic_block(f"slow{pc}")
+            fast = f.fn.append_basic_block(f"fast{pc}")
+            b.cbranch(inside, fast, slow).set_weights([1000, 1])
+            f.slow.append((slow, pc, f.block_end))
+            b.position_at_end(fast)
+        return self._translate(f, b, addr, region)
+
+    def _group(self, f: _Func, pc: int, base: int, region) -> tuple[int, int, bool]:
+        """The accesses after ``pc`` in its block through the same unchanged ``base`` and hinted the same region
+        share its fast check, made over all the bytes they touch: (lowest offset, end offset, any write). An
+        address the check does not cover takes each access's full check, in order, as before."""
+        lo, hi, write = None, None, False
+        pc2 = pc
+        while pc2 < f.block_end:
+            insn = self.insns[pc2]
+            info = OPCODES[insn.opcode]
+            kind = info.kind
+            if kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX):
+                load = kind in (Kind.LDX, Kind.LDXSX)
+                reg = insn.src if load else insn.dst
+                if reg == base and self.regions.get(pc2) == (region, False):
+                    f.group[pc2] = pc
+                    lo = insn.off if lo is None else min(lo, insn.off)
+                    hi = insn.off + info.size if hi is None else max(hi, insn.off + info.size)
+                    write = write or not load
+                if load and insn.dst == base:
+                    break
+            elif kind not in (Kind.ALU, Kind.ENDIAN) or insn.dst == base:
+                break
+            pc2 += 1
+        if lo is None:  # pc itself is an atomic: a group of its own
+            info = OPCODES[self.insns[pc].opcode]
+            return self.insns[pc].off, self.insns[pc].off + info.size, True
+        return lo, hi, write
 
     def _delta(self, f: _Func, b, addr, region):
         """Host minus virtual address for ``addr``, known to lie in ``region`` ("stack", a table slot, or
@@ -434,7 +479,11 @@ class Lifter:
                 slots += 1
                 pc += 2 if self.insns[pc].opcode == 0x18 else 1
             b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
-        pc = start
+        f.block_end = end
+        self._lift_range(f, start, end)
+
+    def _lift_range(self, f: _Func, pc: int, end: int) -> None:
+        """Lift instructions ``pc``..``end`` of one block at the builder's position, and its way out."""
         while pc < end:
             insn = self.insns[pc]
             info = OPCODES[insn.opcode]
@@ -445,7 +494,7 @@ class Lifter:
                 return
         if end >= f.end:  # fell off the end of the function (the validator rejects it; be total anyway)
             raise self.unsupported(end - 1, "control falls off the end of the function")
-        b.branch(f.blocks[end])
+        f.b.branch(f.blocks[end])
 
     def _goto(self, f: _Func, pc: int, target: int, cond=None, fallthrough: int | None = None) -> None:
         """Branch to ``target`` (if ``cond``); checks the budget on backward edges in host mode."""
