@@ -85,7 +85,7 @@ class CodeGen:
             if insn.src == Pseudo.MAP_FD:
                 return (map_symbol(mapdef.name), 0, "map")
             return (map_symbol(mapdef.name), nxt.imm, "map_value")
-        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported")
+        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported on {self.target}")
 
     def call_helper(self, pc: int, helper_id: int) -> None:
         entry = self.helpers.get(helper_id)
@@ -285,7 +285,8 @@ def check_runnable(program: Program, target) -> None:
     from ..front.progtypes import UNSPEC, unknown_section_error
 
     if program.prog_type == UNSPEC:
-        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+        raise unknown_section_error(program.section, why=program.type_reason).at(file=program.file,
+                                                                                section=program.section)
     if program.endian != target.info.endian:
         raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
                           f" (a {program.endian}-endian target is needed to run or compile it)",
@@ -384,39 +385,42 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         selector.prologue(cg, frame)
         pc = start
         code, lines_append, origin = em.code, em.lines.append, legal.origin
-        while pc < end:
-            insn = insns[pc]
-            if pc in leaders:
-                em.bind(pc)
-            lines_append((len(code), origin[pc]))
-            op = insn.opcode
-            fn = table[op] if table is not None else None
-            if fn is not None:  # the common case: the selector's own lowering
-                if op == 0x18:
-                    fn(cg, pc, insn, insns[pc + 1])
-                    pc += 2
-                else:
-                    fn(cg, pc, insn, None)
+        try:
+            while pc < end:
+                insn = insns[pc]
+                if pc in leaders:
+                    em.bind(pc)
+                lines_append((len(code), origin[pc]))
+                op = insn.opcode
+                fn = table[op] if table is not None else None
+                if fn is not None:  # the common case: the selector's own lowering
+                    if op == 0x18:
+                        fn(cg, pc, insn, insns[pc + 1])
+                        pc += 2
+                    else:
+                        fn(cg, pc, insn, None)
+                        pc += 1
+                    continue
+                kind = OPCODES[op].kind
+                if kind == Kind.CALL:
+                    if insn.src == CallKind.HELPER:
+                        reg_call(pc, insn.imm)
+                    elif insn.src == CallKind.LOCAL:
+                        local_call(cg, ("func", pc + 1 + insn.imm))
+                    else:
+                        raise cg.unsupported(pc, "kfunc calls")
                     pc += 1
-                continue
-            kind = OPCODES[op].kind
-            if kind == Kind.CALL:
-                if insn.src == CallKind.HELPER:
-                    reg_call(pc, insn.imm)
-                elif insn.src == CallKind.LOCAL:
-                    local_call(cg, ("func", pc + 1 + insn.imm))
-                else:
-                    raise cg.unsupported(pc, "kfunc calls")
-                pc += 1
-                continue
-            if kind == Kind.EXIT:
-                if pc + 1 != end:
-                    selector.jump(cg, frame.exit_label)
-                pc += 1
-                continue
-            nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
-            selector.lower(cg, pc, insn, nxt)
-            pc += 2 if kind == Kind.LD_IMM64 else 1
+                    continue
+                if kind == Kind.EXIT:
+                    if pc + 1 != end:
+                        selector.jump(cg, frame.exit_label)
+                    pc += 1
+                    continue
+                nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
+                selector.lower(cg, pc, insn, nxt)
+                pc += 2 if kind == Kind.LD_IMM64 else 1
+        except BpfxError as err:  # a selector's refusal names the BPF instruction it came from
+            raise err.at(file=program.file, section=program.section, insn=origin[pc]) from None
         em.bind(frame.exit_label)
         em.mark(-1)
         selector.epilogue(cg, frame)

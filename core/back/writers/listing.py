@@ -36,6 +36,8 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
     that line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
+    if program is not None and program.type_reason:  # no SEC name typed it: say how it got its type
+        lines.append(f"; {program.type_reason}")
     if abi is not None:
         lines.append(f"; registers: {abi.describe()}")
     starts = {off: name for name, off in image.symbols.items()}
