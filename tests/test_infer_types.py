@@ -208,3 +208,11 @@ def test_a_context_field_used_as_an_address_names_its_struct(tmp_path):
         ldxb %r0, [%r2]
         exit"""
     assert _types(tmp_path, _obj(("from-netdev", one_path)))["from-netdev"][0] == "unspec"
+
+
+def test_a_prog_type_given_to_check_objects_is_validated_anew(tmp_path):
+    from bpfx.tools.corpus import check_objects
+
+    _obj(("filter", "mov %r6, %r1\nldabsh 12\nexit")).write(tmp_path / "a.o")
+    line = check_objects(str(tmp_path), "arm64", prog_type="xdp").lines[1]
+    assert line.endswith("ValidationError: LD_ABS/LD_IND packet access is not available to xdp programs"), line
