@@ -230,6 +230,11 @@ FAULTS = {
     "unmapped": ("lddw %r1, 0xc000000\nldxw %r0, [%r1+0]\nexit\n",
                  "insn 2: invalid read of 4 bytes at 0xc000000 (outside every mapped region)"),
     "in bounds": ("ldxdw %r0, [%r1+0]\nexit\n", None),
+    # callx to an id that is no helper: the interpreter's link error, not r0 = 0 from the native compare chain
+    "callx to no helper": ("mov %r1, 12345\n.raw 0x8d 1 0 0 0\nexit\n",
+                           "LinkError: insn 1: helper 12345 is not available to mem programs"),
+    "callx to an address": ("lddw %r2, 0x100000\n.raw 0x8d 2 0 0 0\nexit\n",
+                            "LinkError: insn 2: helper 1048576 is not available to mem programs"),
 }
 
 
@@ -238,14 +243,29 @@ FAULTS = {
 KNOWN_DIVERGENCES = {("return address", "nfp")}
 
 
+def _assemble(src: str):
+    """Assembly, with ``.raw OPCODE DST SRC OFF IMM`` lines for instructions the assembler has no mnemonic for."""
+    from bpfx.front.asm import assemble
+    from bpfx.front.isa import Insn
+
+    insns, chunk = [], []
+    for line in src.splitlines() + [".raw"]:
+        if line.startswith(".raw"):
+            insns += assemble("\n".join(chunk) + "\n") if chunk else []
+            insns += [Insn(*(int(x, 0) for x in line.split()[1:]))] if line != ".raw" else []
+            chunk = []
+        else:
+            chunk.append(line)
+    return insns
+
+
 def _outcome(src: str, target: str):
     from bpfx.api import run
     from bpfx.errors import BpfxError
-    from bpfx.front.asm import assemble
     from bpfx.front.program import Program
     from bpfx.front.validate import validate
 
-    prog = Program(name="t", section="t", prog_type="mem", insns=assemble(src), file="t.s")
+    prog = Program(name="t", section="t", prog_type="mem", insns=_assemble(src), file="t.s")
     validate(prog)
     try:
         return "ok", run(prog, target, mem=bytes(range(1, 9))).r0
@@ -262,7 +282,8 @@ def test_faults_are_the_same_on_every_target(case):
     if message is None:
         assert want == ("ok", 0x0807060504030201)
     else:
-        assert want[0] == "RuntimeFault" and want[1] == re.sub(r"0x[0-9a-f]+", "ADDR", message)
+        cls, text = ("RuntimeFault", message) if message.startswith("insn") else message.split(": ", 1)
+        assert want == (cls, re.sub(r"0x[0-9a-f]+", "ADDR", text)), want
     for target in native_targets():
         got = _outcome(src, target)
         if got[0] == "Unsupported":
@@ -332,3 +353,63 @@ def test_functions_sharing_a_name_are_rejected_not_miscompiled():
     with pytest.raises(ValidationError) as err:
         validate(prog)
     assert str(err.value) == "t.s:t:insn 2: functions at 0 and 2 have the same name ''"
+
+
+# -- values the kernel would not let a program observe (they differ between the interpreter and native code) -------
+def _validate_src(src: str):
+    from bpfx.front.asm import assemble
+    from bpfx.front.program import Program
+    from bpfx.front.validate import validate
+
+    prog = Program(name="t", section="t", prog_type="mem", insns=assemble(src), file="t.s")
+    validate(prog)
+    return prog
+
+
+@pytest.mark.parametrize("src, message", [
+    ("mov %r0, %r10\nexit\n", "insn 1: r0 may hold a stack address at exit (pointer leak)"),
+    ("mov32 %r0, %r10\nand %r0, 0xfff\nexit\n", "insn 2: r0 may hold a stack address at exit (pointer leak)"),
+    # spilled to the stack and filled back; the fill through a copy of r10 sees it too
+    ("mov %r1, %r10\nadd %r1, -8\nstxdw [%r10-16], %r1\nldxdw %r0, [%r10-16]\nexit\n",
+     "insn 4: r0 may hold a stack address at exit (pointer leak)"),
+    ("mov %r1, %r10\nstxdw [%r10-16], %r1\nmov %r2, %r10\nldxdw %r0, [%r2-16]\nexit\n",
+     "insn 4: r0 may hold a stack address at exit (pointer leak)"),
+    # only on one path of a branch
+    ("mov %r0, 1\njeq %r1, 0, out\nmov %r0, %r10\nout:\nexit\n",
+     "insn 3: r0 may hold a stack address at exit (pointer leak)"),
+    # returned by a bpf-to-bpf callee that got it as an argument
+    ("mov %r1, %r10\ncall local f\nexit\nf:\nmov %r0, %r1\nexit\n",
+     "insn 2: r0 may hold a stack address at exit (pointer leak)"),
+    ("mov %r2, %r10\nstxdw [%r1+0], %r2\nmov %r0, 0\nexit\n",
+     "insn 1: r2 may hold a stack address stored outside the stack (pointer leak)"),
+    ("mov %r2, %r10\njgt %r2, 4096, out\nout:\nmov %r0, 0\nexit\n",
+     "insn 1: r2 may hold a stack address compared with a number (pointer leak)"),
+    ("mov %r3, 1\ncall 5\nmov %r0, %r3\nexit\n", "insn 2: r3 is read after a call clobbered it"),
+    ("mov %r3, 1\ncall 5\njeq %r0, 0, l\nmov %r3, 2\nl:\nmov %r0, %r3\nexit\n",
+     "insn 4: r3 is read after a call clobbered it"),
+    ("mov %r1, 1\ncall local f\nadd %r1, 1\nmov %r0, %r1\nexit\nf:\nmov %r0, 0\nexit\n",
+     "insn 2: r1 is read after a call clobbered it"),
+    ("mov %r5, 1\nl:\nadd %r5, 1\ncall 5\njlt %r0, 9, l\nmov %r0, 0\nexit\n",
+     "insn 1: r5 is read after a call clobbered it"),  # around the loop's back edge
+])
+def test_values_that_differ_between_targets_are_validation_errors(src, message):
+    from bpfx.errors import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        _validate_src(src)
+    assert str(err.value) == f"t.s:t:{message}"
+
+
+@pytest.mark.parametrize("src", [
+    "mov %r1, %r10\nadd %r1, -8\nstxdw [%r10-16], %r1\nmov %r2, 1\nstxdw [%r10-16], %r2\nldxdw %r0, [%r10-16]\n"
+    "exit\n",  # the spilled pointer is overwritten before the fill
+    "mov %r1, %r10\nstdw [%r10-8], 3\nadd %r1, -8\ncall local f\nexit\nf:\nldxdw %r0, [%r1+0]\nexit\n",
+    "mov %r1, %r10\njeq %r1, 0, out\nout:\nmov %r0, 0\nexit\n",  # a null check is the same everywhere
+    "mov %r3, 1\ncall 5\nmov %r3, 5\njeq %r0, 0, l\nmov %r3, 2\nl:\nmov %r0, %r3\nexit\n",
+    "mov %r6, 1\ncall 5\nmov %r0, %r6\nexit\n",  # r6-r9 survive calls
+])
+def test_the_same_values_on_every_path_are_accepted(src):
+    prog = _validate_src(src)
+    from bpfx.api import run
+
+    assert run(prog, "interp", mem=bytes(8)).r0 == run(prog, "arm64", mem=bytes(8)).r0

@@ -52,6 +52,10 @@ class ProgType:
     writable: frozenset[str] = frozenset()  # ctx fields a program may store to
     writable_all: bool = False  # the whole context is the program's (syscall, tracepoint buffers)
     pointers: frozenset[str] = frozenset()  # ctx fields that hold pointers
+    #: the values of r0's low 32 bits the type defines at exit ([lo, hi]; None: any), and what the kernel does
+    #: with another (return_other: the code it acts on instead; None: its verifier rejects the program)
+    return_range: tuple[int, int] | None = None
+    return_other: int | None = None
 
     def helper(self, helper_id: int) -> HelperProto | None:
         """The prototype of a helper this program type may call, or None."""
@@ -118,6 +122,8 @@ def program_types() -> dict[str, ProgType]:
             device_ctx={k: DeviceField(*v) for k, v in dev_spec.get("device_ctx", {}).items()},
             helper_overrides={int(k): v for k, v in spec.get("helper_overrides", {}).items()},
             writable=frozenset(spec.get("writable", ())),
+            return_range=tuple(spec["return_range"]) if "return_range" in spec else None,
+            return_other=spec.get("return_other"),
             writable_all=spec.get("writable_all", False),
             pointers=frozenset(ctx_spec.get("pointers", ())),
         )

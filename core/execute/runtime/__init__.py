@@ -197,6 +197,10 @@ class Runtime:
     # -- helpers ------------------------------------------------------------------------------------------------
     def call_helper(self, helper_id: int, args: tuple[int, ...]) -> int:
         if helper_id == FAULT_HELPER:  # checked code: a run-time check failed (r1 = BPF insn, r2 = reason)
+            from ...back.legalize import CALLX_FAULT
+
+            if args[1] == CALLX_FAULT:  # the interpreter's error for the same callx
+                raise LinkError(f"helper {args[2]} is not available to {self.ptype.name} programs", insn=args[0])
             reason = FAULT_REASONS[args[1]] if args[1] < len(FAULT_REASONS) else f"reason {args[1]}"
             raise RuntimeFault(f"checked: {reason} at insn {args[0]}", insn=args[0])
         custom = self.helper_impls.get(helper_id)
