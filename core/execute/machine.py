@@ -145,7 +145,7 @@ class _Run:
     # -- helpers --------------------------------------------------------------------------------------------
     def _map_trampolines(self) -> None:
         ret = self.machine.return_insn
-        rx = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC  # trampolines are code: never writable
+        rx = unicorn.UC_PROT_EXEC  # trampolines are code: never writable, nor readable (as on the interpreter)
         self._map(EXIT_ADDR, PAGE, rx)
         self.uc.mem_write(EXIT_ADDR, ret)
         for hid, entry in self.helpers.entries.items():
@@ -208,9 +208,21 @@ class _Run:
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
-        # read-execute (selectors may keep literal pools in the code), never writable
+        # read-execute, never writable; a selector may read its own relocated literals (riscv64 +abs64), anything
+        # else read from the code is a BPF load faulting as on the interpreter (one hook, called only for reads
+        # of this image)
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
+        literals = sorted(base + reloc.offset for reloc in image.relocs)
+
+        def on_read(uc, access, address, size, _value, _user):
+            i = bisect_right(literals, address) - 1
+            if self.fault is None and not (i >= 0 and address + size <= literals[i] + 8):
+                self.fault = RuntimeFault(f"invalid read of {size} bytes at 0x{address:x} (outside every mapped "
+                                          "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
+                uc.emu_stop()
+
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=base, end=base + max(len(code), 1) - 1)
         self.images[program.name] = (base, image)
         return base + image.entry_offset()
 
@@ -242,8 +254,9 @@ class _Run:
     def _guard_save_area(self, image: Image) -> None:
         """The interpreter's stack ends at the entry's r10; natively the entry's saved registers (and return
         address) lie above it. A BPF instruction writing there (through a copy of r10) faults as it does in the
-        interpreter; only the frame setup/teardown (BPF index -1) may. Reads are left alone: some selectors
-        reload a saved register inside a BPF instruction's code."""
+        interpreter, at the interpreter's address (the same offset from its r10); only the frame setup/teardown
+        (BPF index -1) may. Reads are left alone: selectors reload saved registers inside BPF instructions' code
+        (riscv64 even inside r10-based loads), so a read through a copy of r10 above it is not caught here."""
         low = layout.STACK_TOP - image.frame_offset
         if image.frame_offset <= 0:
             return
@@ -254,8 +267,9 @@ class _Run:
             pc = uc.reg_read(self.machine.pc)
             _, insn = self._locate(pc)
             if insn is not None and insn >= 0:
-                self.fault = RuntimeFault(f"invalid write of {size} bytes at 0x{address:x} (outside every "
-                                          "mapped region)", insn=insn)  # the saved registers, above r10
+                at = address - low + layout.STACK_TOP  # the saved registers, above r10
+                self.fault = RuntimeFault(f"invalid write of {size} bytes at 0x{at:x} (outside every mapped "
+                                          "region)", insn=insn)
                 uc.emu_stop()
 
         self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, check, begin=low, end=layout.STACK_TOP - 1)
