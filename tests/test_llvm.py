@@ -401,3 +401,47 @@ def test_line_map_from_debug_info_locates_faults(target):
     assert 3 in {idx for _, idx in image.line_map}
     with pytest.raises(bpfx.RuntimeFault, match=r"^p\.s:mem:insn 3: "):
         bpfx.run(prog, target, opt=2)
+
+
+# -- bench/host_speed.py: the per-run timing on both sides -------------------------------------------------------
+
+def _host_speed():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import host_speed
+    finally:
+        sys.path.pop(0)
+    return host_speed
+
+
+def test_host_speed_times_the_jit_code_in_a_native_loop():
+    """The native loop runs the JIT entry as run_host does: the first run's r0 is the interpreter's, and a run
+    takes a positive, finite time (the loop resets the stop flag and count, or the budget would end it)."""
+    from bpfx.llvm.host import jit
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 0\nmov %r1, 0\nloop:\nadd %r0, %r1\nadd %r1, 1\n"
+                                                    "jlt %r1, 1000, loop\nexit"))
+    seconds, r0 = _host_speed().code_time(prog, None, None, jit(), 50)
+    assert r0 == bpfx.run(prog, "interp").r0 == 499500
+    assert 0 < seconds < 0.01
+
+
+def test_host_speed_runner_protocol(tmp_path):
+    """--runner: {n} and {ctx} substituted, program and packet files appended, r0 from the first stdout line, the
+    per-run median from a "median X" line (microseconds), the best of the rounds; a failing runner's last error
+    line is reported."""
+    runner = tmp_path / "runner.py"
+    runner.write_text("\n".join([
+        "import sys",
+        "args = sys.argv[1:]",
+        "if args[0] != '7':",
+        "    sys.exit('bad n')",
+        "prog, pkt = open(args[-2], 'rb').read(), open(args[-1], 'rb').read()",
+        "print(hex(len(prog) * 1000 + len(pkt)))",
+        "print('per-run us: median', 2.5 if args[1] == 'xdp' else 9, file=sys.stderr)"]) + "\n")
+    prog = bpfx.Program("p", "xdp", "xdp", assemble("mov %r0, 2\nexit"))
+    t, r0, err = _host_speed().runner_time(f"{sys.executable} {runner} {{n}} {{ctx}}", prog, bytes(60), 7)
+    assert (t, r0, err) == (pytest.approx(2.5e-6), 16 * 1000 + 60, "")  # 2 instructions, 60 packet bytes
+    t, r0, err = _host_speed().runner_time(f"{sys.executable} -c 'import sys; sys.exit(\"no such op\")'", prog,
+                                           bytes(60), 7)
+    assert (t, r0, err) == (None, None, "no such op")

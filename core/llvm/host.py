@@ -185,16 +185,17 @@ def access_regions(program, insns, origin) -> dict:
     ``regions``): region is ``"stack"``, the table slot of a fixed region (ctx, packet, mem) or ``"any"``;
     proven is True when every visit is in bounds of that region. Its facts hold for the program as written (no
     check assumed), so only instructions the legaliser left as they were, first of their origin, are taken."""
-    from ..front.verify import CTX, MEM, PACKET, STACK, analyse
+    from ..front.verify import ValueFacts, analyse
 
-    fixed = {STACK: "stack", CTX: layout.CTX_BASE >> SLOT_SHIFT, PACKET: layout.PACKET_BASE >> SLOT_SHIFT,
-             MEM: layout.MEM_BASE >> SLOT_SHIFT}
+    fixed = {"stack": "stack", "ctx": layout.CTX_BASE >> SLOT_SHIFT, "packet": layout.PACKET_BASE >> SLOT_SHIFT,
+             "mem": layout.MEM_BASE >> SLOT_SHIFT}
     try:
         analysis = analyse(program, assume_checks=False)
     except BpfxError:
         return {}
     if not analysis.complete:
         return {}
+    facts = ValueFacts(analysis)
     regions = {}
     for pc, insn in enumerate(insns):
         o = origin[pc]
@@ -204,8 +205,10 @@ def access_regions(program, insns, origin) -> dict:
         info = OPCODES[insn.opcode]
         if info is None or not info.size or info.kind not in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
             continue
-        kind = analysis.facts[o][insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst].kind
-        proven = acc.status == "proven"
+        fact = facts.reg(o, insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst)
+        if fact is None:
+            continue
+        kind, proven = fact.kind, acc.status == "proven"
         if proven or kind in fixed:
             regions[pc] = (fixed.get(kind, "any"), proven)
     return regions

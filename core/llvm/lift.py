@@ -385,7 +385,8 @@ class Lifter:
             span, first = hi - lo, b.add(_load(b, f.regs[base]), _c64(lo))
             if region == "stack":
                 rel = b.sub(first, _c64(layout.STACK_BASE))
-                inside = b.icmp_unsigned("<=", rel, _c64(layout.STACK_SIZE - span))
+                limit = layout.STACK_SIZE - span  # (never negative while stack groups are single accesses)
+                inside = b.icmp_unsigned("<=", rel, _c64(limit)) if limit >= 0 else ir.Constant(ir.IntType(1), 0)
             else:
                 entry = ST_TABLE + 4 * region
                 rel = b.sub(first, self._fixed(b, f.state, entry))
