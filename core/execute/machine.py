@@ -15,9 +15,11 @@ from bisect import bisect_right
 import unicorn
 
 from ..errors import LinkError, RuntimeFault, Unsupported
-from ..front.isa import STACK_SIZE
+from ..front.isa import STACK_SIZE, Kind
 from .runtime import layout
 from ..back.target import HelperTable, Image, Machine, MachineLayout
+
+_BPF_READS = (Kind.LDX, Kind.LDXSX, Kind.ATOMIC)  # BPF instructions that read memory themselves
 
 PAGE = 0x1000
 # Compiled programs (tail-call targets too) are placed one after another in the code area, a guard page apart;
@@ -208,18 +210,19 @@ class _Run:
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
-        # read-execute, never writable; a selector may read its own relocated literals (riscv64 +abs64), anything
-        # else read from the code is a BPF load faulting as on the interpreter (one hook, called only for reads
-        # of this image)
+        # read-execute, never writable. The selector's own code reads it (literal pools, relocated constants); a
+        # BPF load or atomic reading it faults as on the interpreter (one hook, called only for reads of this image)
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
-        literals = sorted(base + reloc.offset for reloc in image.relocs)
+        offsets = [base + off for off, _ in image.line_map]
+        bpf_reads = [insn.info is not None and insn.info.kind in _BPF_READS for insn in program.insns]
 
         def on_read(uc, access, address, size, _value, _user):
-            i = bisect_right(literals, address) - 1
-            if self.fault is None and not (i >= 0 and address + size <= literals[i] + 8):
+            i = bisect_right(offsets, uc.reg_read(self.machine.pc)) - 1
+            insn = image.line_map[i][1] if i >= 0 else None
+            if self.fault is None and insn is not None and 0 <= insn < len(bpf_reads) and bpf_reads[insn]:
                 self.fault = RuntimeFault(f"invalid read of {size} bytes at 0x{address:x} (outside every mapped "
-                                          "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
+                                          "region)", insn=insn)
                 uc.emu_stop()
 
         self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=base, end=base + max(len(code), 1) - 1)
