@@ -196,11 +196,6 @@ def pool_forms(rd: int) -> tuple[BranchForm, ...]:
     return (BranchForm(8, load),)
 
 
-def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
-    """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
-    return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
-
-
 class Riscv64Selector(TableSelector):
     reloc_types = RELOC_TYPES
 
@@ -208,7 +203,6 @@ class Riscv64Selector(TableSelector):
         self.abi = abi
         self.c, self.zba, self.zbb, self.abs64 = c, zba, zbb, abs64
         self.r = abi.regs
-        self.labels = 0
         super().__init__()
         self._stack = 0
         self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
@@ -336,10 +330,10 @@ class Riscv64Selector(TableSelector):
         }
 
     def is_pure(self, info) -> bool:
-        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
+        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs and the fixed lr/sc loop of cmpxchg
 
     def keyed(self, info) -> bool:
-        return info.cls == Cls.ALU or info.kind == Kind.ATOMIC  # see memo_key
+        return info.cls == Cls.ALU or (info.kind == Kind.ATOMIC and info.size == 4)  # see memo_key
 
     def memo_key(self, cg, pc: int, insn):
         if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
@@ -347,10 +341,8 @@ class Riscv64Selector(TableSelector):
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
             return insn, self._zext_dead(cg, pc, insn)
-        if insn.opcode & 0xE0 == 0xC0 and insn.imm == CMPXCHG:  # an atomic: the LR/SC loop branches
-            return None
-        if insn.opcode & 0xE0 == 0xC0 and insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:
-            return insn, cg.upper_half_dead(pc, insn.src)  # a 32-bit fetch: its zero-extension may be dead
+        if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
+            return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
 
     def _zext_dead(self, cg, pc: int, insn) -> bool:
@@ -568,21 +560,17 @@ class Riscv64Selector(TableSelector):
         self.emit(em, *words)
 
     def _cmpxchg(self, em, size: int, addr: int, s: int, zext: bool) -> None:
-        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. lr/sc loop; t0 (AX) is free here. ``zext``:
-        r0's upper half is live after a 32-bit one (lr.w sign-extends)."""
+        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. An lr/sc loop of fixed 4-byte words, so its two
+        branches have fixed offsets and the whole lowering is memoised like any pure one; t0 (AX) is free here.
+        ``zext``: r0's upper half is live after a 32-bit one (lr.w sign-extends)."""
         r0 = self.r[0]
-        self.labels += 1
-        loop, done = ("rv-cas", self.labels), ("rv-cas-done", self.labels)
         expect = r0
         if size == 4:  # lr.w sign-extends what it loads: compare with the sign-extended low half of r0
             self.emit(em, E.sext_w(T0, r0))
             expect = T0
-        em.bind(loop)
-        self.emit(em, E.lr(size, T2, addr, aq=True, rl=True))
-        em.branch(done, _local_forms(E.BNE, T2, expect))
-        self.emit(em, E.sc(size, T3, s, addr, rl=True))
-        em.branch(loop, _local_forms(E.BNE, T3, ZERO))
-        em.bind(done)
+        # loop: lr; bne -> done; sc; bnez -> loop; done:  (never compressed: the offsets count 4-byte words)
+        em.code += _PACK_N[4](E.lr(size, T2, addr, aq=True, rl=True), E.branch(E.BNE, T2, expect, 12),
+                              E.sc(size, T3, s, addr, rl=True), E.branch(E.BNE, T3, ZERO, -12))
         self.emit(em, *(self._zext(r0, T2) if zext else (E.mv(r0, T2),)))
 
     # -- 64-bit immediates and map addresses ----------------------------------------------------------------
