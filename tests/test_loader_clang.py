@@ -114,8 +114,10 @@ def test_pseudo_func_callbacks_run_on_the_interpreter(tmp_path):
     prog = obj.program()
     assert any(i.opcode == 0x18 and i.src == 4 for i in prog.insns)  # lddw of a function: BPF_PSEUDO_FUNC
     assert bpfx.run(prog, "interp", packet=PACKET).r0 == 45 + 15
-    with pytest.raises(Unsupported, match=r"lddw with src 4 \(FUNC\)"):
+    with pytest.raises(Unsupported, match=r"lddw with src 4 \(FUNC\) is not supported on arm64") as err:
         bpfx.compile(prog, "arm64")
+    first = next(k for k, i in enumerate(prog.insns) if i.opcode == 0x18 and i.src == 4)
+    assert err.value.insn == first  # the refusal names the instruction
 
 
 LINES = r"""

@@ -164,6 +164,9 @@ def validate(program: Program, helpers=()) -> None:
     for pc in np.flatnonzero(calls_local).tolist():
         calls[int(starts[func[pc]])].add(int(target[pc]))
     _check_calls(calls, fail)
+    blocks = _blocks(op, second, starts, target, is_jump & ~calls_local, n)
+    _clobbered_reads(op, dst, src, imm, second, blocks, fail)
+    _stack_leaks(program, arrays, second, starts, blocks, fail)
     program.validated = True
 
 
@@ -237,3 +240,262 @@ def _check_calls(calls: dict[int, set[int]], fail) -> None:
 
     if depth[0] > MAX_CALL_DEPTH:
         raise fail(f"call depth {depth[0]} exceeds {MAX_CALL_DEPTH} frames", 0)
+
+
+# -- dataflow: values the kernel would not let a program observe ---------------------------------------------------
+# Two cheap forward analyses the kernel's verifier does in full and whose absence makes targets disagree: r1-r5 after
+# a call hold the helper's garbage on native code but the old values on the interpreter (the kernel: "R1 !read_ok"),
+# and a stack address is virtual on the interpreter but native elsewhere (the kernel: pointer leak at exit or store).
+# reads dst (mov and loads only write it; neg reads it)
+_R_DST = _table(lambda i: i.kind in (Kind.ENDIAN, Kind.JCOND, Kind.ST, Kind.STX, Kind.ATOMIC, Kind.CALLX)
+                or (i.kind == Kind.ALU and i.op != "mov"))
+_R_SRC = _table(lambda i: uses_src_reg(i) or i.kind == Kind.LD_IND)
+_W_DST = _table(lambda i: i.kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64))
+_T_ATOMIC = _table(lambda i: i.kind == Kind.ATOMIC)
+_T_KILL = _table(lambda i: i.kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND))  # clobber r1-r5
+_ARGS = 0b111110
+
+
+def _blocks(op, second, starts, target, branch, n):
+    """Basic blocks as (first pc of each block, successor CSR ptr, successor block ids); ``branch`` marks jumps
+    (not calls, which do not end blocks). Work is on the jumps and exits only, not on every instruction."""
+    ends = np.flatnonzero(branch | (~second & (op == 0x95)))
+    leader = np.zeros(n + 1, dtype=bool)
+    leader[starts] = True
+    jumps = np.flatnonzero(branch)
+    leader[target[jumps]] = True
+    leader[ends + 1] = True
+    first = np.flatnonzero(leader[:n])
+    last = np.append(first[1:], n) - 1
+    jump = branch[last]
+    falls = ~(jump | (~second[last] & (op[last] == 0x95))) | (jump & _T_JCOND[op[last]])
+    deg = jump.astype(np.int64) + falls
+    ptr = np.zeros(len(first) + 1, dtype=np.int64)
+    np.cumsum(deg, out=ptr[1:])
+    succ = np.empty(int(ptr[-1]), dtype=np.int64)
+    succ[ptr[:-1][jump]] = np.searchsorted(first, target[last[jump]], side="right") - 1
+    succ[(ptr[:-1] + jump)[falls]] = np.searchsorted(first, last[falls] + 1, side="right") - 1
+    return first, ptr, succ
+
+
+def _reach(frontier: np.ndarray, ptr, succ, passes: np.ndarray) -> np.ndarray:
+    """Blocks reachable in one or more edges from ``frontier`` (block ids), continuing only through ``passes``."""
+    seen = np.zeros(len(passes), dtype=bool)
+    stamp = np.zeros(len(passes), dtype=np.int64)
+    while len(frontier):
+        lo, hi = ptr[frontier], ptr[frontier + 1]
+        cnt = hi - lo
+        gather = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        nxt = succ[gather]
+        nxt = nxt[~seen[nxt]]
+        order = np.arange(len(nxt))
+        stamp[nxt] = order
+        nxt = nxt[stamp[nxt] == order]  # each block once
+        seen[nxt] = True
+        frontier = nxt[passes[nxt]]
+    return seen
+
+
+_BIT = (1 << np.arange(16)).astype(np.uint16)
+
+
+def _clobbered_reads(op, dst, src, imm, second, blocks, fail) -> None:
+    """Reads of r1-r5 that a call (helper, bpf-to-bpf, callx, LD_ABS) may have clobbered, inside or across blocks."""
+    live = ~second
+    kill = live & _T_KILL[op]
+    if not kill.any():
+        return
+    first, ptr, succ = blocks
+    bit_d, bit_s = _BIT[dst], _BIT[src]
+    reads = (np.where(_R_DST[op], bit_d, 0) | np.where(_R_SRC[op], bit_s, 0)) & _ARGS
+    fetch = _T_ATOMIC[op] & ((imm & 1) != 0) & (imm != 0xF1)  # fetch ops write src (cmpxchg writes r0)
+    writes = (np.where(_W_DST[op], bit_d, 0) | np.where(fetch, bit_s, 0)) & _ARGS
+    pos = np.flatnonzero(live & ((reads | writes) != 0) | kill)
+    reads, writes, kill = reads[pos], writes[pos], kill[pos]
+    blk = np.searchsorted(first, pos, side="right") - 1
+    bad = []
+    for k in range(1, 6):
+        m = 1 << k
+        rd, wr = (reads & m) != 0, (writes & m) != 0
+        sel = rd | wr | kill
+        p, b, rd, killed = pos[sel], blk[sel], rd[sel], kill[sel]
+        same = b[1:] == b[:-1]
+        inside = same & killed[:-1] & rd[1:]  # an event reading r_k right after a call in the same block
+        if inside.any():
+            bad.append((int(p[1:][inside][0]), k))
+        head = np.ones(len(p), dtype=bool)
+        head[1:] = ~same
+        tail = np.ones(len(p), dtype=bool)
+        tail[:-1] = ~same
+        sources = b[tail & killed]  # blocks left with r_k undefined
+        if not len(sources):
+            continue
+        opaque = np.zeros(len(first), dtype=bool)
+        opaque[b] = True
+        undef = _reach(sources, ptr, succ, ~opaque)  # entries that r_k may reach undefined
+        hit = head & rd & undef[b]
+        if hit.any():
+            bad.append((int(p[hit][0]), k))
+    if bad:
+        pc, k = min(bad)
+        raise fail(f"r{k} is read after a call clobbered it", pc)
+
+
+_T_ALU = _table(lambda i: i.kind == Kind.ALU)
+_T_LDX = _table(lambda i: i.kind in (Kind.LDX, Kind.LDXSX))
+_T_STX = _table(lambda i: i.kind in (Kind.STX, Kind.ATOMIC))
+_T_JCOND = _table(lambda i: i.kind == Kind.JCOND)
+_SLOTS = STACK_SIZE // 8
+_SLOT0 = 11  # state bits: r0-r10, then one per 8-byte stack slot, then "a caller's frame may hold one"
+_ALL_SLOTS = ((1 << _SLOTS) - 1) << _SLOT0
+_OUTER = 1 << (_SLOT0 + _SLOTS)
+
+
+def _may_leak(op, dst, src, imm, second) -> bool:
+    """Flow-insensitive pre-filter: could a stack address reach r0, a store outside the stack or a comparison?"""
+    live = ~second
+    alu = np.flatnonzero(live & _T_ALU[op] & _T_SRC_REG[op])
+    ldx = np.flatnonzero(live & _T_LDX[op])
+    stx = np.flatnonzero(live & _T_STX[op])
+    fetch = stx[((imm[stx] & 1) != 0)]
+    fetched = np.where(imm[fetch] == 0xF1, 0, src[fetch])
+    tainted = np.zeros(16, dtype=bool)
+    tainted[R10] = True
+    on_stack = False
+    while True:
+        before = (tainted.copy(), on_stack)
+        tainted[dst[alu][tainted[src[alu]]]] = True
+        on_stack = on_stack or bool((tainted[src[stx]] & tainted[dst[stx]]).any())
+        if on_stack:
+            tainted[dst[ldx][tainted[src[ldx]]]] = True
+            tainted[fetched[tainted[dst[fetch]]]] = True
+        if (tainted == before[0]).all() and on_stack == before[1]:
+            break
+    jc = np.flatnonzero(live & _T_JCOND[op])
+    x = _T_SRC_REG[op[jc]]
+    compares = tainted[dst[jc]] & ~x & (imm[jc] != 0)
+    return bool(tainted[0] or (tainted[src[stx]] & ~tainted[dst[stx]]).any() or compares.any())
+
+
+def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None:
+    """Forward dataflow over registers and stack slots (bitsets per block, functions joined context-insensitively at
+    calls) of two facts: "may hold an r10-derived address" (joined by union) and "must hold an address in this
+    frame" (joined by intersection; the difference of two such is a number, the same on every target). A stack
+    address that may reach r0 at the main function's exit, a store outside the stack or a comparison with a
+    non-zero constant is an error. Runs only when the vectorised pre-filter says one may."""
+    op, dst, src, off, imm = arrays
+    if not _may_leak(op, dst, src, imm, second):
+        return
+    first, ptr, succ = blocks
+    ops, dsts, srcs, offs, imms = (a.tolist() for a in arrays)
+    firsts = first.tolist() + [len(ops)]
+    ptrs, succs = ptr.tolist(), succ.tolist()
+    main_end = int(starts[1]) if len(starts) > 1 else len(ops)
+    fn_block = dict(zip(starts.tolist(), (np.searchsorted(first, starts, side="right") - 1).tolist()))
+    may = [0] * len(first)  # 0: not reached (r10's bit is set in every reached state)
+    must = [0] * len(first)
+    may[0] = must[0] = 1 << R10
+    ret: dict[int, int] = {}  # callee start -> its r0 taint at exit (bit 0), 2 if it may store one into a caller
+    callers: dict[int, set[int]] = {}
+    clobber = ~(_ARGS | 1)
+    keep_regs = (1 << _SLOT0) - 1
+
+    def slots(o: int, size: int) -> int:
+        lo, hi = (o + STACK_SIZE) // 8, (o + size - 1 + STACK_SIZE) // 8
+        return ((1 << (hi - lo + 1)) - 1) << (_SLOT0 + lo)
+
+    def step(b: int, t: int, m: int, check: bool) -> tuple[int, int]:
+        for pc in range(firsts[b], firsts[b + 1]):
+            if second[pc]:
+                continue
+            info = OPCODES[ops[pc]]
+            kind, d, s = info.kind, dsts[pc], srcs[pc]
+            bd, bs = 1 << d, 1 << s
+            if kind == Kind.ALU:
+                x = info.src_reg
+                if info.op == "mov":
+                    t = (t | bd) if x and t & bs else t & ~bd
+                    m = (m | bd) if x and m & bs and info.is64 and not offs[pc] else m & ~bd
+                elif x and info.op == "sub" and m & bd and m & bs:  # same-frame distance: a number
+                    t, m = t & ~bd, m & ~bd
+                else:
+                    if x and t & bs:
+                        t |= bd
+                        m &= ~bd
+                    if not (info.is64 and info.op in ("add", "sub")):
+                        m &= ~bd
+            elif kind in (Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
+                t, m = t & ~bd, m & ~bd
+                if kind != Kind.LD_IMM64:
+                    if s == R10:
+                        covered = slots(offs[pc], info.size)
+                        if t & covered:
+                            t |= bd
+                            if info.size == 8 and kind == Kind.LDX and m & covered:
+                                m |= bd
+                    elif (t >> s & 1) and t & (_ALL_SLOTS | _OUTER):
+                        t |= bd
+            elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+                value = kind != Kind.ST and t >> s & 1
+                loaded = 0
+                if d == R10:
+                    covered = slots(offs[pc], info.size)
+                    loaded = t & covered
+                    whole = info.size == 8 and offs[pc] % 8 == 0
+                    t = (t | covered) if value else (t & ~covered if whole and kind != Kind.ATOMIC else t)
+                    m = (m | covered) if whole and kind == Kind.STX and m & bs else m & ~covered
+                elif t >> d & 1:
+                    loaded = t & (_ALL_SLOTS | _OUTER)
+                    if value:
+                        t |= _ALL_SLOTS | _OUTER
+                    m &= keep_regs
+                elif value and check:
+                    raise fail(f"r{s} may hold a stack address stored outside the stack (pointer leak)", pc)
+                if kind == Kind.ATOMIC and imms[pc] & 1:
+                    reg = 1 << (0 if imms[pc] == 0xF1 else s)
+                    t = t | reg if loaded else t & ~reg
+                    m &= ~reg
+            elif kind == Kind.JCOND:
+                # (pointer against pointer is the verifier's question: which regions they may point into)
+                if check and not info.src_reg and imms[pc] != 0 and t & bd:
+                    raise fail(f"r{d} may hold a stack address compared with a number (pointer leak)", pc)
+            elif kind == Kind.CALL and s == CallKind.LOCAL:
+                callee = pc + 1 + imms[pc]
+                cb = fn_block[callee]
+                frame = (t & ((1 << R10) - 1)) | (1 << R10) | (_OUTER if t & (_ALL_SLOTS | _OUTER) else 0)
+                if not check and (may[cb] | frame != may[cb] or not must[cb]):
+                    may[cb] |= frame
+                    must[cb] = 1 << R10  # arguments point into the caller's frame, not the callee's
+                    work.add(cb)
+                callers.setdefault(callee, set()).add(b)
+                r = ret.get(callee, 0)
+                t = (t & clobber) | (r & 1) | (_ALL_SLOTS if r & 2 else 0)
+                m &= clobber & keep_regs  # the callee may write the caller's slots through its arguments
+            elif kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
+                t &= clobber
+                m &= clobber & keep_regs  # a helper may write the stack through a pointer argument
+            elif kind == Kind.EXIT:
+                if pc < main_end:
+                    if check and t & 1:
+                        raise fail("r0 may hold a stack address at exit (pointer leak)", pc)
+                else:
+                    fn = int(starts[np.searchsorted(starts, pc, side="right") - 1])
+                    r = ret.get(fn, 0) | (t & 1) | (2 if t & _OUTER else 0)
+                    if not check and r != ret.get(fn, 0):
+                        ret[fn] = r
+                        work.update(callers.get(fn, ()))
+        return t, m
+
+    work = {0}
+    while work:
+        b = work.pop()
+        out_t, out_m = step(b, may[b], must[b], False)
+        for e in range(ptrs[b], ptrs[b + 1]):
+            nb = succs[e]
+            joined = (may[nb] | out_t, must[nb] & out_m if may[nb] else out_m)
+            if joined != (may[nb], must[nb]):
+                may[nb], must[nb] = joined
+                work.add(nb)
+    for b in range(len(first)):
+        if may[b]:
+            step(b, may[b], must[b], True)
