@@ -33,6 +33,7 @@ from bpfx.tools.fuzz import random_program
 from bpfx.plugins import all_targets, get_target
 from bpfx.front.program import Program
 from bpfx.execute.runtime import layout
+from bpfx.back.emit import DATA
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFORMANCE = testing.conformance_dir(ROOT) or ""
@@ -53,9 +54,10 @@ def corpus() -> list[tuple[Program, dict]]:
 
 
 def _segments(image):
-    """(start, end, is_frame) for each line-map segment: frame code is marked with BPF index -1."""
+    """(start, end, is_frame) for each line-map segment of instructions: frame code is marked with BPF index -1;
+    data (a constant pool, marked ``DATA``) is left out."""
     offs = [off for off, _ in image.line_map] + [len(image.code)]
-    return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map)]
+    return [(offs[i], offs[i + 1], idx < 0) for i, (_, idx) in enumerate(image.line_map) if idx != DATA]
 
 
 def _starts(image, disasm) -> list[int]:

@@ -101,19 +101,110 @@ def test_host_faults_exactly_as_the_interpreter(name):
         assert str(err.value) == message, target
 
 
+def _interp_and_host(prog, **kw):
+    out = []
+    for target in ("interp", "host"):
+        try:
+            out.append(bpfx.run(prog, target, **kw).r0)
+        except bpfx.RuntimeFault as err:
+            out.append(str(err))
+    return out
+
+
+def _regions(prog):
+    from bpfx.llvm import legalise
+    from bpfx.llvm.host import access_regions
+
+    legal = legalise(prog)
+    return access_regions(prog, legal.insns, legal.origin)
+
+
+# r2 = r10 + a 64-bit value read from mem: the verifier knows r2 points into the stack, not where
+STACK_WANDER = "mov %r2, %r10\nldxdw %r3, [%r1+0]\nadd %r2, %r3\nldxb %r0, [%r2+0]\nexit"
+
+
+@pytest.mark.parametrize("where", ["this frame", "bottom of the stack", "below the stack", "above", "mem"])
+def test_host_stack_fast_check_falls_back_to_the_full_check(where):
+    """An unproven access through a stack pointer gets one compare against the stack's bounds; an address it
+    does not cover (another region, or none) takes the full check: the interpreter's value or fault."""
+    from bpfx.execute.runtime import layout
+
+    prog = bpfx.Program("p", "mem", "mem", assemble(STACK_WANDER), file="p.s")
+    assert _regions(prog)[3] == ("stack", False)
+    delta = {"this frame": -1, "bottom of the stack": -layout.STACK_SIZE, "below the stack": -layout.STACK_SIZE - 1,
+             "above": 5, "mem": layout.MEM_BASE + 9 - layout.STACK_TOP}[where]
+    mem = (delta & (1 << 64) - 1).to_bytes(8, "little") + bytes(range(1, 17))
+    want, got = _interp_and_host(prog, mem=mem)
+    assert got == want
+    fault = f"p.s:mem:insn 3: invalid read of 1 bytes at 0x{layout.STACK_TOP + delta:x} (outside every mapped region)"
+    assert want == {"this frame": 0, "bottom of the stack": 0, "mem": 2}.get(where, fault)
+
+
+@pytest.mark.parametrize("offset", [0, -1, 3000, 1 << 20, "ctx"])
+def test_host_packet_fast_check_falls_back_to_the_full_check(offset):
+    """The same for an unproven packet access: inside the packet region (headroom included) by the fast
+    check, in the context region through the full one, or the interpreter's fault."""
+    from bpfx.execute.runtime import layout
+
+    data = layout.PACKET_BASE + layout.PACKET_HEADROOM
+    if offset == "ctx":
+        offset = layout.CTX_BASE + 4 - data
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(f"ldxw %r2, [%r1+0]\nadd %r2, {offset}\nldxb %r0, [%r2+0]\n"
+                                                   "exit"), file="p.s")
+    assert _regions(prog)[2] == (layout.PACKET_BASE >> 24, False)
+    want, got = _interp_and_host(prog, packet=PACKET)
+    assert got == want
+    expect = {0: PACKET[0], -1: 0, layout.CTX_BASE + 4 - data: (data + len(PACKET)) & 0xFF}  # ctx+4: data_end
+    assert want == expect.get(offset, f"p.s:xdp:insn 2: invalid read of 1 bytes at 0x{data + offset:x} (outside "
+                                      f"every mapped region)")
+
+
+@pytest.mark.parametrize("where", ["packet", "ctx", "last byte", "past the end"])
+def test_host_grouped_checks_keep_the_interpreters_order(where):
+    """Two accesses through one register share one fast check over both; when it fails, the rest of the block
+    runs again with each access checked in order: both translated, or the fault at the second one."""
+    from bpfx.execute.runtime import layout
+
+    data = layout.PACKET_BASE + layout.PACKET_HEADROOM
+    last = len(PACKET) + layout.PACKET_TAILROOM - 1  # the packet region's last byte, from data
+    add = {"packet": 10, "ctx": layout.CTX_BASE - data, "last byte": last, "past the end": last + 1}[where]
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(
+        f"ldxw %r2, [%r1+0]\nadd %r2, {add}\nldxb %r0, [%r2+0]\nldxb %r3, [%r2+1]\nlsh %r3, 8\nor %r0, %r3\n"
+        "exit"), file="p.s")
+    assert _regions(prog)[2] == _regions(prog)[3] == (layout.PACKET_BASE >> 24, False)
+    want, got = _interp_and_host(prog, packet=PACKET)
+    assert got == want
+    expect = {"packet": PACKET[10] | PACKET[11] << 8, "ctx": data & 0xFFFF,  # data, the ctx's first field
+              "last byte": f"p.s:xdp:insn 3: invalid read of 1 bytes at 0x{data + last + 1:x} (outside every mapped "
+                           "region)",
+              "past the end": f"p.s:xdp:insn 2: invalid read of 1 bytes at 0x{data + last + 1:x} (outside every "
+                              "mapped region)"}
+    assert want == expect[where]
+
+
+def test_host_proven_accesses_are_not_checked():
+    """Accesses the verifier proves in bounds (ctx fields, packet bytes below a data_end test) compile to plain
+    loads: the optimised module calls no fault handler at all."""
+    from bpfx.llvm.host import Jit
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(
+        "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, 0\njgt %r4, %r3, +1\n"
+        "ldxh %r0, [%r2+12]\nexit"))
+    assert all(proven for _, proven in _regions(prog).values()) and len(_regions(prog)) == 3
+    assert "bpfx_host_fault" not in Jit().library(prog, 2).llvm_ir
+    assert bpfx.run(prog, "host", packet=PACKET).r0 == bpfx.run(prog, "interp", packet=PACKET).r0 == 0x0008
+
+
 def test_host_frames_are_the_interpreters():
     """8 nested frames (the most the validator allows), each storing to its own frame and the callee reading its
-    caller's frame through a pointer: r10 values and frame contents are the interpreter's."""
+    caller's frame through a pointer: r10 values and frame contents are the interpreter's (r0 is not: a stack
+    address returned is a pointer leak the validator rejects)."""
     fn = assemble("mov %r2, %r10\nstxdw [%r10-8], %r2\nldxdw %r0, [%r1-8]\nmov %r1, %r10\ncall local next\n"
                   "exit\nnext:\nmov %r0, 0\nexit")[:5]
     insns, functions = [], {}
     for i in range(8):
         functions[len(insns)] = f"f{i}"
-        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0x95)]
-    # the entry keeps the returned frame address on its stack and returns 0 (returning it is a pointer leak)
-    insns[5:5] = assemble("stxdw [%r10-16], %r0\nmov %r0, 0")
-    insns[4] = insns[4]._replace(imm=insns[4].imm + 2)
-    functions = {k + 2 if k else k: v for k, v in functions.items()}
+        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0xB7, 0, 0, 0, 0), Insn(0x95)]
     insns = [Insn(0xBF, 1, 10)] + insns  # r1 = r10 for the entry's first load
     functions = {0: "p", **{k + 1: v for k, v in functions.items() if k}}
     prog = bpfx.Program("p", "mem", "mem", insns, file="p.s", functions=functions)

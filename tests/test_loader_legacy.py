@@ -76,6 +76,24 @@ def test_legacy_map_reference_through_the_section_symbol(tmp_path):
     assert result.maps == {"b": {"00000000": "01000000"}}
 
 
+def test_type_0_relocations_of_old_llvm_are_applied_by_instruction(tmp_path):
+    """Old LLVM (ovs' datapath.o, EM_NONE) wrote relocation type 0 for map references and calls: as libbpf, the
+    instruction decides what the relocation is."""
+    maps = struct.pack("<5I", 2, 4, 4, 8, 0)
+    insns = _lookup_and_count()
+    obj = (Obj(machine=0).code("xdp", insns).data("maps", maps).sym("prog", "xdp", 0, 8 * len(insns))
+           .sym("counts", "maps", 0, 20, STT_OBJECT).rel("xdp", 16, "counts", 0))
+    loaded = bpfx.load(obj.write(tmp_path / "a.o"))
+    assert loaded.program().insns[2].src == 1  # BPF_PSEUDO_MAP_FD, not the constant 0
+    for target in ("interp", "arm64"):
+        assert bpfx.run(loaded.program(), target, packet=PACKET).maps == {"counts": {"00000000": "01000000"}}
+    main = assemble("call local f\nexit\nf: mov %r0, 5\nexit")[:2]
+    main[0] = main[0]._replace(imm=-1)
+    obj = (Obj(machine=0).code("xdp", main).code(".text", assemble("mov %r0, 5\nexit"))
+           .sym("prog", "xdp", 0, 16).rel("xdp", 0, ".text", 0))
+    assert bpfx.run(bpfx.load(obj.write(tmp_path / "b.o")).program(), "interp", packet=PACKET).r0 == 5
+
+
 def test_legacy_map_in_map_names_its_inner_template(tmp_path):
     maps = struct.pack("<7I", 2, 4, 4, 1, 0, 0, 0) + struct.pack("<7I", 12, 4, 4, 4, 0, 0, 0)
     obj = (Obj().code("xdp", RET).data("maps", maps).sym("prog", "xdp", 0, 16)
@@ -107,7 +125,9 @@ def test_text_only_object_makes_its_global_functions_programs(tmp_path):
     path = obj.write(tmp_path / "a.o")
     prog = bpfx.load(path).program()
     assert (prog.name, prog.prog_type) == ("func", "unspec")
-    with pytest.raises(Unsupported, match=r"section '.text' selects no program type; choose one with --prog-type"):
+    with pytest.raises(Unsupported, match=r"section '.text' selects no program type; not inferred: no evidence "
+                       r"\(a context-specific helper or field, LD_ABS, a prog array shared with typed programs\); "
+                       r"choose one with --prog-type"):
         bpfx.compile(prog, "arm64")
     assert bpfx.run(bpfx.load(path, prog_type="mem").program(), "arm64").r0 == 7
 

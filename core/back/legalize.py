@@ -433,7 +433,7 @@ def checked(program, analysis):
 
     from ..errors import ValidationError
     from ..front.progtypes import prog_type as get_prog_type
-    from ..front.verify import CHECK_MEM, CHECK_NULL, CHECK_PACKET, CHECK_STACK, FAULT_HELPER
+    from ..front.verify import CHECK_MEM, CHECK_NULL, CHECK_PACKET, CHECK_RET, CHECK_STACK, FAULT_HELPER
 
     def fail(message, pc):
         return ValidationError(message, file=program.file, section=program.section, insn=pc)
@@ -492,6 +492,10 @@ def checked(program, analysis):
     def check(pc, kind, reg, off, size) -> list[Insn]:
         if kind == CHECK_NULL:  # jump over the fault when not NULL
             return [jmp("jne", reg, 0, reg=False)] + fault(pc, 0)
+        if kind == CHECK_RET:  # r0's low 32 bits in [0, hi] (off, size = lo, hi); else the kernel's code, or a fault
+            other = ptype.return_other
+            fix = fault(pc, 6) if other is None else [Insn(_MOV64_K, 0, 0, 0, other)]
+            return [Insn(Cls.JMP32 | SRC_K | JMP_OPS["jle"], 0, 0, len(fix), size)] + fix
         if kind == CHECK_STACK:  # r10 - (reg + off + size) must be in [0, 512 - size]
             return [Insn(mov_x, AX, R10_REG), Insn(Cls.ALU64 | SRC_X | ALU_OPS["sub"], AX, reg),
                     Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", AX, 512 - size, reg=False)

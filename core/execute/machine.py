@@ -17,6 +17,7 @@ import unicorn
 from ..errors import LinkError, RuntimeFault, Unsupported
 from ..front.isa import STACK_SIZE
 from .runtime import layout
+from ..back.emit import DATA
 from ..back.target import HelperTable, Image, Machine, MachineLayout
 
 PAGE = 0x1000
@@ -208,16 +209,20 @@ class _Run:
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
-        # read-execute, never writable; a selector may read its own relocated literals (riscv64 +abs64), anything
-        # else read from the code is a BPF load faulting as on the interpreter (one hook, called only for reads
-        # of this image)
+        # read-execute, never writable; a selector may read its own relocated literals (riscv64 +abs64) and constant
+        # pool (line-map entries marked DATA), anything else read from the code is a BPF load faulting as on the
+        # interpreter (one hook, called only for reads of this image)
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
-        literals = sorted(base + reloc.offset for reloc in image.relocs)
+        spans = [(base + reloc.offset, base + reloc.offset + 8) for reloc in image.relocs]
+        ends = [off for off, _ in image.line_map[1:]] + [len(code)]
+        spans += [(base + off, base + end) for (off, idx), end in zip(image.line_map, ends) if idx == DATA]
+        spans.sort()
+        starts = [lo for lo, _ in spans]
 
         def on_read(uc, access, address, size, _value, _user):
-            i = bisect_right(literals, address) - 1
-            if self.fault is None and not (i >= 0 and address + size <= literals[i] + 8):
+            i = bisect_right(starts, address) - 1
+            if self.fault is None and not (i >= 0 and address + size <= spans[i][1]):
                 self.fault = RuntimeFault(f"invalid read of {size} bytes at 0x{address:x} (outside every mapped "
                                           "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
                 uc.emu_stop()

@@ -80,10 +80,20 @@ def make(tv: int, tm: int, umin: int = 0, umax: int = M64, smin: int = S64_MIN, 
             smin, smax = max(smin, umin), min(smax, umax)
         elif umin > S64_MAX:
             smin, smax = max(smin, sx(umin)), min(smax, sx(umax))
+        else:  # unsigned [umin, S64_MAX] and [S64_MIN, sx(umax)] signed: keep the pieces the signed range meets
+            if smin > sx(umax):
+                smin = max(smin, umin)
+            if smax < umin:
+                smax = min(smax, sx(umax))
         if smin >= 0:
             umin, umax = max(umin, smin), min(umax, smax)
         elif smax < 0:
             umin, umax = max(umin, smin + (1 << 64)), min(umax, smax + (1 << 64))
+        else:  # signed [smin, -1] and [0, smax]: unsigned [smin + 2^64, M64] and [0, smax]
+            if umin > smax:
+                umin = max(umin, smin + (1 << 64))
+            if umax < smin + (1 << 64):
+                umax = min(umax, smax)
         if umin > umax or smin > smax:
             return None
         # ranges -> known bits

@@ -170,16 +170,19 @@ class State:
     """Registers, each frame's stack (slot offset from that frame's r10 -> slot), the callers' saved r6-r9,
     and the packet range: bytes from ``data`` proven to lie before ``data_end``."""
 
-    __slots__ = ("regs", "stacks", "saved", "pkt", "fam")
+    __slots__ = ("regs", "stacks", "saved", "pkt", "fam", "path")
 
-    def __init__(self, regs, stacks, saved, pkt, fam=None):
+    def __init__(self, regs, stacks, saved, pkt, fam=None, path=()):
         self.regs, self.stacks, self.saved, self.pkt = regs, stacks, saved, pkt
+        #: the loop-head states this one descends from: (serial, parent path), () at the entry
+        self.path = path
         #: packet pointer family (id of a variable offset) -> bytes proven from the family's base (the kernel's
         #: reg->range, shared by the pointers derived from one variable offset by constant steps)
         self.fam = fam if fam is not None else {}
 
     def copy(self) -> State:
-        return State(list(self.regs), [dict(s) for s in self.stacks], list(self.saved), self.pkt, dict(self.fam))
+        return State(list(self.regs), [dict(s) for s in self.stacks], list(self.saved), self.pkt, dict(self.fam),
+                     self.path)
 
     def covers(self, o: State) -> bool:
         """Whether every concrete state ``o`` stands for is one of this state's (then ``o`` need not be explored)."""
@@ -233,12 +236,15 @@ FAULT_HELPER = 0xFFFF
 FAULT_SYMBOL = "bpfx_fault"
 FAULT_REASONS = ("NULL map value dereference", "packet access out of bounds", "memory access out of bounds",
                  "stack access out of the frame", "access the verifier proved unsafe",
-                 "read of an uninitialised register")
+                 "read of an uninitialised register", "return value outside the program type's range")
 
 
 # -- results -------------------------------------------------------------------------------------------------------
 # What a run-time check needs: kind, and for bounds the access's offset and size.
 CHECK_NULL, CHECK_PACKET, CHECK_MEM, CHECK_STACK = "null", "packet", "mem", "stack"
+CHECK_RET = "ret"  # (CHECK_RET, 0, lo, hi): r0's low 32 bits in [lo, hi] at the program's exit
+# Iterations a loop may run (the kernel's 1M-instruction complexity limit makes longer loops unverifiable there).
+LOOP_LIMIT = 1_000_000
 
 
 @dataclass
@@ -253,6 +259,7 @@ class Access:
     unprovable: int = 0  # visits neither proven nor checkable
     checks: set = field(default_factory=set)  # (CHECK_* kind, register, offset, size) the checkable visits need
     message: str = ""  # the first failure
+    category: str = ""  # "termination", "return" (r0's range at exit): what PREVAIL's defaults do not check
 
     @property
     def status(self) -> str:
@@ -316,6 +323,10 @@ class Verifier:
         self.errors: dict[int, Access] = {}
         self.depth: dict[int, int] = {}
         self.visits: dict[int, int] = {}
+        self.pruned: set[int] = set()  # pcs where a state was dropped as covered, or joined with others
+        self.entries: dict[tuple, State] = {}  # (chain, loop head) -> the states entering the loop, joined
+        self._quiet = False  # _unroll's re-exploration records nothing
+        self.ignore_loops: set[int] = set()  # loop heads not to check for termination (test harness sinks)
 
     # -- reporting ---------------------------------------------------------------------------------------------
     def _rec(self, table, pc: int, what: str) -> Access:
@@ -325,11 +336,16 @@ class Verifier:
         return acc
 
     def ok(self, pc: int, what: str) -> None:
-        self._rec(self.accesses, pc, what).proven += 1
+        if not self._quiet:
+            self._rec(self.accesses, pc, what).proven += 1
 
     def fail(self, pc: int, what: str, message: str, *, check: tuple | None = None, definite: bool = False,
-             access: bool = True) -> None:
+             access: bool = True, category: str = "") -> None:
+        if self._quiet:
+            self._failed = True
+            return
         acc = self._rec(self.accesses if access else self.errors, pc, what)
+        acc.category = acc.category or category
         self._failed = True
         if check:
             acc.checkable += 1
@@ -367,6 +383,10 @@ class Verifier:
                 leaders.add(pc + 1)
         self.leaders = leaders
         self.loop_heads = {cfg.blocks[t].start for _, t in cfg.back_edges}
+        self.loops = self._natural_loops()
+        self.loop_pcs = {cfg.blocks[h].start: {pc for b in body for pc in range(cfg.blocks[b].start,
+                                                                                  cfg.blocks[b].end)}
+                         for h, body in self.loops.items()}
         self.fn_of = {}
         starts = sorted(cfg.functions)
         for i, s in enumerate(starts):
@@ -382,6 +402,7 @@ class Verifier:
         _THRESHOLDS = tuple(sorted(consts))
         seen: dict[tuple, list[State]] = {}
         merged_keys: set[tuple] = set()
+        serial = 0
         work: list[tuple[tuple, int, State]] = [((), 0, self.initial())]
         self.steps = 0
         complete, too_complex = True, ""
@@ -392,19 +413,38 @@ class Verifier:
                 for nchain, npc, nst in self.block(chain, pc, st.copy()):  # ``seen`` keeps the original
                     key = (nchain, npc)
                     old = seen.get(key)
+                    head = npc in self.loop_heads
+                    entry = head and pc not in self.loop_pcs[npc] and self.fn_of.get(pc) == self.fn_of.get(npc)
+                    if entry:  # every state entering the loop, joined: where _unroll starts
+                        prev = self.entries.get(key)
+                        self.entries[key] = nst.copy() if prev is None else prev.join(nst)
+                    if old is not None:
+                        cover = next((o for o in old if o.covers(nst)), None)
+                        if cover is not None and head and key not in merged_keys and not nst.covers(cover) \
+                                and _on_path(cover, nst):
+                            # an iteration narrowed the state of an earlier one on its own path: explore it (as the
+                            # kernel unrolls), so a loop whose ranges shrink to its exit is followed to it
+                            cover = None
+                        if cover is not None:
+                            if not entry:  # entering a loop covered by a state at its head does not hide a cycle
+                                self.pruned.add(npc)
+                            continue
                     if old is None:
                         seen[key] = [nst]
-                    elif any(o.covers(nst) for o in old):
-                        continue
                     elif len(old) < PATHS and key not in merged_keys:
                         old.append(nst)
                     else:  # too many paths: one joined state from now on, widened at loop heads
+                        self.pruned.add(npc)
                         merged = old[0]
                         for o in old[1:]:
                             merged = merged.join(o)
-                        nst = merged.join(nst, widen=npc in self.loop_heads)
+                        nst = merged.join(nst, widen=head)
+                        nst.path = merged.path
                         merged_keys.add(key)
                         seen[key] = [nst]
+                    if head:
+                        serial += 1
+                        nst.path = (serial, nst.path)
                     work.append((nchain, npc, nst))
         except _Budget:
             busiest = max(self.visits, key=self.visits.get)
@@ -412,6 +452,8 @@ class Verifier:
             too_complex = (f"program too complex to verify: {self.steps} instructions stepped (budget {self.budget}), "
                            f"insn {busiest} visited {self.visits[busiest]} times")
         self._stack_depth_check(seen)
+        if complete:
+            self._termination()
         for pc, err in self.errors.items():  # visits that did not fail count as proven
             err.proven = max(0, self.visits.get(pc, 0) - err.checkable - err.definite - err.unprovable)
         return Analysis(self.p, self.facts, self.accesses, self.errors, self.depth, complete, too_complex,
@@ -471,6 +513,8 @@ class Verifier:
                 return
 
     def _fact(self, pc: int, st: State) -> None:
+        if self._quiet:
+            return
         old = self.facts.get(pc)
         if old is None:
             self.facts[pc] = list(st.regs)
@@ -628,9 +672,10 @@ class Verifier:
             if op in ("div", "mod") and not self.div_by_zero and (src.s if wide else S.view32(src.s)).umin == 0:
                 self.fail(pc, what, f"{what}: r{insn.src} may be zero", access=False)
             if wide:
-                regs[insn.dst] = scalar_val(S.alu(op, dst.s, src.s, 64, insn.off))
+                r = S.alu(op, dst.s, src.s, 64, insn.off)
             else:
-                regs[insn.dst] = scalar_val(S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off))
+                r = S.alu(op, S.view32(dst.s), S.view32(src.s), 32, insn.off)
+            regs[insn.dst] = scalar_val(r if r is not None else S.UNKNOWN)  # None: an infeasible path's operand
             return
         # pointer arithmetic
         if wide and op in ("add", "sub"):
@@ -777,6 +822,8 @@ class Verifier:
             if r0.kind != SCALAR and self.ptype.ctx_struct:
                 self.fail(pc, "exit", f"pointer leak: the program returns a pointer (r0: {self.describe(r0)})",
                           access=False)
+            elif r0.kind == SCALAR and self.ptype.return_range:
+                self._return_range(pc, r0.s)
             return None
         if r0.kind == STACK and r0.aux == depth:
             self.fail(pc, "exit", "the function returns a pointer to its own stack frame", access=False)
@@ -791,6 +838,204 @@ class Verifier:
         nst.regs[R10] = Val(STACK, _ZERO, depth - 1)
         self._drop_frame(nst, depth)
         return chain[:-1], chain[-1], nst
+
+    def _return_range(self, pc: int, r0: Scalar) -> None:
+        lo, hi = self.ptype.return_range  # lo is 0 for every type (the check compiled in tests hi only)
+        low = S.view32(r0)
+        if lo <= low.umin and low.umax <= hi:
+            return
+        names = self.ptype.return_codes
+        codes = f"{lo}..{hi}" + (f" ({names[lo]}..{names[hi]})" if lo in names and hi in names else "")
+        other = self.ptype.return_other
+        then = (f"checked code returns {names.get(other, other)} ({other}) instead, as the kernel does" if other is not
+                None else "the kernel rejects it; checked code faults")
+        self.fail(pc, "exit", f"exit: r0 may be {low}, outside {self.ptype.name}'s return codes {codes}; {then}",
+                  check=(CHECK_RET, 0, lo, hi), access=False, category="return")
+
+    def _termination(self) -> None:
+        """Every loop the program can reach must be shown to end: either its exploration was exact (no state in it
+        was pruned or joined, so every path through it was followed to its exit), or an induction variable moves
+        by a constant step towards the bound of an exit test, on every iteration, without wrapping."""
+        cfg = self.cfg
+        for head, body in sorted(self.loops.items()):
+            hpc = cfg.blocks[head].start
+            if hpc not in self.visits or hpc in self.ignore_loops:
+                continue
+            pcs = self._loop_pcs(body)
+            if not (pcs & self.pruned):
+                continue
+            why = self._induction(head, body)
+            if why is None or self._unroll(hpc):
+                continue
+            self.fail(hpc, "loop", f"loop at insn {hpc} may not terminate ({why})", access=False,
+                      category="termination")
+
+    def _unroll(self, hpc: int, budget: int = 50_000, rounds: int = 256) -> bool:
+        """Whether every path from the joined states entering the loop at ``hpc`` leaves it, followed exactly (no
+        joins; a state equal to one before it on its path is a cycle), within ``budget`` instructions and
+        ``rounds`` iterations in all."""
+        keys = [k for k in self.entries if k[1] == hpc]
+        if not keys:
+            return False
+        saved = self.visits, self.steps, self.budget, self.chain
+        self.visits, self._quiet = dict(self.visits), True
+        self.budget = self.steps + budget
+        body = self.loop_pcs[hpc]
+        try:
+            for key in keys:
+                work = [(key[0], hpc, self.entries[key].copy(), ())]
+                while work:
+                    chain, pc, st, path = work.pop()
+                    self.chain = chain
+                    for nchain, npc, nst in self.block(chain, pc, st.copy()):
+                        if len(nchain) < len(key[0]) or (nchain == key[0] and npc not in body):
+                            continue  # left the loop
+                        if npc == hpc and nchain == key[0]:
+                            rounds -= 1
+                            if rounds < 0 or any(o.covers(nst) and nst.covers(o) for o in path):
+                                return False  # the same state again: this path may go round forever
+                            work.append((nchain, npc, nst, path + (nst,)))
+                        else:
+                            work.append((nchain, npc, nst, path))
+        except _Budget:
+            return False
+        finally:
+            self.visits, self.steps, self.budget, self.chain = saved
+            self._quiet = False
+        return True
+
+    def _natural_loops(self) -> dict[int, set[int]]:
+        """Loop head block -> the blocks of its loop (every back edge to it, and what reaches their sources)."""
+        cfg = self.cfg
+        heads: dict[int, set[int]] = {}
+        for src, dst in cfg.back_edges:
+            body = heads.setdefault(dst, {dst})
+            todo = [src]
+            while todo:
+                b = todo.pop()
+                if b not in body:
+                    body.add(b)
+                    todo.extend(cfg.blocks[b].preds)
+        return heads
+
+    def _loop_pcs(self, body: set[int]) -> set[int]:
+        """The instructions of a loop's blocks and of every function called from them."""
+        cfg, out, fns = self.cfg, set(), set()
+        todo = list(body)
+        while todo:
+            b = cfg.blocks[todo.pop()]
+            out.update(range(b.start, b.end))
+            for pc in range(b.start, b.end):
+                insn = self.insns[pc]
+                if insn.opcode == 0x85 and insn.src == CallKind.LOCAL and not cfg.second[pc]:
+                    fn = pc + 1 + insn.imm
+                    if fn not in fns:
+                        fns.add(fn)
+                        todo.extend(x.index for x in cfg.blocks if x.function == fn)
+        return out
+
+    def _induction(self, head: int, body: set[int]) -> str | None:
+        """None if some exit test of the loop bounds its iterations; else why none does."""
+        cfg, insns = self.cfg, self.insns
+        why = "no exit test compares a register that moves by a constant step on every iteration"
+        for b in sorted(body):
+            blk = cfg.blocks[b]
+            jpc = _last_insn(cfg, blk)
+            insn = insns[jpc]
+            info = OPCODES[insn.opcode]
+            if info is None or info.kind != Kind.JCOND:
+                continue
+            outside = [s for s in blk.succs if s not in body]
+            if len(outside) != 1 or len(blk.succs) != 2:
+                continue
+            taken_exits = cfg.block_at[jpc + 1 + insn.off] == outside[0] and cfg.block_at.get(jpc + 1) != outside[0]
+            cond = info.op if taken_exits else _NEG.get(info.op)
+            if cond is None:
+                continue
+            bits = 64 if info.cls == Cls.JMP else 32
+            sides = [(insn.dst, insn.src if info.src_reg else None, cond)]
+            if info.src_reg:
+                sides.append((insn.src, insn.dst, _SWAP.get(cond)))
+            for r, other, c in sides:
+                if c is None:
+                    continue
+                got = self._bounded(head, body, jpc, r, other, c, bits, insn)
+                if got is None:
+                    return None
+                why = got
+        return why
+
+    def _bounded(self, head, body, jpc, r, other, cond, bits, insn) -> str | None:
+        """None if register ``r`` ends the loop through the exit test at ``jpc`` (exit when ``r cond other``)."""
+        cfg = self.cfg
+        steps, step_pcs = set(), set()
+        for b in body:
+            blk = cfg.blocks[b]
+            for pc in range(blk.start, blk.end):
+                if cfg.second[pc]:
+                    continue
+                w = _writes(self.insns[pc], r, bits)
+                if w is None:
+                    continue
+                if w == 0:
+                    return f"r{r} is not only stepped by a constant in the loop (insn {pc})"
+                steps.add(w > 0)
+                step_pcs.add(pc)
+        if other is not None:
+            for b in body:
+                blk = cfg.blocks[b]
+                for pc in range(blk.start, blk.end):
+                    if not cfg.second[pc] and _writes(self.insns[pc], other, bits) is not None:
+                        return f"the bound r{other} changes in the loop (insn {pc})"
+        if len(steps) != 1:
+            return f"r{r} does not move in one direction" if steps else f"r{r} does not change in the loop"
+        up = steps.pop()
+        for avoid in (step_pcs, {jpc}):
+            if _cycle_avoiding(cfg, head, body, avoid):
+                return (f"an iteration can skip the step of r{r}" if avoid is step_pcs
+                        else f"an iteration can skip the exit test at insn {jpc}")
+        stride = min(abs(_step_of(self.insns[pc])) for pc in step_pcs)
+        fact_r = self.facts.get(cfg.blocks[head].start, [None] * NREGS)[r]
+        fact_b = self.facts.get(jpc, [None] * NREGS)[other] if other is not None else None
+        mask = (1 << bits) - 1
+        signed = cond.startswith("js")
+        smax = (1 << (bits - 1)) - 1
+        if other is None:
+            k = insn.imm & mask if bits == 32 else insn.imm & S.M64
+            bound = S.const(k)
+        elif fact_b is not None and fact_b.kind == SCALAR:
+            bound = fact_b.s
+        elif fact_b is not None and fact_b.kind == PKT_END and fact_r is not None and fact_r.kind == PACKET:
+            ok = (up and cond in ("jgt", "jge")) or (not up and cond in ("jlt", "jle"))
+            return None if ok else f"r{r} moves away from the exit test at insn {jpc}"
+        else:
+            return f"the bound r{other} of the exit test at insn {jpc} is not a number"
+        if fact_r is None or fact_r.kind != SCALAR:
+            return f"r{r} is not a number"
+        rs, bs = (S.view32(fact_r.s), S.view32(bound)) if bits == 32 else (fact_r.s, bound)
+        if signed:
+            r_lo, r_hi, b_lo, b_hi, top, bottom = rs.smin, rs.smax, bs.smin, bs.smax, smax, -smax - 1
+        else:
+            r_lo, r_hi, b_lo, b_hi, top, bottom = rs.umin, rs.umax, bs.umin, bs.umax, mask, 0
+        base = cond[1:] if signed else cond
+        if up and base in ("jgt", "jge"):  # stays below the bound while looping: must not wrap past the top
+            if b_hi + stride > top:
+                return f"r{r} may wrap around before reaching {b_hi}"
+            n = (b_hi - r_lo) // stride + 1
+        elif not up and base in ("jlt", "jle"):
+            if b_lo - stride < bottom:
+                return f"r{r} may wrap around before reaching {b_lo}"
+            n = (r_hi - b_lo) // stride + 1
+        elif base == "jeq" and stride == 1 and bs.const is not None:
+            k = b_lo
+            if (up and r_hi > k) or (not up and r_lo < k):
+                return f"r{r} may start past {k} and never equal it"
+            n = abs(k - (r_lo if up else r_hi)) + 1
+        else:
+            return f"r{r} moves away from the exit test at insn {jpc}"
+        if n > LOOP_LIMIT:
+            return f"it may run up to {n} times, more than {LOOP_LIMIT}"
+        return None
 
     def _drop_frame(self, st: State, depth: int) -> None:
         for i, v in enumerate(st.regs):
@@ -833,25 +1078,18 @@ class Verifier:
                     self._arg_fail(pc, what, r, "a map", v)
                 else:
                     map_idx = v.aux
-            elif kind in ("key", "value") and map_idx is None:  # not a map's: memory of the next argument's size
-                if i + 1 < len(args) and args[i + 1] == "size":
-                    sv = st.regs[r + 1]
-                    self.mem_arg(pc, st, v, r, sv.s.umax if sv.kind == SCALAR else None,
-                                 f"{what}: pointer argument r{r}", write=True)
-                elif v.kind == STACK:
-                    self._havoc_stack(st, v.aux)
-            elif kind in ("key", "value"):
+            elif kind in ("key", "value") and map_idx is not None:
                 ms = self._maps(map_idx)  # the helper reads the map's own size: the largest it may be
                 size = max(m.key_size if kind == "key" else m.value_size for m in ms)
                 if v.kind not in (STACK, PACKET, MAP_VALUE, MAP_OR_NULL, MEM):
                     self._arg_fail(pc, what, r, f"a pointer to the {kind} (stack, packet or map value)", v)
                     continue
                 self.mem_arg(pc, st, v, r, size, f"{what}: {kind} argument r{r}", write=False)
-            elif kind == "ptr":
-                if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads or writes
+            elif kind in ("ptr", "out") or (kind in ("key", "value") and map_idx is None):
+                if i + 1 < len(args) and args[i + 1] == "size":  # memory the helper reads (ptr) or writes (out)
                     sv = st.regs[r + 1]
                     size = sv.s.umax if sv.kind == SCALAR else None
-                    self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=True)
+                    self.mem_arg(pc, st, v, r, size, f"{what}: pointer argument r{r}", write=kind == "out")
                 elif v.kind == STACK:  # a pointer of a type the specs do not describe: it may be written through
                     self._havoc_stack(st, v.aux)
             elif kind in ("int", "flags", "size"):
@@ -1150,6 +1388,67 @@ def _value_bytes(value: Val | None, size: int) -> list:
 
 _NEG = {"jgt": "jle", "jge": "jlt", "jlt": "jge", "jle": "jgt", "jeq": "jne", "jne": "jeq", "jsgt": "jsle",
         "jsge": "jslt", "jslt": "jsge", "jsle": "jsgt"}
+_SWAP = {"jgt": "jlt", "jge": "jle", "jlt": "jgt", "jle": "jge", "jeq": "jeq", "jne": "jne", "jsgt": "jslt",
+         "jsge": "jsle", "jslt": "jsgt", "jsle": "jsge"}  # a OP b == b SWAP[OP] a
+
+
+def _on_path(ancestor: State, st: State) -> bool:
+    """Whether ``st`` descends from ``ancestor`` (a state kept at a loop head)."""
+    mine = ancestor.path[0] if ancestor.path else None
+    p = st.path
+    while p:
+        if p[0] == mine:
+            return True
+        p = p[1]
+    return False
+
+
+def _last_insn(cfg, blk) -> int:
+    pc = blk.end - 1
+    return pc - 1 if cfg.second[pc] else pc
+
+
+def _step_of(insn) -> int:
+    info = OPCODES[insn.opcode]
+    return S.sx(insn.imm & S.M32, 32) * (1 if info.op == "add" else -1)
+
+
+def _writes(insn, r: int, bits: int) -> int | None:
+    """How ``insn`` changes register ``r``: None (it does not), a nonzero constant step, or 0 (anything else)."""
+    info = OPCODES[insn.opcode]
+    if info is None:
+        return None
+    kind = info.kind
+    if kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
+        return 0 if r <= 5 else None
+    if kind == Kind.ATOMIC:
+        return 0 if (insn.imm & 1 and r == insn.src) or (insn.imm == 0xF1 and r == 0) else None
+    if kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64) and insn.dst == r:
+        if kind == Kind.ALU and info.op in ("add", "sub") and not info.src_reg and insn.imm and (
+                info.cls == Cls.ALU64 or bits == 32):
+            return _step_of(insn)
+        return 0
+    return None
+
+
+def _cycle_avoiding(cfg, head: int, body: set[int], avoid: set[int]) -> bool:
+    """Whether some cycle through the loop's head passes none of the instructions in ``avoid``."""
+    def hit(b):
+        blk = cfg.blocks[b]
+        return any(pc in avoid for pc in range(blk.start, blk.end))
+
+    if hit(head):
+        return False
+    seen, todo = set(), [s for s in cfg.blocks[head].succs if s in body]
+    while todo:
+        b = todo.pop()
+        if b == head:
+            return True
+        if b in seen or hit(b):
+            continue
+        seen.add(b)
+        todo.extend(s for s in cfg.blocks[b].succs if s in body)
+    return False
 
 
 # -- public entry points -------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from collections import OrderedDict
 import llvmlite.binding as llvm
 
 from ..errors import BpfxError, RuntimeFault, Unsupported
-from ..front.isa import MAX_CALL_DEPTH, STACK_SIZE, encode
+from ..execute.runtime import layout
+from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Kind, encode
 from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
                    ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
 
@@ -170,13 +171,44 @@ class Jit:
             legal.functions = {s: ENTRY if s == 0 else f"bpf_fn{s}" for s in legal.functions}
             # helpers need no table: the runtime checks each id when it is called, as in the interpreter
             lifted = lift(program, legal.insns, legal.origin, legal.functions, None, mode="host", target="host",
-                          checked=self.checked)
+                          checked=self.checked, regions=access_regions(program, legal.insns, legal.origin))
             lib = self.codegen(opt).library(program.name)
             lib.add_ir(lifted.module)
             lib.finalize()
         except BpfxError as err:
             raise err.at(file=program.file, section=program.section) from None
         return lib
+
+
+def access_regions(program, insns, origin) -> dict:
+    """Legalised index -> (region, proven) of each memory access the verifier classified (``lift``'s
+    ``regions``): region is ``"stack"``, the table slot of a fixed region (ctx, packet, mem) or ``"any"``;
+    proven is True when every visit is in bounds of that region. Its facts hold for the program as written (no
+    check assumed), so only instructions the legaliser left as they were, first of their origin, are taken."""
+    from ..front.verify import CTX, MEM, PACKET, STACK, analyse
+
+    fixed = {STACK: "stack", CTX: layout.CTX_BASE >> SLOT_SHIFT, PACKET: layout.PACKET_BASE >> SLOT_SHIFT,
+             MEM: layout.MEM_BASE >> SLOT_SHIFT}
+    try:
+        analysis = analyse(program, assume_checks=False)
+    except BpfxError:
+        return {}
+    if not analysis.complete:
+        return {}
+    regions = {}
+    for pc, insn in enumerate(insns):
+        o = origin[pc]
+        acc = analysis.accesses.get(o)
+        if acc is None or insn != program.insns[o] or (pc and origin[pc - 1] == o):
+            continue
+        info = OPCODES[insn.opcode]
+        if info is None or not info.size or info.kind not in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+            continue
+        kind = analysis.facts[o][insn.src if info.kind in (Kind.LDX, Kind.LDXSX) else insn.dst].kind
+        proven = acc.status == "proven"
+        if proven or kind in fixed:
+            regions[pc] = (fixed.get(kind, "any"), proven)
+    return regions
 
 
 _JIT: Jit | None = None
@@ -194,6 +226,8 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
     j = jit_ or jit()
     helpers = frozenset(rt.helper_impls)  # callx may reach the caller's helpers too
     entry = j.entry(program, opt, helpers)
+    if rt.stack_top != layout.STACK_TOP:  # the lifter takes the entry's r10 to be STACK_TOP
+        raise Unsupported(f"host: the runtime's stack top 0x{rt.stack_top:x} is not 0x{layout.STACK_TOP:x}")
     run = _Run(rt, budget)
     previous = getattr(_current, "run", None)
     _current.run = run

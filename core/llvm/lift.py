@@ -31,6 +31,7 @@ from llvmlite import ir
 
 from ..back.codegen import map_symbol
 from ..errors import LinkError, Unsupported
+from ..execute.runtime import layout
 from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, MAX_CALL_DEPTH, OPCODES, R10, STACK_SIZE, CallKind, Cls, Kind,
                          Pseudo, imm64, jump_target)
 
@@ -99,15 +100,20 @@ class _Func:
         self.lf, self.start, self.end, self.fn = lifter, start, end, fn
         self.blocks: dict[int, ir.Block] = {}
         self.host = lifter.host
-
+        self.block_end = end
+        self.group: dict[int, int] = {}  # host: access index -> the first access of its check group
+        self.group_ok: dict[int, ir.Value] = {}  # first access of a group -> its fast check
+        self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
+        self.slow_mode = False
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
-                 checked: bool = True):
+                 checked: bool = True, regions: dict | None = None):
         self.program, self.insns, self.origin = program, insns, origin
         self.functions, self.helpers, self.target = functions, helpers, target
         self.host = mode == "host"
         self.checked = checked  # host only: False drops the bounds checks (for measuring their cost; unsafe)
+        self.regions = regions or {}  # host only: see lift()
         self.module = ir.Module(name=program.name)
         self.globals: dict[str, tuple[str, str]] = {}
         self.ext: dict[str, ir.Function | ir.GlobalVariable] = {}
@@ -134,6 +140,9 @@ class Lifter:
                 fn.linkage = "internal"
             if self.host:
                 fn.args[0].add_attribute("noalias")
+                # all of it readable and aligned: LLVM may then hoist the invariant loads (_fixed) out of loops
+                fn.args[0].attributes.dereferenceable = 8 * (ST_MAPS + 2 * len(self.program.maps))
+                fn.args[0].attributes.align = 8
             self.fns[start] = fn
         self.ends = starts[1:] + [len(self.insns)]
         self.starts = starts
@@ -261,7 +270,9 @@ class Lifter:
             f.state = state
             for i in range(5):
                 b.store(rest[i], f.regs[i + 1])
-            b.store(rest[5], f.regs[R10])
+            # The entry's r10 is always the top of the runtime's stack (host.run_host checks): as a constant,
+            # LLVM can bound stack addresses and drop fast checks they always pass.
+            b.store(rest[5] if f.sub else _c64(layout.STACK_TOP), f.regs[R10])
             f.frame, f.depth = rest[6], rest[7]
             f.count = _alloca(b, I64, "count")
             b.store(_load(b, self._state_ptr(b, state, ST_COUNT)), f.count)
@@ -288,9 +299,19 @@ class Lifter:
                         b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
         b.branch(f.blocks[start])
-        for i, leader in enumerate(leaders):
-            nxt = leaders[i + 1] if i + 1 < len(leaders) else end
+        spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
+        for leader, nxt in spans:
             self._block(f, leader, nxt)
+        if f.slow:
+            # The slow version of the whole function: entered from a failed fast check at that access, it checks
+            # every unproven access in full and never goes back, so the fast loops stay small (unrollable).
+            f.slow_mode = True
+            f.blocks = {leader: fn.append_basic_block(f"S{leader}") for leader in leaders}
+            for leader, nxt in spans:
+                self._block(f, leader, nxt)
+            for block, pc, nxt in f.slow:
+                b.position_at_end(block)
+                self._lift_range(f, pc, nxt)
 
     @staticmethod
     def _ret(f: _Func, b) -> None:
@@ -311,6 +332,13 @@ class Lifter:
     @staticmethod
     def _state_ptr(b, state, index):
         return _gep(b, state, index, I64)
+
+    def _fixed(self, b, state, index):
+        """A run-state word that no run changes (the region table, the budget): marked invariant, so LLVM
+        hoists its load out of loops (the stores of the program cannot be proven not to alias it otherwise)."""
+        v = _load(b, self._state_ptr(b, state, index))
+        v.set_metadata("invariant.load", self.module.add_metadata([]))
+        return v
 
     def _flush_count(self, f: _Func, b) -> None:
         b.store(_load(b, f.count), self._state_ptr(b, f.state, ST_COUNT))
@@ -334,26 +362,103 @@ class Lifter:
 
     # -- memory --------------------------------------------------------------------------------------------------
     def _address(self, f: _Func, pc: int, base: int, off: int, size: int, write: bool, atomic: bool = False):
-        """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode)."""
+        """A pointer for a ``size``-byte access at ``base + off`` (checked in host mode unless proven)."""
         b = f.b
         if base == R10 and -STACK_SIZE <= off and off + size <= 0:  # proven inside this frame
             return _gep(b, f.frame, off)
         addr = b.add(_load(b, f.regs[base]), _c64(off))
         if not self.host:
             return b.inttoptr(addr, PTR)
+        region, proven = self.regions.get(pc, (None, False))
+        if proven or not self.checked:
+            return self._translate(f, b, addr, region)
+        if region is None:
+            return self._checked(f, b, pc, addr, size, write, atomic)
+        # Fast check against the region the verifier saw (loop-invariant bounds); outside it, the full check,
+        # which translates an address in another region as the interpreter would, or faults.
+        if f.slow_mode:
+            return self._checked(f, b, pc, addr, size, write, atomic)
+        if f.group.get(pc, -1) not in f.group_ok:
+            # (stack checks compare with constants, which LLVM merges when accesses repeat an offset: grouping
+            # them measured slower, on bubble sort)
+            lo, hi, write = self._group(f, pc, base, region) if region != "stack" else (off, off + size, write)
+            span, first = hi - lo, b.add(_load(b, f.regs[base]), _c64(lo))
+            if region == "stack":
+                rel = b.sub(first, _c64(layout.STACK_BASE))
+                inside = b.icmp_unsigned("<=", rel, _c64(layout.STACK_SIZE - span))
+            else:
+                entry = ST_TABLE + 4 * region
+                rel = b.sub(first, self._fixed(b, f.state, entry))
+                # rel < max(length - span + 1, 0): one compare against a bound LLVM computes once, out of loops
+                room = b.sub(self._fixed(b, f.state, entry + (2 if write else 1)), _c64(span - 1))
+                bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
+                inside = b.icmp_unsigned("<", rel, bound)
+            f.group_ok[pc] = inside
+            # Outside it: on from this access in the slow version of the function (see _function). The fast
+            # version keeps no merge with the slow one, so its pointers are addr + a loop-invariant delta, and
+            # later accesses of the group need no check at all.
+            slow = f.fn.append_basic_block(f"slow{pc}")
+            fast = f.fn.append_basic_block(f"fast{pc}")
+            b.cbranch(inside, fast, slow).set_weights([1000, 1])
+            f.slow.append((slow, pc, f.block_end))
+            b.position_at_end(fast)
+        return self._translate(f, b, addr, region)
+
+    def _group(self, f: _Func, pc: int, base: int, region) -> tuple[int, int, bool]:
+        """The accesses after ``pc`` in its block through the same unchanged ``base`` and hinted the same region
+        share its fast check, made over all the bytes they touch: (lowest offset, end offset, any write). An
+        address the check does not cover takes each access's full check, in order, as before."""
+        lo, hi, write = None, None, False
+        pc2 = pc
+        while pc2 < f.block_end:
+            insn = self.insns[pc2]
+            info = OPCODES[insn.opcode]
+            kind = info.kind
+            if kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX):
+                load = kind in (Kind.LDX, Kind.LDXSX)
+                reg = insn.src if load else insn.dst
+                if reg == base and self.regions.get(pc2) == (region, False):
+                    f.group[pc2] = pc
+                    lo = insn.off if lo is None else min(lo, insn.off)
+                    hi = insn.off + info.size if hi is None else max(hi, insn.off + info.size)
+                    write = write or not load
+                if load and insn.dst == base:
+                    break
+            elif kind not in (Kind.ALU, Kind.ENDIAN) or insn.dst == base:
+                break
+            pc2 += 1
+        if lo is None:  # pc itself is an atomic: a group of its own
+            info = OPCODES[self.insns[pc].opcode]
+            return self.insns[pc].off, self.insns[pc].off + info.size, True
+        return lo, hi, write
+
+    def _delta(self, f: _Func, b, addr, region):
+        """Host minus virtual address for ``addr``, known to lie in ``region`` ("stack", a table slot, or
+        "any"/None: the region of its slot)."""
+        if region == "stack":  # all frames are one buffer, and r10 maps to f.frame
+            return b.sub(b.ptrtoint(f.frame, I64), _load(b, f.regs[R10]))
+        slot = _c64(region) if isinstance(region, int) else b.lshr(addr, _c64(SLOT_SHIFT))
+        entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
+        return b.sub(self._fixed(b, f.state, b.add(entry, _c64(3))), self._fixed(b, f.state, entry))
+
+    def _translate(self, f: _Func, b, addr, region):
+        """The host pointer for ``addr``, known to lie in ``region`` (see ``_delta``)."""
+        if region == "stack":
+            return _gep(b, f.frame, b.sub(addr, _load(b, f.regs[R10])))
+        return b.inttoptr(b.add(addr, self._delta(f, b, addr, region)), PTR)
+
+    def _checked(self, f: _Func, b, pc: int, addr, size: int, write: bool, atomic: bool, delta: bool = False):
+        """The full check: ``addr`` through its slot's region, or the fault. Returns the pointer (or with
+        ``delta``, the host minus the virtual address)."""
         slot = b.lshr(addr, _c64(SLOT_SHIFT))
-        if not self.checked:
-            entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
-            rel = b.sub(addr, _load(b, self._state_ptr(b, f.state, entry)))
-            return b.inttoptr(b.add(_load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3)))), rel), PTR)
         bad = f.fn.append_basic_block(f"oob{pc}")
         ok = f.fn.append_basic_block(f"in{pc}")
         inslot = f.fn.append_basic_block(f"slot{pc}")
         b.cbranch(b.icmp_unsigned(">=", slot, _c64(NSLOTS)), bad, inslot)
         b.position_at_end(inslot)
         entry = b.add(b.mul(slot, _c64(4)), _c64(ST_TABLE))
-        rbase = _load(b, self._state_ptr(b, f.state, entry))
-        length = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(2 if write else 1))))
+        rbase = self._fixed(b, f.state, entry)
+        length = self._fixed(b, f.state, b.add(entry, _c64(2 if write else 1)))
         rel = b.sub(addr, rbase)
         inside = b.and_(b.icmp_unsigned("<", rel, length),
                         b.icmp_unsigned(">=", b.sub(length, rel), _c64(size)))
@@ -361,8 +466,8 @@ class Lifter:
         bb = ir.IRBuilder(bad)
         self._fault(f, bb, FAULT_ATOMIC if atomic else FAULT_WRITE if write else FAULT_READ, pc, addr, size)
         b.position_at_end(ok)
-        host = _load(b, self._state_ptr(b, f.state, b.add(entry, _c64(3))))
-        return b.inttoptr(b.add(host, rel), PTR)
+        host = self._fixed(b, f.state, b.add(entry, _c64(3)))
+        return b.sub(host, rbase) if delta else b.inttoptr(b.add(host, rel), PTR)
 
     # -- one basic block -------------------------------------------------------------------------------------------
     def _block(self, f: _Func, start: int, end: int) -> None:
@@ -374,7 +479,11 @@ class Lifter:
                 slots += 1
                 pc += 2 if self.insns[pc].opcode == 0x18 else 1
             b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
-        pc = start
+        f.block_end = end
+        self._lift_range(f, start, end)
+
+    def _lift_range(self, f: _Func, pc: int, end: int) -> None:
+        """Lift instructions ``pc``..``end`` of one block at the builder's position, and its way out."""
         while pc < end:
             insn = self.insns[pc]
             info = OPCODES[insn.opcode]
@@ -385,7 +494,7 @@ class Lifter:
                 return
         if end >= f.end:  # fell off the end of the function (the validator rejects it; be total anyway)
             raise self.unsupported(end - 1, "control falls off the end of the function")
-        b.branch(f.blocks[end])
+        f.b.branch(f.blocks[end])
 
     def _goto(self, f: _Func, pc: int, target: int, cond=None, fallthrough: int | None = None) -> None:
         """Branch to ``target`` (if ``cond``); checks the budget on backward edges in host mode."""
@@ -398,7 +507,7 @@ class Lifter:
             else:
                 b.branch(check)
             cb = ir.IRBuilder(check)
-            budget = _load(cb, self._state_ptr(cb, f.state, ST_BUDGET))
+            budget = self._fixed(cb, f.state, ST_BUDGET)
             over = f.fn.append_basic_block(f"budget{pc}")
             cb.cbranch(cb.icmp_unsigned(">", _load(cb, f.count), budget), over, dest)
             self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
@@ -620,6 +729,12 @@ class _Indirect:
 
 
 def lift(program, insns, origin, functions, helpers, *, mode: str = "native", target: str = "",
-         checked: bool = True) -> Lifted:
-    """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``)."""
-    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked).lift()
+         checked: bool = True, regions: dict | None = None) -> Lifted:
+    """Lift legalised ``insns`` of ``program`` to an LLVM module (see the module docstring for ``mode``).
+
+    ``regions`` (host mode): legalised index -> (region, proven) of a memory access, as a verifier found it:
+    region ``"stack"`` (the frames), the table slot of a region or ``"any"``. A proven access is not checked; an
+    unproven one with a known region gets a fast check against that region alone, the full check when it fails.
+    """
+    return Lifter(program, insns, origin, functions, helpers, mode=mode, target=target, checked=checked,
+                  regions=regions).lift()

@@ -16,7 +16,7 @@ import random
 import sys
 from dataclasses import dataclass
 
-from ..errors import BpfxError, Unsupported
+from ..errors import BpfxError, RuntimeFault, Unsupported
 from ..front.isa import (ALU_OPS, ATOMIC_OPS, JMP_OPS, MODES, SIZES, CallKind, Cls, Insn, SRC_K, SRC_X, ld_imm64, s32)
 from ..front.program import Program
 
@@ -204,6 +204,10 @@ def compare(program: Program, target: str, *, budget: int = 1_000_000, features:
 
     try:
         expected = run_program(program, "interp", mem=bytes(16), budget=budget, safety=safety)
+    except RuntimeFault as fault:
+        if safety != "checked" or "checked:" not in str(fault):
+            return None  # not a program both must run
+        return _same_fault(program, target, str(fault), budget=budget * 64, features=features, opt=opt)
     except BpfxError:
         return None  # not a program both must run
     try:
@@ -224,7 +228,21 @@ def compare(program: Program, target: str, *, budget: int = 1_000_000, features:
     return None
 
 
-def minimise(program: Program, target: str, features: dict | None = None, opt: int = 0) -> Program:
+def _same_fault(program: Program, target: str, fault: str, **kw) -> str | None:
+    """Checked code that faulted on the interpreter must fault on ``target`` at the same instruction, alike."""
+    from ..execute.runner import run_program
+
+    try:
+        actual = run_program(program, target, mem=bytes(16), safety="checked", **kw)
+    except RuntimeFault as err:
+        return None if str(err) == fault else f"interp: {fault}; {target}: {err}"
+    except BpfxError as err:
+        return f"{target} failed where interp faulted ({fault}): {err}"
+    return f"interp: {fault}; {target} returned r0=0x{actual.r0:x}"
+
+
+def minimise(program: Program, target: str, features: dict | None = None, opt: int = 0,
+             safety: str = "structural") -> Program:
     """Shrink a failing program by replacing instructions with no-ops (mov r0, r0 keeps offsets valid)."""
     nop = Insn(Cls.ALU64 | SRC_X | ALU_OPS["mov"], 0, 0, 0, 0)
     insns = list(program.insns)
@@ -237,20 +255,21 @@ def minimise(program: Program, target: str, features: dict | None = None, opt: i
             trial = insns[:i] + [nop] + insns[i + 1:]
             candidate = Program(program.name, program.section, program.prog_type, trial, program.file,
                                 dict(program.functions))
-            if compare(candidate, target, features=features, opt=opt) is not None:
+            if compare(candidate, target, features=features, opt=opt, safety=safety) is not None:
                 insns = trial
                 changed = True
     return Program(program.name, program.section, program.prog_type, insns, program.file, dict(program.functions))
 
 
 def fuzz(target: str, count: int, seed: int, *, length: int = 40, features: dict | None = None,
-         opt: int = 0, rejected: list | None = None) -> list[tuple[int, str, Program]]:
+         opt: int = 0, rejected: list | None = None, safety: str = "structural") -> list[tuple[int, str, Program]]:
     """Failures among ``count`` random programs; with a ``rejected`` list, programs the target rejects as
-    unsupported are collected there instead of failing."""
+    unsupported are collected there instead of failing. ``safety="checked"`` runs the verifier on each and
+    compiles its run-time checks in (both sides)."""
     failures = []
     for i in range(count):
         prog = random_program(random.Random(seed + i), length=length)
-        problem = compare(prog, target, features=features, opt=opt, rejected=rejected)
+        problem = compare(prog, target, features=features, opt=opt, rejected=rejected, safety=safety)
         if problem:
             failures.append((seed + i, problem, prog))
     return failures
@@ -266,9 +285,9 @@ def cmd_fuzz(args) -> int:
     features = _features(args.mattr)
     rejected: list[str] = []
     failures = fuzz(args.target, args.n, args.seed, length=args.length, features=features, opt=args.opt,
-                    rejected=rejected)
+                    rejected=rejected, safety=args.safety)
     for seed, problem, prog in failures[:1]:
-        small = minimise(prog, args.target, features, args.opt)
+        small = minimise(prog, args.target, features, args.opt, args.safety)
         print(f"seed {seed}: {problem}\nminimised program:\n{disassemble(small.insns)}", file=sys.stderr)
     if rejected:  # compiled programs that were not run: say why, most common reason first
         reasons: dict[str, int] = {}
@@ -294,4 +313,6 @@ def register(sub) -> None:
     p.add_argument("--mattr", help="target features, e.g. +c,+zba or -lse")
     p.add_argument("-O", dest="opt", type=int, choices=(0, 1, 2, 3), default=0, metavar="N",
                    help="0: baseline selector (default); 1-3: the LLVM tier (compares r0 only)")
+    p.add_argument("--safety", choices=("structural", "checked"), default="structural",
+                   help="checked: verify each program and compile its run-time checks in, on both sides")
     p.set_defaults(func=cmd_fuzz)

@@ -8,7 +8,8 @@ Facts the lowering relies on:
 - ALU32: the W forms sign-extend their result and the 64-bit logic ops leave the upper half as it was, so every
   ALU32 result is zero-extended here (``zext.w`` with Zba, ``slli``+``srli`` otherwise), except where the value
   is already zero-extended (``srliw`` by 1..31, ``andi`` with a non-negative mask, ``li`` of a u32) or the
-  extension is dead (the next instruction is an ALU32 one overwriting the register from its low half).
+  extension is dead (the core's ``cg.upper_half_dead``: no path reads the upper half before it is overwritten).
+  Every 32-bit lowering here reads only the low halves of its operands, which that query relies on.
 - JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
   unsigned order of 32-bit values, so one extension serves every condition.
 - The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
@@ -53,9 +54,6 @@ DIVMOD = {
 }
 IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
-# ALU-class (32-bit) opcodes: their lowerings read only the low half of dst (le64/be64 excepted, by imm)
-_ALU32_LOW_READERS = [bool(info and info.cls == Cls.ALU) for info in isa.OPCODES]
-_IS_ENDIAN = [bool(info and info.kind == Kind.ENDIAN) for info in isa.OPCODES]
 CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
@@ -171,6 +169,21 @@ INLINE_EPILOGUE = 3
 LARGE_FUNCTION = 32768
 
 
+#: a 64-bit constant whose li sequence is longer than this is loaded from the image's constant pool instead
+#: (auipc+ld: 2 instructions and 8 bytes of data, against 3-6 instructions built in the register)
+POOL_OVER = 2
+
+
+@cache
+def pool_forms(rd: int) -> tuple[BranchForm, ...]:
+    """auipc rd + ld rd from a constant-pool entry (a label), +-2 GiB."""
+    def load(off: int):
+        parts = _split(off)
+        return None if parts is None else _PACK32(E.auipc(rd, parts[0])) + _PACK32(E.ld(rd, rd, parts[1]))
+
+    return (BranchForm(8, load),)
+
+
 def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
     """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
     return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
@@ -186,8 +199,10 @@ class Riscv64Selector(TableSelector):
         self.labels = 0
         super().__init__()
         self._stack = 0
+        self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
+        self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
 
     # -- emission -------------------------------------------------------------------------------------------
     def emit(self, em, *words: int) -> None:
@@ -233,7 +248,8 @@ class Riscv64Selector(TableSelector):
         frame = cg.frame
         if label == frame.exit_label and (len(frame.extra["epilogue"]) <= INLINE_EPILOGUE
                                           or frame.end - frame.start > LARGE_FUNCTION):
-            self.emit(cg.em, *frame.extra["epilogue"])  # a short epilogue is cheaper than a jump to it
+            cg.em.mark(cg.em.FRAME)  # a short epilogue is cheaper than a jump to it; it is frame code all the same
+            self.emit(cg.em, *frame.extra["epilogue"])
             return
         cg.em.branch(label, jump_forms(ZERO, self.c))
 
@@ -281,7 +297,14 @@ class Riscv64Selector(TableSelector):
         frame.native_stack = total
 
     def epilogue(self, cg, frame) -> None:
-        self.emit(cg.em, *frame.extra["epilogue"])
+        em = cg.em
+        self.emit(em, *frame.extra["epilogue"])
+        if frame.end == len(cg.insns) and self._pool:  # the last function: the constant pool follows it
+            em.mark(em.DATA)
+            em.align(8)
+            for value, label in self._pool.items():
+                em.bind(label)
+                em.code += struct.pack("<Q", value)
 
     def _epilogue_words(self, frame, saved: list[int], stack: int, total: int) -> tuple[int, ...]:
         words = [E.ld(reg, SP, stack + 8 * i) for i, reg in enumerate(saved)]
@@ -303,21 +326,24 @@ class Riscv64Selector(TableSelector):
     def is_pure(self, info) -> bool:
         return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
 
+    def keyed(self, info) -> bool:
+        return info.cls == Cls.ALU or info.kind == Kind.ATOMIC  # see memo_key
+
     def memo_key(self, cg, pc: int, insn):
         if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
             return insn, self._zext_dead(cg, pc, insn)
         if insn.opcode & 0xE0 == 0xC0 and insn.imm == CMPXCHG:  # an atomic: the LR/SC loop branches
             return None
+        if insn.opcode & 0xE0 == 0xC0 and insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:
+            return insn, cg.upper_half_dead(pc, insn.src)  # a 32-bit fetch: its zero-extension may be dead
         return insn
 
-    @staticmethod
-    def _zext_dead(cg, pc: int, insn) -> bool:
-        """Whether the zero-extension of this ALU32 result is dead: the next instruction is an ALU32 operation
-        that overwrites the same register and reads only its low half (every ALU32 lowering here does, except
-        the 64-bit-wide le64/be64), so its own result's extension is what counts."""
-        nxt = cg.insns[pc + 1]  # an ALU instruction never ends a function
-        return (nxt.dst == insn.dst and _ALU32_LOW_READERS[nxt.opcode]
-                and not (nxt.imm == 64 and _IS_ENDIAN[nxt.opcode]))
+    def _zext_dead(self, cg, pc: int, insn) -> bool:
+        """Whether the zero-extension of this ALU32 result is dead (the core's upper-half query; every 32-bit
+        lowering here reads only the low halves of its operands, and JMP32 sign-extends its own)."""
+        if self._dead_pc != pc:
+            self._dead_pc, self._dead = pc, cg.upper_half_dead(pc, insn.dst)
+        return self._dead
 
     # -- ALU / ALU64 ----------------------------------------------------------------------------------------
     def _alu(self, cg, pc, insn, nxt) -> None:
@@ -395,7 +421,7 @@ class Riscv64Selector(TableSelector):
             if width == 16:
                 words = (E.zext_h(d, d),) if self.zbb else (E.slli(d, d, 48), E.srli(d, d, 48))
             elif width == 32:
-                words = self._zext(d, d)
+                words = () if self._zext_dead(cg, pc, insn) else self._zext(d, d)
             else:
                 words = ()
         elif self.zbb:
@@ -515,19 +541,20 @@ class Riscv64Selector(TableSelector):
             raise cg.unsupported(pc, "atomic operation with r10 as its operand")
         s, imm = r[insn.src], insn.imm
         if imm == CMPXCHG:
-            self._cmpxchg(em, size, rn, s)
+            self._cmpxchg(em, size, rn, s, size == 4 and not cg.upper_half_dead(pc, 0))
             return
         op = AMO_OP.get(imm & ~isa.ATOMIC_FETCH)
         if op is None:
             raise cg.unsupported(pc, f"atomic operation 0x{imm:x}")
         fetch = bool(imm & isa.ATOMIC_FETCH)
         words = (E.amo(op, size, s if fetch else ZERO, s, rn, aq=fetch, rl=fetch),)
-        if fetch and size == 4:  # the .w forms sign-extend the old value; BPF zero-extends it
+        if fetch and size == 4 and not cg.upper_half_dead(pc, insn.src):  # .w sign-extends; BPF zero-extends
             words += self._zext(s, s)
         self.emit(em, *words)
 
-    def _cmpxchg(self, em, size: int, addr: int, s: int) -> None:
-        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. lr/sc loop; t0 (AX) is free here."""
+    def _cmpxchg(self, em, size: int, addr: int, s: int, zext: bool) -> None:
+        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. lr/sc loop; t0 (AX) is free here. ``zext``:
+        r0's upper half is live after a 32-bit one (lr.w sign-extends)."""
         r0 = self.r[0]
         self.labels += 1
         loop, done = ("rv-cas", self.labels), ("rv-cas-done", self.labels)
@@ -541,14 +568,22 @@ class Riscv64Selector(TableSelector):
         self.emit(em, E.sc(size, T3, s, addr, rl=True))
         em.branch(loop, _local_forms(E.BNE, T3, ZERO))
         em.bind(done)
-        self.emit(em, *(self._zext(r0, T2) if size == 4 else (E.mv(r0, T2),)))
+        self.emit(em, *(self._zext(r0, T2) if zext else (E.mv(r0, T2),)))
 
     # -- 64-bit immediates and map addresses ----------------------------------------------------------------
     def _ld_imm64(self, cg, pc, insn, nxt) -> None:
         em, d = cg.em, self.r[insn.dst]
         ref = cg.ld_imm64_symbol(insn, nxt)
         if ref is None:
-            self.emit(em, *li64_words(d, isa.imm64(insn, nxt), T1))
+            value = isa.imm64(insn, nxt) & 0xFFFFFFFFFFFFFFFF
+            words = li64_words(d, value, T1)
+            if len(words) <= POOL_OVER:
+                self.emit(em, *words)
+                return
+            label = self._pool.get(value)
+            if label is None:
+                label = self._pool[value] = ("rv-const", value)
+            em.branch(label, pool_forms(d))
             return
         symbol, addend, kind = ref
         if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed

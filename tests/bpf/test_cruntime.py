@@ -23,6 +23,7 @@ from bpfx.tools.cruntime import export_runtime
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+MAPS_H_DIR = os.path.join(ROOT, "examples", "baremetal", "common")  # bpf_maps.h, shared with the bpfvm firmware
 SUITE = testing.conformance_dir(ROOT) or ""
 FREESTANDING = ["-std=c99", "-pedantic", "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Wconversion", "-Wshadow",
                 "-Werror", "-O2"]
@@ -41,11 +42,12 @@ def build(tmp_path_factory):
     obj = d / "bpfx_vm.o"
     subprocess.run(["gcc", *FREESTANDING, "-c", str(d / "bpfx_vm.c"), "-o", str(obj)], check=True)
     driver = d / "driver"
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Werror", f"-I{d}", os.path.join(HERE, "vm_driver.c"),
+    includes = [f"-I{d}", f"-I{MAPS_H_DIR}"]
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Werror", *includes, os.path.join(HERE, "vm_driver.c"),
                     str(obj), "-o", str(driver)], check=True)
     sanitized = d / "driver-asan"
     made = subprocess.run(["gcc", "-std=c99", "-O1", "-g", "-fsanitize=address,undefined",
-                           "-fno-sanitize-recover=all", f"-I{d}", os.path.join(HERE, "vm_driver.c"),
+                           "-fno-sanitize-recover=all", *includes, os.path.join(HERE, "vm_driver.c"),
                            str(d / "bpfx_vm.c"), "-o", str(sanitized)], capture_output=True)
     return d, obj, driver, sanitized if made.returncode == 0 else None
 

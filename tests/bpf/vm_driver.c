@@ -16,20 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bpfx_vm.h"
-
-struct map {
-    uint32_t type, key_size, value_size, max_entries, used;
-    unsigned char *keys, *values;
-};
+#include "bpf_maps.h" /* examples/baremetal/common: the maps and map helpers a firmware has; includes bpfx_vm.h */
 
 static struct {
     unsigned char *ctx, *mem;
     uint32_t nptrs, ptr_off[8], ptr_what[8];
     uint32_t mem_len;
 } cur;
-
-static int is_array(const struct map *m) { return m->type == 2 || m->type == 6; }
 
 static void set_ptr(int what, unsigned char *p)
 {
@@ -57,27 +50,12 @@ static uint64_t unwind(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3
     return r1;
 }
 
-static unsigned char *lookup(struct map *m, const unsigned char *key)
-{
-    uint32_t i;
-    if (is_array(m)) {
-        uint32_t index;
-        memcpy(&index, key, 4);
-        return index < m->max_entries ? m->values + (size_t)index * m->value_size : 0;
-    }
-    for (i = 0; i < m->used; i++)
-        if (!memcmp(m->keys + (size_t)i * m->key_size, key, m->key_size))
-            return m->values + (size_t)i * m->value_size;
-    return 0;
-}
-
-static struct map maps[8];
+static struct bpfx_map maps[8];
 static uint32_t nmaps;
 static unsigned char *extra[8];
 static uint32_t extra_len[8], nextra;
 
-/* The map a handle names, or NULL: helpers trust no argument the program passes. */
-static struct map *map_of(uint64_t handle)
+struct bpfx_map *bpfx_map_of(uint64_t handle)
 {
     uint32_t i;
     for (i = 0; i < nmaps; i++)
@@ -86,42 +64,12 @@ static struct map *map_of(uint64_t handle)
     return 0;
 }
 
-static uint64_t map_lookup_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-                                uint64_t r5)
-{
-    struct map *m = map_of(r1);
-    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
-    (void)r3; (void)r4; (void)r5;
-    return key ? (uint64_t)(uintptr_t)lookup(m, key) : 0;
-}
-
-static uint64_t map_update_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-                                uint64_t r5)
-{
-    struct map *m = map_of(r1);
-    const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
-    const unsigned char *value = m ? bpfx_vm_ptr(vm, r3, m->value_size, 0) : 0;
-    unsigned char *slot;
-    (void)r4; (void)r5;
-    if (!key || !value)
-        return (uint64_t)-14; /* -EFAULT */
-    slot = lookup(m, key);
-    if (!slot) {
-        if (is_array(m) || m->used == m->max_entries)
-            return (uint64_t)-7;
-        memcpy(m->keys + (size_t)m->used * m->key_size, key, m->key_size);
-        slot = m->values + (size_t)m->used++ * m->value_size;
-    }
-    memcpy(slot, value, m->value_size);
-    return 0;
-}
-
 static uint64_t tail_call(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5)
 {
-    struct map *m = map_of(r2);
+    struct bpfx_map *m = bpfx_map_of(r2);
     uint32_t index = (uint32_t)r3, prog;
     (void)r1; (void)r4; (void)r5;
-    if (!m || m->type != 3)
+    if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY)
         return (uint64_t)-22;
     if (index >= m->max_entries)
         return (uint64_t)-2;
@@ -215,7 +163,7 @@ int main(int argc, char **argv)
                 return 3;
         for (i = 0; i < nmaps; i++) {
             uint32_t d[5];
-            struct map *m = &maps[i];
+            struct bpfx_map *m = &maps[i];
             if (!read_all(f, d, 20))
                 return 3;
             m->type = d[0]; m->key_size = d[1]; m->value_size = d[2]; m->max_entries = d[3]; m->used = 0;
@@ -271,12 +219,12 @@ int main(int argc, char **argv)
             hex(ctx, h[2]);
             printf("\n");
             for (i = 0; i < nmaps; i++) {
-                struct map *m = &maps[i];
-                uint32_t n = is_array(m) ? m->max_entries : m->used, k;
+                struct bpfx_map *m = &maps[i];
+                uint32_t n = map_is_array(m) ? m->max_entries : m->used, k;
                 printf("map %u", i);
                 for (k = 0; k < n; k++) {
                     printf(" ");
-                    if (is_array(m))
+                    if (map_is_array(m))
                         hex((const unsigned char *)&k, 4);
                     else
                         hex(m->keys + (size_t)k * m->key_size, m->key_size);

@@ -26,8 +26,8 @@ def both(prog: bpfx.Program, features: dict, mem: bytes = bytes(16)) -> tuple[in
 @pytest.mark.parametrize("taken", [True, False])
 def test_branches_relax_past_4k_and_still_land(features, taken):
     """A conditional jump and a ja over ~20 KiB of code need the inverted-bcc-over-jal and jal forms."""
-    body = "lddw %r7, 0x123456789abcdef1\n" * 300  # 2 slots, 7 native instructions each
-    src = f"mov %r0, {7 if taken else 8}\njeq %r0, 7, +{600 + 3}\nmov %r6, 1\nja +600\n{body}mov %r0, 3\nexit\n"
+    body = "lddw %r7, 0x123456789abcdef1\n" * 700  # 2 slots, auipc+ld from the constant pool each
+    src = f"mov %r0, {7 if taken else 8}\njeq %r0, 7, +{1400 + 3}\nmov %r6, 1\nja +1400\n{body}mov %r0, 3\nexit\n"
     prog = program(src)
     image = bpfx.compile(prog, "riscv64", features=features)
     assert len(image.code) > 4096
@@ -222,3 +222,96 @@ def test_every_byte_swap_on_random_values(features):
             lines += [f"lddw %r1, {rng.getrandbits(64):#x}", f"{op} %r1", "xor %r0, %r1", "lsh %r0, 1"]
     got, want = both(program("\n".join(["mov %r0, 0", *lines, "exit"])), features)
     assert got == want
+
+
+def native_text(image, pc: int, features=None) -> list[str]:
+    """The disassembly of what BPF instruction ``pc`` became."""
+    disasm = bpfx.plugins.get_target("riscv64").selector(features or {}).disassembler
+    starts = sorted(off for off, i in image.line_map if i == pc)
+    ends = [off for off, _ in image.line_map if off > starts[0]] + [len(image.code)]
+    return [text for _a, _s, text in disasm(image.code[starts[0]:min(ends)], 0)]
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_dead_zero_extensions_are_skipped_and_live_ones_kept(features):
+    """ALU32 results whose upper half nobody reads keep the W forms' sign extension; every path that reads the
+    upper half (a 64-bit compare on one branch, r0 at exit) still sees it cleared."""
+    src = """
+        mov32 %r1, -1
+        stxw [%r10-4], %r1
+        mov32 %r2, 0x7fffffff
+        add32 %r2, 1
+        jslt32 %r2, 0, +2
+        mov %r0, 1
+        exit
+        mov32 %r3, %r2
+        add32 %r3, 5
+        jeq %r3, 0xffffffff, +2
+        mov32 %r0, %r3
+        exit
+        mov %r0, 7
+        exit
+    """
+    prog = program(src)
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert native_text(image, 0, features) in (["addi a0, zero, -1"], ["c.li a0, -1"])  # no zero-extension
+    assert native_text(image, 3, features)[0] in ("addiw a1, a1, 1", "c.addiw a1, 1")
+    assert len(native_text(image, 3, features)) == 1
+    assert len(native_text(image, 8, features)) == (2 if features.get("zba") else 3)  # read by the 64-bit jeq
+    got, want = both(prog, features)
+    assert got == want == 0x80000005
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_32_bit_atomic_fetches_zero_extend_only_when_read(features):
+    src = """
+        lddw %r1, 0x80000000
+        stxdw [%r10-8], %r1
+        lddw %r2, 0x90000000
+        lock fetch add32 [%r10-8], %r2
+        mov %r0, %r2
+        lddw %r3, 0x123
+        lock fetch add32 [%r10-8], %r3
+        stxw [%r10-16], %r3
+        ldxw %r4, [%r10-16]
+        add %r0, %r4
+        lddw %r0, 0xffffffff80000000
+        lock cmpxchg32 [%r10-8], %r1
+        add %r0, %r4
+        exit
+    """
+    got, want = both(program(src), features)
+    assert got == want
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_long_constants_come_from_an_aligned_pool_after_the_code(features):
+    """Constants needing more than two instructions are loaded by auipc+ld from one 8-byte-aligned pool after the
+    last function, one entry per value; branches relaxed before it (jumps over > 4 KiB) do not misalign it."""
+    values = [0x123456789ABCDEF1, 0x0FEDCBA987654321, 0x8000000000000001, 0x123456789ABCDEF1, 0x100000000]
+    body = "".join(f"lddw %r{1 + i}, {v:#x}\nxor %r0, %r{1 + i}\n" for i, v in enumerate(values))
+    filler = "mov32 %r6, 1\n" * 2501  # c.li with C: an odd number of halfwords before the pool
+    src = f"mov %r0, 0\njeq %r0, 1, +{2501 + 1}\nja +2501\n{filler}{body}exit\n"
+    prog = program(src)
+    image = bpfx.compile(prog, "riscv64", features=features)
+    pool = next(off for off, i in image.line_map if i == bpfx.Emitter.DATA)
+    assert pool > 4096
+    data = image.code[pool:]
+    entries = [v for v in values[:3]]  # the duplicate shares an entry; 0x100000000 is li + slli
+    start = len(image.code) - 8 * len(entries)
+    assert start % 8 == 0 and set(data[:start - pool]) == {0}
+    assert [int.from_bytes(image.code[a:a + 8], "little") for a in range(start, len(image.code), 8)] == entries
+    first = 3 + 2501
+    assert [t.split()[0] for t in native_text(image, first, features)] == ["auipc", "ld"]
+    assert len(native_text(image, first + 4 * 3, features)) == 2  # 0x100000000: li 1; slli 32
+    got, want = both(prog, features)
+    assert got == want
+
+
+def test_listing_shows_the_pool_as_data():
+    prog = program("lddw %r0, 0x123456789abcdef1\nexit\n")
+    from bpfx.back.writers.listing import write_listing
+
+    sel = bpfx.plugins.get_target("riscv64").selector({})
+    text = write_listing(bpfx.compile(prog, "riscv64"), program=prog, disasm=sel.disassembler)
+    assert "    ; constants" in text and ".quad 0x123456789abcdef1" in text

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bpfx_vm.h"
+#include "bpf_maps.h" /* includes bpfx_vm.h */
 
 #ifdef __riscv
 #define UART_THR ((volatile uint8_t *)0x10000000) /* 16550 on riscv virt */
@@ -33,22 +33,14 @@ extern const struct bpfx_reloc BPFX_RELOCS[];
 extern const size_t BPFX_RELOCS_LEN;
 
 /* From maps.c (gen_maps.py) when the program has maps; weak references resolve to 0 when it has none. */
-struct bpfx_map {
-	uint32_t type, key_size, value_size, max_entries, used;
-	unsigned char *keys, *values;
-	const unsigned char *initial; /* global data (.bss, .data, .rodata): its first value */
-	const char *symbol;
-};
 extern struct bpfx_map *bpfx_maps[] __attribute__((weak));
 extern int bpfx_nmaps __attribute__((weak));
 #define NMAPS (&bpfx_nmaps ? bpfx_nmaps : 0)
-#define MAP_ARRAY 2
-#define MAP_PERCPU_ARRAY 6
 
 static unsigned char packet[HEADROOM + PKT_LEN + 256] __attribute__((aligned(16)));
 
 static void putc_(char c) { *UART_THR = (uint8_t)c; }
-#include "../common/console.h"
+#include "console.h"
 
 static void puthex(const unsigned char *p, uint32_t n)
 {
@@ -76,14 +68,6 @@ static uint64_t xdp_adjust_head(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, ui
 	return 0;
 }
 
-static int same(const unsigned char *a, const unsigned char *b, uint32_t n)
-{
-	while (n--)
-		if (*a++ != *b++)
-			return 0;
-	return 1;
-}
-
 static int streq(const char *a, const char *b)
 {
 	while (*a && *a == *b)
@@ -91,58 +75,11 @@ static int streq(const char *a, const char *b)
 	return *a == *b;
 }
 
-static void copy(unsigned char *d, const unsigned char *s, uint32_t n) { while (n--) *d++ = *s++; }
-
-static int is_array(const struct bpfx_map *m) { return m->type == MAP_ARRAY || m->type == MAP_PERCPU_ARRAY; }
-
-/* The map a handle names: helpers trust no argument the program passes. */
-static struct bpfx_map *map_of(uint64_t handle)
+struct bpfx_map *bpfx_map_of(uint64_t handle)
 {
 	for (int i = 0; i < NMAPS; i++)
 		if (handle == (uint64_t)(uintptr_t)bpfx_maps[i])
 			return bpfx_maps[i];
-	return 0;
-}
-
-static unsigned char *lookup(struct bpfx_map *m, const unsigned char *key)
-{
-	if (is_array(m)) {
-		uint32_t i = (uint32_t)key[0] | (uint32_t)key[1] << 8 | (uint32_t)key[2] << 16 | (uint32_t)key[3] << 24;
-		return i < m->max_entries ? m->values + (uint64_t)i * m->value_size : 0;
-	}
-	for (uint32_t i = 0; i < m->used; i++)
-		if (same(m->keys + (uint64_t)i * m->key_size, key, m->key_size))
-			return m->values + (uint64_t)i * m->value_size;
-	return 0;
-}
-
-static uint64_t map_lookup_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-				uint64_t r5)
-{
-	struct bpfx_map *m = map_of(r1);
-	const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
-	(void)r3; (void)r4; (void)r5;
-	return key ? (uint64_t)(uintptr_t)lookup(m, key) : 0;
-}
-
-static uint64_t map_update_elem(struct bpfx_vm *vm, uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4,
-				uint64_t r5)
-{
-	struct bpfx_map *m = map_of(r1);
-	const unsigned char *key = m ? bpfx_vm_ptr(vm, r2, m->key_size, 0) : 0;
-	const unsigned char *value = m ? bpfx_vm_ptr(vm, r3, m->value_size, 0) : 0;
-	unsigned char *slot;
-	(void)r4; (void)r5;
-	if (!key || !value)
-		return (uint64_t)-14;
-	slot = lookup(m, key);
-	if (!slot) {
-		if (is_array(m) || m->used == m->max_entries)
-			return (uint64_t)-7;
-		copy(m->keys + (uint64_t)m->used * m->key_size, key, m->key_size);
-		slot = m->values + (uint64_t)m->used++ * m->value_size;
-	}
-	copy(slot, value, m->value_size);
 	return 0;
 }
 
@@ -152,13 +89,13 @@ static void print_maps(void)
 	static const unsigned char zero[256];
 	for (int n = 0; n < NMAPS; n++) {
 		struct bpfx_map *m = bpfx_maps[n];
-		uint32_t count = is_array(m) ? m->max_entries : m->used;
+		uint32_t count = map_is_array(m) ? m->max_entries : m->used;
 		for (uint32_t i = 0; i < count; i++) {
 			unsigned char *v = m->values + (uint64_t)i * m->value_size;
-			if (is_array(m) && same(v, i == 0 && m->initial ? m->initial : zero, m->value_size))
+			if (map_is_array(m) && bytes_same(v, i == 0 && m->initial ? m->initial : zero, m->value_size))
 				continue;
 			puts_("map "); puts_(m->symbol); puts_("[");
-			if (is_array(m))
+			if (map_is_array(m))
 				puthex((const unsigned char *)&i, 4);
 			else
 				puthex(m->keys + (uint64_t)i * m->key_size, m->key_size);
@@ -171,7 +108,7 @@ static void print_maps(void)
  * (global data by its value's address plus the addend, other maps by their handle). */
 static int load(unsigned char *code, size_t len)
 {
-	copy(code, BPFX_CODE, (uint32_t)len);
+	bytes_copy(code, BPFX_CODE, (uint32_t)len);
 	for (size_t i = 0; i < BPFX_RELOCS_LEN; i++) {
 		const struct bpfx_reloc *r = &BPFX_RELOCS[i];
 		struct bpfx_map *m = 0;
@@ -215,7 +152,7 @@ int main(void)
 		packet[HEADROOM + i] = i < (int)sizeof(test_packet_header) ? test_packet_header[i] : (unsigned char)i;
 	for (int i = 0; i < NMAPS; i++)
 		if (bpfx_maps[i]->initial)
-			copy(bpfx_maps[i]->values, bpfx_maps[i]->initial, bpfx_maps[i]->value_size);
+			bytes_copy(bpfx_maps[i]->values, bpfx_maps[i]->initial, bpfx_maps[i]->value_size);
 	if (BPFX_CODE_LEN > sizeof code || load(code, BPFX_CODE_LEN)) {
 		puts_("cannot load the program\n");
 		return 1;

@@ -13,9 +13,7 @@ import bpfx
 
 def main(path: str) -> str:
     maps = bpfx.load(path).maps
-    out = ["#include <stdint.h>",
-           "struct bpfx_map { uint32_t type, key_size, value_size, max_entries, used;",
-           "                  unsigned char *keys, *values; const unsigned char *initial; const char *symbol; };"]
+    out = ['#include "bpf_maps.h"']
     for m in maps:
         sym = bpfx.map_symbol(m.name)
         initial = "0"

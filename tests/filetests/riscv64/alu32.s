@@ -15,7 +15,7 @@ le16 %r2
 be32 %r1
 exit
 # ---- expected ----
-# ; riscv64 code for alu32: 116 bytes, 0 relocations, frame 0 bytes
+# ; riscv64 code for alu32: 112 bytes, 0 relocations, frame 0 bytes
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # alu32:
 #     ;    0: mov32 %r0, -1
@@ -37,27 +37,26 @@ exit
 #         20:  02079793  slli a5, a5, 0x20
 #         24:  0207d793  srli a5, a5, 0x20
 #     ;    8: mov32 %r1, %r0
-#         28:  02079513  slli a0, a5, 0x20
-#         2c:  02055513  srli a0, a0, 0x20
+#         28:  00078513  mv a0, a5
 #     ;    9: movsx832 %r2, %r1
-#         30:  03851593  slli a1, a0, 0x38
-#         34:  4385d593  srai a1, a1, 0x38
+#         2c:  03851593  slli a1, a0, 0x38
+#         30:  4385d593  srai a1, a1, 0x38
 #     ;   10: le16 %r2
-#         38:  03059593  slli a1, a1, 0x30
-#         3c:  0305d593  srli a1, a1, 0x30
+#         34:  03059593  slli a1, a1, 0x30
+#         38:  0305d593  srli a1, a1, 0x30
 #     ;   11: be32 %r1
-#         40:  00ff03b7  lui t2, 0xff0
-#         44:  0ff3839b  addiw t2, t2, 0xff
-#         48:  00855313  srli t1, a0, 8
-#         4c:  00737333  and t1, t1, t2
-#         50:  00757533  and a0, a0, t2
-#         54:  00851513  slli a0, a0, 8
-#         58:  00656533  or a0, a0, t1
-#         5c:  01055313  srli t1, a0, 0x10
-#         60:  03051513  slli a0, a0, 0x30
-#         64:  02055513  srli a0, a0, 0x20
-#         68:  00656533  or a0, a0, t1
+#         3c:  00ff03b7  lui t2, 0xff0
+#         40:  0ff3839b  addiw t2, t2, 0xff
+#         44:  00855313  srli t1, a0, 8
+#         48:  00737333  and t1, t1, t2
+#         4c:  00757533  and a0, a0, t2
+#         50:  00851513  slli a0, a0, 8
+#         54:  00656533  or a0, a0, t1
+#         58:  01055313  srli t1, a0, 0x10
+#         5c:  03051513  slli a0, a0, 0x30
+#         60:  02055513  srli a0, a0, 0x20
+#         64:  00656533  or a0, a0, t1
 #     ;   12: exit
 #     ; frame setup / teardown
-#         6c:  00078513  mv a0, a5
-#         70:  00008067  ret
+#         68:  00078513  mv a0, a5
+#         6c:  00008067  ret

@@ -15,7 +15,7 @@ mov %r4, %r10
 ldxdw %r0, [%r10-8]
 exit
 # ---- expected ----
-# ; riscv64 code for stack_and_atomics: 144 bytes, 0 relocations, frame 512 bytes
+# ; riscv64 code for stack_and_atomics: 132 bytes, 0 relocations, frame 512 bytes
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # stack_and_atomics:
 #     ; frame setup / teardown
@@ -40,33 +40,30 @@ exit
 #     ;    7: lock fetch xor32 [%r10-12], %r1
 #         2c:  1f410313  addi t1, sp, 0x1f4
 #         30:  26a3252f  amoxor.w.aqrl a0, a0, (t1)
-#         34:  02051513  slli a0, a0, 0x20
-#         38:  02055513  srli a0, a0, 0x20
 #     ;    8: lock xchg [%r10-8], %r2
-#         3c:  1f810313  addi t1, sp, 0x1f8
-#         40:  0eb335af  amoswap.d.aqrl a1, a1, (t1)
+#         34:  1f810313  addi t1, sp, 0x1f8
+#         38:  0eb335af  amoswap.d.aqrl a1, a1, (t1)
 #     ;    9: lock cmpxchg [%r10-8], %r3
-#         44:  1f810313  addi t1, sp, 0x1f8
-#         48:  160333af  lr.d.aqrl t2, (t1)
-#         4c:  00f39663  bne t2, a5, 0xc
-#         50:  1ac33e2f  sc.d.rl t3, a2, (t1)
-#         54:  fe0e1ae3  bnez t3, -0xc
-#         58:  00038793  mv a5, t2
+#         3c:  1f810313  addi t1, sp, 0x1f8
+#         40:  160333af  lr.d.aqrl t2, (t1)
+#         44:  00f39663  bne t2, a5, 0xc
+#         48:  1ac33e2f  sc.d.rl t3, a2, (t1)
+#         4c:  fe0e1ae3  bnez t3, -0xc
+#         50:  00038793  mv a5, t2
 #     ;   10: lock cmpxchg32 [%r10-12], %r3
-#         5c:  1f410313  addi t1, sp, 0x1f4
-#         60:  0007829b  sext.w t0, a5
-#         64:  160323af  lr.w.aqrl t2, (t1)
-#         68:  00539663  bne t2, t0, 0xc
-#         6c:  1ac32e2f  sc.w.rl t3, a2, (t1)
-#         70:  fe0e1ae3  bnez t3, -0xc
-#         74:  02039793  slli a5, t2, 0x20
-#         78:  0207d793  srli a5, a5, 0x20
+#         54:  1f410313  addi t1, sp, 0x1f4
+#         58:  0007829b  sext.w t0, a5
+#         5c:  160323af  lr.w.aqrl t2, (t1)
+#         60:  00539663  bne t2, t0, 0xc
+#         64:  1ac32e2f  sc.w.rl t3, a2, (t1)
+#         68:  fe0e1ae3  bnez t3, -0xc
+#         6c:  00038793  mv a5, t2
 #     ;   11: mov %r4, %r10
-#         7c:  20010693  addi a3, sp, 0x200
+#         70:  20010693  addi a3, sp, 0x200
 #     ;   12: ldxdw %r0, [%r10-8]
-#         80:  1f813783  ld a5, 0x1f8(sp)
+#         74:  1f813783  ld a5, 0x1f8(sp)
 #     ;   13: exit
 #     ; frame setup / teardown
-#         84:  20010113  addi sp, sp, 0x200
-#         88:  00078513  mv a0, a5
-#         8c:  00008067  ret
+#         78:  20010113  addi sp, sp, 0x200
+#         7c:  00078513  mv a0, a5
+#         80:  00008067  ret

@@ -1,0 +1,68 @@
+"""CodeGen.upper_half_dead: the core's query whether a 32-bit result's upper half is ever read."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpfx import CodeGen
+from bpfx.front.asm import assemble
+from bpfx.plugins import get_target
+
+
+def dead(source: str, pc: int = 0, reg: int | None = None) -> bool:
+    """The answer for ``reg`` (default: the register the instruction at ``pc`` writes)."""
+    insns = assemble(source)
+    reg = insns[pc].dst if reg is None else reg
+    cg = CodeGen(None, insns, list(range(len(insns))), get_target("riscv64").abi(), None, "t", None)
+    return cg.upper_half_dead(pc, reg)
+
+
+@pytest.mark.parametrize("source, expect", [
+    ("mov32 %r1, 1\nadd32 %r1, 2\nmov %r0, %r1\nexit", True),  # the ALU32 add reads the low half and redefines
+    ("mov32 %r1, 1\nadd %r1, 2\nmov %r0, 0\nexit", False),  # a 64-bit add reads all of it
+    ("mov32 %r1, 1\nmov %r0, %r1\nexit", False),  # a 64-bit move
+    ("mov32 %r1, 1\nmov32 %r0, %r1\nexit", True),
+    ("mov32 %r1, 1\nmovsx3264 %r0, %r1\nexit", True),  # movsx reads only the bits it extends
+    ("mov32 %r1, 1\nstxw [%r10-4], %r1\nmov %r0, 0\nexit", True),
+    ("mov32 %r1, 1\nstxdw [%r10-8], %r1\nmov %r0, 0\nexit", False),
+    ("mov32 %r1, 1\nstw [%r1+0], 0\nmov %r0, 0\nexit", False),  # an address
+    ("mov32 %r1, 1\nldxw %r0, [%r1+0]\nexit", False),
+    ("mov32 %r1, 1\nldxw %r1, [%r2+0]\nmov %r0, %r1\nexit", True),  # overwritten by a load
+    ("mov32 %r1, 1\njeq32 %r1, 1, +1\nmov %r0, 0\nexit", True),  # JMP32 reads the low half
+    ("mov32 %r1, 1\njeq %r1, 1, +1\nmov %r0, 0\nexit", False),
+    ("mov32 %r1, 1\njeq32 %r2, 1, +2\nmov %r1, 0\nexit\nmov %r0, %r1\nexit", False),  # read on the taken path
+    ("mov32 %r1, 1\njeq32 %r2, 1, +2\nmov %r0, %r1\nexit\nmov %r1, 0\nexit", False),  # ... on the other one
+    ("mov32 %r1, 1\nja +1\nmov %r0, %r1\nmov %r0, 0\nexit", True),  # the read is jumped over
+    ("mov32 %r1, 1\nbe32 %r1\nmov %r0, 0\nexit", True),
+    ("mov32 %r1, 1\nbe64 %r1\nmov %r0, 0\nexit", False),
+    ("mov32 %r1, 1\nbswap16 %r1\nmov %r0, 0\nexit", True),
+    ("mov32 %r1, 1\ncall 1\nexit", False),  # a helper argument
+    ("mov32 %r6, 1\ncall 1\nmov %r0, %r6\nexit", False),  # r6 survives the call
+    ("mov32 %r6, 1\ncall 1\nmov %r0, 0\nexit", True),
+    ("lddw %r1, 5\nmov %r0, 0\nexit", True),
+    ("mov32 %r1, 1\nlddw %r1, 5\nmov %r0, %r1\nexit", True),
+    ("mov32 %r1, 1\nstxdw [%r10-8], %r2\nlock add [%r10-8], %r1\nmov %r0, 0\nexit", False),
+])
+def test_reads_and_redefinitions_decide(source, expect):
+    assert dead(source) is expect
+
+
+def test_r0_is_read_by_exit_and_redefined_by_a_helper_call():
+    assert dead("mov32 %r0, 1\nexit", reg=0) is False
+    assert dead("mov32 %r0, 1\ncall 1\nexit", reg=0) is True
+    assert dead("mov32 %r1, 1\nexit") is True  # exit reads only r0
+    assert dead("mov32 %r0, 1\ncall local f\nmov %r0, 0\nexit\nf:\nmov %r0, 2\nexit", reg=0) is False  # may read any
+
+
+def test_cmpxchg_reads_r0():
+    src = "mov32 %r0, 1\nstxdw [%r10-8], %r2\nlock cmpxchg [%r10-8], %r2\nexit"
+    assert dead(src, reg=0) is False
+
+
+def test_loops_terminate_and_budget_exhaustion_answers_live():
+    assert dead("mov32 %r1, 1\nadd32 %r2, 1\nja -2\n") is True  # r1 redefined every way round the loop
+    assert dead("mov32 %r1, 1\nadd32 %r2, 1\njne32 %r2, 0, -2\nmov %r0, %r1\nexit") is False
+    long = "mov32 %r1, 1\n" + "add %r2, 1\n" * 100 + "mov %r1, 0\nmov %r0, 0\nexit"
+    assert dead(long) is False  # past the search budget: assumed live
+    short = "mov32 %r1, 1\n" + "add %r2, 1\n" * 10 + "mov %r1, 0\nmov %r0, 0\nexit"
+    assert dead(short) is True
