@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run one command; ``parser`` is a ``build_parser()`` result to reuse (building one costs ~15 ms, which an
+    in-process caller running thousands of commands, like bench/malformed.py, pays once)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:
         if args.list_targets:

@@ -37,7 +37,8 @@ def test_check_objects_reports_each_object_and_program(tmp_path):
     assert "sub/broken.o: not loaded: malformed ELF object" in out.stdout
     assert "sub/smallmaps.o: not loaded: map definitions of 8 bytes (need at least 20, evenly spaced)" in out.stdout
     assert "  from-netdev (from-netdev, unspec, 2 insns): Unsupported: section 'from-netdev' selects no program " \
-           "type; choose one with --prog-type" in lines
+           "type; not inferred: no evidence (a context-specific helper or field, LD_ABS, a prog array shared " \
+           "with typed programs); choose one with --prog-type" in lines
     assert lines[-1] == ("4 objects: 2 loaded (50.0%), 2 not; 2 programs: 1 compile for arm64, 1 Unsupported; "
                          "0 tracebacks")
 

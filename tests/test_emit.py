@@ -91,3 +91,24 @@ def test_parallel_move_handles_cycles(perm):
 
     parallel_move(moves, move, 5)
     assert {r: regs[r] for r in range(4)} == {r: expected[r] for r in range(4)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.booleans()), min_size=1, max_size=8), st.sampled_from([4, 8, 16]))
+def test_align_holds_after_relaxation(layout, n):
+    """Data after ``align(n)`` starts on a multiple of n however many branches before it grew."""
+    em = Emitter()
+    for i, (pad, forward) in enumerate(layout):
+        em.bind(i)
+        em.emit(b"\x01" * pad)
+        em.branch("data" if forward else 0, FORMS)
+    em.mark(Emitter.DATA)
+    em.align(n)
+    em.bind("data")
+    em.emit(b"\xAA" * 8)
+    code, _, labels, lines = em.finish()
+    assert labels["data"] % n == 0
+    assert code[labels["data"]:] == b"\xAA" * 8
+    assert labels["data"] - lines[-1][0] >= 1 and lines[-1][1] == Emitter.DATA
+    assert set(code[lines[-1][0]:labels["data"]]) == {0}  # the padding is zeros
+    assert sorted(decode(code[:lines[-1][0]]).values()) == sorted(labels["data" if f else 0] for _, f in layout)

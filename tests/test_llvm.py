@@ -240,7 +240,11 @@ def test_host_frames_are_the_interpreters():
     insns, functions = [], {}
     for i in range(8):
         functions[len(insns)] = f"f{i}"
-        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0xB7, 0, 0, 0, 0), Insn(0x95)]
+        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0x95)]
+    # the entry keeps the returned frame address on its stack and returns 0 (returning it is a pointer leak)
+    insns[5:5] = assemble("stxdw [%r10-16], %r0\nmov %r0, 0")
+    insns[4] = insns[4]._replace(imm=insns[4].imm + 2)
+    functions = {k + 2 if k else k: v for k, v in functions.items()}
     insns = [Insn(0xBF, 1, 10)] + insns  # r1 = r10 for the entry's first load
     functions = {0: "p", **{k + 1: v for k, v in functions.items() if k}}
     prog = bpfx.Program("p", "mem", "mem", insns, file="p.s", functions=functions)

@@ -125,7 +125,9 @@ def test_text_only_object_makes_its_global_functions_programs(tmp_path):
     path = obj.write(tmp_path / "a.o")
     prog = bpfx.load(path).program()
     assert (prog.name, prog.prog_type) == ("func", "unspec")
-    with pytest.raises(Unsupported, match=r"section '.text' selects no program type; choose one with --prog-type"):
+    with pytest.raises(Unsupported, match=r"section '.text' selects no program type; not inferred: no evidence "
+                       r"\(a context-specific helper or field, LD_ABS, a prog array shared with typed programs\); "
+                       r"choose one with --prog-type"):
         bpfx.compile(prog, "arm64")
     assert bpfx.run(bpfx.load(path, prog_type="mem").program(), "arm64").r0 == 7
 

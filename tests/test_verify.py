@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import random
 
 import pytest
@@ -210,16 +211,18 @@ UNSAFE = {
         "map value read of 8 bytes: possible NULL dereference: r0 is map value or NULL of flows (check the result "
         "of the lookup at insn 6 against NULL first)", "NULL map value dereference", True),
     "context field that does not exist": (
-        "ldxw %r0, [%r1+24]\nexit", (), 0, "context read of 4 bytes at offset 24 of xdp_md is not a known field",
+        "ldxw %r2, [%r1+24]\nmov %r0, 2\nexit", (), 0,
+        "context read of 4 bytes at offset 24 of xdp_md is not a known field",
         "access the verifier proved unsafe", False),
     "write to a read-only context field": (
         "mov %r2, 1\nstxw [%r1+12], %r2\nmov %r0, 1\nexit", (), 1,
         "context write of 4 bytes: xdp_md.ingress_ifindex is read-only", "access the verifier proved unsafe", False),
     "uninitialised register": (
-        "mov %r0, %r5\nexit", (), 0, "mov: read of uninitialised register r5", "read of an uninitialised register",
-        False),
+        "mov %r2, %r5\nmov %r0, 2\nexit", (), 0, "mov: read of uninitialised register r5",
+        "read of an uninitialised register", False),
     "uninitialised stack": (
-        "ldxdw %r0, [%r10-8]\nexit", (), 0, "stack read of 8 bytes at r10-8 reads uninitialised stack (r10-8..r10-1)",
+        "ldxdw %r2, [%r10-8]\nmov %r0, 2\nexit", (), 0,
+        "stack read of 8 bytes at r10-8 reads uninitialised stack (r10-8..r10-1)",
         "access the verifier proved unsafe", False),
     "uninitialised map key": (
         "mov %r2, %r10\nadd %r2, -4\nlddw %r1, MAP\ncall 1\nmov %r0, 2\nexit", (ARRAY,), 4,
@@ -457,3 +460,118 @@ def test_checked_fuzzing_faults_alike_on_arm64():
     from bpfx.tools.fuzz import fuzz
 
     assert [(seed, problem) for seed, problem, _ in fuzz("arm64", 40, 500, safety="checked")] == []
+
+
+# -- r0 at exit against the program type's return codes -------------------------------------------------------------
+
+_FIRST_BYTE = ("mov %r0, 2\nldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 1\njgt %r4, %r3, out\n"
+               "ldxb %r0, [%r2]\nout:\nexit")  # returns the packet's first byte
+
+
+def test_exit_value_outside_the_return_codes_is_rejected_by_verify():
+    from bpfx.front.verify import verify
+
+    with pytest.raises(bpfx.ValidationError, match=r"insn 7: exit: r0 may be \[0, 255\], outside xdp's return codes "
+                                                   r"0\.\.4 \(XDP_ABORTED\.\.XDP_REDIRECT\); checked code returns "
+                                                   r"XDP_ABORTED \(0\) instead, as the kernel does$"):
+        verify(xdp(_FIRST_BYTE))
+    verify(xdp(_FIRST_BYTE.replace("out:", "and %r0, 3\nout:")))  # proven in range: accepted
+
+
+@pytest.mark.parametrize("target", ["interp", "arm64", "riscv64"])
+def test_checked_exit_value_becomes_what_the_kernel_does(target):
+    prog = xdp(_FIRST_BYTE)
+    assert bpfx.run(prog, target, packet=bytes([3, 0]), safety="checked").r0 == 3
+    assert bpfx.run(prog, target, packet=bytes([7, 0]), safety="checked").r0 == 0  # an unknown action: aborted
+    assert bpfx.run(prog, target, packet=bytes([7, 0]), safety="structural").r0 == 7
+
+
+def test_checked_exit_value_faults_where_the_kernel_rejects():
+    # cgroup_skb: the kernel's verifier accepts only 0..3 (check_return_code); checked code faults on anything else
+    text = _FIRST_BYTE.replace("[%r1+0]", "[%r1+76]").replace("[%r1+4]", "[%r1+80]")  # __sk_buff's data, data_end
+    prog = Program("p", "cgroup_skb/ingress", "cgroup_skb", assemble(text), file="prog.o")
+    assert bpfx.run(prog, "interp", packet=bytes([1, 0]), safety="checked").r0 == 1
+    for target in ("interp", "arm64"):
+        with pytest.raises(bpfx.RuntimeFault, match="checked: return value outside the program type's range at "
+                                                    "insn 7"):
+            bpfx.run(prog, target, packet=bytes([9, 0]), safety="checked")
+
+
+# -- termination ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 100, loop\nexit",  # widened: the induction variable bounds it
+    "mov %r0, 0\nloop:\nadd %r0, 2\njne %r0, 64, loop\nexit",  # counts to 64 in steps of 2
+    "mov %r0, 10\nloop:\nadd %r0, -1\njsgt %r0, 0, loop\nexit",  # counts down
+    # ranges that shrink to the exit (a checksum fold): followed exactly from the joined entry
+    "ldxdw %r0, [%r1]\nloop:\nmov %r2, %r0\nrsh %r2, 16\nand %r0, 0xffff\nadd %r0, %r2\njgt %r0, 0xffff, loop\nexit",
+])
+def test_bounded_loops_are_proven_to_terminate(text):
+    from bpfx.front.verify import analyse
+
+    analysis = analyse(prog(text), mem_size=8)
+    assert [a.message for a in analysis.problems()] == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("mov %r0, 0\nloop:\njeq %r0, 0, loop\nexit", "loop at insn 1 may not terminate"),
+    ("mov %r0, 0\nloop:\nadd %r0, 2\njne %r0, 9, loop\nexit", "loop at insn 1 may not terminate"),
+    ("ldxdw %r0, [%r1]\nloop:\nadd %r0, -1\njgt %r0, 0, loop\nexit", "loop at insn 1 may not terminate"),
+    ("mov %r0, 0\nloop:\nadd %r0, 1\njlt %r0, 2000000, loop\nexit",
+     "loop at insn 1 may not terminate (it may run up to 2000001 times, more than 1000000)"),
+])
+def test_unbounded_loops_are_reported_with_their_instruction(text, message):
+    from bpfx.front.verify import verify
+
+    program = prog(text)
+    for checked in (False, True):  # no run-time check can bound a loop: checked rejects it too
+        with pytest.raises(bpfx.ValidationError, match=re.escape(message)):
+            verify(program, mem_size=8, checked=checked)
+
+
+# -- map-in-map, data_meta, 32-bit packet lengths --------------------------------------------------------------------
+
+def test_a_map_in_map_lookup_gives_the_inner_map():
+    from bpfx.front.verify import analyse, verdict
+
+    inner = bpfx.MapDef("inner", 2, 4, 8, 4)
+    outer = bpfx.MapDef("outer", 12, 4, 4, 2, inner=inner)
+    text = (_LOOKUP + "jeq %r0, 0, out\nmov %r1, %r0\nmov %r2, %r10\nadd %r2, -4\ncall 1\njeq %r0, 0, out\n"
+            "ldxdw %r0, [%r0+0]\nout:\nmov %r0, 2\nexit")
+    assert verdict(analyse(xdp(text, (outer,))))[0] == "safe"
+    # the inner map's value size bounds the access; the handle itself is no memory
+    analysis = analyse(xdp(text.replace("[%r0+0]", "[%r0+8]"), (outer,)))
+    assert [a.message for a in analysis.problems()] == [
+        "map value read of 8 bytes at offset 8 is outside the 8-byte value of map inner"]
+    bad = analyse(xdp(_LOOKUP + "jeq %r0, 0, out\nldxdw %r0, [%r0+0]\nout:\nmov %r0, 2\nexit", (outer,)))
+    assert [a.message for a in bad.problems()] == [
+        "map read of 8 bytes through r0, which is map inner (not dereferenceable)"]
+
+
+def test_data_meta_reads_within_the_tested_metadata():
+    from bpfx.front.verify import analyse
+
+    text = ("ldxw %r2, [%r1+8]\nldxw %r3, [%r1+0]\nmov %r4, %r2\nadd %r4, 4\njgt %r4, %r3, out\n"
+            "ldxw %r5, [%r2+0]\nout:\nmov %r0, 2\nexit")
+    assert analyse(xdp(text)).problems() == []
+    analysis = analyse(xdp(text.replace("[%r2+0]", "[%r2+2]")))
+    assert [a.message for a in analysis.problems()] == [
+        "data_meta read of 4 bytes at offset 2 is beyond the proven metadata range 4 (check data_meta + 6 <= data "
+        "first)"]
+
+
+def test_a_32_bit_length_between_packet_pointers_is_a_number():
+    from bpfx.front.verify import analyse
+
+    text = ("ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, %r4\nsub32 %r0, %r2\n"
+            "and %r0, 3\nexit")
+    assert analyse(xdp(text)).problems() == []
+
+
+def test_a_tail_call_needs_a_prog_array():
+    from bpfx.front.verify import analyse
+
+    text = "mov %r2, 0\nlddw %r2, MAP\nmov %r3, 0\ncall 12\nmov %r0, 2\nexit"
+    assert [a.message for a in analyse(xdp(text, (ARRAY,))).problems()] == [
+        "call to bpf_tail_call: argument r2 must be a prog array (BPF_MAP_TYPE_PROG_ARRAY), not map counters"]
+    assert analyse(xdp(text, (bpfx.MapDef("jumps", 3, 4, 4, 2),))).problems() == []

@@ -85,7 +85,7 @@ class CodeGen:
             if insn.src == Pseudo.MAP_FD:
                 return (map_symbol(mapdef.name), 0, "map")
             return (map_symbol(mapdef.name), nxt.imm, "map_value")
-        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported")
+        raise Unsupported(f"lddw with src {insn.src} ({Pseudo(insn.src).name}) is not supported on {self.target}")
 
     def call_helper(self, pc: int, helper_id: int) -> None:
         entry = self.helpers.get(helper_id)
@@ -114,60 +114,60 @@ class CodeGen:
         (e.g. a JMP32 lowered as a 64-bit compare) must not use it. Calls, exits (for r0) and 64-bit uses read the
         whole register. The search is bounded (``_UPPER_BUDGET`` instructions); past it the answer is False."""
         insns = self.insns
-        first = pc + (2 if insns[pc].opcode == 0x18 else 1)
-        stack = [first]
-        seen = {first}
+        pc += 2 if insns[pc][0] == 0x18 else 1
         budget = _UPPER_BUDGET
         facts = _UPPER
-        while stack:
+        stack: list[int] = []
+        seen: set[int] | None = None  # made at the first jump: until then the walk only goes forward
+        while True:
+            budget -= 1
+            if budget < 0:
+                return False
+            op, dst, src, off, imm = insns[pc]
+            on_dst, on_src, flow = facts[op]
+            if src == reg and on_src and (on_src == _LIVE or not off):  # _LIVE, or _LIVE_UNLESS_OFF without off
+                return False
+            if dst == reg and on_dst:
+                if on_dst == _LIVE or (on_dst == _BY_WIDTH and imm == 64):
+                    return False
+                flow = _END  # overwritten: this path is done
+            if flow == _NEXT:
+                pc += 1
+                continue
+            if flow == _NEXT2:
+                pc += 2
+                continue
+            if flow == _EXIT:
+                if reg == 0:
+                    return False
+                flow = _END
+            elif flow == _HELPER:
+                if src != CallKind.HELPER or 1 <= reg <= 5:
+                    return False  # a local call may read anything; a helper reads r1-r5
+                if reg != 0:  # r0 is the helper's result
+                    pc += 1
+                    continue
+                flow = _END
+            elif flow == _ATOMIC:
+                if reg == 0 and imm == _CMPXCHG:
+                    return False
+                pc += 1
+                continue
+            elif flow == _OPAQUE:
+                return False
+            if flow != _END:  # a jump: the target, and for a conditional one the next instruction too
+                if seen is None:
+                    seen = set()
+                target = pc + 1 + (imm if flow == _GOTOL else off)
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
+                if flow == _COND and pc + 1 not in seen:
+                    seen.add(pc + 1)
+                    stack.append(pc + 1)
+            if not stack:
+                return True
             pc = stack.pop()
-            while True:
-                budget -= 1
-                if budget < 0:
-                    return False
-                insn = insns[pc]
-                on_dst, on_src, flow = facts[insn.opcode]
-                if insn.src == reg and (on_src == _LIVE or (on_src == _LIVE_UNLESS_OFF and not insn.off)):
-                    return False
-                if insn.dst == reg:
-                    if on_dst == _BY_WIDTH:
-                        on_dst = _LIVE if insn.imm == 64 else _KILL
-                    if on_dst == _LIVE:
-                        return False
-                    if on_dst == _KILL:
-                        break
-                if flow == _NEXT:
-                    pc += 1
-                elif flow == _NEXT2:
-                    pc += 2
-                elif flow == _EXIT:
-                    if reg == 0:
-                        return False
-                    break
-                elif flow == _HELPER:
-                    if insn.src != CallKind.HELPER or 1 <= reg <= 5:
-                        return False  # a local call may read anything; a helper reads r1-r5
-                    if reg == 0:
-                        break  # r0 is the helper's result
-                    pc += 1
-                elif flow == _ATOMIC:
-                    if reg == 0 and insn.imm == _CMPXCHG:
-                        return False
-                    pc += 1
-                elif flow == _OPAQUE:
-                    return False
-                else:  # a jump: the target, and for a conditional one the next instruction too
-                    target = jump_target(pc, insn)
-                    if target not in seen:
-                        seen.add(target)
-                        stack.append(target)
-                    if flow == _JA:
-                        break
-                    pc += 1
-                if pc in seen:
-                    break
-                seen.add(pc)
-        return True
 
 
 def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
@@ -204,8 +204,8 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
-_NEXT, _NEXT2, _COND, _JA, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(8)
-_UPPER_BUDGET = 64
+_NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
+_UPPER_BUDGET = 16
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 
@@ -224,7 +224,7 @@ def _upper_fact(info) -> tuple[int, int, int]:
     if k == Kind.JCOND:
         return (_LIVE, _LIVE if info.src_reg else _KEEP, _COND) if wide else (_KEEP, _KEEP, _COND)
     if k == Kind.JA:
-        return _KEEP, _KEEP, _JA
+        return _KEEP, _KEEP, _GOTOL if info.cls == Cls.JMP32 else _JA
     if k in (Kind.LDX, Kind.LDXSX):
         return _KILL, _LIVE, _NEXT
     if k == Kind.ST:
@@ -285,7 +285,8 @@ def check_runnable(program: Program, target) -> None:
     from ..front.progtypes import UNSPEC, unknown_section_error
 
     if program.prog_type == UNSPEC:
-        raise unknown_section_error(program.section).at(file=program.file, section=program.section)
+        raise unknown_section_error(program.section, why=program.type_reason).at(file=program.file,
+                                                                                section=program.section)
     if program.endian != target.info.endian:
         raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
                           f" (a {program.endian}-endian target is needed to run or compile it)",
@@ -384,39 +385,42 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         selector.prologue(cg, frame)
         pc = start
         code, lines_append, origin = em.code, em.lines.append, legal.origin
-        while pc < end:
-            insn = insns[pc]
-            if pc in leaders:
-                em.bind(pc)
-            lines_append((len(code), origin[pc]))
-            op = insn.opcode
-            fn = table[op] if table is not None else None
-            if fn is not None:  # the common case: the selector's own lowering
-                if op == 0x18:
-                    fn(cg, pc, insn, insns[pc + 1])
-                    pc += 2
-                else:
-                    fn(cg, pc, insn, None)
+        try:
+            while pc < end:
+                insn = insns[pc]
+                if pc in leaders:
+                    em.bind(pc)
+                lines_append((len(code), origin[pc]))
+                op = insn.opcode
+                fn = table[op] if table is not None else None
+                if fn is not None:  # the common case: the selector's own lowering
+                    if op == 0x18:
+                        fn(cg, pc, insn, insns[pc + 1])
+                        pc += 2
+                    else:
+                        fn(cg, pc, insn, None)
+                        pc += 1
+                    continue
+                kind = OPCODES[op].kind
+                if kind == Kind.CALL:
+                    if insn.src == CallKind.HELPER:
+                        reg_call(pc, insn.imm)
+                    elif insn.src == CallKind.LOCAL:
+                        local_call(cg, ("func", pc + 1 + insn.imm))
+                    else:
+                        raise cg.unsupported(pc, "kfunc calls")
                     pc += 1
-                continue
-            kind = OPCODES[op].kind
-            if kind == Kind.CALL:
-                if insn.src == CallKind.HELPER:
-                    reg_call(pc, insn.imm)
-                elif insn.src == CallKind.LOCAL:
-                    local_call(cg, ("func", pc + 1 + insn.imm))
-                else:
-                    raise cg.unsupported(pc, "kfunc calls")
-                pc += 1
-                continue
-            if kind == Kind.EXIT:
-                if pc + 1 != end:
-                    selector.jump(cg, frame.exit_label)
-                pc += 1
-                continue
-            nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
-            selector.lower(cg, pc, insn, nxt)
-            pc += 2 if kind == Kind.LD_IMM64 else 1
+                    continue
+                if kind == Kind.EXIT:
+                    if pc + 1 != end:
+                        selector.jump(cg, frame.exit_label)
+                    pc += 1
+                    continue
+                nxt = insns[pc + 1] if kind == Kind.LD_IMM64 else None
+                selector.lower(cg, pc, insn, nxt)
+                pc += 2 if kind == Kind.LD_IMM64 else 1
+        except BpfxError as err:  # a selector's refusal names the BPF instruction it came from
+            raise err.at(file=program.file, section=program.section, insn=origin[pc]) from None
         em.bind(frame.exit_label)
         em.mark(-1)
         selector.epilogue(cg, frame)

@@ -13,6 +13,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cache
 
 from ..errors import Unsupported
 from .target import Reloc
@@ -29,8 +30,29 @@ class BranchForm:
     encode: BranchEncoder
 
 
+#: the line-map index (``Emitter.mark``) of prologue/epilogue code
+FRAME = -1
+#: the line-map index of bytes that are data, not instructions (a constant pool after the last function's code):
+#: listings show them as data and instruction counts skip them
+DATA = -2
+
+_START = ("emitter", "start")  # a label at offset 0, which nothing moves: what ``align`` measures from
+
+
+@cache
+def _pad_forms(n: int, first: int) -> tuple[BranchForm, ...]:
+    """Padding of ``first`` (1..n: what aligns it where it was emitted) to first + 256n zero bytes, as branch
+    forms to offset 0, the smallest that ends on a multiple of n: each relaxation round that moves it may need up
+    to n - 1 more bytes (forms never shrink)."""
+    def form(size: int) -> BranchForm:
+        return BranchForm(size, lambda off: bytes(size) if (size - off) % n == 0 else None)
+
+    return tuple(form(size) for size in range(first, first + 256 * n))
+
+
 class Emitter:
     __slots__ = ("_finished", "branches", "code", "labels", "lines", "relocs")
+    FRAME, DATA = FRAME, DATA  # the special line-map indices, for plugins (which see only bpfx's API)
 
     def __init__(self) -> None:
         self.code = bytearray()
@@ -64,6 +86,14 @@ class Emitter:
         self.branches.append([len(self.code), 0, label, forms])
         self.code += bytes(forms[0].size)
 
+    def align(self, n: int) -> None:
+        """Pad with zero bytes (at least one) so that what follows starts on a multiple of ``n`` in the final
+        code, whatever relaxation does before it: for data after the code (``mark(DATA)`` first), never for code
+        that runs."""
+        self.labels[_START] = 0
+        # right unless something before it grows; never empty, so a label bound after it stays after it
+        self.branch(_START, _pad_forms(n, -len(self.code) % n or n))
+
     def reloc(self, type_: int, symbol: str, addend: int = 0, kind: str = "helper", at: int | None = None) -> None:
         """Record a relocation at ``at`` (default: the current position, i.e. the next instruction)."""
         self.relocs.append((len(self.code) if at is None else at, type_, symbol, addend, kind))
@@ -86,9 +116,10 @@ class Emitter:
             changed = False
             for i, br in enumerate(branches):
                 pos, idx, label, forms = br
-                if label not in labels:
+                target = labels.get(label)
+                if target is None:
                     raise Unsupported(f"internal: branch to unbound label {label!r}")
-                offset = moved(labels[label]) - moved(pos)
+                offset = moved(target) - moved(pos) if grown_pos else target - pos
                 data = forms[idx].encode(offset)
                 while data is None:
                     idx += 1
@@ -119,9 +150,18 @@ class Emitter:
             out += code[prev:]
             code = out
         for (pos, _idx, _label, _forms), data in zip(branches, encoded):
-            start = moved(pos)  # a grown branch's extra bytes were inserted at its own position
+            start = moved(pos) if grown else pos  # a grown branch's extra bytes were inserted at its own position
             code[start:start + len(data)] = data
         final_labels = {k: moved(v) for k, v in labels.items()} if grown else dict(labels)
         relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
-        lines = tuple((moved(p), i) for p, i in self.lines) if grown else tuple(self.lines)
+        if grown:  # the line map is in position order: one merge with the growth points, not a search per line
+            shifted, j, add, count = [], 0, 0, len(grown_pos)
+            for p, i in self.lines:
+                while j < count and grown_pos[j] < p:
+                    add = grown_sum[j]
+                    j += 1
+                shifted.append((p + add, i))
+            lines = tuple(shifted)
+        else:
+            lines = tuple(self.lines)
         return bytes(code), relocs, final_labels, lines

@@ -277,9 +277,15 @@ def _zext(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
 _ALU32_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.cls == Cls.ALU)
 
 
+#: FAULT_HELPER reason for a callx whose register names no helper (r1 = BPF insn, r3 = the id): the runtime raises
+#: the interpreter's error for it, so every target fails such a call the same way.
+CALLX_FAULT = 0x100
+
+
 def _callx(allowed: list[int]):
     """callx rN -> a compare chain over the helper ids the program type allows (a register call on a native
-    target must reach a helper by its own calling sequence). An id outside the set leaves r0 = 0."""
+    target must reach a helper by its own calling sequence). An id outside the set calls the fault helper."""
+    from ..front.verify import FAULT_HELPER
 
     def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
         if OPCODES[insn.opcode].kind != Kind.CALLX:
@@ -290,8 +296,10 @@ def _callx(allowed: list[int]):
             seq += [(Insn(Cls.JMP | SRC_K | JMP_OPS["jne"], insn.dst, 0, 2, hid), True),
                     (Insn(Cls.JMP | JMP_OPS["call"], 0, 0, 0, hid), True),
                     (Insn(_JA, 0, 0, 0, 0), True)]
-            seq[-1] = (Insn(_JA, 0, 0, 3 * remaining + 1, 0), True)
-        seq.append((Insn(_MOV64_K, 0), True))
+            seq[-1] = (Insn(_JA, 0, 0, 3 * remaining + 4, 0), True)
+        seq += [(Insn(Cls.ALU64 | SRC_X | ALU_OPS["mov"], 3, insn.dst), True), (Insn(_MOV64_K, 1, 0, 0, pc), True),
+                (Insn(_MOV64_K, 2, 0, 0, CALLX_FAULT), True), (Insn(Cls.JMP | JMP_OPS["call"], 0, 0, 0, FAULT_HELPER),
+                                                               True)]
         return seq
 
     return expand
@@ -425,7 +433,7 @@ def checked(program, analysis):
 
     from ..errors import ValidationError
     from ..front.progtypes import prog_type as get_prog_type
-    from ..front.verify import CHECK_MEM, CHECK_NULL, CHECK_PACKET, CHECK_STACK, FAULT_HELPER
+    from ..front.verify import CHECK_MEM, CHECK_NULL, CHECK_PACKET, CHECK_RET, CHECK_STACK, FAULT_HELPER
 
     def fail(message, pc):
         return ValidationError(message, file=program.file, section=program.section, insn=pc)
@@ -484,6 +492,10 @@ def checked(program, analysis):
     def check(pc, kind, reg, off, size) -> list[Insn]:
         if kind == CHECK_NULL:  # jump over the fault when not NULL
             return [jmp("jne", reg, 0, reg=False)] + fault(pc, 0)
+        if kind == CHECK_RET:  # r0's low 32 bits in [0, hi] (off, size = lo, hi); else the kernel's code, or a fault
+            other = ptype.return_other
+            fix = fault(pc, 6) if other is None else [Insn(_MOV64_K, 0, 0, 0, other)]
+            return [Insn(Cls.JMP32 | SRC_K | JMP_OPS["jle"], 0, 0, len(fix), size)] + fix
         if kind == CHECK_STACK:  # r10 - (reg + off + size) must be in [0, 512 - size]
             return [Insn(mov_x, AX, R10_REG), Insn(Cls.ALU64 | SRC_X | ALU_OPS["sub"], AX, reg),
                     Insn(add_k, AX, 0, 0, -(off + size)), jmp("jle", AX, 512 - size, reg=False)

@@ -47,6 +47,11 @@ class TableSelector:
         """What the bytes of a pure lowering depend on besides the frame (None: do not memoise this one)."""
         return insn
 
+    def keyed(self, info) -> bool:
+        """Whether :meth:`memo_key` is asked for this opcode (else the instruction is the key): by default for
+        every opcode once ``memo_key`` is overridden; narrowing it saves a call per instruction."""
+        return type(self).memo_key is not TableSelector.memo_key
+
     def lower(self, cg, pc: int, insn, nxt) -> None:
         fn = self._lower[insn.opcode]
         if fn is None:
@@ -58,11 +63,10 @@ class TableSelector:
         table = list(self._lower)
         for op, info in enumerate(OPCODES):
             if info is not None and table[op] is not None and self.is_pure(info):
-                table[op] = self._memoised(table[op])
+                table[op] = self._memoised(table[op], self.keyed(info))
         return table
 
-    def _memoised(self, fn: Lowering) -> Lowering:
-        keyed = type(self).memo_key is not TableSelector.memo_key
+    def _memoised(self, fn: Lowering, keyed: bool) -> Lowering:
         key_of = self.memo_key
 
         def lower(cg, pc, insn, nxt):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import LinkError, ValidationError
 
@@ -36,8 +37,7 @@ class BtfType:
     extra: object  # int | tuple | list of member tuples, per kind
 
 
-@dataclass(frozen=True)
-class LineInfo:
+class LineInfo(NamedTuple):  # a tuple: objects carry one per source line, and building them is most of parse_ext
     insn: int  # instruction index within its section
     file: str
     source: str
@@ -230,7 +230,8 @@ def parse_ext(data: bytes, btf: BTF, *, endian: str = "<", file: str | None = No
     if hdr_len >= 32:
         core_off, core_len = struct.unpack_from(e + "II", data, 24)
 
-    def records(off: int, length: int, min_size: int):
+    def record_blocks(off: int, length: int, min_size: int):
+        """(section, its records as one block, record size): what struct.iter_unpack walks."""
         if not length:
             return
         pos = hdr_len + off
@@ -242,23 +243,31 @@ def parse_ext(data: bytes, btf: BTF, *, endian: str = "<", file: str | None = No
         while pos < end:
             sec_off, count = struct.unpack_from(e + "II", data, pos)
             pos += 8
-            sec = btf.name(sec_off)
-            for i in range(count):
-                yield sec, data[pos + i * rec_size:pos + (i + 1) * rec_size]
+            block = data[pos:pos + count * rec_size]
+            if len(block) < count * rec_size:
+                raise struct.error(f"{count} records of {rec_size} bytes run past the end of .BTF.ext")
+            yield btf.name(sec_off), block, rec_size
             pos += count * rec_size
 
+    def rows(off: int, length: int, fields: str):
+        """(section, the leading u32 fields of each record)."""
+        for sec, block, rec_size in record_blocks(off, length, 4 * len(fields)):
+            pad = rec_size - 4 * len(fields)
+            for row in struct.iter_unpack(e + fields + (f"{pad}x" if pad else ""), block):
+                yield sec, row
+
     funcs: dict[str, dict[int, int]] = {}
-    for sec, rec in records(func_off, func_len, 8):
-        off, tid = struct.unpack_from(e + "II", rec)
+    for sec, (off, tid) in rows(func_off, func_len, "II"):
         funcs.setdefault(sec, {})[off // 8] = tid
     lines: dict[str, list[LineInfo]] = {}
-    for sec, rec in records(line_off, line_len, 16):
-        off, file_off, line_off_, col = struct.unpack_from(e + "IIII", rec)
-        lines.setdefault(sec, []).append(LineInfo(off // 8, btf.name(file_off), btf.name(line_off_).strip(),
-                                                  col >> 10, col & 0x3FF))
+    name, text = btf.name, {}  # source lines repeat (inlined code): strip each once
+    for sec, (off, file_off, line_off_, col) in rows(line_off, line_len, "IIII"):
+        src = text.get(line_off_)
+        if src is None:
+            src = text[line_off_] = name(line_off_).strip()
+        lines.setdefault(sec, []).append(LineInfo(off // 8, name(file_off), src, col >> 10, col & 0x3FF))
     relos: dict[str, list[CoreRelo]] = {}
-    for sec, rec in records(core_off, core_len, 16):
-        off, tid, access_off, kind = struct.unpack_from(e + "IIII", rec)
+    for sec, (off, tid, access_off, kind) in rows(core_off, core_len, "IIII"):
         relos.setdefault(sec, []).append(CoreRelo(off // 8, tid, btf.name(access_off), kind))
     return funcs, lines, relos
 

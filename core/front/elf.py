@@ -31,13 +31,14 @@ from ..fileio import MAX_INPUT, read_input
 from . import btf as B
 from .isa import INSN_SIZE, LD_IMM64, CallKind, Insn, Pseudo, s32
 from .program import MapDef, MapType, Object, Program
-from .progtypes import UNSPEC, prog_type_for_section
+from .progtypes import UNSPEC, infer_types, prog_type_for_section
 
 EM_NONE, EM_BPF = 0, 247
 R_BPF_NONE, R_BPF_64_64, R_BPF_64_ABS64, R_BPF_64_ABS32, R_BPF_64_NODYLD32, R_BPF_64_32 = 0, 1, 2, 3, 4, 10
 DATA_PREFIXES = (".rodata", ".data", ".bss")
 SHF_EXECINSTR = 0x4
 MIN_MAP_DEF = 20  # five u32: type, key_size, value_size, max_entries, flags
+_ID_KEY = re.compile(r"(\d+|0x[0-9a-fA-F]+)/(\d+|0x[0-9a-fA-F]+)")  # iproute2's SEC("ID/KEY") tail-call slots
 _INNER_IDX = 5  # bpf_map_def.inner_map_idx (u32 index 5); bpf_elf_map keeps its inner_idx at u32 index 8
 
 
@@ -180,7 +181,24 @@ class _Loader:
                             "--extern NAME=VALUE)", cls=LinkError)
         if not programs:
             raise self.fail("no programs (no executable section other than .text)")
+        if self.prog_type is None:
+            infer_types(programs, members=self._tail_slots(programs))
         return Object(self.path, programs, list(self.maps), license, version=version, endian=self.endian)
+
+    def _tail_slots(self, programs: list[Program]) -> dict[int, int]:
+        """iproute2's ``SEC("ID/KEY")``: the program goes into slot KEY of the prog array whose ``bpf_elf_map.id``
+        is ID (cilium's ``2/1``). Program index -> map index, where exactly one prog array has that id."""
+        out = {}
+        for k, prog in enumerate(programs):
+            m = _ID_KEY.match(prog.section)
+            if not m:
+                continue
+            ident = int(m.group(1), 0)
+            arrays = [i for i, mid in self.legacy_ids.items()
+                      if mid == ident and self.maps[i].type == MapType.PROG_ARRAY]
+            if len(arrays) == 1:
+                out[k] = arrays[0]
+        return out
 
     def _type_for(self, section: str) -> str:
         ptype = prog_type_for_section(section)
@@ -354,6 +372,7 @@ class _Loader:
         maps: list[MapDef] = []
         index: dict[tuple[str, int], int] = {}  # (section, offset of the definition) -> map index
         self.btf_maps: dict[str, tuple[int, dict]] = {}  # name -> (index, fields) for static initialisers
+        self.legacy_ids: dict[int, int] = {}  # map index -> the u32 after map_flags in a legacy definition
         maps_sec = self.elf.get_section_by_name(".maps")
         if maps_sec is not None:
             if self.btf is None:
@@ -420,6 +439,8 @@ class _Loader:
             mtype, key, value, entries, flags = words[:5]
             raw.append(words)
             index[(sec.name, off)] = len(maps)
+            if len(words) > 5:  # bpf_elf_map.id (iproute2, cilium); bpf_map_def has inner_map_idx there
+                self.legacy_ids[len(maps)] = words[5]
             maps.append(MapDef(name, mtype, key, value, entries, flags))
         # map-in-map: bpf_map_def.inner_map_idx (or bpf_elf_map.inner_idx) names the inner map's template
         for k, words in enumerate(raw):

@@ -60,6 +60,9 @@ class Program:
     lines: list[tuple[int, str]] = field(default_factory=list)
     #: byte order of the object it came from ("big" for clang -target bpfeb); only targets of that order run it
     endian: str = "little"
+    #: how the type was chosen when the section named none: "inferred sched_cls: calls bpf_skb_load_bytes", or why
+    #: it could not be ("not inferred: ..."); empty when the SEC name or --prog-type gave it
+    type_reason: str = ""
     #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
     validated: bool = field(default=False, compare=False, repr=False)
 

@@ -52,6 +52,10 @@ class ProgType:
     writable: frozenset[str] = frozenset()  # ctx fields a program may store to
     writable_all: bool = False  # the whole context is the program's (syscall, tracepoint buffers)
     pointers: frozenset[str] = frozenset()  # ctx fields that hold pointers
+    #: the values of r0's low 32 bits the type defines at exit ([lo, hi]; None: any), and what the kernel does
+    #: with another (return_other: the code it acts on instead; None: its verifier rejects the program)
+    return_range: tuple[int, int] | None = None
+    return_other: int | None = None
 
     def helper(self, helper_id: int) -> HelperProto | None:
         """The prototype of a helper this program type may call, or None."""
@@ -118,6 +122,8 @@ def program_types() -> dict[str, ProgType]:
             device_ctx={k: DeviceField(*v) for k, v in dev_spec.get("device_ctx", {}).items()},
             helper_overrides={int(k): v for k, v in spec.get("helper_overrides", {}).items()},
             writable=frozenset(spec.get("writable", ())),
+            return_range=tuple(spec["return_range"]) if "return_range" in spec else None,
+            return_other=spec.get("return_other"),
             writable_all=spec.get("writable_all", False),
             pointers=frozenset(ctx_spec.get("pointers", ())),
         )
@@ -177,10 +183,291 @@ def closest_section(section: str) -> str | None:
     return match[0] if match else None
 
 
-def unknown_section_error(section: str, cls=None):
-    """The error for running or compiling a program whose section selects no program type."""
+def unknown_section_error(section: str, cls=None, why: str = ""):
+    """The error for running or compiling a program whose section selects no program type (``why``: the
+    inference's ``Program.type_reason``)."""
     from ..errors import Unsupported
 
     near = closest_section(section)
     hint = f" (closest known: {near!r})" if near else ""
-    return (cls or Unsupported)(f"section {section!r} selects no program type{hint}; choose one with --prog-type")
+    why = f"; {why}" if why else ""
+    return (cls or Unsupported)(f"section {section!r} selects no program type{hint}{why}; choose one with "
+                                "--prog-type")
+
+
+# -- program types of sections no SEC name types: inferred from evidence ----------------------------------------
+# iproute2's tc (and cilium, ovs) load every program of an object with the one type given on the command line, so
+# their section names (cilium's "2/1", "from-netdev", ovs' "tail-3") say nothing. The evidence, strongest first:
+#   1. prog arrays: the kernel requires the programs of one prog array (those that tail-call through it and those
+#      in it) to share a type, so a program sharing one with typed programs takes their type;
+#   2. what the program does: a helper whose prototype takes one context struct (bpf_skb_load_bytes: __sk_buff,
+#      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), context reads that are __sk_buff fields past the
+#      end of xdp_md, or a context field used as an address on every path where only one struct has a pointer
+#      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
+#      INFER_DEFAULT (or the one type that has it);
+#   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
+# A type is only given if everything the program does is valid for it (helpers, context fields, LD_ABS);
+# conflicting or no evidence leaves the program untyped, with the reason in Program.type_reason.
+INFER_DEFAULT = {"__sk_buff": "sched_cls", "xdp_md": "xdp"}  # sched_cls: iproute2's tc loads them so
+
+
+@dataclass
+class _Evidence:
+    structs: dict[str, str]  # context struct -> what showed it ("calls bpf_skb_load_bytes")
+    helpers: frozenset[int]
+    ld_abs: bool
+    accesses: list | None  # ctx accesses (CtxAccess), None when the program could not be analysed
+    prog_arrays: set[int]  # indices (into Program.maps) of the prog arrays it tail-calls through or is in
+
+
+def _field_at(ptype: ProgType, off: int, size: int) -> str | None:
+    for name, (foff, fsize) in ptype.ctx_fields.items():
+        if foff <= off and off + size <= foff + fsize:
+            return name
+    return None
+
+
+def _evidence(program, full: bool = True) -> _Evidence:
+    """What ``program`` does that narrows its type; only its prog arrays unless ``full``."""
+    import numpy as np
+
+    from ..errors import BpfxError
+    from .isa import OPCODES, Kind
+    from .program import MapType
+    from .validate import second_slots
+
+    op, _dst, src, _off, imm = program.arrays()
+    first = ~second_slots(op)
+    table = helpers()
+    ids = frozenset(int(i) for i in np.unique(imm[first & (op == 0x85) & (src == 0)]))
+    ld_abs = any(OPCODES[o] is not None and OPCODES[o].kind in (Kind.LD_ABS, Kind.LD_IND) for o in np.unique(op))
+    refs = {int(i) for i in np.unique(imm[first & (op == 0x18) & (src == 1)])}
+    arrays = set(i for i in refs if 0 <= i < len(program.maps) and program.maps[i].type == MapType.PROG_ARRAY)
+    structs: dict[str, str] = {}
+    if not full:
+        return _Evidence(structs, ids, ld_abs, None, arrays)
+    for hid in sorted(ids):
+        proto = table.get(hid)
+        if proto is not None and proto.ctx:
+            structs.setdefault(proto.ctx, f"calls {proto.symbol}")
+    if ld_abs:
+        structs.setdefault("__sk_buff", "uses LD_ABS/LD_IND packet loads")
+    accesses = None
+    untyped = program.prog_type
+    # the context accesses, analysed as if the context were an __sk_buff (any struct would do); validated first
+    # with every helper allowed, which is what validating an untyped program checks (and, as a type is given only
+    # where its helpers and LD_ABS are allowed, what validating it with that type would check)
+    program.prog_type = INFER_DEFAULT["__sk_buff"]
+    try:
+        from .cfg import build_cfg
+        from .validate import validate
+
+        validate(program, helpers=frozenset(table))
+        cfg = build_cfg(program)
+        by_pc = cfg.ctx_accesses
+        accesses = list(by_pc.values())
+        derefs = _dereferenced_fields(program, cfg, by_pc)
+    except BpfxError:
+        derefs = []
+    finally:
+        program.prog_type = untyped
+    for off, size in derefs:  # a context field used as an address: the structs with a pointer there
+        owners = {(t.ctx_struct, n) for t in program_types().values() for n, f in t.ctx_fields.items()
+                  if f == (off, size) and n in t.pointers}
+        if len({s for s, _n in owners}) == 1:
+            (struct, name), *_ = sorted(owners)
+            structs.setdefault(struct, f"dereferences {struct}.{name}")
+    if accesses:
+        skb, xdp = prog_type(INFER_DEFAULT["__sk_buff"]), prog_type(INFER_DEFAULT["xdp_md"])
+        if all(_field_at(skb, a.offset, a.size) for a in accesses):
+            past = [a for a in accesses if a.offset >= xdp.ctx_size]
+            if past:
+                verb = "writes" if past[0].is_store else "reads"
+                structs.setdefault("__sk_buff", f"{verb} __sk_buff.{_field_at(skb, past[0].offset, past[0].size)}")
+    return _Evidence(structs, ids, ld_abs, accesses, arrays)
+
+
+def _dereferenced_fields(program, cfg, ctx_loads: dict) -> list[tuple[int, int]]:
+    """(offset, size) of the context fields whose loaded value some load or store uses as its address, on every
+    path to it (a must-analysis: registers keep a field only where all predecessors agree)."""
+    from .isa import OPCODES, Cls, Kind
+
+    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items() if not a.is_store and a.size in (4, 8)}
+    insns = program.insns
+
+    def step(pc: int, state: dict, found: set | None) -> None:
+        insn = insns[pc]
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+        if kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+            base = insn.src if kind in (Kind.LDX, Kind.LDXSX) else insn.dst
+            if found is not None and base in state and pc not in ctx_loads:
+                found.add(state[base])
+            if kind in (Kind.LDX, Kind.LDXSX):
+                if pc in loads:
+                    state[insn.dst] = loads[pc]
+                else:
+                    state.pop(insn.dst, None)
+            elif kind == Kind.ATOMIC and insn.imm & 1:
+                state.pop(0 if insn.imm == 0xF1 else insn.src, None)
+        elif kind == Kind.ALU and info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
+            if insn.src in state:
+                state[insn.dst] = state[insn.src]
+            else:
+                state.pop(insn.dst, None)
+        elif kind == Kind.ALU and info.cls == Cls.ALU64 and (info.op == "add" or (info.op == "sub" and
+                                                                                 not info.src_reg)):
+            pass  # a pointer plus an offset is still that pointer
+        elif kind in (Kind.CALL, Kind.CALLX):
+            for r in (0, 1, 2, 3, 4, 5):
+                state.pop(r, None)
+        elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LD_IMM64):
+            state.pop(insn.dst, None)
+
+    ins: dict[int, dict] = {}
+    for fn in cfg.functions:
+        entry = cfg.block_at[fn]
+        ins[entry] = {}
+        work = [entry]
+        while work:
+            b = work.pop()
+            state = dict(ins[b])
+            for pc in cfg._slots(cfg.blocks[b]):
+                step(pc, state, None)
+            for succ in cfg.blocks[b].succs:
+                old = ins.get(succ)
+                new = state if old is None else {r: v for r, v in old.items() if state.get(r) == v}
+                if old is None or new != old:
+                    ins[succ] = dict(new)
+                    work.append(succ)
+    found: set = set()
+    for b, state in ins.items():  # evidence only from the settled states
+        state = dict(state)
+        for pc in cfg._slots(cfg.blocks[b]):
+            step(pc, state, found)
+    return sorted(found)
+
+
+def _default_type(struct: str) -> str | None:
+    if struct in INFER_DEFAULT:
+        return INFER_DEFAULT[struct]
+    having = [t.name for t in program_types().values() if t.ctx_struct == struct]
+    return having[0] if len(having) == 1 else None
+
+
+def _fits(ev: _Evidence, ptype: ProgType) -> str | None:
+    """Why ``ptype`` cannot be this program's type, or None if all it does is valid there."""
+    from .validate import LD_ABS_TYPES
+
+    other = [s for s in ev.structs if s != ptype.ctx_struct]
+    if other:
+        return f"it {ev.structs[other[0]]} ({other[0]})"
+    bad = sorted(ev.helpers - ptype.helper_ids)
+    if bad:
+        proto = helpers().get(bad[0])
+        return f"it calls {proto.symbol if proto else f'helper {bad[0]}'}"
+    if ev.ld_abs and ptype.name not in LD_ABS_TYPES:
+        return "it uses LD_ABS/LD_IND"
+    for a in ev.accesses or ():
+        if not _field_at(ptype, a.offset, a.size):
+            return f"it accesses {a.size} bytes at context offset {a.offset}"
+    return None
+
+
+def infer_types(programs: list, members: dict[int, int] | None = None) -> None:
+    """Type the programs whose section selects none (``UNSPEC``) from evidence (see above), in place: each gets
+    ``prog_type`` and ``type_reason`` ("inferred sched_cls: calls bpf_skb_load_bytes"), or keeps ``UNSPEC`` with
+    the reason no type could be chosen. ``members``: program index -> index of the prog array the loader's
+    convention puts it in (iproute2's ``SEC("2/1")``); PROG_ARRAY static initialisers are read from the maps."""
+    typed = {i for i, p in enumerate(programs) if p.prog_type != UNSPEC}
+    untyped = [i for i in range(len(programs)) if i not in typed]
+    if not untyped:
+        return
+    from .program import MapType
+
+    ev = {i: _evidence(p, full=i not in typed) for i, p in enumerate(programs)}
+    slots = dict(members or {})
+    for m, mdef in enumerate(programs[0].maps):
+        for _slot, name in mdef.values if mdef.type == MapType.PROG_ARRAY else ():  # .values = { [i] = &prog }
+            slots.update((i, m) for i, p in enumerate(programs) if p.name == name)
+    for i, m in slots.items():
+        ev[i].prog_arrays |= {m}
+    # groups: programs sharing a prog array (union-find over map indices)
+    parent = list(range(len(programs)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    by_array: dict[int, list[int]] = {}
+    for i, e in ev.items():
+        for m in e.prog_arrays:
+            by_array.setdefault(m, []).append(i)
+    for sharing in by_array.values():
+        for i in sharing[1:]:
+            parent[find(i)] = find(sharing[0])
+    groups: dict[int, list[int]] = {}
+    for i in range(len(programs)):
+        groups.setdefault(find(i), []).append(i)
+
+    def array_name(i: int, j: int) -> str:
+        shared = ev[i].prog_arrays & ev[j].prog_arrays
+        m = min(shared) if shared else min(ev[i].prog_arrays)
+        return programs[i].maps[m].name
+
+    def give(i: int, name: str, why: str) -> None:
+        reason = _fits(ev[i], prog_type(name))
+        if reason is None:
+            programs[i].prog_type, programs[i].type_reason = name, f"inferred {name}: {why}"
+        else:
+            programs[i].type_reason = f"not inferred: {why}, but {reason}"
+
+    for group in groups.values():
+        todo = [i for i in group if i not in typed]
+        if not todo:
+            continue
+        known = {programs[i].prog_type: i for i in group if i in typed}
+        if len(known) > 1:
+            names = ", ".join(sorted(known))
+            for i in todo:
+                programs[i].type_reason = f"not inferred: its prog array's typed programs have several types ({names})"
+            continue
+        if known:
+            (name, j), = known.items()
+            for i in todo:
+                give(i, name, f"shares prog array {array_name(i, j)!r} with {programs[j].section!r} ({name})")
+            continue
+        structs: dict[str, tuple[int, str]] = {}
+        for i in todo:
+            for struct, what in ev[i].structs.items():
+                structs.setdefault(struct, (i, what))
+        if len(structs) > 1:
+            shown = "; ".join(f"{programs[i].section!r} {what} ({s})" for s, (i, what) in structs.items())
+            for i in todo:
+                programs[i].type_reason = f"not inferred: conflicting evidence: {shown}"
+            continue
+        if not structs:
+            continue
+        (struct, (j, what)), = structs.items()
+        name = _default_type(struct)
+        if name is None:
+            for i in todo:
+                programs[i].type_reason = f"not inferred: several program types take {struct} ({what})"
+            continue
+        for i in todo:
+            if struct in ev[i].structs:
+                give(i, name, ev[i].structs[struct])
+            else:
+                give(i, name, f"shares prog array {array_name(i, j)!r} with {programs[j].section!r} ({what})")
+    kinds = {p.prog_type for p in programs if p.prog_type != UNSPEC}
+    if len(kinds) == 1:
+        (name,) = kinds
+        for i in untyped:
+            if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
+                give(i, name, f"every other program of the object is {name}")
+    for i in untyped:
+        if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
+            programs[i].type_reason = ("not inferred: no evidence (a context-specific helper or field, LD_ABS, a prog "
+                                       "array shared with typed programs)")

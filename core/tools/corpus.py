@@ -27,6 +27,8 @@ class Report:
     differ: int = 0
     #: error class name -> count, for programs that did not compile
     failures: Counter = field(default_factory=Counter)
+    #: program type -> programs typed by inference (no SEC name gave their type)
+    inferred: Counter = field(default_factory=Counter)
     #: first words of each load failure -> count
     load_failures: Counter = field(default_factory=Counter)
     lines: list[str] = field(default_factory=list)
@@ -34,9 +36,13 @@ class Report:
     def summary(self, target: str) -> str:
         failed = ", ".join(f"{n} {k}" for k, n in sorted(self.failures.items()))
         pct = 100.0 * self.loaded / self.objects if self.objects else 0.0
+        inferred = ""
+        if self.inferred:
+            inferred = f" ({sum(self.inferred.values())} typed by inference: " + ", ".join(
+                f"{n} {k}" for k, n in self.inferred.most_common()) + ")"
         ran = f"; {self.ran} run on interp and {target}, {self.differ} differ" if self.ran else ""
         return (f"{self.objects} objects: {self.loaded} loaded ({pct:.1f}%), {self.objects - self.loaded} not; "
-                f"{self.programs} programs: {self.compiled} compile for {target}"
+                f"{self.programs} programs{inferred}: {self.compiled} compile for {target}"
                 + (f", {failed}" if failed else "") + ran + f"; {self.tracebacks} tracebacks")
 
 
@@ -104,9 +110,14 @@ def check_objects(root: str, target: str | None = None, *, exclude: tuple[str, .
         if not compile_programs:
             continue
         for prog in obj.programs:
-            if prog_type and prog.prog_type == UNSPEC:
-                prog.prog_type = prog_type
-            head = f"  {prog.section} ({prog.name}, {prog.prog_type}, {len(prog.insns)} insns)"
+            if prog_type and (prog.prog_type == UNSPEC or prog.type_reason):  # --prog-type wins over inference
+                prog.prog_type, prog.type_reason = prog_type, ""
+                prog.validated = False  # validated as untyped: the chosen type's rules (helpers, LD_ABS) apply now
+            why = ""
+            if prog.prog_type != UNSPEC and prog.type_reason:  # (the refusal of an untyped one says why)
+                rep.inferred[prog.prog_type] += 1
+                why = f"; {prog.type_reason}"
+            head = f"  {prog.section} ({prog.name}, {prog.prog_type}, {len(prog.insns)} insns{why})"
             try:
                 image = compile_program(prog, target)
             except (Unsupported, LinkError) as err:

@@ -37,6 +37,8 @@ def cmd_disasm(args) -> int:
     for prog in progs:
         if len(progs) > 1:
             print(f"{prog.section} ({prog.name}):")
+        if prog.type_reason:
+            print(f"# {prog.type_reason}")
         print(disassemble(prog.insns, prog.lines), end="")
     return 0
 

@@ -85,3 +85,23 @@ def test_every_xdp_example_matches_the_interpreter(tmp_path, example, opt):
     want_maps = sorted(f"map {name}[{key}] = {value}" for name, entries in want.maps.items()
                        if not name.startswith(".") for key, value in entries.items())
     assert got_maps == want_maps
+
+
+OOB = "ldxw %r2, [%r1+0]\nldxb %r0, [%r2+5000]\nmov %r0, 2\nexit\n"  # reads past the harness's 4096-byte packet
+
+
+@pytest.mark.skipif(not HAS_COMPILE, reason="bpfx has no compile command yet")
+def test_checked_code_faults_through_bpfx_fault(tmp_path):
+    """The harness's bpfx_fault prints the instruction and reason, and leaves QEMU with status 3 (semihosting)."""
+    source = tmp_path / "oob.s"
+    source.write_text(OOB)
+    obj = tmp_path / "oob.o"
+    proc = _bpfx("compile", str(source), "--prog-type", "xdp", "-t", "arm64", "--safety", "checked", "--mattr=-lse",
+                 "-f", "elf", "-o", str(obj))
+    assert proc.returncode == 0, proc.stderr
+    _make(tmp_path, f"PROG={obj}", "ENTRY=oob")
+    out = subprocess.run(["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-nographic", "-nic", "none",
+                          "-semihosting", "-kernel", str(tmp_path / "build" / "env.elf")], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.splitlines()[-1].strip() == "bpfx_fault: insn 1, reason 1"  # 1: packet access out of bounds

@@ -103,3 +103,20 @@ def test_gnu_ld_applies_the_relocations_as_the_plugin_does(tmp_path, mattr):
         linked = ELFFile(f).get_section_by_name(".text").data()
     assert linked == bpfx.resolve(image, symbols, base=text).code
 
+
+
+@needs_tools
+def test_checked_code_faults_through_bpfx_fault(tmp_path):
+    """The harness's bpfx_fault prints the instruction and reason; the test device's FINISHER_FAIL exits with 3."""
+    source = tmp_path / "oob.s"
+    source.write_text("ldxw %r2, [%r1+0]\nldxb %r0, [%r2+5000]\nmov %r0, 2\nexit\n")  # past the 4096-byte packet
+    obj = tmp_path / "oob.o"
+    proc = _bpfx("compile", str(source), "--prog-type", "xdp", "-t", "riscv64", "--safety", "checked",
+                 "--mattr=+abs64,+c", "-f", "elf", "-o", str(obj))
+    assert proc.returncode == 0, proc.stderr
+    _make(tmp_path, f"PROG={obj}", "ENTRY=oob")
+    out = subprocess.run(["qemu-system-riscv64", "-M", "virt", "-cpu", "rv64", "-bios", "none", "-nographic", "-nic",
+                          "none", "-kernel", str(tmp_path / "build" / "env.elf")], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.splitlines()[-1].strip() == "bpfx_fault: insn 1, reason 1"  # 1: packet access out of bounds

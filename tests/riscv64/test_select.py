@@ -26,8 +26,8 @@ def both(prog: bpfx.Program, features: dict, mem: bytes = bytes(16)) -> tuple[in
 @pytest.mark.parametrize("taken", [True, False])
 def test_branches_relax_past_4k_and_still_land(features, taken):
     """A conditional jump and a ja over ~20 KiB of code need the inverted-bcc-over-jal and jal forms."""
-    body = "lddw %r7, 0x123456789abcdef1\n" * 300  # 2 slots, 7 native instructions each
-    src = f"mov %r0, {7 if taken else 8}\njeq %r0, 7, +{600 + 3}\nmov %r6, 1\nja +600\n{body}mov %r0, 3\nexit\n"
+    body = "lddw %r7, 0x123456789abcdef1\n" * 700  # 2 slots, auipc+ld from the constant pool each
+    src = f"mov %r0, {7 if taken else 8}\njeq %r0, 7, +{1400 + 3}\nmov %r6, 1\nja +1400\n{body}mov %r0, 3\nexit\n"
     prog = program(src)
     image = bpfx.compile(prog, "riscv64", features=features)
     assert len(image.code) > 4096
@@ -38,11 +38,11 @@ def test_branches_relax_past_4k_and_still_land(features, taken):
 def test_long_branch_uses_auipc_jalr_and_reaches_its_target():
     """Past +-1 MiB the branch becomes an inverted bcc over auipc t1 + jalr zero (too big to run in the emulator's
     1 MiB code slot, so the encoding is decoded and its target checked against the line map)."""
-    body = "be64 %r0\n" * 14000  # 21 instructions each without Zbb: ~1.2 MiB
-    prog = program(f"mov %r0, 1\nmov %r1, 1\njne %r0, %r1, +14000\n{body}exit\n")
+    body = "be64 %r0\n" * 16000  # 17 instructions each without Zbb: ~1.09 MiB
+    prog = program(f"mov %r0, 1\nmov %r1, 1\njne %r0, %r1, +16000\n{body}exit\n")
     image = bpfx.compile(prog, "riscv64")
     start = dict((i, off) for off, i in reversed(image.line_map))
-    branch, target = start[2], start[14003]  # the jne; the exit (its epilogue)
+    branch, target = start[2], start[16003]  # the jne; the exit (its epilogue)
     md = capstone.Cs(capstone.CS_ARCH_RISCV, capstone.CS_MODE_RISCV64)
     b, auipc, jalr = md.disasm(image.code[branch:branch + 12], branch)
     assert (b.mnemonic, b.op_str) == ("beq", "a5, a0, 0xc")  # inverted jne, skipping the 8-byte long jump
@@ -115,18 +115,20 @@ def test_large_stack_offsets_and_r10_as_a_value():
         stdw [%r1+0], 0x1234
         ldxdw %r0, [%r10-512]
         mov %r2, %r10
-        sub %r2, %r1
-        add %r0, %r2
+        add %r2, -512
+        jne %r2, %r1, +7
         lddw %r3, 0x10000
         add %r3, %r1
         stxdw [%r10-8], %r10
         ldxdw %r4, [%r10-8]
-        sub %r4, %r10
-        add %r0, %r4
+        jne %r4, %r10, +1
+        exit
+        mov %r0, 0
         exit
     """
+    # (stack addresses are compared, not subtracted into r0: validation rejects anything derived from them at exit)
     got, want = both(program(src), {})
-    assert got == want == 0x1234 + 512
+    assert got == want == 0x1234
 
 
 
@@ -282,3 +284,53 @@ def test_32_bit_atomic_fetches_zero_extend_only_when_read(features):
     """
     got, want = both(program(src), features)
     assert got == want
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_long_constants_come_from_an_aligned_pool_after_the_code(features):
+    """Constants needing more than two instructions are loaded by auipc+ld from one 8-byte-aligned pool after the
+    last function, one entry per value; branches relaxed before it (jumps over > 4 KiB) do not misalign it."""
+    values = [0x123456789ABCDEF1, 0x0FEDCBA987654321, 0x8000000000000001, 0x123456789ABCDEF1, 0x100000000]
+    body = "".join(f"lddw %r{1 + i}, {v:#x}\nxor %r0, %r{1 + i}\n" for i, v in enumerate(values))
+    filler = "mov32 %r6, 1\n" * 2501  # c.li with C: an odd number of halfwords before the pool
+    src = f"mov %r0, 0\njeq %r0, 1, +{2501 + 1}\nja +2501\n{filler}{body}exit\n"
+    prog = program(src)
+    image = bpfx.compile(prog, "riscv64", features=features)
+    pool = next(off for off, i in image.line_map if i == bpfx.Emitter.DATA)
+    assert pool > 4096
+    data = image.code[pool:]
+    entries = [v for v in values[:3]]  # the duplicate shares an entry; 0x100000000 is li + slli
+    start = len(image.code) - 8 * len(entries)
+    assert start % 8 == 0 and set(data[:start - pool]) == {0}
+    assert [int.from_bytes(image.code[a:a + 8], "little") for a in range(start, len(image.code), 8)] == entries
+    first = 3 + 2501
+    assert [t.split()[0] for t in native_text(image, first, features)] == ["auipc", "ld"]
+    assert len(native_text(image, first + 4 * 3, features)) == 2  # 0x100000000: li 1; slli 32
+    got, want = both(prog, features)
+    assert got == want
+
+
+def test_listing_shows_the_pool_as_data():
+    prog = program("lddw %r0, 0x123456789abcdef1\nexit\n")
+    from bpfx.back.writers.listing import write_listing
+
+    sel = bpfx.plugins.get_target("riscv64").selector({})
+    text = write_listing(bpfx.compile(prog, "riscv64"), program=prog, disasm=sel.disassembler)
+    assert "    ; constants" in text and ".quad 0x123456789abcdef1" in text
+
+
+def test_no_two_instruction_constant_goes_to_the_pool():
+    """_short_li only skips building sequences that are longer than two instructions."""
+    import random
+
+    from bpfx_riscv.select import POOL_OVER, _short_li, li64_words
+
+    rng = random.Random(4)
+    mask = (1 << 64) - 1
+    values = list(range(-3000, 3000)) + [rng.getrandbits(64) for _ in range(3000)]
+    for _ in range(3000):
+        bits, shift, ones = rng.randrange(1, 40), rng.randrange(60), rng.randrange(30)
+        body = rng.getrandbits(bits)
+        values += [body << shift, -(body << shift), mask >> shift, mask << shift, body << shift | ((1 << ones) - 1)]
+    for v in values:
+        assert _short_li(v & mask) or len(li64_words(17, v & mask, 6)) > POOL_OVER, hex(v & mask)

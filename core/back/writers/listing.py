@@ -4,13 +4,31 @@ instruction starts (from the object's .BTF.ext line info) comes before it, like 
 from __future__ import annotations
 
 from ...front.asm import format_insn
+from ..emit import DATA
 from ..target import Image
 
 
+def _data_rows(code: bytes, off: int, end: int) -> list[tuple[int, int, str]]:
+    """A constant pool: the padding up to 8-byte alignment, then 64-bit little-endian words."""
+    rows = []
+    while off < end:
+        size = min(8 - off % 8, end - off) if off % 8 else min(8, end - off)
+        word = int.from_bytes(code[off:off + size], "little")
+        rows.append((off, size, f".quad {word:#x}" if size == 8 else f".zero {size}"))
+        off += size
+    return rows
+
+
 def _rows(image: Image, segments, disasm) -> list[list[tuple[int, int, str]]]:
-    if disasm is None:  # no disassembler: raw 4-byte chunks
-        return [[(a, min(4, end - a), "") for a in range(off, end, 4)] for off, end in segments]
-    return [disasm(image.code[off:end], off) if end > off else [] for off, end in segments]
+    out = []
+    for off, end, bpf in segments:
+        if bpf == DATA:
+            out.append(_data_rows(image.code, off, end))
+        elif disasm is None:  # no disassembler: raw 4-byte chunks
+            out.append([(a, min(4, end - a), "") for a in range(off, end, 4)])
+        else:
+            out.append(disasm(image.code[off:end], off) if end > off else [])
+    return out
 
 
 def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
@@ -18,6 +36,8 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
     that line closes the listing."""
     lines = [f"; {image.target} code for {image.entry}: {len(image.code)} bytes, {len(image.relocs)} relocations, "
              f"frame {image.stack_size} bytes"]
+    if program is not None and program.type_reason:  # no SEC name typed it: say how it got its type
+        lines.append(f"; {program.type_reason}")
     if abi is not None:
         lines.append(f"; registers: {abi.describe()}")
     starts = {off: name for name, off in image.symbols.items()}
@@ -27,7 +47,7 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
     if marks and marks[0][0] > 0:
         marks.insert(0, (0, -1))
         bounds.insert(0, 0)
-    rows = _rows(image, [(off, bounds[i + 1]) for i, (off, _) in enumerate(marks)], disasm)
+    rows = _rows(image, [(off, bounds[i + 1], bpf) for i, (off, bpf) in enumerate(marks)], disasm)
     sizes = {size for chunk in rows for _, size, _ in chunk}
     # Instructions made of 16-bit parcels (arm64, RISC-V with or without compressed forms, nfp's 64-bit words)
     # read as little-endian numbers, the ISA manuals' notation; byte-granular ISAs (x86) as bytes in memory order.
@@ -45,7 +65,9 @@ def write_listing(image: Image, *, program=None, disasm=None, abi=None) -> str:
             continue  # an empty prologue or epilogue
         if bpf in source:
             lines.append(f"    ; {source.pop(bpf)}")
-        if bpf < 0:
+        if bpf == DATA:
+            lines.append("    ; constants")
+        elif bpf < 0:
             lines.append("    ; frame setup / teardown")
         elif insns is not None:
             nxt = insns[bpf + 1] if bpf + 1 < len(insns) else None

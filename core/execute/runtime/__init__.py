@@ -151,7 +151,11 @@ class Runtime:
         if len(packet) > layout.MAX_PACKET:
             raise RuntimeFault(f"packet of {len(packet)} bytes is larger than {layout.MAX_PACKET}")
         self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
-        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
+        # exactly the struct: an access past its end faults (the kernel refuses it at load time) instead of
+        # reading zeros on the interpreter while a native target cannot place the field
+        size = self.ptype.ctx_size if ctx_layout is None else self.ptype.device_ctx_size
+        size = max([size] + [off + width for off, width in self.ctx_fields.values()]) or layout.CTX_SIZE
+        self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE)))
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
             self.data = self.data_end = self.data_meta = 0
@@ -197,6 +201,10 @@ class Runtime:
     # -- helpers ------------------------------------------------------------------------------------------------
     def call_helper(self, helper_id: int, args: tuple[int, ...]) -> int:
         if helper_id == FAULT_HELPER:  # checked code: a run-time check failed (r1 = BPF insn, r2 = reason)
+            from ...back.legalize import CALLX_FAULT
+
+            if args[1] == CALLX_FAULT:  # the interpreter's error for the same callx
+                raise LinkError(f"helper {args[2]} is not available to {self.ptype.name} programs", insn=args[0])
             reason = FAULT_REASONS[args[1]] if args[1] < len(FAULT_REASONS) else f"reason {args[1]}"
             raise RuntimeFault(f"checked: {reason} at insn {args[0]}", insn=args[0])
         custom = self.helper_impls.get(helper_id)

@@ -128,6 +128,18 @@ static void print_maps(void)
 	}
 }
 
+/* Leaves QEMU with a failure exit status (start.S: semihosting SYS_EXIT on arm64, the SiFive test device on
+ * riscv64); never returns. */
+void board_exit(int code) __attribute__((noreturn));
+
+/* Checked code (bpfx --safety=checked) calls this when a run-time check fails: insn is the BPF instruction, reason
+ * indexes bpfx.front.verify.FAULT_REASONS. It must not return. */
+void bpfx_fault(uint64_t insn, uint64_t reason)
+{
+	puts_("bpfx_fault: insn "); putd((long)insn); puts_(", reason "); putd((long)reason); puts_("\n");
+	board_exit(3);
+}
+
 uint64_t bpf_ktime_get_ns(void) { static uint64_t t = 1000000000; return t += 1000; }
 uint32_t bpf_get_smp_processor_id(void) { return 0; }
 

@@ -1,4 +1,5 @@
-/* Bare-metal entry for qemu-system-aarch64 -M virt: stack, .bss, main(), then PSCI SYSTEM_OFF. */
+/* Bare-metal entry for qemu-system-aarch64 -M virt: stack, .bss, main(), then PSCI SYSTEM_OFF; board_exit(code)
+ * ends QEMU with that exit status through semihosting SYS_EXIT (QEMU needs -semihosting). */
 	.section .text.start
 	.global _start
 _start:
@@ -15,3 +16,17 @@ _start:
 	hvc	#0
 3:	wfe
 	b	3b
+
+	.text
+	.global board_exit
+board_exit:				/* SYS_EXIT (0x18) with {ADP_Stopped_ApplicationExit, code} */
+	sub	sp, sp, #16
+	ldr	x1, =0x20026
+	str	x1, [sp]
+	sxtw	x0, w0
+	str	x0, [sp, #8]
+	mov	x1, sp
+	mov	x0, #0x18
+	hlt	#0xf000
+4:	wfe
+	b	4b

@@ -14,6 +14,7 @@ exit
 #     ;    1: jeq %r1, 0, +1
 #          4:  00050663  beqz a0, 0xc
 #     ;    2: exit
+#     ; frame setup / teardown
 #          8:  00078513  mv a0, a5
 #          c:  00008067  ret
 #     ;    3: mov %r0, 2
