@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 
 from ..errors import BpfxError, RuntimeFault, Unsupported
 from ..execute.runtime import layout
-from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Kind, encode
+from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Kind
 from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
                    ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
 
@@ -142,7 +142,7 @@ class Jit:
 
     def entry(self, program, opt: int, helpers=frozenset()):
         """The compiled entry point of ``program`` (from the cache when these bytes were compiled before)."""
-        key = (encode(program.insns), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt,
+        key = (program.raw(), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt,
                helpers)
         hit = self.cache.get(key)
         if hit is not None:
