@@ -44,7 +44,9 @@ def bpfx_targets() -> list[TargetInfo]:
         default ``--safety`` (``structural`` | ``verify`` | ``checked``; None: structural). Under ``checked`` the
         core adds run-time checks (BPF rewrites, before legalisation) for what the verifier cannot prove; they call
         the helper ``bpfx_fault`` (id ``bpfx.front.verify.FAULT_HELPER``, in every helper table), which must not
-        return. A target whose native code runs without memory protection should default to ``checked``.
+        return. Legalisation also calls it, under every safety level, where a ``callx`` names no helper (r1 = the
+        BPF insn, r2 = ``bpfx.back.legalize.CALLX_FAULT``, r3 = the id). A target whose native code runs without
+        memory protection should default to ``checked``.
 
     Example::
 

@@ -121,8 +121,9 @@ class Target:
 
     def default_safety(self) -> str:
         """The safety mode used when none is asked for: ``TargetInfo.safety`` along the base chain, else
-        structural (checked is opt-in until the verifier covers everything the loader now accepts: LD_ABS/LD_IND,
-        callbacks, every program type; a device target should then default to checked)."""
+        structural. The device targets (nfp, bpf) say checked; arm64 and riscv64 stay structural until the
+        verifier covers what the loader accepts (callbacks through ``lddw`` of a function, ksyms, ...): README
+        "Safety" lists what checked-by-default breaks there."""
         for info in self._chain():
             if info.safety:
                 return info.safety

@@ -230,17 +230,19 @@ FAULTS = {
     "unmapped": ("lddw %r1, 0xc000000\nldxw %r0, [%r1+0]\nexit\n",
                  "insn 2: invalid read of 4 bytes at 0xc000000 (outside every mapped region)"),
     "in bounds": ("ldxdw %r0, [%r1+0]\nexit\n", None),
+    # code and trampolines are execute-only under emulation: reading them faults as on the interpreter
+    "read code": ("lddw %r1, 0x100000\nldxdw %r0, [%r1+0]\nexit\n",
+                  "insn 2: invalid read of 8 bytes at 0x100000 (outside every mapped region)"),
+    "read a trampoline": ("lddw %r1, 0x1100000\nldxw %r0, [%r1+0]\nexit\n",
+                          "insn 2: invalid read of 4 bytes at 0x1100000 (outside every mapped region)"),
+    "write above r10": ("mov %r1, %r10\nmov %r2, 7\nstxdw [%r1+8], %r2\nmov %r0, 1\nexit\n",
+                        "insn 2: invalid write of 8 bytes at 0x2010008 (outside every mapped region)"),
     # callx to an id that is no helper: the interpreter's link error, not r0 = 0 from the native compare chain
     "callx to no helper": ("mov %r1, 12345\n.raw 0x8d 1 0 0 0\nexit\n",
                            "LinkError: insn 1: helper 12345 is not available to mem programs"),
     "callx to an address": ("lddw %r2, 0x100000\n.raw 0x8d 2 0 0 0\nexit\n",
                             "LinkError: insn 2: helper 1048576 is not available to mem programs"),
 }
-
-
-# nfp's microengine model (its own Executor) puts r10 below the top of the runtime's stack region, so a write
-# above r10 through a copy lands instead of faulting (its return addresses live in local memory, not there).
-KNOWN_DIVERGENCES = {("return address", "nfp")}
 
 
 def _assemble(src: str):
@@ -268,7 +270,8 @@ def _outcome(src: str, target: str):
     prog = Program(name="t", section="t", prog_type="mem", insns=_assemble(src), file="t.s")
     validate(prog)
     try:
-        return "ok", run(prog, target, mem=bytes(range(1, 9))).r0
+        # the memory models under test: without the checks a non-structural default would compile in
+        return "ok", run(prog, target, mem=bytes(range(1, 9)), safety="structural").r0
     except BpfxError as err:
         return type(err).__name__, f"insn {err.insn}: " + re.sub(r"0x[0-9a-f]+", "ADDR", err.message)
 
@@ -288,9 +291,6 @@ def test_faults_are_the_same_on_every_target(case):
         got = _outcome(src, target)
         if got[0] == "Unsupported":
             continue
-        if (case, target) in KNOWN_DIVERGENCES:
-            assert got != want, f"{target} now agrees on {case!r}: drop it from KNOWN_DIVERGENCES"
-            continue
         assert got == want, target
 
 
@@ -298,6 +298,22 @@ def test_return_address_overwrite_never_runs_data_as_code():
     src = FAULTS["return address"][0]
     got = _outcome(src, "arm64")
     assert got == ("RuntimeFault", "insn 7: invalid write of 8 bytes at ADDR (outside every mapped region)")
+
+
+@pytest.mark.parametrize("how", ["direct", "through the stack"])
+def test_trampoline_overwrite_never_runs(how):
+    """Overwrite the trampoline of the helper the program then calls with "b ." (an endless loop): the store
+    faults, on arm64 as on the interpreter; the helper call is never reached."""
+    from bpfx.execute.runtime import layout
+
+    tramp = layout.TRAMPOLINE_BASE + 16 * 5  # the trampoline of helper 5, which the program then calls
+    store = "stxdw [%r1+0], %r2\n" if how == "direct" else "stxdw [%r10-8], %r1\nldxdw %r3, [%r10-8]\n" \
+        "stxdw [%r3+0], %r2\n"
+    src = f"lddw %r1, {tramp:#x}\nlddw %r2, 0x1400000014000000\n{store}call 5\nmov %r0, 1\nexit\n"
+    at = 4 if how == "direct" else 6
+    want = ("RuntimeFault", f"insn {at}: invalid write of 8 bytes at ADDR (outside every mapped region)")
+    assert _outcome(src, "interp") == want
+    assert _outcome(src, "arm64") == want
 
 
 # -- the malformed-input campaign, short -------------------------------------------------------------------------
@@ -381,9 +397,9 @@ def _validate_src(src: str):
     ("mov %r1, %r10\ncall local f\nexit\nf:\nmov %r0, %r1\nexit\n",
      "insn 2: r0 may hold a stack address at exit (pointer leak)"),
     ("mov %r2, %r10\nstxdw [%r1+0], %r2\nmov %r0, 0\nexit\n",
-     "insn 1: r2 may hold a stack address stored outside the stack (pointer leak)"),
+     "insn 1: r2 holds a stack address stored outside the stack (pointer leak)"),
     ("mov %r2, %r10\njgt %r2, 4096, out\nout:\nmov %r0, 0\nexit\n",
-     "insn 1: r2 may hold a stack address compared with a number (pointer leak)"),
+     "insn 1: r2 holds a stack address compared with a number (pointer leak)"),
     ("mov %r3, 1\ncall 5\nmov %r0, %r3\nexit\n", "insn 2: r3 is read after a call clobbered it"),
     ("mov %r3, 1\ncall 5\njeq %r0, 0, l\nmov %r3, 2\nl:\nmov %r0, %r3\nexit\n",
      "insn 4: r3 is read after a call clobbered it"),
@@ -413,3 +429,19 @@ def test_the_same_values_on_every_path_are_accepted(src):
     from bpfx.api import run
 
     assert run(prog, "interp", mem=bytes(8)).r0 == run(prog, "arm64", mem=bytes(8)).r0
+
+
+def test_context_access_past_the_struct_faults_or_is_refused():
+    """Found by the campaign: __sk_buff+208 read zeros on the interpreter (its context region was 4 KiB) while
+    arm64 refused the field at compile time. The region is now exactly the struct."""
+    import bpfx
+    from bpfx.errors import RuntimeFault, Unsupported
+    from bpfx.front.asm import assemble
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+24]\nexit\n"), file="p.s")
+    with pytest.raises(RuntimeFault) as err:
+        bpfx.run(prog, "interp")
+    assert str(err.value) == "p.s:xdp:insn 0: invalid read of 4 bytes at 0x3000018 (outside every mapped region)"
+    with pytest.raises(Unsupported, match="insn 0: context field xdp_md.offset 24 is not in the device layout"):
+        bpfx.compile(prog, "arm64")
+    assert bpfx.run(bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+20]\nexit\n")), "interp").r0 == 0

@@ -15,9 +15,11 @@ from bisect import bisect_right
 import unicorn
 
 from ..errors import LinkError, RuntimeFault, Unsupported
-from ..front.isa import STACK_SIZE
+from ..front.isa import STACK_SIZE, Kind
 from .runtime import layout
 from ..back.target import HelperTable, Image, Machine, MachineLayout
+
+_BPF_READS = (Kind.LDX, Kind.LDXSX, Kind.ATOMIC)  # BPF instructions that read memory themselves
 
 PAGE = 0x1000
 # Compiled programs (tail-call targets too) are placed one after another in the code area, a guard page apart;
@@ -145,7 +147,7 @@ class _Run:
     # -- helpers --------------------------------------------------------------------------------------------
     def _map_trampolines(self) -> None:
         ret = self.machine.return_insn
-        rx = unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC  # trampolines are code: never writable
+        rx = unicorn.UC_PROT_EXEC  # trampolines are code: never writable, nor readable (as on the interpreter)
         self._map(EXIT_ADDR, PAGE, rx)
         self.uc.mem_write(EXIT_ADDR, ret)
         for hid, entry in self.helpers.entries.items():
@@ -208,9 +210,22 @@ class _Run:
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
-        # read-execute (selectors may keep literal pools in the code), never writable
+        # read-execute, never writable. The selector's own code reads it (literal pools, relocated constants); a
+        # BPF load or atomic reading it faults as on the interpreter (one hook, called only for reads of this image)
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
+        offsets = [base + off for off, _ in image.line_map]
+        bpf_reads = [insn.info is not None and insn.info.kind in _BPF_READS for insn in program.insns]
+
+        def on_read(uc, access, address, size, _value, _user):
+            i = bisect_right(offsets, uc.reg_read(self.machine.pc)) - 1
+            insn = image.line_map[i][1] if i >= 0 else None
+            if self.fault is None and insn is not None and 0 <= insn < len(bpf_reads) and bpf_reads[insn]:
+                self.fault = RuntimeFault(f"invalid read of {size} bytes at 0x{address:x} (outside every mapped "
+                                          "region)", insn=insn)
+                uc.emu_stop()
+
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=base, end=base + max(len(code), 1) - 1)
         self.images[program.name] = (base, image)
         return base + image.entry_offset()
 
@@ -242,8 +257,9 @@ class _Run:
     def _guard_save_area(self, image: Image) -> None:
         """The interpreter's stack ends at the entry's r10; natively the entry's saved registers (and return
         address) lie above it. A BPF instruction writing there (through a copy of r10) faults as it does in the
-        interpreter; only the frame setup/teardown (BPF index -1) may. Reads are left alone: some selectors
-        reload a saved register inside a BPF instruction's code."""
+        interpreter, at the interpreter's address (the same offset from its r10); only the frame setup/teardown
+        (BPF index -1) may. Reads are left alone: selectors reload saved registers inside BPF instructions' code
+        (riscv64 even inside r10-based loads), so a read through a copy of r10 above it is not caught here."""
         low = layout.STACK_TOP - image.frame_offset
         if image.frame_offset <= 0:
             return
@@ -254,8 +270,9 @@ class _Run:
             pc = uc.reg_read(self.machine.pc)
             _, insn = self._locate(pc)
             if insn is not None and insn >= 0:
-                self.fault = RuntimeFault(f"invalid write of {size} bytes at 0x{address:x} (outside every "
-                                          "mapped region)", insn=insn)  # the saved registers, above r10
+                at = address - low + layout.STACK_TOP  # the saved registers, above r10
+                self.fault = RuntimeFault(f"invalid write of {size} bytes at 0x{at:x} (outside every mapped "
+                                          "region)", insn=insn)
                 uc.emu_stop()
 
         self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, check, begin=low, end=layout.STACK_TOP - 1)

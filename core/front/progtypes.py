@@ -201,8 +201,10 @@ def unknown_section_error(section: str, cls=None, why: str = ""):
 #   1. prog arrays: the kernel requires the programs of one prog array (those that tail-call through it and those
 #      in it) to share a type, so a program sharing one with typed programs takes their type;
 #   2. what the program does: a helper whose prototype takes one context struct (bpf_skb_load_bytes: __sk_buff,
-#      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), or context reads that are __sk_buff fields past the
-#      end of xdp_md; the struct gives the type by INFER_DEFAULT (or the one type that has it);
+#      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), context reads that are __sk_buff fields past the
+#      end of xdp_md, or a context field used as an address on every path where only one struct has a pointer
+#      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
+#      INFER_DEFAULT (or the one type that has it);
 #   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
 # A type is only given if everything the program does is valid for it (helpers, context fields, LD_ABS);
 # conflicting or no evidence leaves the program untyped, with the reason in Program.type_reason.
@@ -261,11 +263,20 @@ def _evidence(program, full: bool = True) -> _Evidence:
         from .validate import validate
 
         validate(program, helpers=frozenset(table))
-        accesses = list(build_cfg(program).ctx_accesses.values())
+        cfg = build_cfg(program)
+        by_pc = cfg.ctx_accesses
+        accesses = list(by_pc.values())
+        derefs = _dereferenced_fields(program, cfg, by_pc)
     except BpfxError:
-        pass
+        derefs = []
     finally:
         program.prog_type = untyped
+    for off, size in derefs:  # a context field used as an address: the structs with a pointer there
+        owners = {(t.ctx_struct, n) for t in program_types().values() for n, f in t.ctx_fields.items()
+                  if f == (off, size) and n in t.pointers}
+        if len({s for s, _n in owners}) == 1:
+            (struct, name), *_ = sorted(owners)
+            structs.setdefault(struct, f"dereferences {struct}.{name}")
     if accesses:
         skb, xdp = prog_type(INFER_DEFAULT["__sk_buff"]), prog_type(INFER_DEFAULT["xdp_md"])
         if all(_field_at(skb, a.offset, a.size) for a in accesses):
@@ -274,6 +285,67 @@ def _evidence(program, full: bool = True) -> _Evidence:
                 verb = "writes" if past[0].is_store else "reads"
                 structs.setdefault("__sk_buff", f"{verb} __sk_buff.{_field_at(skb, past[0].offset, past[0].size)}")
     return _Evidence(structs, ids, ld_abs, accesses, arrays)
+
+
+def _dereferenced_fields(program, cfg, ctx_loads: dict) -> list[tuple[int, int]]:
+    """(offset, size) of the context fields whose loaded value some load or store uses as its address, on every
+    path to it (a must-analysis: registers keep a field only where all predecessors agree)."""
+    from .isa import OPCODES, Cls, Kind
+
+    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items() if not a.is_store and a.size in (4, 8)}
+    insns = program.insns
+
+    def step(pc: int, state: dict, found: set | None) -> None:
+        insn = insns[pc]
+        info = OPCODES[insn.opcode]
+        kind = info.kind
+        if kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
+            base = insn.src if kind in (Kind.LDX, Kind.LDXSX) else insn.dst
+            if found is not None and base in state and pc not in ctx_loads:
+                found.add(state[base])
+            if kind in (Kind.LDX, Kind.LDXSX):
+                if pc in loads:
+                    state[insn.dst] = loads[pc]
+                else:
+                    state.pop(insn.dst, None)
+            elif kind == Kind.ATOMIC and insn.imm & 1:
+                state.pop(0 if insn.imm == 0xF1 else insn.src, None)
+        elif kind == Kind.ALU and info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
+            if insn.src in state:
+                state[insn.dst] = state[insn.src]
+            else:
+                state.pop(insn.dst, None)
+        elif kind == Kind.ALU and info.cls == Cls.ALU64 and (info.op == "add" or (info.op == "sub" and
+                                                                                 not info.src_reg)):
+            pass  # a pointer plus an offset is still that pointer
+        elif kind in (Kind.CALL, Kind.CALLX):
+            for r in (0, 1, 2, 3, 4, 5):
+                state.pop(r, None)
+        elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LD_IMM64):
+            state.pop(insn.dst, None)
+
+    ins: dict[int, dict] = {}
+    for fn in cfg.functions:
+        entry = cfg.block_at[fn]
+        ins[entry] = {}
+        work = [entry]
+        while work:
+            b = work.pop()
+            state = dict(ins[b])
+            for pc in cfg._slots(cfg.blocks[b]):
+                step(pc, state, None)
+            for succ in cfg.blocks[b].succs:
+                old = ins.get(succ)
+                new = state if old is None else {r: v for r, v in old.items() if state.get(r) == v}
+                if old is None or new != old:
+                    ins[succ] = dict(new)
+                    work.append(succ)
+    found: set = set()
+    for b, state in ins.items():  # evidence only from the settled states
+        state = dict(state)
+        for pc in cfg._slots(cfg.blocks[b]):
+            step(pc, state, found)
+    return sorted(found)
 
 
 def _default_type(struct: str) -> str | None:

@@ -378,10 +378,12 @@ def _may_leak(op, dst, src, imm, second) -> bool:
 
 
 def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None:
-    """Forward dataflow of "may hold an r10-derived address" over registers and stack slots (bitsets per block,
-    functions joined context-insensitively at calls); an exit of the main function, a store outside the stack or a
-    comparison with a non-zero constant that may see one is an error. Runs only when the vectorised pre-filter
-    says it may."""
+    """Forward dataflow over registers and stack slots (bitsets per block, functions joined context-insensitively at
+    calls) of two facts: "may hold an r10-derived address" (joined by union) and "must hold an address in this
+    frame" (joined by intersection; the difference of two such is a number, the same on every target). A stack
+    address that may reach r0 at the main function's exit, or must reach a store outside the stack or a comparison
+    with a non-zero constant, is an error ("may" there refuses real programs: a load through a copy of r10 may read
+    any slot). Runs only when the vectorised pre-filter says one may."""
     op, dst, src, off, imm = arrays
     if not _may_leak(op, dst, src, imm, second):
         return
@@ -391,92 +393,110 @@ def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None
     ptrs, succs = ptr.tolist(), succ.tolist()
     main_end = int(starts[1]) if len(starts) > 1 else len(ops)
     fn_block = dict(zip(starts.tolist(), (np.searchsorted(first, starts, side="right") - 1).tolist()))
-    entry = [0] * len(first)
-    entry[0] = 1 << R10
+    may = [0] * len(first)  # 0: not reached (r10's bit is set in every reached state)
+    must = [0] * len(first)
+    may[0] = must[0] = 1 << R10
     ret: dict[int, int] = {}  # callee start -> its r0 taint at exit (bit 0), 2 if it may store one into a caller
     callers: dict[int, set[int]] = {}
+    clobber = ~(_ARGS | 1)
+    keep_regs = (1 << _SLOT0) - 1
 
     def slots(o: int, size: int) -> int:
         lo, hi = (o + STACK_SIZE) // 8, (o + size - 1 + STACK_SIZE) // 8
         return ((1 << (hi - lo + 1)) - 1) << (_SLOT0 + lo)
 
-    def step(b: int, state: int, check: bool) -> int:
+    def step(b: int, t: int, m: int, check: bool) -> tuple[int, int]:
         for pc in range(firsts[b], firsts[b + 1]):
             if second[pc]:
                 continue
-            o = ops[pc]
-            info = OPCODES[o]
+            info = OPCODES[ops[pc]]
             kind, d, s = info.kind, dsts[pc], srcs[pc]
+            bd, bs = 1 << d, 1 << s
             if kind == Kind.ALU:
+                x = info.src_reg
                 if info.op == "mov":
-                    state &= ~(1 << d)
-                if info.src_reg and state >> s & 1:
-                    state |= 1 << d
-            elif kind in (Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
-                if kind != Kind.LD_IMM64 and (state & (_ALL_SLOTS | _OUTER) if s != R10 and state >> s & 1 else
-                                              s == R10 and state & slots(offs[pc], info.size)):
-                    state |= 1 << d
+                    t = (t | bd) if x and t & bs else t & ~bd
+                    m = (m | bd) if x and m & bs and info.is64 and not offs[pc] else m & ~bd
+                elif x and info.op == "sub" and m & bd and m & bs:  # same-frame distance: a number
+                    t, m = t & ~bd, m & ~bd
                 else:
-                    state &= ~(1 << d)
+                    if x and t & bs:
+                        t |= bd
+                        m &= ~bd
+                    if not (info.is64 and info.op in ("add", "sub")):
+                        m &= ~bd
+            elif kind in (Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
+                t, m = t & ~bd, m & ~bd
+                if kind != Kind.LD_IMM64:
+                    if s == R10:
+                        covered = slots(offs[pc], info.size)
+                        if t & covered:
+                            t |= bd
+                            if info.size == 8 and kind == Kind.LDX and m & covered:
+                                m |= bd
+                    elif (t >> s & 1) and t & (_ALL_SLOTS | _OUTER):
+                        t |= bd
             elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
-                value = kind != Kind.ST and state >> s & 1
+                value = kind != Kind.ST and t >> s & 1
+                loaded = 0
                 if d == R10:
                     covered = slots(offs[pc], info.size)
-                    loaded = state & covered
+                    loaded = t & covered
+                    whole = info.size == 8 and offs[pc] % 8 == 0
+                    t = (t | covered) if value else (t & ~covered if whole and kind != Kind.ATOMIC else t)
+                    m = (m | covered) if whole and kind == Kind.STX and m & bs else m & ~covered
+                elif t >> d & 1:
+                    loaded = t & (_ALL_SLOTS | _OUTER)
                     if value:
-                        state |= covered
-                    elif kind == Kind.ST or kind == Kind.STX and info.size == 8 and offs[pc] % 8 == 0:
-                        state &= ~covered
-                elif state >> d & 1:
-                    loaded = state & (_ALL_SLOTS | _OUTER)
-                    if value:
-                        state |= _ALL_SLOTS | _OUTER
-                elif value:
-                    if check:
-                        raise fail(f"r{s} may hold a stack address stored outside the stack (pointer leak)", pc)
-                    loaded = 0
-                else:
-                    loaded = 0
+                        t |= _ALL_SLOTS | _OUTER
+                    m &= keep_regs
+                elif value and check and m >> s & 1:
+                    raise fail(f"r{s} holds a stack address stored outside the stack (pointer leak)", pc)
                 if kind == Kind.ATOMIC and imms[pc] & 1:
-                    reg = 0 if imms[pc] == 0xF1 else s
-                    state = state | 1 << reg if loaded else state & ~(1 << reg)
+                    reg = 1 << (0 if imms[pc] == 0xF1 else s)
+                    t = t | reg if loaded else t & ~reg
+                    m &= ~reg
             elif kind == Kind.JCOND:
                 # (pointer against pointer is the verifier's question: which regions they may point into)
-                if check and not info.src_reg and imms[pc] != 0 and state >> d & 1:
-                    raise fail(f"r{d} may hold a stack address compared with a number (pointer leak)", pc)
+                if check and not info.src_reg and imms[pc] != 0 and m & bd:
+                    raise fail(f"r{d} holds a stack address compared with a number (pointer leak)", pc)
             elif kind == Kind.CALL and s == CallKind.LOCAL:
                 callee = pc + 1 + imms[pc]
                 cb = fn_block[callee]
-                frame = (state & ((1 << R10) - 1)) | (1 << R10) | (_OUTER if state & (_ALL_SLOTS | _OUTER) else 0)
-                if not check and entry[cb] | frame != entry[cb]:
-                    entry[cb] |= frame
+                frame = (t & ((1 << R10) - 1)) | (1 << R10) | (_OUTER if t & (_ALL_SLOTS | _OUTER) else 0)
+                if not check and (may[cb] | frame != may[cb] or not must[cb]):
+                    may[cb] |= frame
+                    must[cb] = 1 << R10  # arguments point into the caller's frame, not the callee's
                     work.add(cb)
                 callers.setdefault(callee, set()).add(b)
                 r = ret.get(callee, 0)
-                state = (state & ~_ARGS & ~1) | (r & 1) | (_ALL_SLOTS if r & 2 else 0)
+                t = (t & clobber) | (r & 1) | (_ALL_SLOTS if r & 2 else 0)
+                m &= clobber & keep_regs  # the callee may write the caller's slots through its arguments
             elif kind in (Kind.CALL, Kind.CALLX, Kind.LD_ABS, Kind.LD_IND):
-                state &= ~_ARGS & ~1
+                t &= clobber
+                m &= clobber & keep_regs  # a helper may write the stack through a pointer argument
             elif kind == Kind.EXIT:
                 if pc < main_end:
-                    if check and state & 1:
+                    if check and t & 1:
                         raise fail("r0 may hold a stack address at exit (pointer leak)", pc)
                 else:
                     fn = int(starts[np.searchsorted(starts, pc, side="right") - 1])
-                    r = ret.get(fn, 0) | (state & 1) | (2 if state & _OUTER else 0)
+                    r = ret.get(fn, 0) | (t & 1) | (2 if t & _OUTER else 0)
                     if not check and r != ret.get(fn, 0):
                         ret[fn] = r
                         work.update(callers.get(fn, ()))
-        return state
+        return t, m
 
     work = {0}
     while work:
         b = work.pop()
-        out = step(b, entry[b], False)
+        out_t, out_m = step(b, may[b], must[b], False)
         for e in range(ptrs[b], ptrs[b + 1]):
-            t = succs[e]
-            if entry[t] | out != entry[t]:
-                entry[t] |= out
-                work.add(t)
+            nb = succs[e]
+            joined = (may[nb] | out_t, must[nb] & out_m if may[nb] else out_m)
+            if joined != (may[nb], must[nb]):
+                may[nb], must[nb] = joined
+                work.add(nb)
     for b in range(len(first)):
-        if entry[b]:
-            step(b, entry[b], True)
+        if may[b]:
+            step(b, may[b], must[b], True)

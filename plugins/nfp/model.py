@@ -23,7 +23,7 @@ from __future__ import annotations
 from bpfx import LinkError, RuntimeFault, map_symbol
 
 from . import encode as E
-from .abi import LM_CSR_LATENCY, STACK_BASE_A
+from .abi import LM_CSR_LATENCY, REGS, STACK_BASE_A
 from .firmware import HELPER_PRANDOM
 from .helpers import DONE_SYMBOL, RELOC_TYPES
 from .select import XDP_ABORT, XDP_ACTION_TABLE
@@ -174,7 +174,7 @@ class Model:
     def run(self, image, entry_pc: int | None = None) -> int:
         self.load(image)
         st = self.st
-        stack = next(r for r in self.rt.memory.regions if r.name == "stack")
+        stack = self.stack = next(r for r in self.rt.memory.regions if r.name == "stack")
         st.a[STACK_BASE_A] = stack.base + 0x1000
         args = self.rt.entry_args
         for i, value in enumerate(args[:5]):
@@ -424,6 +424,7 @@ class Model:
         addr = (self.read(left) + self.read(right)) & M32
         x, count = f["xfer"], f["count"]
         mem = self.rt.memory
+        self._above_r10(addr, 8 if count else 4, "read" if name == "read8" else "write")
         if name == "read8":
             value = mem.load(addr, count + 1)
             st.xr[x], st.xr[(x + 1) % 32] = value & M32, value >> 32
@@ -435,6 +436,17 @@ class Model:
             mem.store(addr, size, mem.load(addr, size) + add)
         else:
             raise RuntimeFault(f"memory command {name} is not modelled")
+
+    def _above_r10(self, addr: int, size: int, kind: str) -> None:
+        """Frames grow up here and down on the interpreter, whose stack ends at the entry's r10: an access at or
+        above the current r10 (through a copy) faults as there, at the interpreter's address for the entry frame.
+        (A callee reaching above its r10 into its caller's frame, which the interpreter allows, faults too.)"""
+        stack = self.stack
+        r10 = self.st.a[REGS[10][0]]
+        # (a command's start: sub-word stores merge into whole words, so a word may cross r10 legitimately)
+        if r10 <= addr < stack.base + len(stack.buf):
+            at = stack.base + len(stack.buf) + addr - r10
+            raise RuntimeFault(f"invalid {kind} of {size} bytes at 0x{at:x} (outside every mapped region)")
 
     def _step(self, ins: _Prepared):
         cls, f = ins.cls, ins.f

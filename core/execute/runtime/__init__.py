@@ -151,7 +151,11 @@ class Runtime:
         if len(packet) > layout.MAX_PACKET:
             raise RuntimeFault(f"packet of {len(packet)} bytes is larger than {layout.MAX_PACKET}")
         self.ctx_fields = dict(ctx_layout if ctx_layout is not None else self.ptype.ctx_fields)
-        self.memory.add("ctx", layout.CTX_BASE, bytes(layout.CTX_SIZE))
+        # exactly the struct: an access past its end faults (the kernel refuses it at load time) instead of
+        # reading zeros on the interpreter while a native target cannot place the field
+        size = self.ptype.ctx_size if ctx_layout is None else self.ptype.device_ctx_size
+        size = max([size] + [off + width for off, width in self.ctx_fields.values()]) or layout.CTX_SIZE
+        self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE)))
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
             self.data = self.data_end = self.data_meta = 0
