@@ -17,6 +17,7 @@ import unicorn
 from ..errors import LinkError, RuntimeFault, Unsupported
 from ..front.isa import STACK_SIZE, Kind
 from .runtime import layout
+from ..back.emit import DATA
 from ..back.target import HelperTable, Image, Machine, MachineLayout
 
 _BPF_READS = (Kind.LDX, Kind.LDXSX, Kind.ATOMIC)  # BPF instructions that read memory themselves
@@ -216,8 +217,17 @@ class _Run:
         self.uc.mem_write(base, bytes(code))
         offsets = [base + off for off, _ in image.line_map]
         bpf_reads = [insn.info is not None and insn.info.kind in _BPF_READS for insn in program.insns]
+        # The selector's data, readable whatever runs: unicorn's pc in a memory hook may still be that of an earlier
+        # instruction of the block (riscv64), so the executing instruction alone cannot tell a pool read from a load
+        ends = offsets[1:] + [base + len(code)]
+        owned = sorted([(start, end) for start, end, (_, idx) in zip(offsets, ends, image.line_map) if idx == DATA]
+                       + [(base + reloc.offset, base + reloc.offset + 8) for reloc in image.relocs])
+        owned_starts = [start for start, _ in owned]
 
         def on_read(uc, access, address, size, _value, _user):
+            j = bisect_right(owned_starts, address) - 1
+            if j >= 0 and address + size <= owned[j][1]:
+                return
             i = bisect_right(offsets, uc.reg_read(self.machine.pc)) - 1
             insn = image.line_map[i][1] if i >= 0 else None
             if self.fault is None and insn is not None and 0 <= insn < len(bpf_reads) and bpf_reads[insn]:

@@ -334,3 +334,24 @@ def test_no_two_instruction_constant_goes_to_the_pool():
         values += [body << shift, -(body << shift), mask >> shift, mask << shift, body << shift | ((1 << ones) - 1)]
     for v in values:
         assert _short_li(v & mask) or len(li64_words(17, v & mask, 6)) > POOL_OVER, hex(v & mask)
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_pool_reads_after_emulated_zba_words_are_the_selectors_own(features):
+    """A pool load in the block after an emulated Zba word runs while unicorn's pc still names the BPF load before
+    it: the machine tells the selector's pool reads by address, not by the executing instruction."""
+    src = """
+        lddw %r1, 0x1111111111111111
+        stxdw [%r10-8], %r1
+        lddw %r1, 0x2222222222222222
+        lock xchg32 [%r10-8], %r1
+        ldxdw %r2, [%r10-8]
+        lddw %r0, 0x1111111122222222
+        jne %r2, %r0, +2
+        mov %r0, %r1
+        exit
+        mov %r0, 7
+        exit
+    """
+    got, want = both(program(src), features)
+    assert got == want == 0x11111111
