@@ -202,7 +202,7 @@ def unknown_section_error(section: str, cls=None, why: str = ""):
 #      in it) to share a type, so a program sharing one with typed programs takes their type;
 #   2. what the program does: a helper whose prototype takes one context struct (bpf_skb_load_bytes: __sk_buff,
 #      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), context reads that are __sk_buff fields past the
-#      end of xdp_md, or a context field used as an address on every path where only one struct has a pointer
+#      end of xdp_md, or a u32 context field used as an address on every path where only one struct has a pointer
 #      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
 #      INFER_DEFAULT (or the one type that has it);
 #   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
@@ -292,7 +292,9 @@ def _dereferenced_fields(program, cfg, ctx_loads: dict) -> list[tuple[int, int]]
     path to it (a must-analysis: registers keep a field only where all predecessors agree)."""
     from .isa import OPCODES, Cls, Kind
 
-    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items() if not a.is_store and a.size in (4, 8)}
+    # u32 fields only: those pointers (xdp_md, __sk_buff) are the kernel's rewrites, while an 8-byte context word
+    # used as an address is also any tracing program's BTF argument
+    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items() if not a.is_store and a.size == 4}
     insns = program.insns
 
     def step(pc: int, state: dict, found: set | None) -> None:
