@@ -177,10 +177,13 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     if executor is None:
         validate(program, helpers=impls)
         ptype = get_prog_type(program.prog_type)
-        if ptype.ctx_struct and not ptype.writable_all:  # what the context pass checks for compiled targets
-            from ..front.cfg import build_cfg
+        checked = program.__dict__.get("_ctx_stores_checked")  # once per instruction list, as arrays() caches
+        if ptype.ctx_struct and not ptype.writable_all and not (
+                checked and checked[0] is program.insns and checked[1] == len(program.insns)):
+            from ..front.cfg import build_cfg  # what the context pass checks for compiled targets
 
             ptype.check_stores(program, build_cfg(program).ctx_accesses)
+            program.__dict__["_ctx_stores_checked"] = (program.insns, len(program.insns))
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         rt.prepare = prepare
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
