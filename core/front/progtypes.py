@@ -202,7 +202,7 @@ def unknown_section_error(section: str, cls=None, why: str = ""):
 #      in it) to share a type, so a program sharing one with typed programs takes their type;
 #   2. what the program does: a helper whose prototype takes one context struct (bpf_skb_load_bytes: __sk_buff,
 #      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), context reads that are __sk_buff fields past the
-#      end of xdp_md, or a context field used as an address on every path where only one struct has a pointer
+#      end of xdp_md, or a u32 context field used as an address on every path where only one struct has a pointer
 #      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
 #      INFER_DEFAULT (or the one type that has it);
 #   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
@@ -287,64 +287,94 @@ def _evidence(program, full: bool = True) -> _Evidence:
     return _Evidence(structs, ids, ld_abs, accesses, arrays)
 
 
+@cache
+def _u32_pointer_fields() -> frozenset[tuple[int, int]]:
+    """(offset, 4) of every u32 context field some program type holds a pointer in (xdp_md, __sk_buff)."""
+    return frozenset(f for t in program_types().values() for n, f in t.ctx_fields.items()
+                     if n in t.pointers and f[1] == 4)
+
+
 def _dereferenced_fields(program, cfg, ctx_loads: dict) -> list[tuple[int, int]]:
     """(offset, size) of the context fields whose loaded value some load or store uses as its address, on every
     path to it (a must-analysis: registers keep a field only where all predecessors agree)."""
     from .isa import OPCODES, Cls, Kind
 
-    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items() if not a.is_store and a.size in (4, 8)}
+    # u32 pointer fields only: those pointers (xdp_md, __sk_buff) are the kernel's rewrites, while an 8-byte
+    # context word used as an address is also any tracing program's BTF argument
+    wanted = _u32_pointer_fields()
+    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items()
+             if not a.is_store and (a.offset, a.size) in wanted}
+    if not loads:
+        return []
     insns = program.insns
-
-    def step(pc: int, state: dict, found: set | None) -> None:
-        insn = insns[pc]
-        info = OPCODES[insn.opcode]
-        kind = info.kind
-        if kind in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
-            base = insn.src if kind in (Kind.LDX, Kind.LDXSX) else insn.dst
-            if found is not None and base in state and pc not in ctx_loads:
-                found.add(state[base])
+    # each block as a list of actions: (0, address reg, loaded reg or -1, loaded field or None), (1, dst, src) for
+    # a 64-bit register copy, (2,) for a call, (3, dst) for any other write; pointer +/- offset keeps the field
+    acts: list[list[tuple]] = []
+    for block in cfg.blocks:
+        out = []
+        for pc in cfg._slots(block):
+            insn = insns[pc]
+            info = OPCODES[insn.opcode]
+            kind = info.kind
             if kind in (Kind.LDX, Kind.LDXSX):
-                if pc in loads:
-                    state[insn.dst] = loads[pc]
-                else:
-                    state.pop(insn.dst, None)
-            elif kind == Kind.ATOMIC and insn.imm & 1:
-                state.pop(0 if insn.imm == 0xF1 else insn.src, None)
-        elif kind == Kind.ALU and info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
-            if insn.src in state:
-                state[insn.dst] = state[insn.src]
-            else:
-                state.pop(insn.dst, None)
-        elif kind == Kind.ALU and info.cls == Cls.ALU64 and (info.op == "add" or (info.op == "sub" and
-                                                                                 not info.src_reg)):
-            pass  # a pointer plus an offset is still that pointer
-        elif kind in (Kind.CALL, Kind.CALLX):
-            for r in (0, 1, 2, 3, 4, 5):
-                state.pop(r, None)
-        elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LD_IMM64):
-            state.pop(insn.dst, None)
+                out.append((0, -1 if pc in ctx_loads else insn.src, insn.dst, loads.get(pc)))
+            elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+                fetch = kind == Kind.ATOMIC and insn.imm & 1
+                out.append((0, -1 if pc in ctx_loads else insn.dst,
+                            (0 if insn.imm == 0xF1 else insn.src) if fetch else -1, None))
+            elif kind == Kind.ALU and info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
+                out.append((1, insn.dst, insn.src))
+            elif kind == Kind.ALU and info.cls == Cls.ALU64 and (info.op == "add" or (
+                    info.op == "sub" and not info.src_reg)):
+                continue
+            elif kind in (Kind.CALL, Kind.CALLX):
+                out.append((2,))
+            elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LD_IMM64):
+                out.append((3, insn.dst))
+        acts.append(out)
 
-    ins: dict[int, dict] = {}
-    for fn in cfg.functions:
-        entry = cfg.block_at[fn]
-        ins[entry] = {}
-        work = [entry]
-        while work:
-            b = work.pop()
-            state = dict(ins[b])
-            for pc in cfg._slots(cfg.blocks[b]):
-                step(pc, state, None)
-            for succ in cfg.blocks[b].succs:
+    def run(b: int, state: dict, found: set | None) -> dict:
+        for act in acts[b]:
+            code = act[0]
+            if code == 0:
+                _c, base, dst, value = act
+                if found is not None and base in state:
+                    found.add(state[base])
+                if value is not None:
+                    state[dst] = value
+                elif dst >= 0:
+                    state.pop(dst, None)
+            elif code == 1:
+                if act[2] in state:
+                    state[act[1]] = state[act[2]]
+                else:
+                    state.pop(act[1], None)
+            elif code == 2:
+                for r in (0, 1, 2, 3, 4, 5):
+                    state.pop(r, None)
+            else:
+                state.pop(act[1], None)
+        return state
+
+    ins: dict[int, dict] = {cfg.block_at[fn]: {} for fn in cfg.functions}
+    changed = True
+    while changed:  # sweeps in block order (clang's layout is close to reverse post-order): a few suffice
+        changed = False
+        for b, block in enumerate(cfg.blocks):
+            if b not in ins:
+                continue
+            state = run(b, dict(ins[b]), None)
+            for succ in block.succs:
                 old = ins.get(succ)
-                new = state if old is None else {r: v for r, v in old.items() if state.get(r) == v}
-                if old is None or new != old:
-                    ins[succ] = dict(new)
-                    work.append(succ)
+                if old is None:
+                    ins[succ] = dict(state)
+                    changed = True
+                elif any(state.get(r) != v for r, v in old.items()):
+                    ins[succ] = {r: v for r, v in old.items() if state.get(r) == v}
+                    changed = True
     found: set = set()
     for b, state in ins.items():  # evidence only from the settled states
-        state = dict(state)
-        for pc in cfg._slots(cfg.blocks[b]):
-            step(pc, state, found)
+        run(b, dict(state), found)
     return sorted(found)
 
 
