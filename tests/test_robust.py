@@ -444,3 +444,17 @@ def test_context_access_past_the_struct_faults_or_is_refused():
     with pytest.raises(Unsupported, match="insn 0: context field xdp_md.offset 24 is not in the device layout"):
         bpfx.compile(prog, "arm64")
     assert bpfx.run(bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+20]\nexit\n")), "interp").r0 == 0
+
+
+def test_llvm_tier_refuses_a_program_over_its_limit_instead_of_hanging():
+    import bpfx
+    from bpfx.errors import Unsupported
+    from bpfx.front.isa import Insn
+    from bpfx.llvm import MAX_LLVM_INSNS
+
+    insns = [Insn(0xB7, 0)] * MAX_LLVM_INSNS + [Insn(0x95)]
+    prog = bpfx.Program("big", "mem", "mem", insns, file="big.bin")
+    with pytest.raises(Unsupported) as err:
+        bpfx.run(prog, "host")
+    assert str(err.value) == (f"big.bin:mem: program has {MAX_LLVM_INSNS + 1} instructions; the LLVM tier (host, "
+                              f"-O1..-O3) compiles at most {MAX_LLVM_INSNS}")
