@@ -445,3 +445,36 @@ def test_context_access_past_the_struct_faults_or_is_refused():
     with pytest.raises(Unsupported, match="insn 0: context field xdp_md.offset 24 is not in the device layout"):
         bpfx.compile(prog, "arm64")
     assert bpfx.run(bpfx.Program("p", "xdp", "xdp", assemble("ldxw %r0, [%r1+20]\nexit\n")), "interp").r0 == 0
+
+
+def test_llvm_tier_refuses_a_program_over_its_limit_instead_of_hanging():
+    import bpfx
+    from bpfx.errors import Unsupported
+    from bpfx.front.isa import Insn
+    from bpfx.llvm import MAX_LLVM_INSNS
+
+    insns = [Insn(0xB7, 0)] * MAX_LLVM_INSNS + [Insn(0x95)]
+    prog = bpfx.Program("big", "mem", "mem", insns, file="big.bin")
+    with pytest.raises(Unsupported) as err:
+        bpfx.run(prog, "host")
+    assert str(err.value) == (f"big.bin:mem: program has {MAX_LLVM_INSNS + 1} instructions; the LLVM tier (host, "
+                              f"-O1..-O3) compiles at most {MAX_LLVM_INSNS}")
+
+
+@pytest.mark.parametrize("ptype, off, field", [("xdp", 0, "xdp_md.data"), ("sched_cls", 76, "__sk_buff.data")])
+def test_context_pointer_field_write_is_the_same_error_everywhere(ptype, off, field):
+    """Once accepted by the interpreter and refused by arm64: now refused before any target runs it."""
+    import bpfx
+    from bpfx.errors import BpfxError
+    from bpfx.front.asm import assemble
+    from bpfx.testing import native_targets
+
+    prog = bpfx.Program("p", ptype, ptype, assemble(f"mov %r2, 4096\nstxw [%r1+{off}], %r2\nmov %r0, 2\nexit\n"),
+                        file="p.s")
+    outcomes = set()
+    for target in ["interp"] + native_targets():
+        with pytest.raises(BpfxError) as err:
+            bpfx.run(prog, target)
+        outcomes.add(str(err.value))
+    assert len(outcomes) == 1 and outcomes.pop().startswith(f"p.s:{ptype}:insn 1: store to the read-only context "
+                                                              f"field {field} ")

@@ -13,6 +13,8 @@ failing instruction in index order is reported.
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from ..errors import ValidationError
@@ -467,7 +469,7 @@ def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None
                 if not check and (may[cb] | frame != may[cb] or not must[cb]):
                     may[cb] |= frame
                     must[cb] = 1 << R10  # arguments point into the caller's frame, not the callee's
-                    work.add(cb)
+                    push(cb)
                 callers.setdefault(callee, set()).add(b)
                 r = ret.get(callee, 0)
                 t = (t & clobber) | (r & 1) | (_ALL_SLOTS if r & 2 else 0)
@@ -484,19 +486,30 @@ def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None
                     r = ret.get(fn, 0) | (t & 1) | (2 if t & _OUTER else 0)
                     if not check and r != ret.get(fn, 0):
                         ret[fn] = r
-                        work.update(callers.get(fn, ()))
+                        for caller in callers.get(fn, ()):
+                            push(caller)
         return t, m
 
-    work = {0}
+    # lowest block first (forward code in order, so most blocks are stepped once or twice), each queued once
+    work: list[int] = []
+    queued = [False] * len(first)
+
+    def push(b: int) -> None:
+        if not queued[b]:
+            queued[b] = True
+            heapq.heappush(work, b)
+
+    push(0)
     while work:
-        b = work.pop()
+        b = heapq.heappop(work)
+        queued[b] = False
         out_t, out_m = step(b, may[b], must[b], False)
         for e in range(ptrs[b], ptrs[b + 1]):
             nb = succs[e]
             joined = (may[nb] | out_t, must[nb] & out_m if may[nb] else out_m)
             if joined != (may[nb], must[nb]):
                 may[nb], must[nb] = joined
-                work.add(nb)
+                push(nb)
     for b in range(len(first)):
         if may[b]:
             step(b, may[b], must[b], True)
