@@ -45,8 +45,8 @@ class Registry:
     plugins: list[LoadedPlugin] = field(default_factory=list)
     targets: dict[str, tuple[TargetInfo, LoadedPlugin | None]] = field(default_factory=dict)
     abi_checked: set[str] = field(default_factory=set)
-    # (target, program type, implemented helpers) -> helper table before a driver's overrides: building it walks
-    # every UAPI helper and every plugin's hook, which dominated a host run's fixed cost
+    # (program type, implemented helpers) -> the helper table before plugins' entries and a driver's overrides:
+    # building it walks every UAPI helper, which dominated a host run's fixed cost
     helper_tables: dict[tuple, HelperTable] = field(default_factory=dict)
 
 
@@ -213,7 +213,7 @@ class Target:
         """Default (relocation against ``bpf_<name>``) for every allowed helper and every implemented one
         (``impls``), then every plugin's entries (base targets first), then the driver's ``overrides``
         (id -> address int or HelperEntry)."""
-        key = (self.name, prog_type, tuple(sorted((hid, impl.name) for hid, impl in (impls or {}).items())))
+        key = (prog_type, tuple(sorted((hid, impl.name) for hid, impl in (impls or {}).items())))
         table = self.reg.helper_tables.get(key)
         if table is None:
             ptype = get_prog_type(prog_type)
@@ -224,11 +224,10 @@ class Target:
             entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
             for hid, impl in (impls or {}).items():
                 entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
-            table = HelperTable(entries)
-            for info in reversed(self._chain()):
-                for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
-                    table = table.merged(result)
-            self.reg.helper_tables[key] = table
+            table = self.reg.helper_tables[key] = HelperTable(entries)
+        for info in reversed(self._chain()):  # not cached: a plugin's table may follow its state (nfp's firmware)
+            for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
+                table = table.merged(result)
         for hid, value in (overrides or {}).items():
             base = table.get(hid)
             name = base.name if base else f"helper_{hid}"
