@@ -121,6 +121,7 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     tgt = get_target(target)
     impls = tgt.helper_impls(program.prog_type, impls)
     original = program
+    check_ctx_stores(program)  # every tier (the LLVM tier has no context pass of its own)
     program = apply_safety(program, safety or tgt.default_safety(), helpers=allowed_helpers(tgt, program.prog_type,
                                                                                               helpers))
     origin = program.__dict__.get("origin")
@@ -179,6 +180,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     impls = tgt.helper_impls(program.prog_type, custom)
     allowed = allowed_helpers(tgt, program.prog_type, helpers)
     validate(program, helpers=allowed)
+    check_ctx_stores(program)
     mode = safety or tgt.default_safety()
     program = apply_safety(program, mode, mem=mem, known_mem=True)
     prepared: dict[int, Program] = {}
@@ -192,7 +194,6 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
-        check_ctx_stores(program)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         rt.prepare = prepare
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
