@@ -478,3 +478,20 @@ def test_context_pointer_field_write_is_the_same_error_everywhere(ptype, off, fi
         outcomes.add(str(err.value))
     assert len(outcomes) == 1 and outcomes.pop().startswith(f"p.s:{ptype}:insn 1: store to the read-only context "
                                                               f"field {field} ")
+
+
+def test_a_helper_writing_above_r10_faults_as_on_the_interpreter():
+    """bpf_get_current_comm(r10 - 1, 20): the interpreter's stack ends at r10; natively the saved registers lie
+    above it, hidden from helpers too, so every target reports the interpreter's fault (ebpf-samples'
+    badhelpercall.o)."""
+    import bpfx as api
+    from bpfx.front.asm import assemble
+
+    prog = api.Program("p", "s", "socket_filter", assemble("mov %r1, %r10\nadd %r1, -1\nmov %r2, 20\ncall 16\nexit\n"),
+                       file="p.s")
+    outcomes = set()
+    for target in ("interp", "arm64", "riscv64"):
+        with pytest.raises(api.RuntimeFault) as err:
+            api.run(prog, target, packet=bytes(64))
+        outcomes.add(str(err.value))
+    assert len(outcomes) == 1 and outcomes.pop().startswith("p.s:s:insn 3: invalid write of 20 bytes at 0x")

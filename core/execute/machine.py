@@ -17,6 +17,7 @@ import unicorn
 from ..errors import LinkError, RuntimeFault, Unsupported
 from ..front.isa import STACK_SIZE, Kind
 from .runtime import layout
+from .runtime.memory import invalid_access
 from ..back.emit import DATA
 from ..back.target import HelperTable, Image, Machine, MachineLayout
 
@@ -50,6 +51,7 @@ class _Run:
         self.count = 0
         self.fault: Exception | None = None
         self.trampolines: dict[int, int] = {}  # address -> helper id
+        self.save_low: int | None = None  # the entry's r10: where the interpreter's stack ends
         self.mapped: set[int] = set()
         self._map_runtime()
         self._map_trampolines()
@@ -170,12 +172,28 @@ class _Run:
             return
         args = tuple(uc.reg_read(r) for r in self.machine.arg_regs[:5])
         self._to_runtime()
+        # The interpreter's stack ends at the entry's r10; here the saved registers lie above it, and a helper
+        # must not reach them through a pointer argument either: they are hidden from the runtime meanwhile.
+        stack = next(r for r in self.rt.memory.regions if r.name == "stack")
+        low = self.save_low
+        above = stack.buf[low - stack.base:] if low is not None else b""
+        del stack.buf[len(stack.buf) - len(above):]
         try:
             r0 = self.rt.call_helper(hid, args)
         except Exception as exc:  # noqa: BLE001 - reported after emu_stop, with the BPF location
+            kind, size, addr = getattr(exc, "access", (None, 0, 0))
+            if low is not None and kind is not None and stack.base <= addr < layout.STACK_TOP:
+                exc = invalid_access(kind, size, addr - low + layout.STACK_TOP)  # at the interpreter's address
+            if getattr(exc, "insn", 0) is None:  # the BPF call: the one whose native call returns here
+                m = self.machine
+                ret = uc.reg_read(m.link_reg) if m.link_reg is not None else int.from_bytes(
+                    uc.mem_read(uc.reg_read(m.sp), m.word_size), "little")
+                exc.insn = self._locate(ret - 1)[1]
             self.fault = exc
             uc.emu_stop()
             return
+        finally:
+            stack.buf += above
         self._from_runtime()
         uc.reg_write(self.machine.ret_reg, r0 & 0xFFFF_FFFF_FFFF_FFFF)
         if self.rt.exit_requested or self.rt.pending_tail_call is not None:
@@ -273,6 +291,7 @@ class _Run:
         low = layout.STACK_TOP - image.frame_offset
         if image.frame_offset <= 0:
             return
+        self.save_low = low
 
         def check(uc, access, address, size, _value, _user):
             if self.fault is not None:
