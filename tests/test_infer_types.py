@@ -130,9 +130,17 @@ def test_conflicting_evidence_leaves_the_program_untyped(tmp_path):
 
 
 def test_no_object_wide_type_when_the_object_has_several(tmp_path):
-    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", RET)))
+    reads_ctx = "ldxw %r0, [%r1+0]\nexit"  # __sk_buff.len or xdp_md.data: the type decides
+    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", reads_ctx)))
     assert types["af_xdp"][0] == "unspec"
-    assert types["af_xdp"][1].startswith("not inferred: no evidence")
+    assert types["af_xdp"][1].startswith("not inferred: its context access of 4 bytes at offset 0 is __sk_buff.len "
+                                         "(sched_cls) or xdp_md.data (xdp)")
+
+
+def test_a_program_that_never_touches_its_context_compiles_under_any_type(tmp_path):
+    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", RET)))
+    assert types["af_xdp"] == ("socket_filter", "inferred socket_filter: uses no context field or context-specific "
+                                                "helper (any type compiles it the same)")
 
 
 def test_prog_type_always_wins(tmp_path):

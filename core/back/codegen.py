@@ -285,8 +285,8 @@ def check_runnable(program: Program, target) -> None:
     from ..front.progtypes import UNSPEC, unknown_section_error
 
     if program.prog_type == UNSPEC:
-        raise unknown_section_error(program.section, why=program.type_reason).at(file=program.file,
-                                                                                section=program.section)
+        raise unknown_section_error(program.section, why=program.type_reason).at(
+            file=program.file, section=program.section, insn=program.type_insn)
     if program.endian != target.info.endian:
         raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
                           f" (a {program.endian}-endian target is needed to run or compile it)",

@@ -63,6 +63,8 @@ class Program:
     #: how the type was chosen when the section named none: "inferred sched_cls: calls bpf_skb_load_bytes", or why
     #: it could not be ("not inferred: ..."); empty when the SEC name or --prog-type gave it
     type_reason: str = ""
+    #: the instruction that type_reason is about (the context access whose meaning depends on the type), if any
+    type_insn: int | None = field(default=None, compare=False, repr=False)
     #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
     validated: bool = field(default=False, compare=False, repr=False)
 

@@ -205,10 +205,14 @@ def unknown_section_error(section: str, cls=None, why: str = ""):
 #      end of xdp_md, or a u32 context field used as an address on every path where only one struct has a pointer
 #      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
 #      INFER_DEFAULT (or the one type that has it);
-#   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
+#   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it;
+#   4. a program that reads no context field, calls no context-specific helper and uses no LD_ABS (nor does any
+#      program sharing a prog array with it, one of which tail-calls through it) compiles the same under every
+#      type: it takes CONTEXT_FREE_TYPE (PREVAIL's default for unknown sections).
 # A type is only given if everything the program does is valid for it (helpers, context fields, LD_ABS);
 # conflicting or no evidence leaves the program untyped, with the reason in Program.type_reason.
 INFER_DEFAULT = {"__sk_buff": "sched_cls", "xdp_md": "xdp"}  # sched_cls: iproute2's tc loads them so
+CONTEXT_FREE_TYPE = "socket_filter"
 
 
 @dataclass
@@ -218,6 +222,7 @@ class _Evidence:
     ld_abs: bool
     accesses: list | None  # ctx accesses (CtxAccess), None when the program could not be analysed
     prog_arrays: set[int]  # indices (into Program.maps) of the prog arrays it tail-calls through or is in
+    first_access: tuple | None = None  # (pc, CtxAccess) of its first context access: its meaning depends on the type
 
 
 def _field_at(ptype: ProgType, off: int, size: int) -> str | None:
@@ -252,7 +257,7 @@ def _evidence(program, full: bool = True) -> _Evidence:
             structs.setdefault(proto.ctx, f"calls {proto.symbol}")
     if ld_abs:
         structs.setdefault("__sk_buff", "uses LD_ABS/LD_IND packet loads")
-    accesses = None
+    accesses = first_access = None
     untyped = program.prog_type
     # the context accesses, analysed as if the context were an __sk_buff (any struct would do); validated first
     # with every helper allowed, which is what validating an untyped program checks (and, as a type is given only
@@ -266,6 +271,7 @@ def _evidence(program, full: bool = True) -> _Evidence:
         cfg = build_cfg(program)
         by_pc = cfg.ctx_accesses
         accesses = list(by_pc.values())
+        first_access = (min(by_pc), by_pc[min(by_pc)]) if by_pc else None
         derefs = _dereferenced_fields(program, cfg, by_pc)
     except BpfxError:
         derefs = []
@@ -284,7 +290,7 @@ def _evidence(program, full: bool = True) -> _Evidence:
             if past:
                 verb = "writes" if past[0].is_store else "reads"
                 structs.setdefault("__sk_buff", f"{verb} __sk_buff.{_field_at(skb, past[0].offset, past[0].size)}")
-    return _Evidence(structs, ids, ld_abs, accesses, arrays)
+    return _Evidence(structs, ids, ld_abs, accesses, arrays, first_access)
 
 
 @cache
@@ -416,6 +422,7 @@ def infer_types(programs: list, members: dict[int, int] | None = None) -> None:
     from .program import MapType
 
     ev = {i: _evidence(p, full=i not in typed) for i, p in enumerate(programs)}
+    calls_through = {i for i, e in ev.items() if e.prog_arrays}  # before the members join: who tail-calls
     slots = dict(members or {})
     for m, mdef in enumerate(programs[0].maps):
         for _slot, name in mdef.values if mdef.type == MapType.PROG_ARRAY else ():  # .values = { [i] = &prog }
@@ -497,7 +504,25 @@ def infer_types(programs: list, members: dict[int, int] | None = None) -> None:
         for i in untyped:
             if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
                 give(i, name, f"every other program of the object is {name}")
+    context_free = {i for i in untyped if programs[i].prog_type == UNSPEC and ev[i].accesses == []
+                    and not ev[i].structs and not ev[i].ld_abs}
     for i in untyped:
-        if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
+        if programs[i].prog_type != UNSPEC or programs[i].type_reason:
+            continue
+        group = groups[find(i)]  # a prog array's programs share the type; members nobody calls may be any type's
+        if all(j in context_free for j in group) and (not ev[i].prog_arrays or calls_through & set(group)):
+            give(i, CONTEXT_FREE_TYPE, "uses no context field or context-specific helper (any type compiles it the "
+                                       "same)")
+        elif ev[i].first_access is not None:
+            # the program reads its context, and that access means different fields under different types
+            pc, a = ev[i].first_access
+            meanings = " or ".join(sorted({f"{t.ctx_struct}.{f} ({name})" for name in INFER_DEFAULT.values()
+                                           for t in [prog_type(name)] if (f := _field_at(t, a.offset, a.size))}))
+            meanings = meanings or "no field of " + " or ".join(INFER_DEFAULT)
+            programs[i].type_reason = (f"not inferred: its context access of {a.size} bytes at offset {a.offset} "
+                                       f"is {meanings}, and nothing else tells the type (a context-specific helper, "
+                                       "LD_ABS, a prog array shared with typed programs)")
+            programs[i].type_insn = pc
+        else:
             programs[i].type_reason = ("not inferred: no evidence (a context-specific helper or field, LD_ABS, a prog "
                                        "array shared with typed programs)")
