@@ -477,3 +477,19 @@ def test_context_pointer_field_write_is_the_same_error_everywhere(ptype, off, fi
         outcomes.add(str(err.value))
     assert len(outcomes) == 1 and outcomes.pop().startswith(f"p.s:{ptype}:insn 1: store to the read-only context "
                                                               f"field {field} ")
+
+
+@pytest.mark.parametrize("load", ["ldxb %r2, [%r1+4]", "ldxh %r2, [%r1+6]", "ldxdw %r2, [%r1+0]"])
+def test_narrow_load_of_a_context_pointer_is_the_same_error_everywhere(load):
+    """Found by the campaign (a mutated xdp_counters.o): the interpreter read one byte of data_end, arm64 refused
+    the load at compile time. The kernel refuses it; now the validation step does, for every target."""
+    import bpfx
+    from bpfx.errors import ValidationError
+    from bpfx.front.asm import assemble
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(f"{load}\nmov %r0, 2\nexit\n"), file="p.s")
+    field = "xdp_md.data" if load.endswith("+0]") else "xdp_md.data_end"
+    for target in ("interp", "arm64"):
+        with pytest.raises(ValidationError) as err:
+            bpfx.run(prog, target)
+        assert str(err.value) == f"p.s:xdp:insn 0: narrow load of context pointer {field}"

@@ -177,7 +177,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     if executor is None:
         validate(program, helpers=impls)
         ptype = get_prog_type(program.prog_type)
-        if ptype.ctx_struct and not ptype.writable_all:  # what the context pass checks for compiled targets
+        if ptype.ctx_struct:  # what the context pass checks for compiled targets
             from ..front.cfg import build_cfg
 
             ptype.check_stores(program, build_cfg(program).ctx_accesses)
