@@ -9,7 +9,7 @@ Reports, for TARGET (default: every target with a selector and a machine):
   over the examples and the compute loops of bench/loops (built with clang), executed native instructions per
   executed BPF instruction on the loops at -O0 and -ON, and compile time per program for both tiers.
 
-    python bench/codegen.py [-t arm64] [--size 1000000] [--mattr +c] [-O 2 [--only-opt]]
+    python bench/codegen.py [-t arm64] [--size 1000000] [--mattr +c] [-O 2 [--only-opt]] [--breakdown]
 
 Instructions are counted with the target's disassembler, so variable-length encodings (riscv64 +c) count right;
 the total code bytes over the corpus are reported too.
@@ -136,6 +136,79 @@ def dynamic_figures(target: str, programs, features=None) -> tuple[float, float]
     return native / max(bpf, 1), body / max(bpf, 1)
 
 
+def bpf_class(insn) -> str:
+    """A row of the breakdown: class, operand form and operation (``ALU-K mov``, ``JMP32-X jne``, ``ALU end16``)."""
+    info = bpfx.front.isa.OPCODES[insn.opcode]
+    if info.kind in (bpfx.Kind.ALU, bpfx.Kind.JCOND):
+        return f"{info.cls.name}-{'X' if info.src_reg else 'K'} {info.op}"
+    if info.kind == bpfx.Kind.ENDIAN:
+        return f"{info.cls.name} {info.op}{insn.imm}"
+    return f"{info.cls.name} {info.kind.name}"
+
+
+def breakdown(target: str, programs, features=None) -> dict[str, list[int]]:
+    """Per BPF class: [BPF instructions, native instructions emitted for them, native instructions executed for
+    them] over the corpus, outside frames (what the per-BPF figures divide), e.g. to compare two targets."""
+    from collections import defaultdict
+
+    from bpfx.execute import machine
+
+    rows: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    blocks: list[tuple[int, int]] = []
+    original = machine._Run._on_block
+
+    def on_block(self, uc, address, size, user):
+        blocks.append((address, size))
+        return original(self, uc, address, size, user)
+
+    disasm = getattr(get_target(target).selector(features), "disassembler", None)
+    machine._Run._on_block = on_block
+    try:
+        for prog, kwargs in programs:
+            blocks.clear()
+            try:
+                image = bpfx.compile(prog, target, features=features)
+                bpfx.run(prog, target, features=features, **kwargs)
+            except bpfx.BpfxError:
+                continue
+            names = [bpf_class(insn) if not (i and prog.insns[i - 1].opcode == 0x18) else None
+                     for i, insn in enumerate(prog.insns)]
+            for name in filter(None, names):
+                rows[name][0] += 1
+            owner = {}  # native instruction offset -> its BPF class (frame code and data left out)
+            starts = _starts(image, disasm)
+            marks = image.line_map
+            for i, (start, idx) in enumerate(marks):
+                end = marks[i + 1][0] if i + 1 < len(marks) else len(image.code)
+                if idx >= 0:
+                    for off in starts[bisect_left(starts, start):bisect_left(starts, end)]:
+                        owner[off] = names[idx]
+                        rows[names[idx]][1] += 1
+            for address, size in blocks:
+                lo, hi = address - layout.CODE_BASE, address - layout.CODE_BASE + size
+                for off in starts[bisect_left(starts, lo):bisect_left(starts, hi)]:
+                    if off in owner:
+                        rows[owner[off]][2] += 1
+    finally:
+        machine._Run._on_block = original
+    return dict(rows)
+
+
+def print_breakdown(names: list[str], programs, features=None) -> None:
+    tables = {name: breakdown(name, programs, features) for name in names}
+    classes = sorted({c for t in tables.values() for c in t}, key=lambda c: -tables[names[0]].get(c, [0, 0, 0])[2])
+    print(f"{'class':16} {'BPF':>6}" + "".join(f" {n + ' static':>15} {n + ' executed':>17}" for n in names))
+    for c in classes:
+        line = f"{c:16} {next(t[c][0] for t in tables.values() if c in t):6}"
+        for n in names:
+            _, static, executed = tables[n].get(c, [0, 0, 0])
+            line += f" {static:15} {executed:17}"
+        print(line)
+    totals = [[sum(row[k] for row in tables[n].values()) for k in (1, 2)] for n in names]
+    print(f"{'total':16} {sum(row[0] for row in tables[names[0]].values()):6}"
+          + "".join(f" {static:15} {executed:17}" for static, executed in totals))
+
+
 def opt_figures(target: str, opt: int) -> None:
     """The LLVM tier against the baseline on the examples (static size) and the compute loops (executed)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -256,12 +329,17 @@ def main(argv=None) -> int:
     ap.add_argument("--mattr", help="target features, e.g. +c (as bpfx compile --mattr)")
     ap.add_argument("-O", dest="opt", type=int, choices=(1, 2, 3), help="also report the LLVM tier at this level")
     ap.add_argument("--only-opt", action="store_true", help="with -O: only the LLVM tier's figures")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="only the static and executed native instructions per BPF class, one column pair per target")
     args = ap.parse_args(argv)
     from bpfx.execute.runner import _features
 
     features = _features(args.mattr)
     names = args.target or [t.name for t in all_targets() if t.machine() and t.abi()]
     programs = corpus() if not args.only_opt else []
+    if args.breakdown:
+        print_breakdown(names, programs, features)
+        return 0
     for name in names:
         tgt = get_target(name)
         if args.opt and tgt.llvm_info() is not None:

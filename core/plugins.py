@@ -45,6 +45,9 @@ class Registry:
     plugins: list[LoadedPlugin] = field(default_factory=list)
     targets: dict[str, tuple[TargetInfo, LoadedPlugin | None]] = field(default_factory=dict)
     abi_checked: set[str] = field(default_factory=set)
+    # (program type, implemented helpers) -> the helper table before plugins' entries and a driver's overrides:
+    # building it walks every UAPI helper, which dominated a host run's fixed cost
+    helper_tables: dict[tuple, HelperTable] = field(default_factory=dict)
 
 
 class PluginLoadWarning(UserWarning):
@@ -121,8 +124,9 @@ class Target:
 
     def default_safety(self) -> str:
         """The safety mode used when none is asked for: ``TargetInfo.safety`` along the base chain, else
-        structural (checked is opt-in until the verifier covers everything the loader now accepts: LD_ABS/LD_IND,
-        callbacks, every program type; a device target should then default to checked)."""
+        structural. The device targets (nfp, bpf) say checked; arm64 and riscv64 stay structural until the
+        verifier covers what the loader accepts (callbacks through ``lddw`` of a function, ksyms, ...): README
+        "Safety" lists what checked-by-default breaks there."""
         for info in self._chain():
             if info.safety:
                 return info.safety
@@ -209,16 +213,19 @@ class Target:
         """Default (relocation against ``bpf_<name>``) for every allowed helper and every implemented one
         (``impls``), then every plugin's entries (base targets first), then the driver's ``overrides``
         (id -> address int or HelperEntry)."""
-        ptype = get_prog_type(prog_type)
-        entries = {}
-        for hid in sorted(ptype.helper_ids):
-            proto = ptype.helper(hid)
-            entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
-        entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
-        for hid, impl in (impls or {}).items():
-            entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
-        table = HelperTable(entries)
-        for info in reversed(self._chain()):
+        key = (prog_type, tuple(sorted((hid, impl.name) for hid, impl in (impls or {}).items())))
+        table = self.reg.helper_tables.get(key)
+        if table is None:
+            ptype = get_prog_type(prog_type)
+            entries = {}
+            for hid in sorted(ptype.helper_ids):
+                proto = ptype.helper(hid)
+                entries[hid] = HelperEntry(hid, proto.name, symbol=proto.symbol)
+            entries[FAULT_HELPER] = HelperEntry(FAULT_HELPER, "fault", symbol=FAULT_SYMBOL)  # checked code's fault
+            for hid, impl in (impls or {}).items():
+                entries[hid] = HelperEntry(hid, impl.name, symbol=f"bpf_{impl.name}", implemented=True)
+            table = self.reg.helper_tables[key] = HelperTable(entries)
+        for info in reversed(self._chain()):  # not cached: a plugin's table may follow its state (nfp's firmware)
             for result in self.reg.pm.hook.bpfx_helpers(target=info, prog_type=prog_type):
                 table = table.merged(result)
         for hid, value in (overrides or {}).items():

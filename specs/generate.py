@@ -43,7 +43,7 @@ def _arg_kind(decl: str) -> tuple[str, str | None]:
         return "ctx", "__sk_buff"
     if name == "ctx":
         return "ctx", None
-    if name == "map":
+    if name in ("map", "prog_array_map", "ringbuf"):  # every map handle argument, whatever libbpf names it
         return "map", None
     if name in ("key", "value") and "*" in decl:
         return name, None

@@ -19,7 +19,7 @@ CORPUS = os.environ.get("BPFX_CORPUS_DIR")
 def _write_objects(root) -> None:
     (root / "sub").mkdir()
     Obj().code("xdp", assemble("mov %r0, 2\nexit")).sym("pass", "xdp", 0, 16).write(root / "good.o")
-    Obj().code("from-netdev", assemble("mov %r0, 0\nexit")).write(root / "sub" / "cilium.o")
+    Obj().code("from-netdev", assemble("ldxw %r0, [%r1+0]\nexit")).write(root / "sub" / "cilium.o")
     (root / "sub" / "broken.o").write_bytes(b"\x7fELF" + bytes(20))
     ret = assemble("mov %r0, 0\nexit")
     Obj().code("xdp", ret).data("maps", bytes(8)).sym("p", "xdp", 0, 16).sym("m", "maps", 0, 8, STT_OBJECT) \
@@ -36,9 +36,10 @@ def test_check_objects_reports_each_object_and_program(tmp_path):
     assert lines[1].startswith("  xdp (pass, xdp, 2 insns): ok, ")
     assert "sub/broken.o: not loaded: malformed ELF object" in out.stdout
     assert "sub/smallmaps.o: not loaded: map definitions of 8 bytes (need at least 20, evenly spaced)" in out.stdout
-    assert "  from-netdev (from-netdev, unspec, 2 insns): Unsupported: section 'from-netdev' selects no program " \
-           "type; not inferred: no evidence (a context-specific helper or field, LD_ABS, a prog array shared " \
-           "with typed programs); choose one with --prog-type" in lines
+    assert "  from-netdev (from-netdev, unspec, 2 insns): Unsupported: insn 0: section 'from-netdev' selects no " \
+           "program type; not inferred: its context access of 4 bytes at offset 0 is __sk_buff.len (sched_cls) or " \
+           "xdp_md.data (xdp), and nothing else tells the type (a context-specific helper, LD_ABS, a prog array " \
+           "shared with typed programs); choose one with --prog-type" in lines
     assert lines[-1] == ("4 objects: 2 loaded (50.0%), 2 not; 2 programs: 1 compile for arm64, 1 Unsupported; "
                          "0 tracebacks")
 

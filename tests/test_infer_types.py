@@ -130,9 +130,17 @@ def test_conflicting_evidence_leaves_the_program_untyped(tmp_path):
 
 
 def test_no_object_wide_type_when_the_object_has_several(tmp_path):
-    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", RET)))
+    reads_ctx = "ldxw %r0, [%r1+0]\nexit"  # __sk_buff.len or xdp_md.data: the type decides
+    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", reads_ctx)))
     assert types["af_xdp"][0] == "unspec"
-    assert types["af_xdp"][1].startswith("not inferred: no evidence")
+    assert types["af_xdp"][1].startswith("not inferred: its context access of 4 bytes at offset 0 is __sk_buff.len "
+                                         "(sched_cls) or xdp_md.data (xdp)")
+
+
+def test_a_program_that_never_touches_its_context_compiles_under_any_type(tmp_path):
+    types = _types(tmp_path, _obj(("xdp", RET), ("tc", RET), ("af_xdp", RET)))
+    assert types["af_xdp"] == ("socket_filter", "inferred socket_filter: uses no context field or context-specific "
+                                                "helper (any type compiles it the same)")
 
 
 def test_prog_type_always_wins(tmp_path):
@@ -168,13 +176,52 @@ char LICENSE[] SEC("license") = "GPL";
 
 def test_a_prog_array_static_initialiser_puts_its_programs_in_the_group(tmp_path):
     """``tail`` does not touch the prog array: only the ``.values`` initialiser says it is in it (clang-built)."""
+    import os
     import shutil
 
-    from test_loader_clang import build
+    from test_loader_clang import HEADERS, build
 
-    if shutil.which("clang") is None:
-        pytest.skip("clang is not installed")
+    if shutil.which("clang") is None or not os.path.exists(HEADERS):
+        pytest.skip("clang and libbpf-dev are needed to build test objects")
     loaded = load(build(tmp_path, STATIC_PROG_ARRAY))
     tail = loaded.program("tail")
     assert (tail.prog_type, tail.type_reason) == ("xdp", "inferred xdp: shares prog array 'jumps' with 'xdp' (xdp)")
     assert [bpfx.run(tail, t, packet=PACKET).r0 for t in ("interp", "arm64")] == [2, 2]
+
+
+XDP_READ = """
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 14
+    mov %r0, 1
+    jgt %r4, %r3, out
+    ldxb %r0, [%r2+12]
+out:
+    exit"""  # data[12] after a bounds check: the u32 at 0 is an address, so xdp_md.data (__sk_buff.len is not)
+
+
+def test_a_context_field_used_as_an_address_names_its_struct(tmp_path):
+    types = _types(tmp_path, _obj(("from-netdev", XDP_READ)))
+    assert types == {"from-netdev": ("xdp", "inferred xdp: dereferences xdp_md.data")}
+    prog = bpfx.load(str(tmp_path / "a.o")).program()
+    assert [bpfx.run(prog, t, packet=PACKET).r0 for t in ("interp", "arm64")] == [0x08, 0x08]
+    # used as an address on one path only: no evidence (the analysis keeps what every path agrees on)
+    one_path = """
+        ldxw %r2, [%r1+0]
+        jeq %r1, 0, skip
+        mov %r2, %r10
+        add %r2, -8
+        stb [%r2], 0
+    skip:
+        ldxb %r0, [%r2]
+        exit"""
+    assert _types(tmp_path, _obj(("from-netdev", one_path)))["from-netdev"][0] == "unspec"
+
+
+def test_a_prog_type_given_to_check_objects_is_validated_anew(tmp_path):
+    from bpfx.tools.corpus import check_objects
+
+    _obj(("filter", "mov %r6, %r1\nldabsh 12\nexit")).write(tmp_path / "a.o")
+    line = check_objects(str(tmp_path), "arm64", prog_type="xdp").lines[1]
+    assert line.endswith("ValidationError: LD_ABS/LD_IND packet access is not available to xdp programs"), line

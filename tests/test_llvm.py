@@ -182,16 +182,52 @@ def test_host_grouped_checks_keep_the_interpreters_order(where):
     assert want == expect[where]
 
 
+# Each writes 0x7fffffff over ctx->data_end in a way the verifier does not accept, then reads data + 20000 below
+# that data_end: an access the verifier proves (it trusts data_end) but outside the packet region. The host must
+# stop trusting the proofs and fault as the interpreter does, never read its own memory there.
+def _corrupt(how: str) -> str:
+    from bpfx.execute.runtime import layout
+
+    corrupt = {
+        "store": f"lddw %r5, {layout.CTX_BASE + 4}\nstw [%r5+0], 0x7fffffff\n",
+        "helper": f"stdw [%r10-8], 0x7fffffff\nlddw %r1, {layout.CTX_BASE + 4}\nmov %r2, 4\nmov %r3, %r10\n"
+                  "add %r3, -8\ncall 113\n",  # bpf_probe_read_kernel(&ctx->data_end, 4, stack)
+    }[how.split()[0]]
+    read = "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 20001\nmov %r0, 0\njgt %r4, %r3, +1\n" \
+           "ldxb %r0, [%r2+20000]\nexit\n"
+    if how.endswith("callee"):  # the callee, given the context, does the read
+        return "mov %r6, %r1\n" + corrupt + "mov %r1, %r6\ncall local sub\nexit\nsub:\n" + read
+    return "mov %r6, %r1\n" + corrupt + "mov %r1, %r6\n" + read
+
+
+@pytest.mark.parametrize("how", ["store", "helper", "store in the caller, read in the callee"])
+def test_host_distrusts_proofs_once_the_context_may_be_corrupt(how):
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(_corrupt(how)), file="p.s")
+    assert any(proven for _, proven in _regions(prog).values())  # the read is proven
+    want, got = _interp_and_host(prog, packet=bytes(64))
+    assert got == want
+    assert isinstance(want, str) and "invalid read of 1 bytes" in want
+
+
 def test_host_proven_accesses_are_not_checked():
     """Accesses the verifier proves in bounds (ctx fields, packet bytes below a data_end test) compile to plain
-    loads: the optimised module calls no fault handler at all."""
-    from bpfx.llvm.host import Jit
+    loads: the function's fast version has no bounds check (its slow version, run only once the run is tainted,
+    checks everything)."""
+    from bpfx.llvm import legalise
+    from bpfx.llvm.lift import lift
 
     prog = bpfx.Program("p", "xdp", "xdp", assemble(
         "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, 0\njgt %r4, %r3, +1\n"
         "ldxh %r0, [%r2+12]\nexit"))
-    assert all(proven for _, proven in _regions(prog).values()) and len(_regions(prog)) == 3
-    assert "bpfx_host_fault" not in Jit().library(prog, 2).llvm_ir
+    regions = _regions(prog)
+    assert all(proven for _, proven in regions.values()) and len(regions) == 3
+    legal = legalise(prog)
+    fn = lift(prog, legal.insns, legal.origin, {0: "bpf_entry"}, None, mode="host", regions=regions).module.get_global(
+        "bpf_entry")
+    names = [block.name for block in fn.blocks]
+    slow = names.index("S0")  # the slow version's blocks come after the fast version's
+    assert not [n for n in names[:slow] if n.startswith("oob")]
+    assert len([n for n in names[slow:] if n.startswith("oob")]) == 3
     assert bpfx.run(prog, "host", packet=PACKET).r0 == bpfx.run(prog, "interp", packet=PACKET).r0 == 0x0008
 
 
@@ -204,7 +240,11 @@ def test_host_frames_are_the_interpreters():
     insns, functions = [], {}
     for i in range(8):
         functions[len(insns)] = f"f{i}"
-        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0xB7, 0, 0, 0, 0), Insn(0x95)]
+        insns += fn + [Insn(0x95)] if i < 7 else fn[:4] + [Insn(0x95)]
+    # the entry keeps the returned frame address on its stack and returns 0 (returning it is a pointer leak)
+    insns[5:5] = assemble("stxdw [%r10-16], %r0\nmov %r0, 0")
+    insns[4] = insns[4]._replace(imm=insns[4].imm + 2)
+    functions = {k + 2 if k else k: v for k, v in functions.items()}
     insns = [Insn(0xBF, 1, 10)] + insns  # r1 = r10 for the entry's first load
     functions = {0: "p", **{k + 1: v for k, v in functions.items() if k}}
     prog = bpfx.Program("p", "mem", "mem", insns, file="p.s", functions=functions)
@@ -397,3 +437,47 @@ def test_line_map_from_debug_info_locates_faults(target):
     assert 3 in {idx for _, idx in image.line_map}
     with pytest.raises(bpfx.RuntimeFault, match=r"^p\.s:mem:insn 3: "):
         bpfx.run(prog, target, opt=2)
+
+
+# -- bench/host_speed.py: the per-run timing on both sides -------------------------------------------------------
+
+def _host_speed():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import host_speed
+    finally:
+        sys.path.pop(0)
+    return host_speed
+
+
+def test_host_speed_times_the_jit_code_in_a_native_loop():
+    """The native loop runs the JIT entry as run_host does: the first run's r0 is the interpreter's, and a run
+    takes a positive, finite time (the loop resets the stop flag and count, or the budget would end it)."""
+    from bpfx.llvm.host import jit
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 0\nmov %r1, 0\nloop:\nadd %r0, %r1\nadd %r1, 1\n"
+                                                    "jlt %r1, 1000, loop\nexit"))
+    seconds, r0 = _host_speed().code_time(prog, None, None, jit(), 50)
+    assert r0 == bpfx.run(prog, "interp").r0 == 499500
+    assert 0 < seconds < 0.01
+
+
+def test_host_speed_runner_protocol(tmp_path):
+    """--runner: {n} and {ctx} substituted, program and packet files appended, r0 from the first stdout line, the
+    per-run median from a "median X" line (microseconds), the best of the rounds; a failing runner's last error
+    line is reported."""
+    runner = tmp_path / "runner.py"
+    runner.write_text("\n".join([
+        "import sys",
+        "args = sys.argv[1:]",
+        "if args[0] != '7':",
+        "    sys.exit('bad n')",
+        "prog, pkt = open(args[-2], 'rb').read(), open(args[-1], 'rb').read()",
+        "print(hex(len(prog) * 1000 + len(pkt)))",
+        "print('per-run us: median', 2.5 if args[1] == 'xdp' else 9, file=sys.stderr)"]) + "\n")
+    prog = bpfx.Program("p", "xdp", "xdp", assemble("mov %r0, 2\nexit"))
+    t, r0, err = _host_speed().runner_time(f"{sys.executable} {runner} {{n}} {{ctx}}", prog, bytes(60), 7)
+    assert (t, r0, err) == (pytest.approx(2.5e-6), 16 * 1000 + 60, "")  # 2 instructions, 60 packet bytes
+    t, r0, err = _host_speed().runner_time(f"{sys.executable} -c 'import sys; sys.exit(\"no such op\")'", prog,
+                                           bytes(60), 7)
+    assert (t, r0, err) == (None, None, "no such op")

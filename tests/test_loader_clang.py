@@ -238,7 +238,8 @@ def test_unknown_section_loads_with_prog_type_and_names_the_closest_sec(tmp_path
         assert bpfx.run(obj.program(), target, mem=bytes(range(1, 9))).r0 == 36
     bare = bpfx.load(path).program()
     assert bare.prog_type == "unspec"
-    with pytest.raises(Unsupported, match=r"section 'mem' selects no program type; not inferred: no evidence"):
+    with pytest.raises(Unsupported, match=r"mem:insn 0: section 'mem' selects no program type; not inferred: its "
+                       r"context access of 1 bytes at offset 7 is"):
         bpfx.run(bare, "interp")
     near = bpfx.load(build(tmp_path, '#define SEC_MEM __attribute__((section("sockop"), used))\n' + MEM,
                            name="near")).program()

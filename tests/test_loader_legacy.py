@@ -124,12 +124,20 @@ def test_text_only_object_makes_its_global_functions_programs(tmp_path):
     obj = Obj().code(".text", assemble("mov %r0, 7\nexit")).sym("func", ".text", 0, 16)
     path = obj.write(tmp_path / "a.o")
     prog = bpfx.load(path).program()
-    assert (prog.name, prog.prog_type) == ("func", "unspec")
-    with pytest.raises(Unsupported, match=r"section '.text' selects no program type; not inferred: no evidence "
-                       r"\(a context-specific helper or field, LD_ABS, a prog array shared with typed programs\); "
-                       r"choose one with --prog-type"):
-        bpfx.compile(prog, "arm64")
+    # it never touches its context, so every type compiles it the same (rule 4 of the inference)
+    assert (prog.name, prog.prog_type) == ("func", "socket_filter")
+    assert prog.type_reason == ("inferred socket_filter: uses no context field or context-specific helper (any type "
+                                "compiles it the same)")
+    assert bpfx.run(prog, "arm64").r0 == bpfx.run(prog, "interp").r0 == 7
     assert bpfx.run(bpfx.load(path, prog_type="mem").program(), "arm64").r0 == 7
+    # reading its context at an offset that means different fields under different types: no type, named insn
+    ctx = Obj().code(".text", assemble("ldxw %r0, [%r1+0]\nexit")).sym("func", ".text", 0, 16)
+    prog = bpfx.load(ctx.write(tmp_path / "b.o")).program()
+    assert prog.prog_type == "unspec"
+    with pytest.raises(Unsupported, match=r"b.o:.text:insn 0: section '.text' selects no program type; not inferred: "
+                       r"its context access of 4 bytes at offset 0 is __sk_buff.len \(sched_cls\) or xdp_md.data "
+                       r"\(xdp\), and nothing else tells the type"):
+        bpfx.compile(prog, "arm64")
 
 
 def test_call_into_text_without_function_symbols(tmp_path):

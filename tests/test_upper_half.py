@@ -33,6 +33,8 @@ def dead(source: str, pc: int = 0, reg: int | None = None) -> bool:
     ("mov32 %r1, 1\njeq32 %r2, 1, +2\nmov %r1, 0\nexit\nmov %r0, %r1\nexit", False),  # read on the taken path
     ("mov32 %r1, 1\njeq32 %r2, 1, +2\nmov %r0, %r1\nexit\nmov %r1, 0\nexit", False),  # ... on the other one
     ("mov32 %r1, 1\nja +1\nmov %r0, %r1\nmov %r0, 0\nexit", True),  # the read is jumped over
+    ("mov32 %r1, 1\ngotol +1\nmov %r0, %r1\nmov %r0, 0\nexit", True),  # (gotol: the offset is in imm)
+    ("mov32 %r1, 1\ngotol +1\nmov %r0, 0\nmov %r0, %r1\nexit", False),
     ("mov32 %r1, 1\nbe32 %r1\nmov %r0, 0\nexit", True),
     ("mov32 %r1, 1\nbe64 %r1\nmov %r0, 0\nexit", False),
     ("mov32 %r1, 1\nbswap16 %r1\nmov %r0, 0\nexit", True),

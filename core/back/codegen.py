@@ -158,7 +158,7 @@ class CodeGen:
             if flow != _END:  # a jump: the target, and for a conditional one the next instruction too
                 if seen is None:
                     seen = set()
-                target = jump_target(pc, insns[pc])
+                target = pc + 1 + (imm if flow == _GOTOL else off)
                 if target not in seen:
                     seen.add(target)
                     stack.append(target)
@@ -204,7 +204,7 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
-_NEXT, _NEXT2, _COND, _JA, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(9)
+_NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
 _UPPER_BUDGET = 16
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
@@ -224,7 +224,7 @@ def _upper_fact(info) -> tuple[int, int, int]:
     if k == Kind.JCOND:
         return (_LIVE, _LIVE if info.src_reg else _KEEP, _COND) if wide else (_KEEP, _KEEP, _COND)
     if k == Kind.JA:
-        return _KEEP, _KEEP, _JA
+        return _KEEP, _KEEP, _GOTOL if info.cls == Cls.JMP32 else _JA
     if k in (Kind.LDX, Kind.LDXSX):
         return _KILL, _LIVE, _NEXT
     if k == Kind.ST:
@@ -285,8 +285,8 @@ def check_runnable(program: Program, target) -> None:
     from ..front.progtypes import UNSPEC, unknown_section_error
 
     if program.prog_type == UNSPEC:
-        raise unknown_section_error(program.section, why=program.type_reason).at(file=program.file,
-                                                                                section=program.section)
+        raise unknown_section_error(program.section, why=program.type_reason).at(
+            file=program.file, section=program.section, insn=program.type_insn)
     if program.endian != target.info.endian:
         raise Unsupported(f"{program.endian}-endian BPF object: target {target.name} is {target.info.endian}-endian"
                           f" (a {program.endian}-endian target is needed to run or compile it)",

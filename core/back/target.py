@@ -310,12 +310,13 @@ class Selector(Protocol):
     """The contract of ``bpfx_selector``: everything the core calls on a selector.
 
     ``cg`` is the :class:`bpfx.CodeGen`: ``cg.em`` the :class:`bpfx.Emitter` (``emit``/``emit_bytes``,
-    ``branch(label, forms)``, ``reloc``), ``cg.reg`` the BPF->native register map, ``cg.abi``, ``cg.frame``,
-    ``cg.unsupported(pc, what)``, and ``cg.upper_half_dead(pc, reg)`` (whether anything reads the upper 32 bits
-    of BPF ``reg`` as the instruction at ``pc`` leaves them: a core whose 32-bit operations do not zero-extend
-    skips the extension where it is dead; see that method for what it assumes of the lowerings). Labels are BPF slot
-    indices (ints) for jump targets, ``("func", slot)`` and
-    ``("exit", slot)`` for functions.
+    ``branch(label, forms)``, ``reloc``; ``mark(Emitter.DATA)`` then ``align(n)`` for a constant pool after the
+    last function's epilogue, which listings show as data and instruction counts skip), ``cg.reg`` the
+    BPF->native register map, ``cg.abi``, ``cg.frame``, ``cg.unsupported(pc, what)``, and
+    ``cg.upper_half_dead(pc, reg)`` (whether anything reads the upper 32 bits of BPF ``reg`` as the instruction
+    at ``pc`` leaves them: a core whose 32-bit operations do not zero-extend skips the extension where it is
+    dead; see that method for what it assumes of the lowerings). Labels are BPF slot indices (ints) for jump
+    targets, ``("func", slot)`` and ``("exit", slot)`` for functions.
 
     A lowering may clobber the native register of AX (BPF register 11) and the ABI's ``scratch`` registers,
     nothing else: the legaliser never leaves a value live in AX across a BPF instruction it did not write AX in.

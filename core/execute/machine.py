@@ -15,10 +15,13 @@ from bisect import bisect_right
 import unicorn
 
 from ..errors import LinkError, RuntimeFault, Unsupported
-from ..front.isa import STACK_SIZE
+from ..front.isa import STACK_SIZE, Kind
 from .runtime import layout
+from .runtime.memory import invalid_access
 from ..back.emit import DATA
 from ..back.target import HelperTable, Image, Machine, MachineLayout
+
+_BPF_READS = (Kind.LDX, Kind.LDXSX, Kind.ATOMIC)  # BPF instructions that read memory themselves
 
 PAGE = 0x1000
 # Compiled programs (tail-call targets too) are placed one after another in the code area, a guard page apart;
@@ -48,6 +51,7 @@ class _Run:
         self.count = 0
         self.fault: Exception | None = None
         self.trampolines: dict[int, int] = {}  # address -> helper id
+        self.save_low: int | None = None  # the entry's r10: where the interpreter's stack ends
         self.mapped: set[int] = set()
         self._map_runtime()
         self._map_trampolines()
@@ -168,12 +172,28 @@ class _Run:
             return
         args = tuple(uc.reg_read(r) for r in self.machine.arg_regs[:5])
         self._to_runtime()
+        # The interpreter's stack ends at the entry's r10; here the saved registers lie above it, and a helper
+        # must not reach them through a pointer argument either: they are hidden from the runtime meanwhile.
+        stack = next(r for r in self.rt.memory.regions if r.name == "stack")
+        low = self.save_low
+        above = stack.buf[low - stack.base:] if low is not None else b""
+        del stack.buf[len(stack.buf) - len(above):]
         try:
             r0 = self.rt.call_helper(hid, args)
         except Exception as exc:  # noqa: BLE001 - reported after emu_stop, with the BPF location
+            kind, size, addr = getattr(exc, "access", (None, 0, 0))
+            if low is not None and kind is not None and stack.base <= addr < layout.STACK_TOP:
+                exc = invalid_access(kind, size, addr - low + layout.STACK_TOP)  # at the interpreter's address
+            if getattr(exc, "insn", 0) is None:  # the BPF call: the one whose native call returns here
+                m = self.machine
+                ret = uc.reg_read(m.link_reg) if m.link_reg is not None else int.from_bytes(
+                    uc.mem_read(uc.reg_read(m.sp), m.word_size), "little")
+                exc.insn = self._locate(ret - 1)[1]
             self.fault = exc
             uc.emu_stop()
             return
+        finally:
+            stack.buf += above
         self._from_runtime()
         uc.reg_write(self.machine.ret_reg, r0 & 0xFFFF_FFFF_FFFF_FFFF)
         if self.rt.exit_requested or self.rt.pending_tail_call is not None:
@@ -209,22 +229,28 @@ class _Run:
         for reloc in image.relocs:
             value = self._symbol_address(program, reloc) + reloc.addend
             image.reloc_types[reloc.type].apply(code, reloc.offset, value, base + reloc.offset)
-        # read-execute, never writable; a selector may read its own relocated literals (riscv64 +abs64) and constant
-        # pool (line-map entries marked DATA), anything else read from the code is a BPF load faulting as on the
-        # interpreter (one hook, called only for reads of this image)
+        # read-execute, never writable. The selector's own code reads it (literal pools, relocated constants); a
+        # BPF load or atomic reading it faults as on the interpreter (one hook, called only for reads of this image)
         self._map(base, len(code), unicorn.UC_PROT_READ | unicorn.UC_PROT_EXEC)
         self.uc.mem_write(base, bytes(code))
-        spans = [(base + reloc.offset, base + reloc.offset + 8) for reloc in image.relocs]
-        ends = [off for off, _ in image.line_map[1:]] + [len(code)]
-        spans += [(base + off, base + end) for (off, idx), end in zip(image.line_map, ends) if idx == DATA]
-        spans.sort()
-        starts = [lo for lo, _ in spans]
+        offsets = [base + off for off, _ in image.line_map]
+        bpf_reads = [insn.info is not None and insn.info.kind in _BPF_READS for insn in program.insns]
+        # The selector's data, readable whatever runs: unicorn's pc in a memory hook may still be that of an earlier
+        # instruction of the block (riscv64), so the executing instruction alone cannot tell a pool read from a load
+        ends = offsets[1:] + [base + len(code)]
+        owned = sorted([(start, end) for start, end, (_, idx) in zip(offsets, ends, image.line_map) if idx == DATA]
+                       + [(base + reloc.offset, base + reloc.offset + 8) for reloc in image.relocs])
+        owned_starts = [start for start, _ in owned]
 
         def on_read(uc, access, address, size, _value, _user):
-            i = bisect_right(starts, address) - 1
-            if self.fault is None and not (i >= 0 and address + size <= spans[i][1]):
+            j = bisect_right(owned_starts, address) - 1
+            if j >= 0 and address + size <= owned[j][1]:
+                return
+            i = bisect_right(offsets, uc.reg_read(self.machine.pc)) - 1
+            insn = image.line_map[i][1] if i >= 0 else None
+            if self.fault is None and insn is not None and 0 <= insn < len(bpf_reads) and bpf_reads[insn]:
                 self.fault = RuntimeFault(f"invalid read of {size} bytes at 0x{address:x} (outside every mapped "
-                                          "region)", insn=self._locate(uc.reg_read(self.machine.pc))[1])
+                                          "region)", insn=insn)
                 uc.emu_stop()
 
         self.uc.hook_add(unicorn.UC_HOOK_MEM_READ, on_read, begin=base, end=base + max(len(code), 1) - 1)
@@ -265,6 +291,7 @@ class _Run:
         low = layout.STACK_TOP - image.frame_offset
         if image.frame_offset <= 0:
             return
+        self.save_low = low
 
         def check(uc, access, address, size, _value, _user):
             if self.fault is not None:

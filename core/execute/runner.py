@@ -12,7 +12,6 @@ from ..fileio import read_input, write_text
 from .runtime.layout import MAX_MEM, MAX_PACKET
 from ..plugins import get_target
 from ..front.program import Object, Program
-from ..front.progtypes import prog_type as get_prog_type
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
 SAFETY_MODES = ("structural", "verify", "checked")
@@ -35,6 +34,7 @@ def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, kno
     from ..front.validate import validate
 
     validate(program, helpers=helpers)  # helpers: ids allowed beyond the program type's (a target's own)
+    check_ctx_stores(program)  # the same error in every mode, before checked code turns the store into a fault
     mem_size = len(mem or b"") if known_mem else None
     analysis = verify(program, mem_size=mem_size, checked=safety == "checked")
     if safety == "verify":
@@ -42,6 +42,22 @@ def apply_safety(program: Program, safety: str, *, mem: bytes | None = None, kno
     from ..back.legalize import checked
 
     return checked(program, analysis)
+
+
+def check_ctx_stores(program: Program) -> None:
+    """A store to a context field the program type does not let it write is a ValidationError (what the
+    context pass checks for compiled targets); once per instruction list, as ``Program.arrays`` caches."""
+    from ..front.progtypes import prog_type
+
+    ptype = prog_type(program.prog_type)
+    done = program.__dict__.get("_ctx_stores_checked")
+    # (writable_all types too: check_stores also refuses partial loads of pointer fields)
+    if not ptype.ctx_struct or (done and done[0] is program.insns and done[1] == len(program.insns)):
+        return
+    from ..front.cfg import build_cfg
+
+    ptype.check_stores(program, build_cfg(program).ctx_accesses)
+    program.__dict__["_ctx_stores_checked"] = (program.insns, len(program.insns))
 
 
 def _ctx_layout(target, program: Program, context):
@@ -105,6 +121,7 @@ def compile(program: Program, target: str, *, helpers: dict | None = None, conte
     tgt = get_target(target)
     impls = tgt.helper_impls(program.prog_type, impls)
     original = program
+    check_ctx_stores(program)  # every tier (the LLVM tier has no context pass of its own)
     program = apply_safety(program, safety or tgt.default_safety(), helpers=allowed_helpers(tgt, program.prog_type,
                                                                                               helpers))
     origin = program.__dict__.get("origin")
@@ -163,6 +180,7 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     impls = tgt.helper_impls(program.prog_type, custom)
     allowed = allowed_helpers(tgt, program.prog_type, helpers)
     validate(program, helpers=allowed)
+    check_ctx_stores(program)
     mode = safety or tgt.default_safety()
     program = apply_safety(program, mode, mem=mem, known_mem=True)
     prepared: dict[int, Program] = {}
@@ -176,11 +194,6 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
     executor = tgt.machine()
     if executor is None:
         validate(program, helpers=impls)
-        ptype = get_prog_type(program.prog_type)
-        if ptype.ctx_struct:  # what the context pass checks for compiled targets
-            from ..front.cfg import build_cfg
-
-            ptype.check_stores(program, build_cfg(program).ctx_accesses)
         rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
         rt.prepare = prepare
         result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})

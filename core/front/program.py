@@ -63,6 +63,8 @@ class Program:
     #: how the type was chosen when the section named none: "inferred sched_cls: calls bpf_skb_load_bytes", or why
     #: it could not be ("not inferred: ..."); empty when the SEC name or --prog-type gave it
     type_reason: str = ""
+    #: the instruction that type_reason is about (the context access whose meaning depends on the type), if any
+    type_insn: int | None = field(default=None, compare=False, repr=False)
     #: set by validate() once these instructions passed, so compiling a loaded program does not validate twice
     validated: bool = field(default=False, compare=False, repr=False)
 
@@ -70,17 +72,27 @@ class Program:
         """(opcode, dst, src, off, imm) as NumPy arrays, for vectorised analyses (cached per instruction list)."""
         import numpy as np
 
-        from .isa import encode
-
         cached = self.__dict__.get("_arrays")
         if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
             return cached[2]
-        raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        raw = self.raw()
         a = np.frombuffer(raw, dtype=_INSN_DTYPE)
         regs = a["regs"]
         arrays = (a["op"], regs & 0xF, regs >> 4, a["off"].astype(np.int64), a["imm"].astype(np.int64))
         self.__dict__["_arrays"] = (self.insns, len(self.insns), arrays)
         return arrays
+
+    def raw(self) -> bytes:
+        """The instructions as 8-byte slots (cached per instruction list, as ``arrays``: assign a new list rather
+        than change one in place once the program has been validated or run)."""
+        from .isa import encode
+
+        cached = self.__dict__.get("_raw")
+        if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
+            return cached[2]
+        raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        self.__dict__["_raw"] = (self.insns, len(self.insns), raw)
+        return raw
 
     def __post_init__(self) -> None:
         if not self.functions:

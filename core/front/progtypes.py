@@ -210,12 +210,18 @@ def unknown_section_error(section: str, cls=None, why: str = ""):
 #   1. prog arrays: the kernel requires the programs of one prog array (those that tail-call through it and those
 #      in it) to share a type, so a program sharing one with typed programs takes their type;
 #   2. what the program does: a helper whose prototype takes one context struct (bpf_skb_load_bytes: __sk_buff,
-#      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), or context reads that are __sk_buff fields past the
-#      end of xdp_md; the struct gives the type by INFER_DEFAULT (or the one type that has it);
-#   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it.
+#      bpf_xdp_adjust_head: xdp_md), LD_ABS/LD_IND (__sk_buff), context reads that are __sk_buff fields past the
+#      end of xdp_md, or a u32 context field used as an address on every path where only one struct has a pointer
+#      (a u32 at 0 is xdp_md.data; __sk_buff.len there is no pointer); the struct gives the type by
+#      INFER_DEFAULT (or the one type that has it);
+#   3. if the object's typed programs (by SEC name or by 1-2) all have one type, its remaining programs take it;
+#   4. a program that reads no context field, calls no context-specific helper and uses no LD_ABS (nor does any
+#      program sharing a prog array with it, one of which tail-calls through it) compiles the same under every
+#      type: it takes CONTEXT_FREE_TYPE (PREVAIL's default for unknown sections).
 # A type is only given if everything the program does is valid for it (helpers, context fields, LD_ABS);
 # conflicting or no evidence leaves the program untyped, with the reason in Program.type_reason.
 INFER_DEFAULT = {"__sk_buff": "sched_cls", "xdp_md": "xdp"}  # sched_cls: iproute2's tc loads them so
+CONTEXT_FREE_TYPE = "socket_filter"
 
 
 @dataclass
@@ -225,6 +231,7 @@ class _Evidence:
     ld_abs: bool
     accesses: list | None  # ctx accesses (CtxAccess), None when the program could not be analysed
     prog_arrays: set[int]  # indices (into Program.maps) of the prog arrays it tail-calls through or is in
+    first_access: tuple | None = None  # (pc, CtxAccess) of its first context access: its meaning depends on the type
 
 
 def _field_at(ptype: ProgType, off: int, size: int) -> str | None:
@@ -259,7 +266,7 @@ def _evidence(program, full: bool = True) -> _Evidence:
             structs.setdefault(proto.ctx, f"calls {proto.symbol}")
     if ld_abs:
         structs.setdefault("__sk_buff", "uses LD_ABS/LD_IND packet loads")
-    accesses = None
+    accesses = first_access = None
     untyped = program.prog_type
     # the context accesses, analysed as if the context were an __sk_buff (any struct would do); validated first
     # with every helper allowed, which is what validating an untyped program checks (and, as a type is given only
@@ -270,11 +277,21 @@ def _evidence(program, full: bool = True) -> _Evidence:
         from .validate import validate
 
         validate(program, helpers=frozenset(table))
-        accesses = list(build_cfg(program).ctx_accesses.values())
+        cfg = build_cfg(program)
+        by_pc = cfg.ctx_accesses
+        accesses = list(by_pc.values())
+        first_access = (min(by_pc), by_pc[min(by_pc)]) if by_pc else None
+        derefs = _dereferenced_fields(program, cfg, by_pc)
     except BpfxError:
-        pass
+        derefs = []
     finally:
         program.prog_type = untyped
+    for off, size in derefs:  # a context field used as an address: the structs with a pointer there
+        owners = {(t.ctx_struct, n) for t in program_types().values() for n, f in t.ctx_fields.items()
+                  if f == (off, size) and n in t.pointers}
+        if len({s for s, _n in owners}) == 1:
+            (struct, name), *_ = sorted(owners)
+            structs.setdefault(struct, f"dereferences {struct}.{name}")
     if accesses:
         skb, xdp = prog_type(INFER_DEFAULT["__sk_buff"]), prog_type(INFER_DEFAULT["xdp_md"])
         if all(_field_at(skb, a.offset, a.size) for a in accesses):
@@ -282,7 +299,98 @@ def _evidence(program, full: bool = True) -> _Evidence:
             if past:
                 verb = "writes" if past[0].is_store else "reads"
                 structs.setdefault("__sk_buff", f"{verb} __sk_buff.{_field_at(skb, past[0].offset, past[0].size)}")
-    return _Evidence(structs, ids, ld_abs, accesses, arrays)
+    return _Evidence(structs, ids, ld_abs, accesses, arrays, first_access)
+
+
+@cache
+def _u32_pointer_fields() -> frozenset[tuple[int, int]]:
+    """(offset, 4) of every u32 context field some program type holds a pointer in (xdp_md, __sk_buff)."""
+    return frozenset(f for t in program_types().values() for n, f in t.ctx_fields.items()
+                     if n in t.pointers and f[1] == 4)
+
+
+def _dereferenced_fields(program, cfg, ctx_loads: dict) -> list[tuple[int, int]]:
+    """(offset, size) of the context fields whose loaded value some load or store uses as its address, on every
+    path to it (a must-analysis: registers keep a field only where all predecessors agree)."""
+    from .isa import OPCODES, Cls, Kind
+
+    # u32 pointer fields only: those pointers (xdp_md, __sk_buff) are the kernel's rewrites, while an 8-byte
+    # context word used as an address is also any tracing program's BTF argument
+    wanted = _u32_pointer_fields()
+    loads = {pc: (a.offset, a.size) for pc, a in ctx_loads.items()
+             if not a.is_store and (a.offset, a.size) in wanted}
+    if not loads:
+        return []
+    insns = program.insns
+    # each block as a list of actions: (0, address reg, loaded reg or -1, loaded field or None), (1, dst, src) for
+    # a 64-bit register copy, (2,) for a call, (3, dst) for any other write; pointer +/- offset keeps the field
+    acts: list[list[tuple]] = []
+    for block in cfg.blocks:
+        out = []
+        for pc in cfg._slots(block):
+            insn = insns[pc]
+            info = OPCODES[insn.opcode]
+            kind = info.kind
+            if kind in (Kind.LDX, Kind.LDXSX):
+                out.append((0, -1 if pc in ctx_loads else insn.src, insn.dst, loads.get(pc)))
+            elif kind in (Kind.ST, Kind.STX, Kind.ATOMIC):
+                fetch = kind == Kind.ATOMIC and insn.imm & 1
+                out.append((0, -1 if pc in ctx_loads else insn.dst,
+                            (0 if insn.imm == 0xF1 else insn.src) if fetch else -1, None))
+            elif kind == Kind.ALU and info.cls == Cls.ALU64 and info.op == "mov" and info.src_reg and not insn.off:
+                out.append((1, insn.dst, insn.src))
+            elif kind == Kind.ALU and info.cls == Cls.ALU64 and (info.op == "add" or (
+                    info.op == "sub" and not info.src_reg)):
+                continue
+            elif kind in (Kind.CALL, Kind.CALLX):
+                out.append((2,))
+            elif kind in (Kind.ALU, Kind.ENDIAN, Kind.LD_IMM64):
+                out.append((3, insn.dst))
+        acts.append(out)
+
+    def run(b: int, state: dict, found: set | None) -> dict:
+        for act in acts[b]:
+            code = act[0]
+            if code == 0:
+                _c, base, dst, value = act
+                if found is not None and base in state:
+                    found.add(state[base])
+                if value is not None:
+                    state[dst] = value
+                elif dst >= 0:
+                    state.pop(dst, None)
+            elif code == 1:
+                if act[2] in state:
+                    state[act[1]] = state[act[2]]
+                else:
+                    state.pop(act[1], None)
+            elif code == 2:
+                for r in (0, 1, 2, 3, 4, 5):
+                    state.pop(r, None)
+            else:
+                state.pop(act[1], None)
+        return state
+
+    ins: dict[int, dict] = {cfg.block_at[fn]: {} for fn in cfg.functions}
+    changed = True
+    while changed:  # sweeps in block order (clang's layout is close to reverse post-order): a few suffice
+        changed = False
+        for b, block in enumerate(cfg.blocks):
+            if b not in ins:
+                continue
+            state = run(b, dict(ins[b]), None)
+            for succ in block.succs:
+                old = ins.get(succ)
+                if old is None:
+                    ins[succ] = dict(state)
+                    changed = True
+                elif any(state.get(r) != v for r, v in old.items()):
+                    ins[succ] = {r: v for r, v in old.items() if state.get(r) == v}
+                    changed = True
+    found: set = set()
+    for b, state in ins.items():  # evidence only from the settled states
+        run(b, dict(state), found)
+    return sorted(found)
 
 
 def _default_type(struct: str) -> str | None:
@@ -323,6 +431,7 @@ def infer_types(programs: list, members: dict[int, int] | None = None) -> None:
     from .program import MapType
 
     ev = {i: _evidence(p, full=i not in typed) for i, p in enumerate(programs)}
+    calls_through = {i for i, e in ev.items() if e.prog_arrays}  # before the members join: who tail-calls
     slots = dict(members or {})
     for m, mdef in enumerate(programs[0].maps):
         for _slot, name in mdef.values if mdef.type == MapType.PROG_ARRAY else ():  # .values = { [i] = &prog }
@@ -404,7 +513,25 @@ def infer_types(programs: list, members: dict[int, int] | None = None) -> None:
         for i in untyped:
             if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
                 give(i, name, f"every other program of the object is {name}")
+    context_free = {i for i in untyped if programs[i].prog_type == UNSPEC and ev[i].accesses == []
+                    and not ev[i].structs and not ev[i].ld_abs}
     for i in untyped:
-        if programs[i].prog_type == UNSPEC and not programs[i].type_reason:
+        if programs[i].prog_type != UNSPEC or programs[i].type_reason:
+            continue
+        group = groups[find(i)]  # a prog array's programs share the type; members nobody calls may be any type's
+        if all(j in context_free for j in group) and (not ev[i].prog_arrays or calls_through & set(group)):
+            give(i, CONTEXT_FREE_TYPE, "uses no context field or context-specific helper (any type compiles it the "
+                                       "same)")
+        elif ev[i].first_access is not None:
+            # the program reads its context, and that access means different fields under different types
+            pc, a = ev[i].first_access
+            meanings = " or ".join(sorted({f"{t.ctx_struct}.{f} ({name})" for name in INFER_DEFAULT.values()
+                                           for t in [prog_type(name)] if (f := _field_at(t, a.offset, a.size))}))
+            meanings = meanings or "no field of " + " or ".join(INFER_DEFAULT)
+            programs[i].type_reason = (f"not inferred: its context access of {a.size} bytes at offset {a.offset} "
+                                       f"is {meanings}, and nothing else tells the type (a context-specific helper, "
+                                       "LD_ABS, a prog array shared with typed programs)")
+            programs[i].type_insn = pc
+        else:
             programs[i].type_reason = ("not inferred: no evidence (a context-specific helper or field, LD_ABS, a prog "
                                        "array shared with typed programs)")

@@ -383,8 +383,9 @@ def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None
     """Forward dataflow over registers and stack slots (bitsets per block, functions joined context-insensitively at
     calls) of two facts: "may hold an r10-derived address" (joined by union) and "must hold an address in this
     frame" (joined by intersection; the difference of two such is a number, the same on every target). A stack
-    address that may reach r0 at the main function's exit, a store outside the stack or a comparison with a
-    non-zero constant is an error. Runs only when the vectorised pre-filter says one may."""
+    address that may reach r0 at the main function's exit, or must reach a store outside the stack or a comparison
+    with a non-zero constant, is an error ("may" there refuses real programs: a load through a copy of r10 may read
+    any slot). Runs only when the vectorised pre-filter says one may."""
     op, dst, src, off, imm = arrays
     if not _may_leak(op, dst, src, imm, second):
         return
@@ -451,16 +452,16 @@ def _stack_leaks(program: Program, arrays, second, starts, blocks, fail) -> None
                     if value:
                         t |= _ALL_SLOTS | _OUTER
                     m &= keep_regs
-                elif value and check:
-                    raise fail(f"r{s} may hold a stack address stored outside the stack (pointer leak)", pc)
+                elif value and check and m >> s & 1:
+                    raise fail(f"r{s} holds a stack address stored outside the stack (pointer leak)", pc)
                 if kind == Kind.ATOMIC and imms[pc] & 1:
                     reg = 1 << (0 if imms[pc] == 0xF1 else s)
                     t = t | reg if loaded else t & ~reg
                     m &= ~reg
             elif kind == Kind.JCOND:
                 # (pointer against pointer is the verifier's question: which regions they may point into)
-                if check and not info.src_reg and imms[pc] != 0 and t & bd:
-                    raise fail(f"r{d} may hold a stack address compared with a number (pointer leak)", pc)
+                if check and not info.src_reg and imms[pc] != 0 and m & bd:
+                    raise fail(f"r{d} holds a stack address compared with a number (pointer leak)", pc)
             elif kind == Kind.CALL and s == CallKind.LOCAL:
                 callee = pc + 1 + imms[pc]
                 cb = fn_block[callee]

@@ -112,6 +112,7 @@ def check_objects(root: str, target: str | None = None, *, exclude: tuple[str, .
         for prog in obj.programs:
             if prog_type and (prog.prog_type == UNSPEC or prog.type_reason):  # --prog-type wins over inference
                 prog.prog_type, prog.type_reason = prog_type, ""
+                prog.validated = False  # validated as untyped: the chosen type's rules (helpers, LD_ABS) apply now
             why = ""
             if prog.prog_type != UNSPEC and prog.type_reason:  # (the refusal of an untyped one says why)
                 rep.inferred[prog.prog_type] += 1

@@ -18,6 +18,8 @@ INFO = TargetInfo(
     word_size=64,
     endian="little",
     e_machine=EM_BPF,
+    # the device VM this IR is handed to need not check memory itself: the checks travel in the BPF
+    safety="checked",
 )
 
 

@@ -23,6 +23,8 @@ INFO = TargetInfo(
     word_size=32,
     endian="little",
     e_machine=EM_NFP,
+    # a NIC microengine has no memory protection: what the verifier cannot prove is checked at run time
+    safety="checked",
 )
 
 _chosen: list[Firmware] = []

@@ -199,10 +199,10 @@ TCP = bytes.fromhex("ffffffffffff0011223344550800" "4500003c1c4640004006b1e6c0a8
 POINTERS = {"data": 0, "data_end": 1, "data_meta": 2}
 
 
-def example_case(prog, obj, packet: bytes) -> tuple[Case, object]:
+def example_case(prog, obj, packet: bytes, safety: str | None = None) -> tuple[Case, object]:
     """What a device firmware gets: the normalised code with its relocations, the maps to allocate, the
     context in the device layout (pointer fields filled in by the driver) and the packet buffer."""
-    image = bpfx.compile(prog, "bpf")
+    image = bpfx.compile(prog, "bpf", safety=safety)
     device = default_context(prog.prog_type)
     rt = Runtime(prog, packet=packet, obj=obj, ctx_layout={f.name: (f.off, f.size) for f in device.fields.values()})
     ctx_len = max(f.off + f.size for f in device.fields.values())
@@ -261,7 +261,8 @@ def test_helpers_check_the_pointers_a_program_passes(build, tmp_path, sanitized)
     lookup = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xB7, 2, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 1), Insn(0x95)]
     update = [*ld_imm64(1, 0, Pseudo.MAP_FD), Insn(0xBF, 2, 10), Insn(0x07, 2, 0, 0, -8), Insn(0x7A, 2, 0, -8, 1),
               Insn(0xB7, 3, 0, 0, 0x1000), Insn(0x85, 0, 0, 0, 2), Insn(0x95)]  # key on the stack, value wild
-    cases = [example_case(bpfx.Program("p", "xdp", "xdp", insns, maps=[hash_map]), None, TCP)[0]
+    # structural: the runtime's own pointer checks are under test (checked code would not reach the helper)
+    cases = [example_case(bpfx.Program("p", "xdp", "xdp", insns, maps=[hash_map]), None, TCP, "structural")[0]
              for insns in (lookup, update)]
     rows = run_batch(driver, tmp_path, cases)
     assert [(r[0], r[2]) for r in rows] == [(OK, 0), (OK, (-14) & (2**64 - 1))]
@@ -277,7 +278,9 @@ def test_random_programs_match_the_interpreter(build, tmp_path):
 
     progs = [random_program(random.Random(seed), length=random.Random(seed).randrange(5, 60)) for seed in range(300)]
     want = [bpfx.run(p, "interp", mem=bytes(16)).r0 for p in progs]
-    rows = run_batch(build[2], tmp_path, [(bpfx.compile(p, "bpf").code, bytes(16)) for p in progs])
+    # structural: the VM's own semantics and memory checks are under test, as the interpreter's
+    rows = run_batch(build[2], tmp_path, [(bpfx.compile(p, "bpf", safety="structural").code, bytes(16))
+                                          for p in progs])
     assert [(i, r[0], r[2]) for i, r in enumerate(rows) if (r[0], r[2]) != (OK, want[i])] == []
 
 
@@ -345,3 +348,10 @@ def test_tail_calls_replace_the_program(build, tmp_path):
     rows = run_batch(build[2], tmp_path, cases)
     assert [(r[0], r[2], r[3]) for r in rows] == [(OK, w.r0, w.insn_count) for w in wants]
     assert [w.r0 for w in wants] == [3, 1, 1] and wants[2].insn_count == 34 * 3 + 2  # 34 runs of lddw, mov, call
+
+
+def test_the_vm_knows_the_fault_helper_of_checked_code():
+    from bpfx.front.verify import FAULT_HELPER
+
+    header = open(os.path.join(ROOT, "core", "execute", "cruntime", "bpfx_vm.h")).read()
+    assert f"#define BPFX_FAULT_HELPER_ID {FAULT_HELPER:#X}".replace("0X", "0x") in header

@@ -238,17 +238,19 @@ exit
 
 
 def test_a_stack_no_pointer_escapes_lives_in_local_memory():
+    # structural: it reads r10-102, never written (checked code would fault there)
     from bpfx.front.asm import assemble
 
     prog = bpfx.Program("p", "c", "mem", assemble(STACK_PROGRAM))
-    text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(bpfx.compile(prog, "nfp").code))
+    code = bpfx.compile(prog, "nfp", safety="structural").code
+    text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(code))
     assert "local_csr_wr[ActLMAddr0" in text and "local_csr_wr[ActLMAddr2" in text and "cmd[" not in text
-    want, got = bpfx.run(prog, "interp"), bpfx.run(prog, "nfp")
+    want, got = bpfx.run(prog, "interp"), bpfx.run(prog, "nfp", safety="structural")
     assert (got.r0, got.stack) == (want.r0, want.stack)
     escaped = bpfx.Program("p", "c", "mem", assemble(STACK_PROGRAM.replace("exit\n", "mov %r2, %r10\nexit\n")))
     assert "cmd[" in " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(
-        bpfx.compile(escaped, "nfp").code))
-    assert bpfx.run(escaped, "nfp").r0 == bpfx.run(escaped, "interp").r0
+        bpfx.compile(escaped, "nfp", safety="structural").code))
+    assert bpfx.run(escaped, "nfp", safety="structural").r0 == bpfx.run(escaped, "interp").r0
 
 
 def test_model_runs_defer_slots_before_the_branch():
@@ -322,15 +324,18 @@ def test_examples_match_the_interpreter(name, rich_firmware):
 
 
 def test_prandom_reads_the_csr_inline_when_the_firmware_has_random(rich_firmware):
+    # structural: r0 is not an XDP action here (checked code would return XDP_ABORTED)
     from bpfx.front.asm import assemble
 
     prog = bpfx.Program("p", "xdp", "xdp", assemble("call 7\nmov %r6, %r0\ncall 7\nadd %r0, %r6\nexit"))
-    text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(bpfx.compile(prog, "nfp").code))
+    code = bpfx.compile(prog, "nfp", safety="structural").code
+    text = " ".join(t for _, _, t in __import__("bpfx_nfp.disasm").disasm.disassemble(code))
     assert "local_csr_rd[PseudoRandNum]" in text and "BR_HELPER" not in text
-    assert bpfx.run(prog, "nfp").r0 == bpfx.run(prog, "interp").r0
+    assert bpfx.run(prog, "nfp", safety="structural").r0 == bpfx.run(prog, "interp").r0
 
 
 def test_xdp_verdicts_reach_the_firmware_as_action_bytes():
+    # structural: -1 must reach the firmware as it is (checked code would return XDP_ABORTED)
     from bpfx.front.asm import assemble
     from bpfx_nfp.model import Model
 
@@ -345,7 +350,7 @@ def test_xdp_verdicts_reach_the_firmware_as_action_bytes():
     try:
         for r0 in (0, 1, 2, 3, 4, -1):
             prog = bpfx.Program("p", "xdp", "xdp", assemble(f"mov %r0, {r0}\nexit"))
-            assert bpfx.run(prog, "nfp").r0 == r0 & (2**64 - 1)
+            assert bpfx.run(prog, "nfp", safety="structural").r0 == r0 & (2**64 - 1)
     finally:
         Model._verdict = original
     assert [a for _, a in seen] == [0x82, 0x22, 0x11, 0x44, 0x82, 0x82]
@@ -359,12 +364,13 @@ def test_a_helper_the_firmware_lacks_is_a_compile_error():
 
 
 def test_division_by_a_register_is_a_compile_error():
+    # structural: the memory block's size is unknown at compile time, so checked code would check the load
     from bpfx.front.asm import assemble
 
     prog = bpfx.Program("p", "conformance", "mem", assemble("ldxw %r1, [%r1]\nmov %r0, 7\ndiv %r0, %r1\nexit"),
                         file="p.s")
     with pytest.raises(bpfx.Unsupported) as err:
-        bpfx.compile(prog, "nfp")
+        bpfx.compile(prog, "nfp", safety="structural")
     assert str(err.value) == ("p.s:conformance:insn 2: unsupported on nfp: div by a register whose value is not "
                               "known at compile time: the NFP has no divider (a known divisor compiles to "
                               "multiply/shift code)")

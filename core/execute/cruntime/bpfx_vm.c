@@ -354,6 +354,8 @@ int bpfx_vm_call(struct bpfx_vm *vm, const uint64_t args[5], uint64_t *r0)
                     pc = (u32)((u64)pc + (u64)(s64)imm);
                     break;
                 }
+                if (!(op & 0x08) && src == 0 && index == BPFX_FAULT_HELPER_ID)
+                    return fault(vm, BPFX_FAULT_CHECK, (u32)reg[1], reg[2]);
                 if ((!(op & 0x08) && src != 0) || index >= vm->nhelpers || !vm->helpers[index])
                     return fault(vm, BPFX_FAULT_HELPER, pc - 1, index);
                 reg[0] = vm->helpers[index](vm, reg[1], reg[2], reg[3], reg[4], reg[5]);

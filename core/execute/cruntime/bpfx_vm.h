@@ -35,8 +35,14 @@ enum bpfx_fault {
     BPFX_FAULT_JUMP = 4,         /* control left the program */
     BPFX_FAULT_HELPER = 5,       /* helper index without a function */
     BPFX_FAULT_CALL_DEPTH = 6,   /* more than BPFX_MAX_FRAMES nested calls */
-    BPFX_FAULT_SETUP = 7         /* bad arguments to bpfx_vm_init / bpfx_vm_run */
+    BPFX_FAULT_SETUP = 7,        /* bad arguments to bpfx_vm_init / bpfx_vm_run */
+    BPFX_FAULT_CHECK = 8         /* checked code's run-time check failed (it called helper BPFX_FAULT_HELPER_ID):
+                                    fault_pc is the original instruction, fault_addr the reason (FAULT_REASONS) */
 };
+
+/* bpfx --safety=checked calls this helper id when a check fails (bpfx.front.verify.FAULT_HELPER); never a
+ * device helper index. */
+#define BPFX_FAULT_HELPER_ID 0xFFFF
 
 struct bpfx_vm;
 /* A helper: r1..r5 in, r0 out. It may call bpfx_vm_stop() to end the program with its return value as r0. */

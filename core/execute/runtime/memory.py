@@ -20,6 +20,14 @@ class Region:
         return self.base + len(self.buf)
 
 
+def invalid_access(kind: str, size: int, addr: int) -> RuntimeFault:
+    """The interpreter's fault for an access outside every region (``.access`` keeps its parts, so an executor
+    whose addresses differ can report the interpreter's)."""
+    fault = RuntimeFault(f"invalid {kind} of {size} bytes at 0x{addr:x} (outside every mapped region)")
+    fault.access = (kind, size, addr)
+    return fault
+
+
 class Memory:
     def __init__(self) -> None:
         self.regions: list[Region] = []
@@ -41,8 +49,7 @@ class Memory:
                 if write and not region.writable:
                     raise RuntimeFault(f"write of {size} bytes to read-only {region.name} at 0x{addr:x}")
                 return region, off
-        kind = "write" if write else "read"
-        raise RuntimeFault(f"invalid {kind} of {size} bytes at 0x{addr:x} (outside every mapped region)")
+        raise invalid_access("write" if write else "read", size, addr)
 
     def read(self, addr: int, size: int) -> bytes:
         region, off = self.region(addr, size, False)
