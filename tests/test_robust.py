@@ -511,3 +511,11 @@ def test_a_helper_writing_above_r10_faults_as_on_the_interpreter():
             api.run(prog, target, packet=bytes(64))
         outcomes.add(str(err.value))
     assert len(outcomes) == 1 and outcomes.pop().startswith("p.s:s:insn 3: invalid write of 20 bytes at 0x")
+
+
+def test_control_characters_from_the_input_stay_on_one_line():
+    """Found by the campaign: a mutated section name holding a newline split an error over two lines."""
+    from bpfx.errors import ValidationError
+
+    err = ValidationError("relocation against unknown symbol 2", file="in.o", section="a\nb;")
+    assert str(err) == "in.o:a\\x0ab;: relocation against unknown symbol 2"
