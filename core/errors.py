@@ -41,8 +41,12 @@ class BpfxError(Exception):
 
     def __str__(self) -> str:
         if self.file is None and self.section is None and self.insn is None:
-            return self.message
-        return f"{self.location}: {self.message}"
+            return self.message.translate(_ESCAPES)
+        # names from the input (a section called "a\nb") must not break the one-line promise
+        return f"{self.location}: {self.message}".translate(_ESCAPES)
+
+
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
 
 
 class ValidationError(BpfxError):

@@ -480,6 +480,22 @@ def test_context_pointer_field_write_is_the_same_error_everywhere(ptype, off, fi
                                                               f"field {field} ")
 
 
+@pytest.mark.parametrize("load", ["ldxb %r2, [%r1+4]", "ldxh %r2, [%r1+6]", "ldxdw %r2, [%r1+0]"])
+def test_narrow_load_of_a_context_pointer_is_the_same_error_everywhere(load):
+    """Found by the campaign (a mutated xdp_counters.o): the interpreter read one byte of data_end, arm64 refused
+    the load at compile time. The kernel refuses it; now the validation step does, for every target."""
+    import bpfx
+    from bpfx.errors import ValidationError
+    from bpfx.front.asm import assemble
+
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(f"{load}\nmov %r0, 2\nexit\n"), file="p.s")
+    field = "xdp_md.data" if load.endswith("+0]") else "xdp_md.data_end"
+    for target in ("interp", "arm64"):
+        with pytest.raises(ValidationError) as err:
+            bpfx.run(prog, target)
+        assert str(err.value) == f"p.s:xdp:insn 0: narrow load of context pointer {field}"
+
+
 def test_a_helper_writing_above_r10_faults_as_on_the_interpreter():
     """bpf_get_current_comm(r10 - 1, 20): the interpreter's stack ends at r10; natively the saved registers lie
     above it, hidden from helpers too, so every target reports the interpreter's fault (ebpf-samples'
@@ -495,3 +511,11 @@ def test_a_helper_writing_above_r10_faults_as_on_the_interpreter():
             api.run(prog, target, packet=bytes(64))
         outcomes.add(str(err.value))
     assert len(outcomes) == 1 and outcomes.pop().startswith("p.s:s:insn 3: invalid write of 20 bytes at 0x")
+
+
+def test_control_characters_from_the_input_stay_on_one_line():
+    """Found by the campaign: a mutated section name holding a newline split an error over two lines."""
+    from bpfx.errors import ValidationError
+
+    err = ValidationError("relocation against unknown symbol 2", file="in.o", section="a\nb;")
+    assert str(err) == "in.o:a\\x0ab;: relocation against unknown symbol 2"

@@ -51,8 +51,8 @@ def check_ctx_stores(program: Program) -> None:
 
     ptype = prog_type(program.prog_type)
     done = program.__dict__.get("_ctx_stores_checked")
-    if not ptype.ctx_struct or ptype.writable_all or (done and done[0] is program.insns
-                                                        and done[1] == len(program.insns)):
+    # (writable_all types too: check_stores also refuses partial loads of pointer fields)
+    if not ptype.ctx_struct or (done and done[0] is program.insns and done[1] == len(program.insns)):
         return
     from ..front.cfg import build_cfg
 

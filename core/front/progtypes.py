@@ -69,7 +69,16 @@ class ProgType:
         return self.return_codes.get(r0)
 
     def check_stores(self, program, accesses) -> None:
-        """Refuse stores to context fields this type may not write (the kernel's ``*_is_valid_access``)."""
+        """Refuse stores to context fields this type may not write and loads of part of a pointer field (the
+        kernel's ``*_is_valid_access``; a native target cannot place such a load, the interpreter would read it)."""
+        for pc, acc in sorted(accesses.items()):
+            if acc.is_store:
+                continue
+            for name in self.pointers:
+                off, size = self.ctx_fields.get(name, (-1, 0))
+                if off <= acc.offset < off + size and (acc.offset, acc.size) != (off, size):
+                    raise ValidationError(f"narrow load of context pointer {self.ctx_struct}.{name}",
+                                          file=program.file, section=program.section, insn=pc)
         if self.writable_all:
             return
         for pc, acc in sorted(accesses.items()):
