@@ -52,7 +52,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TCP = open(os.path.join(ROOT, "tests", "data", "ipv4_tcp.bin"), "rb").read()
 
 # The native timing loop: n calls of the JIT entry, clock_gettime(CLOCK_MONOTONIC) around each, ns into out[i].
-# The run state's stop flag and instruction count are reset before each call, as run_host does.
+# The run state's stop flag, instruction count and taint are reset before each call, as a new run_host has them.
 LOOP_IR = """
 define i64 @bench_loop(ptr %entry, ptr %state, i64 %r1, i64 %r2, i64 %r3, i64 %r4, i64 %r5, i64 %r10,
                        ptr %frame, i64 %n, ptr %clock, ptr %out) {
@@ -60,11 +60,13 @@ start:
   %ts = alloca [2 x i64], align 8
   %nsp = getelementptr i64, ptr %ts, i64 1
   %count = getelementptr i64, ptr %state, i64 1
+  %taint = getelementptr i64, ptr %state, i64 3
   br label %loop
 loop:
   %i = phi i64 [ 0, %start ], [ %next, %loop ]
   store i64 0, ptr %state
   store i64 0, ptr %count
+  store i64 0, ptr %taint
   call i32 %clock(i32 1, ptr %ts)
   %s0 = load i64, ptr %ts
   %n0 = load i64, ptr %nsp

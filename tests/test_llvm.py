@@ -182,16 +182,52 @@ def test_host_grouped_checks_keep_the_interpreters_order(where):
     assert want == expect[where]
 
 
+# Each writes 0x7fffffff over ctx->data_end in a way the verifier does not accept, then reads data + 20000 below
+# that data_end: an access the verifier proves (it trusts data_end) but outside the packet region. The host must
+# stop trusting the proofs and fault as the interpreter does, never read its own memory there.
+def _corrupt(how: str) -> str:
+    from bpfx.execute.runtime import layout
+
+    corrupt = {
+        "store": f"lddw %r5, {layout.CTX_BASE + 4}\nstw [%r5+0], 0x7fffffff\n",
+        "helper": f"stdw [%r10-8], 0x7fffffff\nlddw %r1, {layout.CTX_BASE + 4}\nmov %r2, 4\nmov %r3, %r10\n"
+                  "add %r3, -8\ncall 113\n",  # bpf_probe_read_kernel(&ctx->data_end, 4, stack)
+    }[how.split()[0]]
+    read = "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 20001\nmov %r0, 0\njgt %r4, %r3, +1\n" \
+           "ldxb %r0, [%r2+20000]\nexit\n"
+    if how.endswith("callee"):  # the callee, given the context, does the read
+        return "mov %r6, %r1\n" + corrupt + "mov %r1, %r6\ncall local sub\nexit\nsub:\n" + read
+    return "mov %r6, %r1\n" + corrupt + "mov %r1, %r6\n" + read
+
+
+@pytest.mark.parametrize("how", ["store", "helper", "store in the caller, read in the callee"])
+def test_host_distrusts_proofs_once_the_context_may_be_corrupt(how):
+    prog = bpfx.Program("p", "xdp", "xdp", assemble(_corrupt(how)), file="p.s")
+    assert any(proven for _, proven in _regions(prog).values())  # the read is proven
+    want, got = _interp_and_host(prog, packet=bytes(64))
+    assert got == want
+    assert isinstance(want, str) and "invalid read of 1 bytes" in want
+
+
 def test_host_proven_accesses_are_not_checked():
     """Accesses the verifier proves in bounds (ctx fields, packet bytes below a data_end test) compile to plain
-    loads: the optimised module calls no fault handler at all."""
-    from bpfx.llvm.host import Jit
+    loads: the function's fast version has no bounds check (its slow version, run only once the run is tainted,
+    checks everything)."""
+    from bpfx.llvm import legalise
+    from bpfx.llvm.lift import lift
 
     prog = bpfx.Program("p", "xdp", "xdp", assemble(
         "ldxw %r2, [%r1+0]\nldxw %r3, [%r1+4]\nmov %r4, %r2\nadd %r4, 14\nmov %r0, 0\njgt %r4, %r3, +1\n"
         "ldxh %r0, [%r2+12]\nexit"))
-    assert all(proven for _, proven in _regions(prog).values()) and len(_regions(prog)) == 3
-    assert "bpfx_host_fault" not in Jit().library(prog, 2).llvm_ir
+    regions = _regions(prog)
+    assert all(proven for _, proven in regions.values()) and len(regions) == 3
+    legal = legalise(prog)
+    fn = lift(prog, legal.insns, legal.origin, {0: "bpf_entry"}, None, mode="host", regions=regions).module.get_global(
+        "bpf_entry")
+    names = [block.name for block in fn.blocks]
+    slow = names.index("S0")  # the slow version's blocks come after the fast version's
+    assert not [n for n in names[:slow] if n.startswith("oob")]
+    assert len([n for n in names[slow:] if n.startswith("oob")]) == 3
     assert bpfx.run(prog, "host", packet=PACKET).r0 == bpfx.run(prog, "interp", packet=PACKET).r0 == 0x0008
 
 

@@ -41,7 +41,7 @@ _START = ("emitter", "start")  # a label at offset 0, which nothing moves: what 
 
 @cache
 def _pad_forms(n: int, first: int) -> tuple[BranchForm, ...]:
-    """Padding of ``first`` (n..2n-1: what aligns it where it was emitted) to first + 256n zero bytes, as branch
+    """Padding of ``first`` (1..n: what aligns it where it was emitted) to first + 256n zero bytes, as branch
     forms to offset 0, the smallest that ends on a multiple of n: each relaxation round that moves it may need up
     to n - 1 more bytes (forms never shrink)."""
     def form(size: int) -> BranchForm:
@@ -87,11 +87,12 @@ class Emitter:
         self.code += bytes(forms[0].size)
 
     def align(self, n: int) -> None:
-        """Pad with zero bytes (at least ``n``) so that what follows starts on a multiple of ``n`` in the final
+        """Pad with zero bytes (at least one) so that what follows starts on a multiple of ``n`` in the final
         code, whatever relaxation does before it: for data after the code (``mark(DATA)`` first), never for code
         that runs."""
         self.labels[_START] = 0
-        self.branch(_START, _pad_forms(n, n + -len(self.code) % n))  # right unless something before it grows
+        # right unless something before it grows; never empty, so a label bound after it stays after it
+        self.branch(_START, _pad_forms(n, -len(self.code) % n or n))
 
     def reloc(self, type_: int, symbol: str, addend: int = 0, kind: str = "helper", at: int | None = None) -> None:
         """Record a relocation at ``at`` (default: the current position, i.e. the next instruction)."""

@@ -24,7 +24,7 @@ import llvmlite.binding as llvm
 
 from ..errors import BpfxError, RuntimeFault, Unsupported
 from ..execute.runtime import layout
-from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, Kind, encode
+from ..front.isa import MAX_CALL_DEPTH, OPCODES, STACK_SIZE, CallKind, Kind, encode
 from .lift import (FAULT_ATOMIC, FAULT_BUDGET, FAULT_DEPTH, FAULT_WRITE, HOST_FAULT, HOST_HELPER, NSLOTS, SLOT_SHIFT,
                    ST_BUDGET, ST_COUNT, ST_MAPS, ST_STOPPED, ST_TABLE)
 
@@ -184,7 +184,8 @@ def access_regions(program, insns, origin) -> dict:
     """Legalised index -> (region, proven) of each memory access the verifier classified (``lift``'s
     ``regions``): region is ``"stack"``, the table slot of a fixed region (ctx, packet, mem) or ``"any"``;
     proven is True when every visit is in bounds of that region. Its facts hold for the program as written (no
-    check assumed), so only instructions the legaliser left as they were, first of their origin, are taken."""
+    check assumed), so only instructions the legaliser left as they were, first of their origin, are taken. A
+    helper call whose arguments it did not accept maps to ``("call", False)``."""
     from ..front.verify import ValueFacts, analyse
 
     fixed = {"stack": "stack", "ctx": layout.CTX_BASE >> SLOT_SHIFT, "packet": layout.PACKET_BASE >> SLOT_SHIFT,
@@ -199,8 +200,13 @@ def access_regions(program, insns, origin) -> dict:
     regions = {}
     for pc, insn in enumerate(insns):
         o = origin[pc]
+        first = insn == program.insns[o] and not (pc and origin[pc - 1] == o)
+        failed = o in analysis.errors or o in analysis.accesses and analysis.accesses[o].status != "proven"
+        if insn.opcode == 0x85 and insn.src == CallKind.HELPER and (not first or failed):
+            regions[pc] = ("call", False)  # arguments not proven: the call leaves the fast version
+            continue
         acc = analysis.accesses.get(o)
-        if acc is None or insn != program.insns[o] or (pc and origin[pc - 1] == o):
+        if acc is None or not first:
             continue
         info = OPCODES[insn.opcode]
         if info is None or not info.size or info.kind not in (Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX, Kind.ATOMIC):
@@ -231,6 +237,8 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
     entry = j.entry(program, opt, helpers)
     if rt.stack_top != layout.STACK_TOP:  # the lifter takes the entry's r10 to be STACK_TOP
         raise Unsupported(f"host: the runtime's stack top 0x{rt.stack_top:x} is not 0x{layout.STACK_TOP:x}")
+    if rt.ptype.ctx_struct and rt.entry_args[0] != layout.CTX_BASE:  # and its r1 to be CTX_BASE
+        raise Unsupported(f"host: the runtime's context at 0x{rt.entry_args[0]:x} is not 0x{layout.CTX_BASE:x}")
     run = _Run(rt, budget)
     previous = getattr(_current, "run", None)
     _current.run = run

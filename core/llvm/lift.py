@@ -47,6 +47,7 @@ RET6 = ir.LiteralStructType([I64] * 6)
 
 # The host run state: an array of i64 (see host.py, which fills it).
 ST_STOPPED, ST_COUNT, ST_BUDGET = 0, 1, 2
+ST_TAINT = 3  # set once the run may have broken a fact the verifier proved with: every function runs slow
 ST_TABLE = 16  # 256 slots of (base, readable length, writable length, host address)
 SLOT_SHIFT, NSLOTS = 24, 256
 ST_MAPS = ST_TABLE + 4 * NSLOTS  # per map: (handle, values base)
@@ -114,6 +115,14 @@ class Lifter:
         self.host = mode == "host"
         self.checked = checked  # host only: False drops the bounds checks (for measuring their cost; unsafe)
         self.regions = regions or {}  # host only: see lift()
+        from ..front.progtypes import prog_type as get_prog_type
+
+        ptype = get_prog_type(program.prog_type)
+        self.ctx_slot, self.packet_slot = layout.CTX_BASE >> SLOT_SHIFT, layout.PACKET_BASE >> SLOT_SHIFT
+        self.ctx_base = layout.CTX_BASE if ptype.ctx_struct else None  # host: the entry's r1
+        fields = ptype.ctx_fields
+        self.packet_fields = (fields["data"][0], fields["data_end"][0]) if ptype.packet and "data_end" in fields \
+            else None
         self.module = ir.Module(name=program.name)
         self.globals: dict[str, tuple[str, str]] = {}
         self.ext: dict[str, ir.Function | ir.GlobalVariable] = {}
@@ -270,6 +279,8 @@ class Lifter:
             f.state = state
             for i in range(5):
                 b.store(rest[i], f.regs[i + 1])
+            if not f.sub and self.ctx_base is not None:  # the context's address, as a constant (run_host checks)
+                b.store(_c64(self.ctx_base), f.regs[1])
             # The entry's r10 is always the top of the runtime's stack (host.run_host checks): as a constant,
             # LLVM can bound stack addresses and drop fast checks they always pass.
             b.store(rest[5] if f.sub else _c64(layout.STACK_TOP), f.regs[R10])
@@ -298,20 +309,31 @@ class Lifter:
                     for off in range(top + self.reach, top, 8):
                         b.store(_c64(0), _gep(b, f.stack, off), align=8)
             b.store(b.ptrtoint(f.frame, I64), f.regs[R10])
-        b.branch(f.blocks[start])
+        go = b.block
         spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
         for leader, nxt in spans:
             self._block(f, leader, nxt)
-        if f.slow:
-            # The slow version of the whole function: entered from a failed fast check at that access, it checks
-            # every unproven access in full and never goes back, so the fast loops stay small (unrollable).
+        fast = f.blocks
+        if f.slow or any(p for pc, (_, p) in self.regions.items() if start <= pc < end):
+            # The slow version of the whole function: every access but a constant r10 offset fully checked, the
+            # verifier's proofs ignored. Entered at a failed fast check, or at any point where the run may break
+            # a fact the verifier relied on (a store or helper call that might reach the context), and never
+            # left: the run is tainted from then on, so every function and tail call starts slow. The fast
+            # loops stay small (unrollable).
             f.slow_mode = True
             f.blocks = {leader: fn.append_basic_block(f"S{leader}") for leader in leaders}
             for leader, nxt in spans:
                 self._block(f, leader, nxt)
             for block, pc, nxt in f.slow:
                 b.position_at_end(block)
+                b.store(_c64(1), self._state_ptr(b, f.state, ST_TAINT))
                 self._lift_range(f, pc, nxt)
+            b.position_at_end(go)
+            taint = _load(b, self._state_ptr(b, f.state, ST_TAINT))
+            b.cbranch(b.icmp_unsigned("!=", taint, _c64(0)), f.blocks[start], fast[start]).set_weights([1, 1000])
+        else:
+            b.position_at_end(go)
+            b.branch(fast[start])
 
     @staticmethod
     def _ret(f: _Func, b) -> None:
@@ -369,15 +391,20 @@ class Lifter:
         addr = b.add(_load(b, f.regs[base]), _c64(off))
         if not self.host:
             return b.inttoptr(addr, PTR)
+        if f.slow_mode:
+            return self._checked(f, b, pc, addr, size, write, atomic)
         region, proven = self.regions.get(pc, (None, False))
         if proven or not self.checked:
             return self._translate(f, b, addr, region)
-        if region is None:
+        if region is None and not write:
             return self._checked(f, b, pc, addr, size, write, atomic)
-        # Fast check against the region the verifier saw (loop-invariant bounds); outside it, the full check,
-        # which translates an address in another region as the interpreter would, or faults.
-        if f.slow_mode:
-            return self._checked(f, b, pc, addr, size, write, atomic)
+        # Fast check against the region the verifier saw; outside it, on in the slow version of the function
+        # (see _function). A store that might reach the context (no region known, or the context's) leaves the
+        # fast version first, so there the context's data/data_end change only through helpers, which keep them
+        # inside the packet region.
+        if region is None or region == self.ctx_slot:
+            self._fast_or_slow(f, b, pc, ir.Constant(ir.IntType(1), 0))
+            return self._checked(f, b, pc, addr, size, write, atomic)  # (unreachable: keeps the IR well formed)
         if f.group.get(pc, -1) not in f.group_ok:
             # (stack checks compare with constants, which LLVM merges when accesses repeat an offset: grouping
             # them measured slower, on bubble sort)
@@ -387,6 +414,17 @@ class Lifter:
                 rel = b.sub(first, _c64(layout.STACK_BASE))
                 limit = layout.STACK_SIZE - span  # (never negative while stack groups are single accesses)
                 inside = b.icmp_unsigned("<=", rel, _c64(limit)) if limit >= 0 else ir.Constant(ir.IntType(1), 0)
+            elif region == self.packet_slot and self.packet_fields:
+                # Inside [data, data_end) as the context says: narrower than the region, and the program's own
+                # data_end test then makes it redundant, so LLVM drops it. first - data <= MAX_PACKET keeps
+                # first + span from wrapping.
+                data, end = (b.zext(_load(b, self._translate(f, b, _c64(layout.CTX_BASE + o), self.ctx_slot), I32),
+                                    I64) for o in self.packet_fields)
+                inside = b.and_(b.icmp_unsigned("<=", b.sub(first, data), _c64(layout.MAX_PACKET)),
+                                b.icmp_unsigned("<=", b.add(first, _c64(span)), end))
+                if write:  # the packet region is writable
+                    writable = self._fixed(b, f.state, ST_TABLE + 4 * region + 2)
+                    inside = b.and_(inside, b.icmp_unsigned("!=", writable, _c64(0)))
             else:
                 entry = ST_TABLE + 4 * region
                 rel = b.sub(first, self._fixed(b, f.state, entry))
@@ -395,15 +433,19 @@ class Lifter:
                 bound = b.select(b.icmp_signed("<", room, _c64(0)), _c64(0), room)
                 inside = b.icmp_unsigned("<", rel, bound)
             f.group_ok[pc] = inside
-            # Outside it: on from this access in the slow version of the function (see _function). The fast
-            # version keeps no merge with the slow one, so its pointers are addr + a loop-invariant delta, and
-            # later accesses of the group need no check at all.
-            slow = f.fn.append_basic_block(f"slow{pc}")
-            fast = f.fn.append_basic_block(f"fast{pc}")
-            b.cbranch(inside, fast, slow).set_weights([1000, 1])
-            f.slow.append((slow, pc, f.block_end))
-            b.position_at_end(fast)
+            # The fast version keeps no merge with the slow one, so its pointers are addr + a loop-invariant
+            # delta, and later accesses of the group need no check at all.
+            self._fast_or_slow(f, b, pc, inside)
         return self._translate(f, b, addr, region)
+
+    @staticmethod
+    def _fast_or_slow(f: _Func, b, pc: int, inside) -> None:
+        """Go on here if ``inside``, else in the slow version from instruction ``pc`` on."""
+        slow = f.fn.append_basic_block(f"slow{pc}")
+        fast = f.fn.append_basic_block(f"fast{pc}")
+        b.cbranch(inside, fast, slow).set_weights([1000, 1])
+        f.slow.append((slow, pc, f.block_end))
+        b.position_at_end(fast)
 
     def _group(self, f: _Func, pc: int, base: int, region) -> tuple[int, int, bool]:
         """The accesses after ``pc`` in its block through the same unchanged ``base`` and hinted the same region
@@ -666,6 +708,9 @@ class Lifter:
         b, regs = f.b, f.regs
         args = [_load(b, regs[i]) for i in range(1, 6)]
         if self.host:
+            if not f.slow_mode and self.checked and self.regions.get(pc) == ("call", False):
+                # the verifier did not accept its arguments: it might write anywhere, the context included
+                self._fast_or_slow(f, b, pc, ir.Constant(ir.IntType(1), 0))
             fn = self._external_fn(HOST_HELPER, 7, extra=(PTR,))
             self._flush_count(f, b)
             r0 = b.call(fn, [f.state, _c64(helper_id), _c64(self.origin[pc])] + args)

@@ -55,6 +55,8 @@ DIVMOD = {
 IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
 CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
+# byte swaps: be (ALU class, on a little-endian core) and bswap (ALU64 class); le is a truncation
+_IS_SWAP = [bool(info and info.kind == Kind.ENDIAN and (info.cls == Cls.ALU64 or info.src_reg)) for info in isa.OPCODES]
 _MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in ("mov", "rsh", "and"))
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
@@ -196,11 +198,6 @@ def pool_forms(rd: int) -> tuple[BranchForm, ...]:
     return (BranchForm(8, load),)
 
 
-def _local_forms(funct3: int, rs1: int, rs2: int) -> tuple[BranchForm, ...]:
-    """A branch inside one lowering (atomic loops): a few bytes away, so only the short form."""
-    return (BranchForm(4, lambda off: _PACK32(E.branch(funct3, rs1, rs2, off))),)
-
-
 class Riscv64Selector(TableSelector):
     reloc_types = RELOC_TYPES
 
@@ -208,7 +205,6 @@ class Riscv64Selector(TableSelector):
         self.abi = abi
         self.c, self.zba, self.zbb, self.abs64 = c, zba, zbb, abs64
         self.r = abi.regs
-        self.labels = 0
         super().__init__()
         self._stack = 0
         self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
@@ -336,21 +332,21 @@ class Riscv64Selector(TableSelector):
         }
 
     def is_pure(self, info) -> bool:
-        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs are pure; cmpxchg's loop is not memoised
+        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs and the fixed lr/sc loop of cmpxchg
 
     def keyed(self, info) -> bool:
-        return info.cls == Cls.ALU or info.kind == Kind.ATOMIC  # see memo_key
+        return info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
 
     def memo_key(self, cg, pc: int, insn):
-        if insn.opcode & 0x07 == Cls.ALU:  # an ALU32 result's zero-extension may be dead (see _zext_dead)
+        if insn.opcode & 0x07 == Cls.ALU and not (insn.imm == 64 and _IS_SWAP[insn.opcode]):  # (see _zext_dead)
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
             return insn, self._zext_dead(cg, pc, insn)
-        if insn.opcode & 0xE0 == 0xC0 and insn.imm == CMPXCHG:  # an atomic: the LR/SC loop branches
+        if insn.imm == 64 and _IS_SWAP[insn.opcode] and not self.zbb:  # its masks come from the pool: branches
             return None
-        if insn.opcode & 0xE0 == 0xC0 and insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:
-            return insn, cg.upper_half_dead(pc, insn.src)  # a 32-bit fetch: its zero-extension may be dead
+        if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
+            return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
 
     def _zext_dead(self, cg, pc: int, insn) -> bool:
@@ -443,16 +439,16 @@ class Riscv64Selector(TableSelector):
             words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
         elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8
             words = (E.srli(T1, d, 8), E.andi(T1, T1, 0xFF), E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
-        else:  # swap the bytes of each halfword with a mask, then the halfwords, then (64) the words
-            words = li_words(T2, 0x00FF00FF)
-            if width == 64:
-                words += (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
-            words += _swap_under_mask(d, 8)
-            if width == 32:  # d = [b1 b0 b3 b2] with a clear upper half: exchange the halfwords
-                words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
-            else:
-                words += li_words(T2, 0xFFFF) + (E.slli(T3, T2, 32), E.or_(T2, T2, T3))
-                words += _swap_under_mask(d, 16) + (E.srli(T1, d, 32), E.slli(d, d, 32), E.or_(d, d, T1))
+        elif width == 32:  # swap the bytes of each halfword with a mask, then exchange the halfwords:
+            words = li_words(T2, 0x00FF00FF) + _swap_under_mask(d, 8)  # d = [b1 b0 b3 b2], upper half clear
+            words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
+        else:  # the same in three stages (bytes, halfwords, words), the two masks from the constant pool
+            em = cg.em
+            self._pool_load(em, T2, 0x00FF00FF00FF00FF)
+            self.emit(em, *_swap_under_mask(d, 8))
+            self._pool_load(em, T2, 0x0000FFFF0000FFFF)
+            self.emit(em, *_swap_under_mask(d, 16), E.srli(T1, d, 32), E.slli(d, d, 32), E.or_(d, d, T1))
+            return
         self.emit(cg.em, *words)
 
     # -- jumps ----------------------------------------------------------------------------------------------
@@ -568,24 +564,26 @@ class Riscv64Selector(TableSelector):
         self.emit(em, *words)
 
     def _cmpxchg(self, em, size: int, addr: int, s: int, zext: bool) -> None:
-        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. lr/sc loop; t0 (AX) is free here. ``zext``:
-        r0's upper half is live after a 32-bit one (lr.w sign-extends)."""
+        """r0 = *addr; if r0 (as loaded) == the old r0: *addr = s. An lr/sc loop of fixed 4-byte words, so its two
+        branches have fixed offsets and the whole lowering is memoised like any pure one; t0 (AX) is free here.
+        ``zext``: r0's upper half is live after a 32-bit one (lr.w sign-extends)."""
         r0 = self.r[0]
-        self.labels += 1
-        loop, done = ("rv-cas", self.labels), ("rv-cas-done", self.labels)
         expect = r0
         if size == 4:  # lr.w sign-extends what it loads: compare with the sign-extended low half of r0
             self.emit(em, E.sext_w(T0, r0))
             expect = T0
-        em.bind(loop)
-        self.emit(em, E.lr(size, T2, addr, aq=True, rl=True))
-        em.branch(done, _local_forms(E.BNE, T2, expect))
-        self.emit(em, E.sc(size, T3, s, addr, rl=True))
-        em.branch(loop, _local_forms(E.BNE, T3, ZERO))
-        em.bind(done)
+        # loop: lr; bne -> done; sc; bnez -> loop; done:  (never compressed: the offsets count 4-byte words)
+        em.code += _PACK_N[4](E.lr(size, T2, addr, aq=True, rl=True), E.branch(E.BNE, T2, expect, 12),
+                              E.sc(size, T3, s, addr, rl=True), E.branch(E.BNE, T3, ZERO, -12))
         self.emit(em, *(self._zext(r0, T2) if zext else (E.mv(r0, T2),)))
 
     # -- 64-bit immediates and map addresses ----------------------------------------------------------------
+    def _pool_load(self, em, rd: int, value: int) -> None:
+        """rd = value (unsigned 64-bit), loaded from the constant pool (one entry per value)."""
+        label = self._pool.get(value)
+        if label is None:
+            label = self._pool[value] = ("rv-const", value)
+        em.branch(label, pool_forms(rd))
     def _ld_imm64(self, cg, pc, insn, nxt) -> None:
         em, d = cg.em, self.r[insn.dst]
         ref = cg.ld_imm64_symbol(insn, nxt)
@@ -596,10 +594,7 @@ class Riscv64Selector(TableSelector):
                 if len(words) <= POOL_OVER:
                     self.emit(em, *words)
                     return
-            label = self._pool.get(value)
-            if label is None:
-                label = self._pool[value] = ("rv-const", value)
-            em.branch(label, pool_forms(d))
+            self._pool_load(em, d, value)
             return
         symbol, addend, kind = ref
         if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed
