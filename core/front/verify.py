@@ -14,11 +14,14 @@ analysed in their calling context (the call chain is part of the key). A budget 
 turns explosion into a "too complex" error naming the busiest instruction.
 
 What it proves, per access: in bounds of its region, not through NULL, not reading uninitialised stack; per
-helper call: argument kinds and sizes from ``specs/helpers.toml``; per exit: r0 set (and not a pointer for kernel
-program types). What it cannot prove is recorded per instruction with a readable message; an unproven access
-whose bound exists at run time (NULL, packet and memory bounds, variable stack offsets) is *checkable*, and
-``--safety=checked`` turns it into a run-time check (``back/legalize.py: checked``). Facts stay sound for the
-program as written (``value_facts``): after a failure the analysis continues with what may then hold.
+helper call: argument kinds and sizes from ``specs/helpers.toml`` (memory a helper reads must be initialised, an
+``out`` argument's need not); per exit: r0 set, not a pointer for kernel program types, and within the type's
+``return_range``; per loop: that it ends (``_termination``: exact exploration, an induction variable, or the loop
+re-explored alone from its joined entry). What it cannot prove is recorded per instruction with a readable
+message; an unproven access whose bound exists at run time (NULL, packet and memory bounds, variable stack
+offsets, r0's range) is *checkable*, and ``--safety=checked`` turns it into a run-time check
+(``back/legalize.py: checked``). Facts stay sound for the program as written (``value_facts``): after a failure
+the analysis continues with what may then hold.
 """
 
 from __future__ import annotations
