@@ -13,7 +13,7 @@ from .back.emit import BranchForm, Emitter
 from .back.selector import TableSelector
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
 from .front.asm import format_insn
-from .hookspecs import hookimpl
+from .hookspecs import hookimpl, target_hookimpl
 from .front.isa import Insn, Kind
 from .front.program import MapDef, Object, Program
 from .back.target import (ABI, ContextField, ContextLayout, Executor, HelperEntry, HelperImpl, HelperTable, Image,
@@ -116,5 +116,5 @@ __all__ = [
     "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
     "RuntimeFault", "Selector", "TableSelector", "TargetInfo", "Unsupported", "UsageError", "ValidationError",
     "ValueFacts", "compile", "fields", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load",
-    "map_symbol", "resolve", "run", "targets", "value_facts",
+    "map_symbol", "resolve", "run", "target_hookimpl", "targets", "value_facts",
 ]

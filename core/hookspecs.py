@@ -25,12 +25,33 @@ another target inherits every hook it does not implement from that target.
 
 from __future__ import annotations
 
+import functools
+
 import pluggy
 
 from .back.target import ABI, ContextLayout, Executor, HelperEntry, HelperImpl, RelocType, Selector, TargetInfo
 
 hookspec = pluggy.HookspecMarker("bpfx")
 hookimpl = pluggy.HookimplMarker("bpfx")
+
+
+def target_hookimpl(info: TargetInfo):
+    """``@hookimpl`` for a hook that answers only about ``info``'s target: the function runs when asked about that
+    target and the hook returns None for every other, the rule above, without an ``if`` in each hook::
+
+        @target_hookimpl(INFO)
+        def bpfx_abi(target):
+            return ACME_ABI
+    """
+
+    def mark(fn):
+        @functools.wraps(fn)  # pluggy reads the argument names through __wrapped__
+        def for_target(target, *args, **kwargs):
+            return fn(target, *args, **kwargs) if target.name == info.name else None
+
+        return hookimpl(for_target)
+
+    return mark
 
 
 # -- discovery ---------------------------------------------------------------------------------------------------

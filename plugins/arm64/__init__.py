@@ -7,7 +7,7 @@ implementations and nothing else.
 
 from __future__ import annotations
 
-from bpfx import Machine, TargetInfo, hookimpl
+from bpfx import Machine, TargetInfo, hookimpl, target_hookimpl
 
 EM_AARCH64 = 183
 
@@ -27,37 +27,29 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_abi(target):
-    if target.name != INFO.name:
-        return None
     from .abi import ARM64_ABI
 
     return ARM64_ABI
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_selector(target, abi, features):
-    if target.name != INFO.name:
-        return None
     from .select import Arm64Selector
 
     return Arm64Selector(abi, lse=features.get("lse", True))
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_reloc_types(target):
-    if target.name != INFO.name:
-        return None
     from .helpers import RELOC_TYPES
 
     return RELOC_TYPES
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_machine(target):
-    if target.name != INFO.name:
-        return None
     import unicorn
     from unicorn import arm64_const as A
 

@@ -8,7 +8,7 @@ holds the hook implementations and nothing else.
 
 from __future__ import annotations
 
-from bpfx import TargetInfo, hookimpl
+from bpfx import TargetInfo, hookimpl, target_hookimpl
 
 EM_BPF = 247
 
@@ -28,28 +28,22 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_abi(target):
-    if target.name != INFO.name:
-        return None
     from .abi import BPF_ABI
 
     return BPF_ABI
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_selector(target, abi, features):
-    if target.name != INFO.name:
-        return None
     from .select import BpfSelector
 
     return BpfSelector(abi)
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_machine(target):
-    if target.name != INFO.name:
-        return None
     from .execute import BpfExecutor
 
     return BpfExecutor(target.name)

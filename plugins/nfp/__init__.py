@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from bpfx import BpfxError, TargetInfo, hookimpl
+from bpfx import BpfxError, TargetInfo, hookimpl, target_hookimpl
 
 from .firmware import DEFAULT, Firmware, parse_capabilities
 
@@ -55,38 +55,30 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_abi(target):
-    if target.name != INFO.name:
-        return None
     from .abi import NFP_ABI
 
     return NFP_ABI
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_selector(target, abi, features):
-    if target.name != INFO.name:
-        return None
     from .select import NfpSelector
 
     return NfpSelector(abi, firmware())
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_helpers(target, prog_type):
-    if target.name != INFO.name:
-        return None
     from .firmware import HELPER_NAMES, HELPER_PRANDOM
     from .helpers import helper_table
 
     return helper_table(firmware(), HELPER_NAMES, HELPER_PRANDOM)
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_machine(target):
-    if target.name != INFO.name:
-        return None
     from .model import NfpExecutor
 
     return NfpExecutor(firmware)

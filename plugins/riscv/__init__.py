@@ -10,7 +10,7 @@ no Zba or Zbb, so the machine's ``setup`` executes the few Zba/Zbb instructions 
 
 from __future__ import annotations
 
-from bpfx import TargetInfo, hookimpl
+from bpfx import TargetInfo, hookimpl, target_hookimpl
 
 EM_RISCV = 243
 
@@ -38,29 +38,23 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_abi(target):
-    if target.name != INFO.name:
-        return None
     from .abi import RISCV64_ABI
 
     return RISCV64_ABI
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_selector(target, abi, features):
-    if target.name != INFO.name:
-        return None
     from .select import Riscv64Selector
 
     return Riscv64Selector(abi, c=features.get("c", False), zba=features.get("zba", False),
                            zbb=features.get("zbb", False), abs64=features.get("abs64", False))
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_machine(target):
-    if target.name != INFO.name:
-        return None
     from .machine import machine
 
     return machine()
