@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
+from ..hookspecs import hookimpl, target_hookimpl
 from ..back.target import TargetInfo
 
 INFO = TargetInfo(name="interp", description="reference interpreter (the oracle every target is checked against)",
@@ -14,10 +14,8 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_run(target, program, runtime, budget, options):
-    if target.name != INFO.name:
-        return None
     from .interp import interpret
 
     return interpret(program, runtime, budget=budget)

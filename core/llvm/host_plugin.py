@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..back.target import TargetInfo
-from ..hookspecs import hookimpl
+from ..hookspecs import hookimpl, target_hookimpl
 
 INFO = TargetInfo(name="host", description="this machine: JIT-compiled through LLVM, in-process, every memory "
                                            "access bounds-checked (the fast way to run BPF from Python)")
@@ -14,10 +14,8 @@ def bpfx_targets():
     return [INFO]
 
 
-@hookimpl
+@target_hookimpl(INFO)
 def bpfx_run(target, program, runtime, budget, options):
-    if target.name != INFO.name:
-        return None
     from .host import run_host
 
     return run_host(program, runtime, budget=budget, opt=options.get("opt") or 2)
