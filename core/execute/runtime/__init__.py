@@ -269,11 +269,7 @@ class Runtime:
         new = self.data_end + delta
         if new < self.data + ETH_HLEN or new > self.packet_region.end:
             return _neg(EINVAL)
-        if new > self.data_end:
-            self.memory.write(self.data_end, bytes(new - self.data_end))
-        self.data_end = new
-        self._render()
-        return 0
+        return self._move_end(new)
 
     def _h_xdp_adjust_meta(self, ctx, delta, *_):
         """Metadata lives in the headroom right before data: at most 32 bytes, in 4-byte steps."""
@@ -382,6 +378,10 @@ class Runtime:
         new = self.data + (length & 0xFFFFFFFF)
         if flags or new > self.packet_region.end or new < self.data + ETH_HLEN:
             return _neg(EINVAL)
+        return self._move_end(new)
+
+    def _move_end(self, new: int) -> int:
+        """The packet ends at ``new`` (checked by the caller); bytes it grows by read as zero."""
         if new > self.data_end:
             self.memory.write(self.data_end, bytes(new - self.data_end))
         self.data_end = new
