@@ -119,7 +119,9 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`; ``cg.upper_half_dead(pc, reg)`` tells a selector whose
         32-bit operations leave the upper half dirty (riscv64's sign-extending W forms) whether a zero-extension
-        is needed. A lowering may clobber AX's native register and the ABI's
+        is needed, and ``cg.local_def(pc, reg)`` names the instruction that last wrote ``reg`` on the straight-line
+        path into ``pc`` (riscv64 skips a JMP32 operand's ``sext.w`` when that writer left it extended). A lowering
+        may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
         :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table`` from per-kind
         lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.

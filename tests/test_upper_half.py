@@ -68,3 +68,27 @@ def test_loops_terminate_and_budget_exhaustion_answers_live():
     assert dead(long) is False  # past the search budget: assumed live
     short = "mov32 %r1, 1\n" + "add %r2, 1\n" * 10 + "mov %r1, 0\nmov %r0, 0\nexit"
     assert dead(short) is True
+
+
+def local_def(source: str, pc: int, reg: int) -> int | None:
+    insns = assemble(source)
+    cg = CodeGen(None, insns, list(range(len(insns))), get_target("riscv64").abi(), None, "t", None)
+    return cg.local_def(pc, reg)
+
+
+@pytest.mark.parametrize("source, pc, reg, expect", [
+    ("mov %r1, 1\nmov %r2, 2\njeq32 %r1, 0, +0\nexit", 2, 1, 0),  # the last writer, past other instructions
+    ("lddw %r1, 5\njeq32 %r1, 0, +0\nexit", 2, 1, 0),  # an lddw's second slot is skipped
+    ("mov %r1, 1\njeq %r2, 0, +1\njeq32 %r1, 0, +0\nexit", 2, 1, 0),  # a fall-through keeps the value
+    ("mov %r1, 1\njeq %r2, 0, +0\njeq32 %r1, 0, +0\nexit", 2, 1, None),  # ... but not a jump to it
+    ("mov %r1, 1\njeq %r2, 0, +1\nmov %r3, 0\njeq32 %r1, 0, +0\nexit", 3, 1, None),  # a jump lands in between
+    ("jeq %r2, 0, +1\nmov %r1, 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # the writer itself may be a jump target
+    ("jeq32 %r1, 0, +0\nexit", 0, 1, None),  # nothing before it
+    ("mov %r1, 1\ncall 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a call writes r0-r5 ...
+    ("mov %r6, 1\ncall 1\njeq32 %r6, 0, +0\nexit", 2, 6, 0),  # ... and keeps r6-r9
+    ("mov %r1, 1\nlock fetch_add [%r10-8], %r1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a fetch writes its operand
+    ("mov %r1, 1\nlock add [%r10-8], %r1\njeq32 %r1, 0, +0\nexit", 2, 1, 0),
+    ("mov %r0, 1\nlock cmpxchg [%r10-8], %r1\njeq32 %r0, 0, +0\nexit", 2, 0, 1),
+])
+def test_local_def_finds_the_writer_on_the_straight_line_path(source, pc, reg, expect):
+    assert local_def(source, pc, reg) == expect

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
-from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
+from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo,
+                         jump_target)
 from .legalize import AX, SKB_DATA, SKB_DATA_END, legalize, lower_packet_loads
 from ..front.program import Program
 from ..front.progtypes import prog_type as get_prog_type
@@ -69,6 +70,7 @@ class CodeGen:
         self.em = Emitter()
         self.frame: Frame | None = None
         self.reg = abi.regs  # BPF register -> native register
+        self.leaders: set[int] | None = None  # jump targets and function starts; the driver sets it, see local_def
 
     def error(self, pc: int, message: str, cls=Unsupported) -> BpfxError:
         return cls(message, file=self.program.file, section=self.program.section, insn=self.origin[pc])
@@ -102,6 +104,32 @@ class CodeGen:
             sel.call(self, entry)
         if regs[0] != abi.ret_reg:
             sel.move(self, regs[0], abi.ret_reg)
+
+    def local_def(self, pc: int, reg: int) -> int | None:
+        """The slot of the instruction that last wrote BPF register ``reg`` before the one at ``pc``, when every
+        path to ``pc`` comes from it in a straight line (no jump lands after it, up to and including ``pc``);
+        None when that is not so within a few instructions. A call counts as writing r0-r5 and an atomic fetch
+        its operand (r0 for cmpxchg), so a selector that knows what its lowering of the writer leaves in the native
+        register (a constant, a zero- or sign-extended value) can rely on it at ``pc``, e.g. to skip an extension."""
+        leaders = self.leaders
+        if leaders is None:
+            leaders = self.leaders = {t for i, insn in enumerate(self.insns)
+                                      if insn[0] in _JUMPS and (t := jump_target(i, insn)) is not None}
+        if pc in leaders:
+            return None
+        insns, facts = self.insns, _FACTS
+        for i in range(pc - 1, max(pc - _DEF_BUDGET, 0) - 1, -1):
+            op, dst, src, _, imm = insns[i]
+            if op == 0 and i and insns[i - 1][0] == 0x18:  # the second slot of an lddw
+                continue
+            writes, call, _, _, _ = facts[op]
+            if (writes and dst == reg) or (call and reg <= 5):
+                return i
+            if op in _ATOMIC_OPS and reg == (0 if imm == _CMPXCHG else src if imm & ATOMIC_FETCH else -1):
+                return i
+            if i in leaders:
+                return None
+        return None
 
     def upper_half_dead(self, pc: int, reg: int) -> bool:
         """Whether the upper 32 bits of BPF register ``reg``, as the instruction at ``pc`` leaves them, are dead:
@@ -197,6 +225,7 @@ for _op, _info in enumerate(OPCODES):
                        _k in (Kind.CALL, Kind.CALLX), _k in (Kind.LDX, Kind.LDXSX),
                        _k in (Kind.ST, Kind.STX, Kind.ATOMIC),
                        _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg)
+_ATOMIC_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ATOMIC)
 _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
                    if info and (info.kind in (Kind.JA, Kind.JCOND) or info.kind == Kind.CALL))
 
@@ -206,6 +235,7 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
 _NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
 _UPPER_BUDGET = 16
+_DEF_BUDGET = 16  # how far back local_def looks
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 
@@ -367,6 +397,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
             t = jump_target(pc, insn)
             if t is not None:
                 leaders.add(t)
+    cg.leaders = leaders.union(legal.functions)
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]
     frames = []

@@ -315,7 +315,9 @@ class Selector(Protocol):
     BPF->native register map, ``cg.abi``, ``cg.frame``, ``cg.unsupported(pc, what)``, and
     ``cg.upper_half_dead(pc, reg)`` (whether anything reads the upper 32 bits of BPF ``reg`` as the instruction
     at ``pc`` leaves them: a core whose 32-bit operations do not zero-extend skips the extension where it is
-    dead; see that method for what it assumes of the lowerings). Labels are BPF slot indices (ints) for jump
+    dead; see that method for what it assumes of the lowerings), and ``cg.local_def(pc, reg)`` (the instruction that
+    last wrote ``reg`` on the straight-line path into ``pc``, or None: what the selector's own lowering of it left in
+    the native register, e.g. a value already extended, holds at ``pc``). Labels are BPF slot indices (ints) for jump
     targets, ``("func", slot)`` and ``("exit", slot)`` for functions.
 
     A lowering may clobber the native register of AX (BPF register 11) and the ABI's ``scratch`` registers,

@@ -62,6 +62,18 @@ AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_O
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
 
+# What a native register is known to hold (see Riscv64Selector._state): (zbits, sext, value) - the value is below
+# 2**zbits, it equals the sign extension of its low 32 bits (sext), and the constant itself when known (else None)
+UNKNOWN = (64, False, None)
+_W_OPS = frozenset({"add", "sub", "mul", "lsh", "rsh", "arsh", "div", "mod", "neg"})  # ALU32 ops lowered to W forms
+_LOADED = {1: (8, True, None), 2: (16, True, None), 4: (32, False, None)}  # lbu, lhu, lwu
+
+
+def _const(value: int) -> tuple[int, bool, int]:
+    value &= 0xFFFFFFFFFFFFFFFF
+    return value.bit_length(), _sext(value, 32) == _sext(value, 64), value
+
+
 def _sext(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -356,6 +368,63 @@ class Riscv64Selector(TableSelector):
             self._dead_pc, self._dead = pc, cg.upper_half_dead(pc, insn.dst)
         return self._dead
 
+    def _state(self, cg, pc: int, reg: int, depth: int = 0) -> tuple[int, bool, int | None]:
+        """What BPF ``reg``'s native register holds before the instruction at ``pc`` (see UNKNOWN), from the
+        instruction that wrote it on the straight-line path into ``pc`` (the core's ``cg.local_def``) and what this
+        selector's lowering of that instruction leaves: it must agree with every lowering below."""
+        w = cg.local_def(pc, reg)
+        if w is None:
+            return UNKNOWN
+        insn = cg.insns[w]
+        info = isa.OPCODES[insn.opcode]
+        kind, imm = info.kind, insn.imm
+        if insn.dst != reg or kind in (Kind.CALL, Kind.CALLX, Kind.ATOMIC):
+            return UNKNOWN
+        if kind == Kind.LDX:
+            return _LOADED.get(info.size, UNKNOWN)
+        if kind == Kind.LDXSX:
+            return 64, True, None
+        if kind == Kind.LD_IMM64:
+            return _const(isa.imm64(insn, cg.insns[w + 1])) if insn.src == isa.Pseudo.IMM64 else UNKNOWN
+        if kind == Kind.ENDIAN:  # every 16-bit form and every 32-bit swap zero-extends; le32 unless dead
+            if imm == 16:
+                return 16, True, None
+            if imm == 32 and (_IS_SWAP[insn.opcode] or not cg.upper_half_dead(w, reg)):
+                return 32, False, None
+            return UNKNOWN
+        if kind != Kind.ALU:
+            return UNKNOWN
+        op, k = info.op, not info.src_reg
+        if k and op == "and" and imm >= 0:  # andi / and with a non-negative mask, either width
+            return imm.bit_length(), True, None
+        if info.cls == Cls.ALU64:
+            if op == "mov":
+                if k:
+                    return _const(imm)
+                if insn.off:
+                    return 64, True, None
+                return UNKNOWN if insn.src == 10 or depth > 1 else self._state(cg, w, insn.src, depth + 1)
+            if k and op == "rsh" and imm & 63 >= 32:
+                return 64 - (imm & 63), imm & 63 > 32, None
+            return UNKNOWN
+        if not cg.upper_half_dead(w, reg):  # zero-extended
+            if k and op == "mov":
+                return _const(imm & 0xFFFFFFFF)
+            if k and op == "rsh" and imm & 31:
+                return 32 - (imm & 31), True, None
+            if op == "mov" and not insn.off and insn.src != 10 and depth <= 1:
+                state = self._state(cg, w, insn.src, depth + 1)
+                return state if state[0] <= 32 else (32, False, None)
+            return 32, False, None
+        # the zero-extension was left out: what the 32-bit lowering itself leaves
+        if k and op == "mov":
+            return _const(imm)  # li of the sign-extended immediate
+        if op in _W_OPS:
+            return 64, True, None
+        if op == "mov" and insn.off:
+            return 64, True, None  # sign-extended from 8 or 16 bits
+        return UNKNOWN
+
     # -- ALU / ALU64 ----------------------------------------------------------------------------------------
     def _alu(self, cg, pc, insn, nxt) -> None:
         em, r = cg.em, self.r
@@ -459,23 +528,39 @@ class Riscv64Selector(TableSelector):
         """The compare's setup bytes and branch forms depend on the instruction without its offset (and, for r10,
         on the stack size): memoised, so only the branch itself is placed per jump."""
         key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
+        ext = None
+        if insn.opcode & 0x07 == Cls.JMP32:  # what the operands' registers are known to hold decides the extensions
+            a = UNKNOWN if insn.dst == 10 else self._state(cg, pc, insn.dst)
+            b = (UNKNOWN if insn.src == 10 else self._state(cg, pc, insn.src)) if insn.opcode & isa.SRC_X else None
+            ext = (a[0] <= 32, a[1]) + ((b[0] <= 32, b[1]) if b else ())
+            key += ext
         em = cg.em
         plan = self._jplans.get(key)
         if plan is None:
             start = len(em.code)
-            forms = self._jcond_setup(em, insn)
+            forms = self._jcond_setup(em, insn, ext)
             plan = self._jplans[key] = (bytes(em.code[start:]), forms)
         else:
             em.code += plan[0]
         em.branch(pc + 1 + insn.off, plan[1])
 
-    def _jcond_setup(self, em, insn) -> tuple[BranchForm, ...]:
-        """Emit what a conditional jump computes before branching; return the branch's forms."""
+    def _jcond_setup(self, em, insn, ext) -> tuple[BranchForm, ...]:
+        """Emit what a conditional jump computes before branching; return the branch's forms. For JMP32, ``ext``
+        tells for each register operand whether its native register is known zero-extended and known
+        sign-extended from 32 bits: a compare needs no extension when both operands are sign-extended (every
+        condition) or both zero-extended (eq, ne and the unsigned ones); the immediate's li is sign-extended and,
+        when not negative, zero-extended too."""
         info = isa.OPCODES[insn.opcode]
         wide = info.cls == Cls.JMP
         op = info.op
         a = self._val(em, insn.dst, T1)
         words: tuple[int, ...] = ()
+        if not wide:
+            za, sa = ext[0], ext[1]
+            if info.src_reg:
+                zb, sb = ext[2], ext[3]
+            else:
+                zb, sb = insn.imm >= 0, True
         if op == "jset":
             if info.src_reg:
                 words = (E.and_(T1, a, self._val(em, insn.src, T2)),)
@@ -483,24 +568,30 @@ class Riscv64Selector(TableSelector):
                 words = (E.andi(T1, a, insn.imm),)
             else:
                 words = li_words(T2, insn.imm) + (E.and_(T1, a, T2),)
-            if not wide and not (not info.src_reg and 0 <= insn.imm < 2048):
-                words += (E.sext_w(T1, T1),)  # test only the low half
+            if not wide and not (za or zb or (sa and sb)):
+                words += (E.sext_w(T1, T1),)  # test only the low half (else the and's upper half is 0 or copies it)
             self.emit(em, *words)
             return cond_forms(E.BNE, T1, ZERO, self.c)
-        if not wide and op in ("jeq", "jne") and not info.src_reg and -2047 <= insn.imm <= 2048:
-            # the low halves are equal exactly when their 32-bit difference is 0: addiw, then beqz/bnez
-            self.emit(em, E.addiw(T1, a, -insn.imm))
-            return cond_forms(COND[op][0], T1, ZERO, self.c)
+        signed = op in ("jsgt", "jsge", "jslt", "jsle")
+        # (a register against itself compares the same however it is extended)
+        direct = wide or (sa and sb) or (za and zb and not signed) or (info.src_reg and insn.dst == insn.src)
+        if not direct and op in ("jeq", "jne"):  # the low halves are equal exactly when their 32-bit difference is 0
+            if info.src_reg:
+                self.emit(em, E.subw(T1, a, self._val(em, insn.src, T2)))
+                return cond_forms(COND[op][0], T1, ZERO, self.c)
+            if -2047 <= insn.imm <= 2048:
+                self.emit(em, E.addiw(T1, a, -insn.imm))
+                return cond_forms(COND[op][0], T1, ZERO, self.c)
         if info.src_reg:
             b = self._val(em, insn.src, T2)
-            if not wide:
+            if not direct and not sb:
                 words = (E.sext_w(T2, b),)
                 b = T2
         elif insn.imm == 0:
             b = ZERO
         else:
             words, b = li_words(T2, insn.imm), T2  # sign-extended imm: also the sext.w of its low half
-        if not wide:
+        if not direct and not sa:
             words = (E.sext_w(T1, a),) + words
             a = T1
         funct3, swapped = COND[op]

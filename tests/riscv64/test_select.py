@@ -355,3 +355,68 @@ def test_pool_reads_after_emulated_zba_words_are_the_selectors_own(features):
     """
     got, want = both(program(src), features)
     assert got == want == 0x11111111
+
+
+# Instructions that leave {r} in each state the selector tracks for JMP32 (Riscv64Selector._state): constants,
+# loads of each width, sign-extending loads and moves, W-form and 64-bit-logic ALU32 results, masks, shifts and
+# swaps; r3 and r4 hold 64-bit values, [r10-8] holds r4.
+EXT_DEFS = [
+    "mov32 %{r}, -5", "mov32 %{r}, 0x7ffffff0", "mov %{r}, -0x80000000", "mov %{r}, 9", "lddw %{r}, 0xffffffff",
+    "lddw %{r}, 0x1ffffffff", "ldxw %{r}, [%r10-8]", "ldxh %{r}, [%r10-6]", "ldxb %{r}, [%r10-5]",
+    "ldxsw %{r}, [%r10-8]", "ldxsh %{r}, [%r10-6]", "mov32 %{r}, %r3", "mov %{r}, %r3", "movsx832 %{r}, %r3",
+    "movsx1664 %{r}, %r3", "add32 %{r}, %r3", "or32 %{r}, %r3", "xor32 %{r}, -1", "and %{r}, 0x7ff0",
+    "and32 %{r}, -16", "rsh %{r}, 33", "rsh %{r}, 32", "rsh32 %{r}, 5", "arsh %{r}, 40", "be16 %{r}", "be32 %{r}",
+    "le32 %{r}", "bswap64 %{r}", "neg32 %{r}",
+]
+JMP32_CONDS = ["jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset"]
+EXT_VALUES = [(0x8000_0001_8000_0000, 0x0000_0001_7fff_ffff), (0x0000_0000_ffff_fffb, 0xffff_ffff_8000_fff0)]
+
+
+def jmp32_after_defs(first: str, values: tuple[int, int], live: bool) -> str:
+    """``first`` into r1, then every definition into r2, and each condition on the two (and on immediates)
+    right after them, so the compare sees the definitions' native registers; ``live``: 64-bit reads follow."""
+    lines = [f"lddw %r3, {values[0]:#x}", f"lddw %r4, {values[1]:#x}", "stxdw [%r10-8], %r4", "mov %r0, 0"]
+    tail = ["xor %r0, %r1", "xor %r0, %r2"] if live else []
+    for second in EXT_DEFS:
+        for cond in JMP32_CONDS:
+            lines += ["mov %r1, %r4", "mov %r2, %r3", first.format(r="r1"), second.format(r="r2"),
+                      f"{cond}32 %r1, %r2, +1", "add %r0, 1", "lsh %r0, 1", *tail]
+    for imm in (0, 7, -1, 2047, -2048, 0x7FFFFFF0, -0x80000000, 0x12345):
+        for cond in JMP32_CONDS:
+            lines += ["mov %r1, %r4", first.format(r="r1"), f"{cond}32 %r1, {imm}, +1", "add %r0, 1", "lsh %r0, 1",
+                      *tail[:1]]
+    return "\n".join(lines + ["exit"])
+
+
+@pytest.mark.parametrize("first", EXT_DEFS)
+def test_jmp32_skips_extensions_only_where_the_operands_allow(first):
+    """Every condition after every kind of definition of both operands, live and dead upper halves, against the
+    interpreter (a skipped sext.w on an operand that is not extended the same way as the other one would flip
+    some of these compares); Zbb changes the swaps' and sign extensions' lowerings."""
+    runs = [({}, values, live) for values in EXT_VALUES for live in (False, True)]
+    for features, values, live in runs + [({"zba": True, "zbb": True}, EXT_VALUES[0], True)]:
+        got, want = both(program(jmp32_after_defs(first, values, live)), features)
+        assert got == want, (features, values, live)
+
+
+def test_jmp32_on_extended_registers_compares_them_directly():
+    src = """
+        ldxw %r1, [%r1+0]
+        ldxh %r2, [%r1+4]
+        jgt32 %r1, %r2, +3
+        ldxsw %r3, [%r1+8]
+        jslt32 %r3, -7, +1
+        jne32 %r2, 0, +0
+        mov32 %r4, %r1
+        jeq32 %r4, %r5, +0
+        exit
+    """
+    image = bpfx.compile(program(src), "riscv64")
+
+    def text(pc):  # without the branch offsets
+        return [t.rsplit(",", 1)[0] if t[0] == "b" else t for t in native_text(image, pc)]
+
+    assert text(2) == ["bltu a1, a0"]  # both zero-extended: no sext.w
+    assert text(4) == ["addi t2, zero, -7", "blt a2, t2"]  # sign-extended, against the li of the immediate
+    assert text(5) == ["bnez a1"]
+    assert text(7) == ["subw t1, a3, a4", "beqz t1"]  # r5 unknown: eq/ne on the 32-bit difference
