@@ -82,7 +82,7 @@ def local_def(source: str, pc: int, reg: int) -> int | None:
     ("mov %r1, 1\njeq %r2, 0, +1\njeq32 %r1, 0, +0\nexit", 2, 1, 0),  # a fall-through keeps the value
     ("mov %r1, 1\njeq %r2, 0, +0\njeq32 %r1, 0, +0\nexit", 2, 1, None),  # ... but not a jump to it
     ("mov %r1, 1\njeq %r2, 0, +1\nmov %r3, 0\njeq32 %r1, 0, +0\nexit", 3, 1, None),  # a jump lands in between
-    ("jeq %r2, 0, +1\nmov %r1, 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # the writer itself may be a jump target
+    ("jeq %r2, 0, +0\nmov %r1, 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # the writer itself may be a jump target
     ("jeq32 %r1, 0, +0\nexit", 0, 1, None),  # nothing before it
     ("mov %r1, 1\ncall 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a call writes r0-r5 ...
     ("mov %r6, 1\ncall 1\njeq32 %r6, 0, +0\nexit", 2, 6, 0),  # ... and keeps r6-r9
