@@ -86,7 +86,7 @@ def local_def(source: str, pc: int, reg: int) -> int | None:
     ("jeq32 %r1, 0, +0\nexit", 0, 1, None),  # nothing before it
     ("mov %r1, 1\ncall 1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a call writes r0-r5 ...
     ("mov %r6, 1\ncall 1\njeq32 %r6, 0, +0\nexit", 2, 6, 0),  # ... and keeps r6-r9
-    ("mov %r1, 1\nlock fetch_add [%r10-8], %r1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a fetch writes its operand
+    ("mov %r1, 1\nlock fetch add [%r10-8], %r1\njeq32 %r1, 0, +0\nexit", 2, 1, 1),  # a fetch writes its operand
     ("mov %r1, 1\nlock add [%r10-8], %r1\njeq32 %r1, 0, +0\nexit", 2, 1, 0),
     ("mov %r0, 1\nlock cmpxchg [%r10-8], %r1\njeq32 %r0, 0, +0\nexit", 2, 0, 1),
 ])
