@@ -11,7 +11,13 @@ Facts the lowering relies on:
   extension is dead (the core's ``cg.upper_half_dead``: no path reads the upper half before it is overwritten).
   Every 32-bit lowering here reads only the low halves of its operands, which that query relies on.
 - JMP32 compares the sign-extended low halves (``sext.w``): sign extension keeps both the signed and the
-  unsigned order of 32-bit values, so one extension serves every condition.
+  unsigned order of 32-bit values, so one extension serves every condition. An operand needs none when the
+  instruction that wrote it on the straight-line path (the core's ``cg.local_def``) left it extended (``_state``:
+  loads, constants, W-form results, zero-extended ALU32 results; zero extension serves eq, ne and the unsigned
+  conditions when both operands have it); eq/ne otherwise branch on the ``subw``/``addiw`` difference.
+- Byte swaps without Zbb: shift/mask sequences; a 2- or 4-byte load followed by a swap of its register is one
+  sequence of byte loads in swapped order (``_fuses``); a swap of a known constant is folded into a li or a pool
+  entry.
 - The BPF stack is addressed from sp (r10 = sp + the frame's stack size); when r10's value is used it is
   materialised in a scratch register, so s5 is never written.
 - Branches start at their shortest form and the core's Emitter relaxes only those out of range:
@@ -58,6 +64,9 @@ CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
 # byte swaps: be (ALU class, on a little-endian core) and bswap (ALU64 class); le is a truncation
 _IS_SWAP = [bool(info and info.kind == Kind.ENDIAN and (info.cls == Cls.ALU64 or info.src_reg)) for info in isa.OPCODES]
 _MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in ("mov", "rsh", "and"))
+# ldxh/ldxw: fused with a byte swap of the value right after them (see _fuses); the key of such a swap's memo
+_FUSABLE = [bool(info and info.kind == Kind.LDX and info.size in (2, 4)) for info in isa.OPCODES]
+_FUSED = ("fused",)
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -220,6 +229,8 @@ class Riscv64Selector(TableSelector):
         super().__init__()
         self._stack = 0
         self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
+        self._swapped = (-1, UNKNOWN)  # (pc, _state) of the byte swap memo_key last saw
+        self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
@@ -347,16 +358,26 @@ class Riscv64Selector(TableSelector):
         return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs and the fixed lr/sc loop of cmpxchg
 
     def keyed(self, info) -> bool:
-        return info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
+        return (info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
+                or (info.kind == Kind.LDX and info.size in (2, 4)))
 
     def memo_key(self, cg, pc: int, insn):
+        if _FUSABLE[insn.opcode]:
+            return (insn, True) if self._fuses(cg, pc, insn) else insn
+        if _IS_SWAP[insn.opcode]:
+            if self._fused_at == pc:  # done by the load before it
+                return _FUSED
+            # what the register holds: a constant is swapped here, a halfword needs no mask
+            state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
+            self._swapped = (pc, state)
+            if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
+                return None
+            return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
         if insn.opcode & 0x07 == Cls.ALU and not (insn.imm == 64 and _IS_SWAP[insn.opcode]):  # (see _zext_dead)
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
             return insn, self._zext_dead(cg, pc, insn)
-        if insn.imm == 64 and _IS_SWAP[insn.opcode] and not self.zbb:  # its masks come from the pool: branches
-            return None
         if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
             return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
@@ -494,9 +515,16 @@ class Riscv64Selector(TableSelector):
         return words + ((enc64 if wide else enc32)(d, d, T1),), not wide
 
     def _endian(self, cg, pc, insn, nxt) -> None:
+        if self._fused_at == pc:  # the load before it did the swap
+            return
         d = self.r[insn.dst]
-        swap = isa.OPCODES[insn.opcode].cls == Cls.ALU64 or insn.opcode & isa.SRC_X  # bswap, or be on LE
+        swap = _IS_SWAP[insn.opcode]  # bswap, or be on a little-endian core
         width = insn.imm
+        state = self._swapped if self._swapped[0] == pc else (pc, UNKNOWN)
+        if swap and state[1][2] is not None:  # a constant (from memo_key): swap it here
+            value = int.from_bytes((state[1][2] & ((1 << width) - 1)).to_bytes(width // 8, "little"), "big")
+            self._load_const(cg.em, d, value)
+            return
         if not swap:  # le on a little-endian core: truncate
             if width == 16:
                 words = (E.zext_h(d, d),) if self.zbb else (E.slli(d, d, 48), E.srli(d, d, 48))
@@ -506,11 +534,13 @@ class Riscv64Selector(TableSelector):
                 words = ()
         elif self.zbb:
             words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
-        elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8
-            words = (E.srli(T1, d, 8), E.andi(T1, T1, 0xFF), E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
-        elif width == 32:  # swap the bytes of each halfword with a mask, then exchange the halfwords:
-            words = li_words(T2, 0x00FF00FF) + _swap_under_mask(d, 8)  # d = [b1 b0 b3 b2], upper half clear
-            words += (E.srli(T1, d, 16), E.slli(d, d, 48), E.srli(d, d, 32), E.or_(d, d, T1))
+        elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8; the first mask is not needed above a halfword
+            words = (E.srli(T1, d, 8),) + (() if state[1][0] <= 16 else (E.andi(T1, T1, 0xFF),))
+            words += (E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
+        elif width == 32:  # exchange the halfwords (bytes 2-5 of d then hold b0 b1 b2 b3), then the bytes of each
+            # halfword under a mask, which also clears the upper half
+            words = (E.srliw(T1, d, 16), E.slli(d, d, 16), E.or_(d, d, T1)) + li_words(T2, 0x00FF00FF)
+            words += _swap_under_mask(d, 8)
         else:  # the same in three stages (bytes, halfwords, words), the two masks from the constant pool
             em = cg.em
             self._pool_load(em, T2, 0x00FF00FF00FF00FF)
@@ -612,10 +642,35 @@ class Riscv64Selector(TableSelector):
         self.emit(em, *li_words(T3, off), E.add(T3, T3, rn))
         return T3, 0
 
+    def _fuses(self, cg, pc: int, insn) -> bool:
+        """Whether this 2- or 4-byte load and the byte swap of its register right after it become one sequence
+        (without Zbb): the bytes loaded one by one in swapped order, 4 instructions for both instead of 1 + 4,
+        10 instead of 1 + 10. Records the swap's slot for its lowering, which then emits nothing."""
+        insns, size = cg.insns, 2 if insn.opcode & 0x18 == isa.SIZES["h"] else 4
+        if self.zbb or pc + 1 >= len(insns) or cg.leaders is None or pc + 1 in cg.leaders:
+            return False
+        nxt = insns[pc + 1]
+        off = insn.off + (self._stack if insn.src == 10 else 0)
+        if not (_IS_SWAP[nxt.opcode] and nxt.imm == 8 * size and nxt.dst == insn.dst and -2048 <= off < 2048 - size):
+            return False
+        self._fused_at = pc + 1
+        return True
+
     def _ldx(self, cg, pc, insn, nxt) -> None:
         info = isa.OPCODES[insn.opcode]
-        rn, off = self._address(cg.em, insn.src, insn.off)
-        self.emit(cg.em, E.load(info.size, info.kind == Kind.LDXSX, self.r[insn.dst], rn, off))
+        em, d = cg.em, self.r[insn.dst]
+        if _FUSABLE[insn.opcode] and self._fuses(cg, pc, insn):
+            rn = SP if insn.src == 10 else self.r[insn.src]
+            off = insn.off + (self._stack if insn.src == 10 else 0)
+            if info.size == 2:  # d = m0 << 8 | m1 (the base is read before d is written, it may be d)
+                self.emit(em, E.lbu(T1, rn, off), E.lbu(d, rn, off + 1), E.slli(T1, T1, 8), E.or_(d, d, T1))
+            else:  # d = m0 << 24 | m1 << 16 | m2 << 8 | m3
+                self.emit(em, E.lbu(T1, rn, off), E.lbu(T2, rn, off + 1), E.slli(T1, T1, 24), E.slli(T2, T2, 16),
+                          E.or_(T1, T1, T2), E.lbu(T2, rn, off + 2), E.slli(T2, T2, 8), E.or_(T1, T1, T2),
+                          E.lbu(d, rn, off + 3), E.or_(d, d, T1))
+            return
+        rn, off = self._address(em, insn.src, insn.off)
+        self.emit(em, E.load(info.size, info.kind == Kind.LDXSX, d, rn, off))
 
     def _st(self, cg, pc, insn, nxt) -> None:
         info = isa.OPCODES[insn.opcode]
@@ -675,17 +730,20 @@ class Riscv64Selector(TableSelector):
         if label is None:
             label = self._pool[value] = ("rv-const", value)
         em.branch(label, pool_forms(rd))
+    def _load_const(self, em, d: int, value: int) -> None:
+        """d = value (unsigned 64-bit): li in up to POOL_OVER instructions, else from the constant pool."""
+        if _short_li(value):
+            words = li64_words(d, value, T1)
+            if len(words) <= POOL_OVER:
+                self.emit(em, *words)
+                return
+        self._pool_load(em, d, value)
+
     def _ld_imm64(self, cg, pc, insn, nxt) -> None:
         em, d = cg.em, self.r[insn.dst]
         ref = cg.ld_imm64_symbol(insn, nxt)
         if ref is None:
-            value = isa.imm64(insn, nxt) & 0xFFFFFFFFFFFFFFFF
-            if _short_li(value):
-                words = li64_words(d, value, T1)
-                if len(words) <= POOL_OVER:
-                    self.emit(em, *words)
-                    return
-            self._pool_load(em, d, value)
+            self._load_const(em, d, isa.imm64(insn, nxt) & 0xFFFFFFFFFFFFFFFF)
             return
         symbol, addend, kind = ref
         if not self.abs64:  # lui %hi + addi %lo (medlow: within +-2 GiB of 0); never compressed

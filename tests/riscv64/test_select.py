@@ -420,3 +420,40 @@ def test_jmp32_on_extended_registers_compares_them_directly():
     assert text(4) == ["addi t2, zero, -7", "blt a2, t2"]  # sign-extended, against the li of the immediate
     assert text(5) == ["bnez a1"]
     assert text(7) == ["subw t1, a3, a4", "beqz t1"]  # r5 unknown: eq/ne on the 32-bit difference
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_byte_swaps_after_loads_constants_and_jump_targets(features):
+    """Swaps fused with the load before them (base = destination too, and r10-based), swaps of constants (folded),
+    of halfwords known zero-extended, and of a value a jump lands on (neither fused nor folded), against interp."""
+    lines = ["lddw %r1, 0x8899aabbccddeeff", "stxdw [%r10-8], %r1", "lddw %r1, 0x0123456789abcdef",
+             "stxdw [%r10-16], %r1", "mov %r0, 0"]
+    for op, width in (("be16", 16), ("bswap16", 16), ("be32", 32), ("bswap32", 32), ("be64", 64), ("bswap64", 64)):
+        size = {16: "h", 32: "w", 64: "dw"}[width]
+        for off in (-16, -15, -8, -5):
+            if off + width // 8 > 0:
+                continue
+            lines += [f"ldx{size} %r2, [%r10{off}]", f"{op} %r2", "xor %r0, %r2", "lsh %r0, 3",
+                      "mov %r3, %r10", f"ldx{size} %r3, [%r3{off}]", f"{op} %r3", "add %r0, %r3"]
+        for const in ("lddw %r4, 0xf1e2d3c4b5a69788", "mov %r4, -0x7edcba99", "mov32 %r4, -0x7edcba99",
+                      "mov %r4, 0x1234", "ldxb %r4, [%r10-7]", "ldxh %r4, [%r10-6]"):
+            lines += [const, f"{op} %r4", "xor %r0, %r4", "rsh %r0, 1"]
+        lines += [f"ldx{size} %r5, [%r10-8]", "jeq %r0, 12345, +0", f"{op} %r5", "add %r0, %r5"]  # lands on it
+    prog = program("\n".join(lines + ["exit"]))
+    got, want = both(prog, features)
+    assert got == want
+
+
+def test_a_halfword_load_and_its_swap_become_four_byte_loads_and_shifts():
+    image = bpfx.compile(program("ldxh %r0, [%r1+2]\nbe16 %r0\nldxw %r1, [%r1+4]\nbswap32 %r1\nexit"), "riscv64")
+    assert native_text(image, 0) == ["lbu t1, 2(a0)", "lbu a5, 3(a0)", "slli t1, t1, 8", "or a5, a5, t1"]
+    assert native_text(image, 2) == ["lbu t1, 4(a0)", "lbu t2, 5(a0)", "slli t1, t1, 0x18", "slli t2, t2, 0x10",
+                                     "or t1, t1, t2", "lbu t2, 6(a0)", "slli t2, t2, 8", "or t1, t1, t2",
+                                     "lbu a0, 7(a0)", "or a0, a0, t1"]
+    start = {i: off for off, i in image.line_map}
+    assert start[1] == start[2] and start[3] == start[4]  # the swaps themselves emit nothing
+    image = bpfx.compile(program("lddw %r0, 0x1122334455667788\nbe64 %r0\nexit"), "riscv64")
+    assert [t.split()[0] for t in native_text(image, 2)] == ["auipc", "ld"]  # the swapped constant, from the pool
+    assert (0x8877665544332211).to_bytes(8, "little") in image.code
+    image = bpfx.compile(program("mov %r0, 0x1234\nbe16 %r0\nexit"), "riscv64")
+    assert native_text(image, 1) == ["lui a5, 3", "addiw a5, a5, 0x412"]

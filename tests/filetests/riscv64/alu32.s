@@ -15,7 +15,7 @@ le16 %r2
 be32 %r1
 exit
 # ---- expected ----
-# ; riscv64 code for alu32: 112 bytes, 0 relocations, frame 0 bytes
+# ; riscv64 code for alu32: 108 bytes, 0 relocations, frame 0 bytes
 # ; registers: r0=a5 r1=a0 r2=a1 r3=a2 r4=a3 r5=a4 r6=s1 r7=s2 r8=s3 r9=s4 r10=s5 ax=t0
 # alu32:
 #     ;    0: mov32 %r0, -1
@@ -45,18 +45,17 @@ exit
 #         34:  03059593  slli a1, a1, 0x30
 #         38:  0305d593  srli a1, a1, 0x30
 #     ;   11: be32 %r1
-#         3c:  00ff03b7  lui t2, 0xff0
-#         40:  0ff3839b  addiw t2, t2, 0xff
-#         44:  00855313  srli t1, a0, 8
-#         48:  00737333  and t1, t1, t2
-#         4c:  00757533  and a0, a0, t2
-#         50:  00851513  slli a0, a0, 8
-#         54:  00656533  or a0, a0, t1
-#         58:  01055313  srli t1, a0, 0x10
-#         5c:  03051513  slli a0, a0, 0x30
-#         60:  02055513  srli a0, a0, 0x20
-#         64:  00656533  or a0, a0, t1
+#         3c:  0105531b  srliw t1, a0, 0x10
+#         40:  01051513  slli a0, a0, 0x10
+#         44:  00656533  or a0, a0, t1
+#         48:  00ff03b7  lui t2, 0xff0
+#         4c:  0ff3839b  addiw t2, t2, 0xff
+#         50:  00855313  srli t1, a0, 8
+#         54:  00737333  and t1, t1, t2
+#         58:  00757533  and a0, a0, t2
+#         5c:  00851513  slli a0, a0, 8
+#         60:  00656533  or a0, a0, t1
 #     ;   12: exit
 #     ; frame setup / teardown
-#         68:  00078513  mv a0, a5
-#         6c:  00008067  ret
+#         64:  00078513  mv a0, a5
+#         68:  00008067  ret
