@@ -418,6 +418,14 @@ class Riscv64Selector(TableSelector):
         op, k = info.op, not info.src_reg
         if k and op == "and" and imm >= 0:  # andi / and with a non-negative mask, either width
             return imm.bit_length(), True, None
+        dead = info.cls == Cls.ALU and cg.upper_half_dead(w, reg)
+        if op in ("and", "or", "xor") and (dead or info.cls == Cls.ALU64) and depth <= 1:
+            # the 64-bit logic op of the operands as they were (an immediate sign-extended): bitwise, so the result
+            # has the upper bits both operands have in common
+            a = self._state(cg, w, reg, depth + 1)
+            b = _const(imm) if k else UNKNOWN if insn.src == 10 else self._state(cg, w, insn.src, depth + 1)
+            zbits = min(a[0], b[0]) if op == "and" else max(a[0], b[0])
+            return zbits, (a[1] and b[1]) or zbits <= 31, None
         if info.cls == Cls.ALU64:
             if op == "mov":
                 if k:
@@ -428,7 +436,7 @@ class Riscv64Selector(TableSelector):
             if k and op == "rsh" and imm & 63 >= 32:
                 return 64 - (imm & 63), imm & 63 > 32, None
             return UNKNOWN
-        if not cg.upper_half_dead(w, reg):  # zero-extended
+        if not dead:  # zero-extended
             if k and op == "mov":
                 return _const(imm & 0xFFFFFFFF)
             if k and op == "rsh" and imm & 31:

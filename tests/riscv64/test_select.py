@@ -366,7 +366,8 @@ EXT_DEFS = [
     "ldxsw %{r}, [%r10-8]", "ldxsh %{r}, [%r10-6]", "mov32 %{r}, %r3", "mov %{r}, %r3", "movsx832 %{r}, %r3",
     "movsx1664 %{r}, %r3", "add32 %{r}, %r3", "or32 %{r}, %r3", "xor32 %{r}, -1", "and %{r}, 0x7ff0",
     "and32 %{r}, -16", "rsh %{r}, 33", "rsh %{r}, 32", "rsh32 %{r}, 5", "arsh %{r}, 40", "be16 %{r}", "be32 %{r}",
-    "le32 %{r}", "bswap64 %{r}", "neg32 %{r}",
+    "le32 %{r}", "bswap64 %{r}", "neg32 %{r}", "xor %{r}, -0x100", "ldxsh %{r}, [%r10-6]\nor32 %{r}, 0x12345",
+    "mov32 %{r}, 0x7f00\nxor32 %{r}, -0x10", "ldxw %{r}, [%r10-8]\nand %{r}, %r3", "ldxh %{r}, [%r10-6]\nor %{r}, %r3",
 ]
 JMP32_CONDS = ["jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle", "jset"]
 EXT_VALUES = [(0x8000_0001_8000_0000, 0x0000_0001_7fff_ffff), (0x0000_0000_ffff_fffb, 0xffff_ffff_8000_fff0)]
