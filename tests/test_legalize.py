@@ -17,6 +17,7 @@ from bpfx.front.asm import assemble
 from bpfx.tools.fuzz import random_program
 from bpfx.execute.interp import interpret
 from bpfx.back.legalize import AX, legalize
+from bpfx.front.isa import OPCODES, Kind
 from bpfx.execute.runtime import Runtime
 
 WEAK = ABI(regs={i: i for i in range(12)}, arg_regs=(1, 2, 3, 4, 5), ret_reg=0, callee_saved=frozenset(),
@@ -61,3 +62,27 @@ def test_unsupported_atomic_width_is_a_clear_error():
     prog = Program("p", "s", "mem", assemble("stdw [%r10-8], 1\nlock fetch add [%r10-8], %r1\nexit"))
     with pytest.raises(Unsupported, match="64-bit atomic add is not supported by this target"):
         legalize(prog.insns, prog.functions, narrow)
+
+
+@pytest.mark.parametrize("source, guarded", [
+    ("mov %r1, 7\ndiv %r0, %r1", False),  # a constant divisor set right before: no zero guard
+    ("mov32 %r1, 7\nmov %r3, 2\nmod32 %r0, %r1", False),
+    ("lddw %r1, 0x100000000\ndiv %r0, %r1", False),
+    ("lddw %r1, 0x100000000\ndiv32 %r0, %r1", True),  # its low half, what div32 divides by, is 0
+    ("mov %r1, 0\ndiv %r0, %r1", True),
+    ("mov %r1, 7\njeq %r2, 0, +0\ndiv %r0, %r1", True),  # a jump lands on the division: any value may come in
+    ("mov %r1, 7\ncall 1\ndiv %r0, %r1", True),  # a call clobbers r1
+    ("mov %r1, -1\nsdiv %r0, %r1", True),  # the signed-overflow guard stays
+    ("mov %r1, 3\nsdiv %r0, %r1", False),
+])
+def test_guards_left_out_for_a_divisor_known_not_to_need_them(source, guarded):
+    prog = Program("p", "s", "mem", assemble(f"mov %r0, -1000\nmov %r2, 1\n{source}\nexit"))
+    legal = legalize(prog.insns, prog.functions, WEAK)
+
+    def jumps(insns):
+        return sum(1 for i in insns if i.opcode and OPCODES[i.opcode].kind == Kind.JCOND)
+
+    assert (jumps(legal.insns) > jumps(prog.insns)) is guarded
+    if "call" not in source:  # (mem programs have no helpers to run)
+        want = interpret(prog, Runtime(prog, mem=bytes(16)))
+        assert run_legalized(prog) == (want.r0, want.stack)

@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
-from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo,
-                         jump_target)
-from .legalize import AX, SKB_DATA, SKB_DATA_END, legalize, lower_packet_loads
+from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
+from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
 from ..front.program import Program
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -111,25 +110,9 @@ class CodeGen:
         None when that is not so within a few instructions. A call counts as writing r0-r5 and an atomic fetch
         its operand (r0 for cmpxchg), so a selector that knows what its lowering of the writer leaves in the native
         register (a constant, a zero- or sign-extended value) can rely on it at ``pc``, e.g. to skip an extension."""
-        leaders = self.leaders
-        if leaders is None:
-            leaders = self.leaders = {t for i, insn in enumerate(self.insns)
-                                      if insn[0] in _JUMPS and (t := jump_target(i, insn)) is not None}
-        if pc in leaders:
-            return None
-        insns, facts = self.insns, _FACTS
-        for i in range(pc - 1, max(pc - _DEF_BUDGET, 0) - 1, -1):
-            op, dst, src, _, imm = insns[i]
-            if op == 0 and i and insns[i - 1][0] == 0x18:  # the second slot of an lddw
-                continue
-            writes, call, _, _, _ = facts[op]
-            if (writes and dst == reg) or (call and reg <= 5):
-                return i
-            if op in _ATOMIC_OPS and reg == (0 if imm == _CMPXCHG else src if imm & ATOMIC_FETCH else -1):
-                return i
-            if i in leaders:
-                return None
-        return None
+        if self.leaders is None:  # (the driver sets it, with the function starts)
+            self.leaders = jump_targets(self.insns)
+        return local_def(self.insns, self.leaders, pc, reg)
 
     def upper_half_dead(self, pc: int, reg: int) -> bool:
         """Whether the upper 32 bits of BPF register ``reg``, as the instruction at ``pc`` leaves them, are dead:
@@ -225,7 +208,6 @@ for _op, _info in enumerate(OPCODES):
                        _k in (Kind.CALL, Kind.CALLX), _k in (Kind.LDX, Kind.LDXSX),
                        _k in (Kind.ST, Kind.STX, Kind.ATOMIC),
                        _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg)
-_ATOMIC_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ATOMIC)
 _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
                    if info and (info.kind in (Kind.JA, Kind.JCOND) or info.kind == Kind.CALL))
 
@@ -235,7 +217,6 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
 _NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
 _UPPER_BUDGET = 16
-_DEF_BUDGET = 16  # how far back local_def looks
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 

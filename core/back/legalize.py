@@ -20,6 +20,7 @@ from itertools import accumulate
 from ..errors import Unsupported
 from ..front.isa import (
     ALU_OPS,
+    ATOMIC_FETCH,
     ATOMIC_OPS,
     JMP_OPS,
     MODES,
@@ -31,6 +32,7 @@ from ..front.isa import (
     Insn,
     Kind,
     Pseudo,
+    imm64,
     jump_target,
     ld_imm64,
     s32,
@@ -51,6 +53,57 @@ _RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
 LD_IMM64_OP = 0x18
 _JUMP_OPS = frozenset(op for op, info in enumerate(OPCODES)
                       if info and (info.kind in (Kind.JA, Kind.JCOND) or (info.kind == Kind.CALL)))
+_WRITES_DST = frozenset(op for op, info in enumerate(OPCODES)
+                        if info and info.kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64))
+_CALL_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind in (Kind.CALL, Kind.CALLX))
+_ATOMIC_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ATOMIC)
+_CMPXCHG = ATOMIC_OPS["cmpxchg"]
+_DEF_BUDGET = 16  # how far back local_def looks
+
+
+def jump_targets(insns: list[Insn]) -> set[int]:
+    """Every slot a jump, gotol or local call lands on."""
+    return {t for i, insn in enumerate(insns) if insn[0] in _JUMP_OPS and (t := jump_target(i, insn)) is not None}
+
+
+def local_def(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
+    """The slot of the instruction that last wrote BPF register ``reg`` before the one at ``pc``, when every path
+    to ``pc`` comes from it in a straight line (no slot of ``leaders`` - jump targets and function starts - after
+    it, up to and including ``pc``); None when that is not so within a few instructions. A call counts as writing
+    r0-r5, an atomic fetch its operand (r0 for cmpxchg)."""
+    if pc in leaders:
+        return None
+    for i in range(pc - 1, max(pc - _DEF_BUDGET, 0) - 1, -1):
+        op, dst, src, _, imm = insns[i]
+        if op == 0 and i and insns[i - 1][0] == LD_IMM64_OP:  # the second slot of an lddw
+            continue
+        if (op in _WRITES_DST and dst == reg) or (op in _CALL_OPS and reg <= 5):
+            return i
+        if op in _ATOMIC_OPS and reg == (0 if imm == _CMPXCHG else src if imm & ATOMIC_FETCH else -1):
+            return i
+        if i in leaders:
+            return None
+    return None
+
+
+def known_value(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
+    """The 64-bit value (unsigned) BPF ``reg`` surely holds at ``pc``: set by a mov of an immediate or an lddw of a
+    plain constant on the straight-line path into it (``local_def``); None when not known."""
+    w = local_def(insns, leaders, pc, reg)
+    if w is None:
+        return None
+    insn = insns[w]
+    if insn.dst != reg:
+        return None
+    if insn.opcode == _MOV64_K:
+        return insn.imm & 0xFFFFFFFFFFFFFFFF
+    if insn.opcode == _MOV32_K:
+        return insn.imm & 0xFFFFFFFF
+    if insn.opcode == LD_IMM64_OP and insn.src == Pseudo.IMM64:
+        return imm64(insn, insns[w + 1]) & 0xFFFFFFFFFFFFFFFF
+    return None
+
+
 _CALLX_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.CALLX)
 _GUARDED_OPS = frozenset(op for op, info in enumerate(OPCODES)
                          if info and info.kind == Kind.ALU and info.op in ("div", "mod", "lsh", "rsh", "arsh"))
@@ -165,8 +218,19 @@ class _Blinder:
         return None
 
 
-def _guards(abi: ABI):
-    """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics."""
+def _guards(abi: ABI, source=None):
+    """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics.
+    ``source()``: the pass's input (a Legalized), to leave out a guard against a value the divisor is known not to
+    hold (a constant set on the straight-line path into the division)."""
+    seen: list = [None, None]  # (the input's instructions, its leaders), made at the first division by a register
+
+    def divisor(pc: int, reg: int) -> int | None:
+        if source is None:
+            return None
+        legal = source()
+        if seen[0] is not legal.insns:
+            seen[0], seen[1] = legal.insns, jump_targets(legal.insns).union(legal.functions)
+        return known_value(legal.insns, seen[1], pc, reg)
 
     def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
         info = OPCODES[insn.opcode]
@@ -209,6 +273,11 @@ def _guards(abi: ABI):
         if signed and not abi.sdiv_overflow_safe:
             guards.append((-1, [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)] if info.op == "div"
                            else [(Insn(mov_k, insn.dst), True)]))
+        if guards:
+            known = divisor(pc, insn.src)
+            if known is not None:
+                mask = 0xFFFFFFFFFFFFFFFF if wide else 0xFFFFFFFF
+                guards = [g for g in guards if g[0] & mask == known & mask]  # (then never the guarded operation)
         if not guards:
             return None
         sizes = [2 + len(case) for _, case in guards]
@@ -403,7 +472,7 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         if (info is not None and info.kind == Kind.ALU and info.op in ("div", "mod") and insn.off == 1
                 and not abi.has_sdiv):
             raise Unsupported(f"signed {info.op} (s{info.op}) is not supported by this target", insn=i)
-    passes.append((_guards(abi), _GUARDED_OPS))
+    passes.append((_guards(abi, lambda: result), _GUARDED_OPS))
     if abi.imm_bits < 32:
         passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS))
     if not abi.alu32_zero_extends:
