@@ -204,7 +204,8 @@ INLINE_EPILOGUE = 3
 LARGE_FUNCTION = 32768
 
 
-#: a 64-bit constant whose li sequence is longer than this is loaded from the image's constant pool instead
+#: a 64-bit constant (or a mov32's zero-extended u32) whose li sequence is longer than this is loaded from the
+#: image's constant pool instead
 #: (auipc+ld: 2 instructions and 8 bytes of data, against 3-6 instructions built in the register)
 POOL_OVER = 2
 
@@ -377,7 +378,10 @@ class Riscv64Selector(TableSelector):
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
-            return insn, self._zext_dead(cg, pc, insn)
+            dead = self._zext_dead(cg, pc, insn)
+            if op == _MOV32_K and not dead and len(li_words(self.r[insn.dst], imm & 0xFFFFFFFF)) > POOL_OVER:
+                return None  # from the constant pool (a branch to its label)
+            return insn, dead
         if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
             return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
@@ -478,6 +482,9 @@ class Riscv64Selector(TableSelector):
                 words = ((enc64 if wide else enc32)(d, d, s),)
         elif op == "mov" and not wide and not zext:  # the upper half is dead: the sign-extended li may be shorter
             words = li_words(d, insn.imm)
+        elif op == "mov" and not wide and len(li_words(d, insn.imm & 0xFFFFFFFF)) > POOL_OVER:
+            self._pool_load(em, d, insn.imm & 0xFFFFFFFF)  # a u32 with bit 31 set: 3-4 instructions built
+            return
         else:
             words, needs = self._alu_imm(op, wide, d, insn.imm, insn.off == 1)
             zext = zext and needs

@@ -458,3 +458,14 @@ def test_a_halfword_load_and_its_swap_become_four_byte_loads_and_shifts():
     assert (0x8877665544332211).to_bytes(8, "little") in image.code
     image = bpfx.compile(program("mov %r0, 0x1234\nbe16 %r0\nexit"), "riscv64")
     assert native_text(image, 1) == ["lui a5, 3", "addiw a5, a5, 0x412"]
+
+
+@pytest.mark.parametrize("features", FEATURES, ids=str)
+def test_a_u32_with_bit_31_set_comes_from_the_pool_when_its_upper_half_is_read(features):
+    prog = program("mov32 %r0, -5\nmov32 %r1, -0x789abcde\nadd32 %r1, 1\nadd %r0, %r1\nexit")
+    image = bpfx.compile(prog, "riscv64", features=features)
+    assert [t.split()[0] for t in native_text(image, 0, features)] == ["auipc", "ld"]
+    assert (0xFFFFFFFB).to_bytes(8, "little") in image.code
+    assert len(native_text(image, 1, features)) <= 2  # read only by add32: the sign-extended li
+    got, want = both(prog, features)
+    assert got == want == 0xFFFFFFFB + 0x87654323
