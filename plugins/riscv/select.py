@@ -67,6 +67,7 @@ _MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in 
 # ldxh/ldxw: fused with a byte swap of the value right after them (see _fuses); the key of such a swap's memo
 _FUSABLE = [bool(info and info.kind == Kind.LDX and info.size in (2, 4)) for info in isa.OPCODES]
 _FUSED = ("fused",)
+_JSET, _EQ_NE = isa.JMP_OPS["jset"], (isa.JMP_OPS["jeq"], isa.JMP_OPS["jne"])
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -575,7 +576,10 @@ class Riscv64Selector(TableSelector):
         key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
         ext = None
         if insn.opcode & 0x07 == Cls.JMP32:  # what the operands' registers are known to hold decides the extensions
-            a = UNKNOWN if insn.dst == 10 else self._state(cg, pc, insn.dst)
+            imm, op = insn.imm, insn.opcode & 0xF0  # (not asked where it changes nothing: jset of a u31, eq/ne addiw)
+            moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
+                                                    and -2047 <= imm <= 2048)
+            a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
             b = (UNKNOWN if insn.src == 10 else self._state(cg, pc, insn.src)) if insn.opcode & isa.SRC_X else None
             ext = (a[0] <= 32, a[1]) + ((b[0] <= 32, b[1]) if b else ())
             key += ext
