@@ -53,10 +53,12 @@ _RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
 LD_IMM64_OP = 0x18
 _JUMP_OPS = frozenset(op for op, info in enumerate(OPCODES)
                       if info and (info.kind in (Kind.JA, Kind.JCOND) or (info.kind == Kind.CALL)))
-_WRITES_DST = frozenset(op for op, info in enumerate(OPCODES)
-                        if info and info.kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64))
-_CALL_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind in (Kind.CALL, Kind.CALLX))
-_ATOMIC_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ATOMIC)
+# What an instruction writes, for local_def: 1 its dst, 2 r0-r5 (a call), 3 its src with a fetch (r0: cmpxchg)
+_DEF_KIND = [0] * 256
+for _op, _info in enumerate(OPCODES):
+    if _info is not None:
+        _DEF_KIND[_op] = (1 if _info.kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64)
+                          else 2 if _info.kind in (Kind.CALL, Kind.CALLX) else 3 if _info.kind == Kind.ATOMIC else 0)
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _DEF_BUDGET = 16  # how far back local_def looks
 
@@ -73,13 +75,12 @@ def local_def(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
     r0-r5, an atomic fetch its operand (r0 for cmpxchg)."""
     if pc in leaders:
         return None
+    kinds = _DEF_KIND
     for i in range(pc - 1, max(pc - _DEF_BUDGET, 0) - 1, -1):
-        op, dst, src, _, imm = insns[i]
-        if op == 0 and i and insns[i - 1][0] == LD_IMM64_OP:  # the second slot of an lddw
-            continue
-        if (op in _WRITES_DST and dst == reg) or (op in _CALL_OPS and reg <= 5):
-            return i
-        if op in _ATOMIC_OPS and reg == (0 if imm == _CMPXCHG else src if imm & ATOMIC_FETCH else -1):
+        insn = insns[i]
+        kind = kinds[insn[0]]  # (0 for an lddw's second slot, which no jump lands on)
+        if kind and (insn[1] == reg if kind == 1 else reg <= 5 if kind == 2 else
+                     reg == (0 if insn[4] == _CMPXCHG else insn[2] if insn[4] & ATOMIC_FETCH else -1)):
             return i
         if i in leaders:
             return None
@@ -222,12 +223,14 @@ def _guards(abi: ABI, source=None):
     """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics.
     ``source()``: the pass's input (a Legalized), to leave out a guard against a value the divisor is known not to
     hold (a constant set on the straight-line path into the division)."""
-    seen: list = [None, None]  # (the input's instructions, its leaders), made at the first division by a register
+    seen: list = [None, None]  # (the input's instructions, its leaders), made at the first constant divisor
 
     def divisor(pc: int, reg: int) -> int | None:
         if source is None:
             return None
         legal = source()
+        if known_value(legal.insns, (), pc, reg) is None:  # not even ignoring jumps: no need for the leaders
+            return None
         if seen[0] is not legal.insns:
             seen[0], seen[1] = legal.insns, jump_targets(legal.insns).union(legal.functions)
         return known_value(legal.insns, seen[1], pc, reg)
