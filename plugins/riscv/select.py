@@ -235,7 +235,6 @@ class Riscv64Selector(TableSelector):
         self._swapped = (-1, UNKNOWN)  # (pc, _state) of the byte swap memo_key last saw
         self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
         self._free = (-1, False)  # (pc, _zext_free) of the ALU32 instruction memo_key last saw
-        self._states: dict[tuple[int, int], tuple] = {}  # (pc, reg) -> _state
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
@@ -430,15 +429,6 @@ class Riscv64Selector(TableSelector):
         """What BPF ``reg``'s native register holds before the instruction at ``pc`` (see UNKNOWN), from the
         instruction that wrote it on the straight-line path into ``pc`` (the core's ``cg.local_def``) and what this
         selector's lowering of that instruction leaves: it must agree with every lowering below."""
-        key = (pc, reg)
-        state = self._states.get(key)
-        if state is None:
-            if len(self._states) > 256:  # (asked about the last few instructions only)
-                self._states.clear()
-            state = self._states[key] = self._state_of(cg, pc, reg, depth)
-        return state
-
-    def _state_of(self, cg, pc: int, reg: int, depth: int) -> tuple[int, bool, int | None]:
         w = cg.local_def(pc, reg)
         if w is None:
             return UNKNOWN
