@@ -469,34 +469,3 @@ def test_a_u32_with_bit_31_set_comes_from_the_pool_when_its_upper_half_is_read(f
     assert len(native_text(image, 1, features)) <= 2  # read only by add32: the sign-extended li
     got, want = both(prog, features)
     assert got == want == 0xFFFFFFFB + 0x87654323
-
-
-def alu32_after_defs(first: str, values: tuple[int, int]) -> str:
-    """``first`` into r1, every definition into r2, then each ALU32 operation whose zero-extension the selector may
-    leave out (from what r1 and r2 hold) on the two and on immediates; a 64-bit read of the result follows."""
-    lines = [f"lddw %r3, {values[0]:#x}", f"lddw %r4, {values[1]:#x}", "stxdw [%r10-8], %r4", "mov %r0, 0"]
-    ops = ["mov32", "and32", "or32", "xor32", "rsh32", "div32", "mod32"]
-    for second in EXT_DEFS:
-        for op in ops:
-            lines += ["mov %r1, %r4", "mov %r2, %r3", first.format(r="r1"), second.format(r="r2"), f"{op} %r1, %r2",
-                      "xor %r0, %r1", "lsh %r0, 1"]
-    for imm in (7, 0x7FF, 0x12345678, -16):
-        for op in ops:
-            lines += ["mov %r1, %r4", first.format(r="r1"), f"{op} %r1, {imm}", "xor %r0, %r1", "lsh %r0, 1"]
-    return "\n".join(lines + ["exit"])
-
-
-@pytest.mark.parametrize("first", EXT_DEFS)
-def test_alu32_zero_extensions_left_out_only_where_the_operands_allow(first):
-    for features, values in [({}, EXT_VALUES[0]), ({}, EXT_VALUES[1]), ({"zba": True, "zbb": True}, EXT_VALUES[1])]:
-        got, want = both(program(alu32_after_defs(first, values)), features)
-        assert got == want, (features, values)
-
-
-def test_alu32_of_zero_extended_operands_needs_no_zero_extension():
-    src = "ldxw %r2, [%r1+0]\nldxh %r3, [%r1+4]\nor32 %r2, %r3\nmov32 %r4, %r2\nmod32 %r3, %r4\nmov %r0, %r2\n" \
-          "add %r0, %r3\nadd %r0, %r4\nexit"
-    image = bpfx.compile(program(src), "riscv64")
-    assert native_text(image, 2) == ["or a1, a1, a2"]
-    assert native_text(image, 3) == ["mv a3, a1"]
-    assert native_text(image, 4) == ["remuw a2, a2, a3"]  # a halfword: below 2**31
