@@ -70,6 +70,7 @@ _MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in 
 _FUSABLE = [bool(info and info.kind == Kind.LDX and info.size in (2, 4)) for info in isa.OPCODES]
 _FUSED = ("fused",)
 _JSET, _EQ_NE = isa.JMP_OPS["jset"], (isa.JMP_OPS["jeq"], isa.JMP_OPS["jne"])
+_SIGNED = frozenset(isa.JMP_OPS[op] for op in ("jsgt", "jsge", "jslt", "jsle"))
 AMO_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_OPS["and"]: "and",
           isa.ATOMIC_OPS["xor"]: "xor", isa.ATOMIC_OPS["xchg"] & ~isa.ATOMIC_FETCH: "swap"}
 
@@ -585,8 +586,18 @@ class Riscv64Selector(TableSelector):
             moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
                                                     and -2047 <= imm <= 2048)
             a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
-            b = (UNKNOWN if insn.src == 10 else self._state(cg, pc, insn.src)) if insn.opcode & isa.SRC_X else None
-            ext = (a[0] <= 32, a[1]) + ((b[0] <= 32, b[1]) if b else ())
+            if insn.opcode & isa.SRC_X:
+                b = UNKNOWN if insn.src == 10 else self._state(cg, pc, insn.src)
+                zb, sb = b[0] <= 32, b[1]
+            else:  # the immediate's li: sign-extended, and zero-extended too when not negative
+                zb, sb = imm >= 0, True
+            za, sa = a[0] <= 32, a[1]
+            if op == _JSET:  # the and's upper half is 0 or copies the low half's sign: test it whole
+                ext = (not (za or zb or (sa and sb)),)
+            elif (sa and sb) or (za and zb and op not in _SIGNED) or (insn.opcode & isa.SRC_X and insn.dst == insn.src):
+                ext = (False, False)  # both extended alike (or one register against itself): compare them as they are
+            else:
+                ext = (not sa, not sb)
             key += ext
         em = cg.em
         plan = self._jplans.get(key)
@@ -600,21 +611,13 @@ class Riscv64Selector(TableSelector):
 
     def _jcond_setup(self, em, insn, ext) -> tuple[BranchForm, ...]:
         """Emit what a conditional jump computes before branching; return the branch's forms. For JMP32, ``ext``
-        tells for each register operand whether its native register is known zero-extended and known
-        sign-extended from 32 bits: a compare needs no extension when both operands are sign-extended (every
-        condition) or both zero-extended (eq, ne and the unsigned ones); the immediate's li is sign-extended and,
-        when not negative, zero-extended too."""
+        is what to extend (``_jcond``): for jset whether to test the and's low half only, else whether each operand
+        needs its ``sext.w``. Sign extension keeps both orders of 32-bit values, and zero extension the unsigned
+        one, so two operands extended alike compare as they are."""
         info = isa.OPCODES[insn.opcode]
-        wide = info.cls == Cls.JMP
         op = info.op
         a = self._val(em, insn.dst, T1)
         words: tuple[int, ...] = ()
-        if not wide:
-            za, sa = ext[0], ext[1]
-            if info.src_reg:
-                zb, sb = ext[2], ext[3]
-            else:
-                zb, sb = insn.imm >= 0, True
         if op == "jset":
             if info.src_reg:
                 words = (E.and_(T1, a, self._val(em, insn.src, T2)),)
@@ -622,14 +625,12 @@ class Riscv64Selector(TableSelector):
                 words = (E.andi(T1, a, insn.imm),)
             else:
                 words = li_words(T2, insn.imm) + (E.and_(T1, a, T2),)
-            if not wide and not (za or zb or (sa and sb)):
-                words += (E.sext_w(T1, T1),)  # test only the low half (else the and's upper half is 0 or copies it)
+            if ext and ext[0]:
+                words += (E.sext_w(T1, T1),)  # test only the low half
             self.emit(em, *words)
             return cond_forms(E.BNE, T1, ZERO, self.c)
-        signed = op in ("jsgt", "jsge", "jslt", "jsle")
-        # (a register against itself compares the same however it is extended)
-        direct = wide or (sa and sb) or (za and zb and not signed) or (info.src_reg and insn.dst == insn.src)
-        if not direct and op in ("jeq", "jne"):  # the low halves are equal exactly when their 32-bit difference is 0
+        ext_a, ext_b = ext or (False, False)
+        if (ext_a or ext_b) and op in ("jeq", "jne"):  # low halves are equal exactly when their 32-bit difference is 0
             if info.src_reg:
                 self.emit(em, E.subw(T1, a, self._val(em, insn.src, T2)))
                 return cond_forms(COND[op][0], T1, ZERO, self.c)
@@ -638,14 +639,14 @@ class Riscv64Selector(TableSelector):
                 return cond_forms(COND[op][0], T1, ZERO, self.c)
         if info.src_reg:
             b = self._val(em, insn.src, T2)
-            if not direct and not sb:
+            if ext_b:
                 words = (E.sext_w(T2, b),)
                 b = T2
         elif insn.imm == 0:
             b = ZERO
         else:
             words, b = li_words(T2, insn.imm), T2  # sign-extended imm: also the sext.w of its low half
-        if not direct and not sa:
+        if ext_a:
             words = (E.sext_w(T1, a),) + words
             a = T1
         funct3, swapped = COND[op]
