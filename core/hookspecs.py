@@ -265,5 +265,25 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """
 
 
+@hookspec(firstresult=True)
+def bpfx_runner(target: TargetInfo, options: dict):
+    """The per-run function of a target that runs programs itself (``bpfx_run``), for repeated runs: a prepared
+    program (``bpfx.prepare``) asks once and then calls the function for every run, so the runs skip the hook
+    dispatch (several microseconds, what a whole host run costs). It must do exactly what ``bpfx_run`` does.
+
+    :param target: the target asked.
+    :param options: the run options, as ``bpfx_run`` gets them (the same for every later call).
+    :return: a callable ``(program, runtime, budget) -> Result``, or None (the runs then go through
+        ``bpfx_run``).
+
+    Example::
+
+        @hookimpl
+        def bpfx_runner(target, options):
+            if target.name == "interp":
+                return lambda program, runtime, budget: interpret(program, runtime, budget=budget)
+    """
+
+
 HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_reloc_types",
-              "bpfx_machine", "bpfx_helper_impls", "bpfx_run")
+              "bpfx_machine", "bpfx_helper_impls", "bpfx_run", "bpfx_runner")

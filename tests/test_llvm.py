@@ -264,6 +264,65 @@ def test_host_stack_pointers_escape_to_helpers_and_maps():
         assert got.maps == want.maps != {}
 
 
+@pytest.mark.parametrize("target", ["host", "interp", "arm64"])
+def test_prepared_runs_give_the_interpreters_results(target):
+    """One prepared program, run on one packet after another: each run is the interpreter's separate run (maps,
+    packet and context start afresh, whatever the run before did to them)."""
+    packets = (PACKET, TCP, bytes(20), TCP[:40], PACKET, bytes(4096), TCP)
+    for path in EXAMPLES:
+        obj = bpfx.load(path)
+        for prog in obj.programs:
+            prepared = bpfx.prepare(prog, target, obj=obj)
+            for packet in packets:
+                want = _effects(bpfx.run(prog, "interp", packet=packet, obj=obj))
+                assert _effects(prepared.run(packet=packet)) == want, (path, prog.name, target, len(packet))
+
+
+# r0 = mem[mem[0]]: mem[0] = 8 reads in bounds, 200 faults; the store to mem[1] is undone by the next run's mem
+INDEXED = "ldxb %r2, [%r1+0]\nstb [%r1+1], 7\nadd %r1, %r2\nldxb %r0, [%r1+0]\nexit"
+LOOP_BY_MEM = "ldxb %r2, [%r1+0]\nmov %r0, 0\nadd %r0, 1\njlt %r0, %r2, -2\nexit"
+
+
+@pytest.mark.parametrize("target", ["host", "interp"])
+def test_a_fault_in_one_prepared_run_does_not_leak_into_the_next(target):
+    prog = bpfx.Program("p", "mem", "mem", assemble(INDEXED), file="p.s")
+    prepared = bpfx.prepare(prog, target, budget=1000)
+    good = bytes([8, 0, 0, 0, 0, 0, 0, 0, 42]) + bytes(7)
+    for mem in (good, bytes([200]) + bytes(15), good, bytes([1]) + bytes(15), bytes([250]) + bytes(15), good):
+        want = _interp_and_host(prog, mem=mem, budget=1000)[0]
+        try:
+            got = prepared.run(mem=mem).r0
+        except bpfx.RuntimeFault as err:
+            got = str(err)
+        assert got == want, mem[0]
+    assert prepared.run(mem=good).r0 == 42
+    assert prepared.run(mem=bytes([1]) + bytes(15)).r0 == 7  # its own store, then the load of it
+    loop = bpfx.prepare(bpfx.Program("l", "mem", "mem", assemble(LOOP_BY_MEM), file="l.s"), target, budget=300)
+    assert loop.run(mem=bytes([100])).r0 == 100
+    with pytest.raises(bpfx.RuntimeFault, match="budget of 300 exhausted"):
+        loop.run(mem=bytes([255]))  # 2 instructions a trip: over the budget
+    result = loop.run(mem=bytes([5]))
+    assert (result.r0, result.insn_count) == (5, bpfx.run(loop.source, "interp", mem=bytes([5])).insn_count)
+
+
+def test_prepared_runs_skip_the_run_hook(monkeypatch):
+    """Targets that run programs themselves hand a prepared program a per-run function (``bpfx_runner``), so its
+    runs do not dispatch ``bpfx_run``; a target without one goes through ``bpfx_run`` every run."""
+    from bpfx import plugins
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 12345\nexit"))
+    prepared = [bpfx.prepare(prog, name) for name in ("host", "interp")]
+
+    def no_dispatch(*args):
+        raise AssertionError("bpfx_run dispatched")
+
+    monkeypatch.setattr(plugins.Target, "run", no_dispatch)
+    assert [p.run().r0 for p in prepared] == [12345, 12345]
+    monkeypatch.setattr(plugins.Target, "_first", lambda self, hook, **kw: None)
+    with pytest.raises(AssertionError, match="bpfx_run dispatched"):
+        plugins.get_target("host").runner({})(prog, None, 1000)
+
+
 def test_host_caches_compiled_programs():
     from bpfx.llvm.host import jit
 
