@@ -323,6 +323,24 @@ def test_prepared_runs_skip_the_run_hook(monkeypatch):
         plugins.get_target("host").runner({})(prog, None, 1000)
 
 
+@pytest.mark.parametrize("target", ["host", "interp"])
+def test_run_reuses_the_preparation_of_the_same_program_until_it_changes(target):
+    from bpfx.execute import runner
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 7\nexit"), file="p.s")
+    assert bpfx.run(prog, target).r0 == 7
+    kept = [p for p in runner._PREPARED.values() if p.source is prog]
+    assert len(kept) == 1 and bpfx.run(prog, target).r0 == 7
+    assert [p for p in runner._PREPARED.values() if p.source is prog] == kept
+    prog.insns = assemble("mov %r0, 8\nexit")  # a new list: validated and prepared again
+    assert bpfx.run(prog, target).r0 == 8
+    assert bpfx.run(prog, target, budget=100).r0 == 8  # another budget: another preparation
+    called = []
+    with_helper = bpfx.run(bpfx.Program("h", "mem", "mem", assemble("call 5\nexit")), target,
+                           helpers={5: lambda call, *a: called.append(a) or 3})
+    assert (with_helper.r0, len(called)) == (3, 1)
+
+
 def test_host_caches_compiled_programs():
     from bpfx.llvm.host import jit
 

@@ -10,7 +10,7 @@ import sys
 from ..errors import BpfxError, Unsupported, UsageError
 from ..fileio import read_input, write_text
 from .runtime.layout import MAX_MEM, MAX_PACKET
-from ..plugins import get_target
+from ..plugins import get_target, registry
 from ..front.program import Object, Program
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
@@ -165,9 +165,22 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
     """
-    prepared = Prepared(program, target, obj=obj, budget=budget, harden=harden, helpers=helpers, context=context,
-                        features=features, seed=seed, opt=opt, safety=safety)
+    plain = helpers is None and context is None and features is None and seed is None
+    key = (id(program), target, id(obj), budget, harden, opt, safety)
+    prepared = _PREPARED.get(key) if plain else None
+    if prepared is None or not prepared.still(program, obj):
+        prepared = Prepared(program, target, obj=obj, budget=budget, harden=harden, helpers=helpers,
+                            context=context, features=features, seed=seed, opt=opt, safety=safety)
+        # kept for the next run of the same Program object only where nothing can go stale: no caller
+        # helpers, and no executor (whose helper table may follow a plugin's state)
+        if plain and prepared.executor is None:
+            if len(_PREPARED) >= 64:
+                _PREPARED.clear()
+            _PREPARED[key] = prepared
     return prepared.run(packet=packet, mem=mem, map_init=map_init)
+
+
+_PREPARED: dict[tuple, Prepared] = {}
 
 
 class Prepared:
@@ -192,6 +205,8 @@ class Prepared:
         validate(program, helpers=self.allowed)
         check_ctx_stores(program)
         self.tgt, self.source, self.obj, self.budget = tgt, program, obj, budget
+        self._insns = (program.insns, len(program.insns), program.functions, program.maps, program.prog_type)
+        self._entry = registry().targets.get(tgt.name)
         self.mode = safety or tgt.default_safety()
         self.options = {"harden": harden, "opt": opt}
         self.executor = tgt.machine()
@@ -204,6 +219,16 @@ class Prepared:
             self.compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden,
                                         features=features, seed=seed, opt=opt)
             self.helper_table = tgt.helpers(program.prog_type, addresses, impls)
+
+    def still(self, program: Program, obj: Object | None) -> bool:
+        """Whether this is still what preparing ``program`` (with ``obj``) for the same target would give: the
+        same Program and Object, its instructions, functions and maps not replaced, the target's plugin the
+        same."""
+        src, entry = self.source, self._entry
+        return (src is program and self.obj is obj and program.insns is self._insns[0]
+                and len(program.insns) == self._insns[1] and program.functions is self._insns[2]
+                and program.maps is self._insns[3] and program.prog_type == self._insns[4]
+                and registry().targets.get(self.tgt.name) is entry)
 
     def _tail_target(self, target_prog: Program) -> Program:
         """A tail call's target runs under the same safety mode (checked code stays checked)."""
