@@ -341,6 +341,51 @@ def test_run_reuses_the_preparation_of_the_same_program_until_it_changes(target)
     assert (with_helper.r0, len(called)) == (3, 1)
 
 
+# Counted loops (one block, iv += step, back while iv < / <= bound): r1 = start, r3 = step, r4 = bound from mem
+COUNTED = {
+    "jlt imm": "ldxdw %r3, [%r1+8]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\nadd %r1, %r3\njlt %r1, 1000, -3\n"
+               "mov %r0, %r2\nexit",
+    "jgt reg": "ldxdw %r3, [%r1+8]\nldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\n"
+               "add %r1, %r3\njgt %r4, %r1, -3\nmov %r0, %r2\nexit",
+    "jle reg": "ldxdw %r3, [%r1+8]\nldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\n"
+               "add %r1, %r3\njle %r1, %r4, -3\nmov %r0, %r2\nexit",
+    "jge imm step": "ldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nstxb [%r10-1], %r2\nadd %r2, 3\n"
+                    "add %r1, 7\njge %r4, %r1, -3\nmov %r0, %r2\nexit",
+}
+M64 = (1 << 64) - 1
+
+
+@pytest.mark.parametrize("name", COUNTED)
+def test_host_counted_loops_agree_with_the_interpreter(name):
+    """The version of a counted loop without budget tests runs only when every trip fits the budget; steps of 0,
+    steps that wrap, first values past the bound and bounds at the top of the range take the plain loop."""
+    import struct
+
+    prog = bpfx.Program("c", "mem", "mem", assemble(COUNTED[name]), file="c.s")
+    cases = [(0, 1, 1000), (5, 3, 900), (999, 1, 1000), (1000, 1, 1000), (2000, 1, 1000), (0, 0, 10),
+             (0, 1 << 63, 1000), (10, M64, 1000), (M64 - 5, 1, M64), (M64 - 5, 2, M64 - 1), (0, 7, 0)]
+    for start, step, bound in cases:
+        mem = struct.pack("<QQQ", start, step, bound)
+        full = None
+        for budget in (100, 3000, 10**6):
+            got = _interp_and_host(prog, mem=mem, budget=budget)
+            if isinstance(got[0], str):  # the budget ran out: the same fault (host names the jump or the exit)
+                assert all(f"instruction budget of {budget} exhausted" in g for g in got), (start, step, bound, got)
+            else:
+                assert got[0] == got[1], (start, step, bound, budget)
+                full = bpfx.run(prog, "interp", mem=mem, budget=budget).insn_count
+        if full is not None:  # exactly enough, and one short (the fault then comes at the exit, as interpreted)
+            assert bpfx.run(prog, "host", mem=mem, budget=full).insn_count == full
+            assert _interp_and_host(prog, mem=mem, budget=full - 1)[1] == \
+                f"c.s:mem:insn {len(prog.insns) - 1}: instruction budget of {full - 1} exhausted"
+
+
+def test_host_checks_the_budget_at_the_exit_too():
+    prog = bpfx.Program("s", "mem", "mem", assemble("mov %r0, 1\nmov %r0, 2\nmov %r0, 3\nexit"), file="s.s")
+    assert _interp_and_host(prog, budget=3) == ["s.s:mem:insn 3: instruction budget of 3 exhausted"] * 2
+    assert _interp_and_host(prog, budget=4) == [3, 3]
+
+
 def test_host_caches_compiled_programs():
     from bpfx.llvm.host import jit
 

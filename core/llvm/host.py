@@ -138,6 +138,29 @@ def _on_fault(state, kind, insn, address, size):
 _CALLBACKS = (_HELPER_T(_on_helper), _FAULT_T(_on_fault))  # kept alive for the process
 
 
+# LLVM's code calls its runtime library for what the machine has no instruction for (128-bit division, which
+# loop exit values computed in closed form can need) and MCJIT resolves such calls in the process: libgcc_s goes
+# in, and without it the host target refuses to start rather than run code that would call address 0.
+RUNTIME_SYMBOLS = ("__udivti3", "__umodti3", "__divti3", "__modti3")
+
+
+def _runtime_library() -> None:
+    import ctypes.util
+
+    if all(llvm.address_of_symbol(s) for s in RUNTIME_SYMBOLS):
+        return
+    name = ctypes.util.find_library("gcc_s")
+    try:
+        if name:
+            llvm.load_library_permanently(name)
+    except RuntimeError:
+        pass
+    missing = [s for s in RUNTIME_SYMBOLS if not llvm.address_of_symbol(s)]
+    if missing:
+        raise Unsupported(f"host: LLVM's runtime library is not in the process ({', '.join(missing)}; libgcc_s "
+                          f"not found)")
+
+
 class Jit:
     """The host Codegen and the cache of compiled programs. ``checked=False`` (bench/host_speed.py only, to
     measure what the bounds checks cost) compiles without them: never run untrusted programs that way."""
@@ -147,6 +170,7 @@ class Jit:
 
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        _runtime_library()
         llvm.add_symbol(HOST_HELPER, ctypes.cast(_CALLBACKS[0], PTR).value)
         llvm.add_symbol(HOST_FAULT, ctypes.cast(_CALLBACKS[1], PTR).value)
         self.triple = llvm.get_process_triple()

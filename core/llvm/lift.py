@@ -106,6 +106,7 @@ class _Func:
         self.group_ok: dict[int, ir.Value] = {}  # first access of a group -> its fast check
         self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
         self.slow_mode = False
+        self.unbudgeted = False  # host: lifting a counted loop's version that needs no budget test (_counted)
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
@@ -312,7 +313,11 @@ class Lifter:
         go = b.block
         spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
         for leader, nxt in spans:
-            self._block(f, leader, nxt)
+            loop = self._counted(leader, nxt) if self.host else None
+            if loop is None:
+                self._block(f, leader, nxt)
+            else:
+                self._versions(f, leader, nxt, loop)
         fast = f.blocks
         if f.slow or any(p for pc, (_, p) in self.regions.items() if start <= pc < end):
             # The slow version of the whole function: every access but a constant r10 offset fully checked, the
@@ -512,6 +517,90 @@ class Lifter:
         host = self._fixed(b, f.state, b.add(entry, _c64(3)))
         return b.sub(host, rbase) if delta else b.inttoptr(b.add(host, rel), PTR)
 
+    # -- counted loops (host) ---------------------------------------------------------------------------------------
+    def _counted(self, start: int, end: int):
+        """(iv, bound, step, strict) when block ``start``..``end`` is a loop of its own whose one way round is
+        ``iv += step`` and whose last instruction jumps back while ``iv < bound`` (``<=`` unless strict),
+        unsigned, 64-bit; bound and step (``("r", reg)`` or ``("k", imm)``) unchanged in it; no calls, exits or
+        atomics. Such a loop runs ``iv`` upwards from its first value, so ``_versions`` can bound its trips
+        and the values ``iv`` takes before it enters."""
+        last = self.insns[end - 1]
+        info = OPCODES[last.opcode]
+        if (info is None or info.kind != Kind.JCOND or info.cls != Cls.JMP or jump_target(end - 1, last) != start
+                or info.op not in ("jlt", "jle", "jgt", "jge")):
+            return None
+        if info.op in ("jlt", "jle"):  # jlt iv, bound
+            iv, bound = last.dst, (("r", last.src) if info.src_reg else ("k", last.imm))
+        elif info.src_reg:  # jgt bound, iv
+            iv, bound = last.src, ("r", last.dst)
+        else:
+            return None
+        if bound[0] == "k" and bound[1] < 0:  # (sign-extended: not below 2^63)
+            return None
+        written: dict[int, list] = {}
+        pc = start
+        while pc < end - 1:
+            insn = self.insns[pc]
+            kind = OPCODES[insn.opcode].kind
+            if kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
+                written.setdefault(insn.dst, []).append(insn)
+            elif kind not in (Kind.ST, Kind.STX):
+                return None
+            pc += 2 if kind == Kind.LD_IMM64 else 1
+        add = written.get(iv, [])
+        if len(add) != 1 or add[0].opcode not in (0x07, 0x0F) or bound in (("r", r) for r in written) \
+                or bound == ("r", iv):
+            return None
+        step = ("r", add[0].src) if add[0].opcode == 0x0F else ("k", add[0].imm)
+        if step in (("r", r) for r in written) or step == ("r", iv) or (step[0] == "k" and step[1] <= 0):
+            return None
+        return iv, bound, step, info.op in ("jlt", "jgt")
+
+    def _versions(self, f: _Func, start: int, end: int, loop) -> None:
+        """A counted loop (see ``_counted``) in two versions: as lifted, and one entered only when its first
+        ``iv`` is below the bound, the step cannot wrap and every trip it can make fits the instruction budget.
+        That version tests no budget (it cannot run out) and tells LLVM ``iv < bound`` at the top of each trip
+        (true on entry, and the back edge is taken only then), from which it drops bounds checks the loop's own
+        test implies."""
+        iv, bound, step, strict = loop
+        guard = f.blocks[start]
+        plain, counted = (f.fn.append_basic_block(f"{n}{start}") for n in ("P", "C"))
+        f.blocks[start] = plain
+        self._block(f, start, end)
+        for pc in range(start, end):  # the fast checks of the block belong to the version lifted first
+            f.group.pop(pc, None)
+            f.group_ok.pop(pc, None)
+        f.blocks[start] = counted
+        b = f.b
+        b.position_at_end(counted)
+        reg = lambda o: _c64(o[1]) if o[0] == "k" else _load(b, f.regs[o[1]])  # noqa: E731
+        pred = "<" if strict else "<="
+        b.assume(b.icmp_unsigned(pred, _load(b, f.regs[iv]), reg(bound)))
+        f.unbudgeted = True
+        self._block(f, start, end)
+        f.unbudgeted = False
+        f.blocks[start] = guard
+        b.position_at_end(guard)
+        first, limit, stride = _load(b, f.regs[iv]), reg(bound), reg(step)
+        ok = b.icmp_unsigned(pred, first, limit)
+        ok = b.and_(ok, b.icmp_unsigned("!=", stride, _c64(0)))
+        ok = b.and_(ok, b.icmp_unsigned("<=", limit, b.xor(stride, _c64(-1))))  # limit + step does not wrap
+        # trips: span // step + 1, span = limit - first (- 1 if strict); they fit when at most (budget - count)
+        # // slots (a division per entry of the loop, not per trip)
+        span = b.sub(limit, first)
+        if strict:
+            span = b.sub(span, _c64(1))
+        slots, pc = 0, start
+        while pc < end:
+            slots += 1
+            pc += 2 if self.insns[pc].opcode == 0x18 else 1
+        count, budget = _load(b, f.count), self._fixed(b, f.state, ST_BUDGET)
+        ok = b.and_(ok, b.icmp_unsigned("<=", count, budget))
+        divisor = b.select(b.icmp_unsigned("==", stride, _c64(0)), _c64(1), stride)
+        trips = b.add(b.udiv(span, divisor), _c64(1))
+        ok = b.and_(ok, b.icmp_unsigned("<=", trips, b.udiv(b.sub(budget, count), _c64(slots))))
+        b.cbranch(ok, counted, plain)
+
     # -- one basic block -------------------------------------------------------------------------------------------
     def _block(self, f: _Func, start: int, end: int) -> None:
         b = f.b
@@ -543,7 +632,7 @@ class Lifter:
         """Branch to ``target`` (if ``cond``); checks the budget on backward edges in host mode."""
         b = f.b
         dest = f.blocks[target]
-        if self.host and target <= pc:
+        if self.host and target <= pc and not f.unbudgeted:
             check = f.fn.append_basic_block(f"back{pc}")
             if cond is not None:
                 b.cbranch(cond, check, f.blocks[fallthrough])
@@ -612,6 +701,15 @@ class Lifter:
             else:
                 raise self.unsupported(pc, "kfunc calls")
         elif kind == Kind.EXIT:
+            if self.host and not f.sub:
+                # instructions after the last backward jump count too: a run over its budget faults, as in the
+                # interpreter, rather than returning (once per run: the entry's exit)
+                budget = self._fixed(b, f.state, ST_BUDGET)
+                over = f.fn.append_basic_block(f"budget{pc}")
+                done = f.fn.append_basic_block(f"exit{pc}")
+                b.cbranch(b.icmp_unsigned(">", _load(b, f.count), budget), over, done).set_weights([1, 1000])
+                self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
+                b.position_at_end(done)
             if self.host:
                 self._flush_count(f, b)
             self._ret(f, b)
