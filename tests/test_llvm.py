@@ -384,6 +384,10 @@ def test_host_checks_the_budget_at_the_exit_too():
     prog = bpfx.Program("s", "mem", "mem", assemble("mov %r0, 1\nmov %r0, 2\nmov %r0, 3\nexit"), file="s.s")
     assert _interp_and_host(prog, budget=3) == ["s.s:mem:insn 3: instruction budget of 3 exhausted"] * 2
     assert _interp_and_host(prog, budget=4) == [3, 3]
+    loop = bpfx.Program("l", "mem", "mem", assemble("mov %r0, 0\nadd %r0, 1\njlt %r0, 50, -2\nexit"), file="l.s")
+    for budget in (101, 102, 1 << 62, (1 << 63) + 5, M64):  # what is left of a budget is a signed word
+        assert _interp_and_host(loop, budget=budget) == ([50, 50] if budget > 101 else
+                                                         ["l.s:mem:insn 3: instruction budget of 101 exhausted"] * 2)
 
 
 def test_host_caches_compiled_programs():

@@ -286,8 +286,8 @@ class Lifter:
             # LLVM can bound stack addresses and drop fast checks they always pass.
             b.store(rest[5] if f.sub else _c64(layout.STACK_TOP), f.regs[R10])
             f.frame, f.depth = rest[6], rest[7]
-            f.count = _alloca(b, I64, "count")
-            b.store(_load(b, self._state_ptr(b, state, ST_COUNT)), f.count)
+            f.count = _alloca(b, I64, "left")
+            self._load_count(f, b)
             f.stop = fn.append_basic_block("stop")
             sb = ir.IRBuilder(f.stop)
             self._flush_count(f, sb)
@@ -367,8 +367,24 @@ class Lifter:
         v.set_metadata("invariant.load", self.module.add_metadata([]))
         return v
 
+    # The instruction count lives in the run state (ST_COUNT: what a run reports, and what calls and tail calls
+    # continue from); inside a function it is kept as what is left of the budget, a signed word: a block
+    # subtracts its instructions and a backward jump tests the sign the subtraction set (no compare).
+    def _limit(self, f: _Func, b):
+        """The budget, capped at 2^62 (no run gets near it) so what is left stays a signed word."""
+        budget = self._fixed(b, f.state, ST_BUDGET)
+        return b.select(b.icmp_unsigned(">", budget, _c64(1 << 62)), _c64(1 << 62), budget)
+
+    def _load_count(self, f: _Func, b) -> None:
+        b.store(b.sub(self._limit(f, b), _load(b, self._state_ptr(b, f.state, ST_COUNT))), f.count)
+
     def _flush_count(self, f: _Func, b) -> None:
-        b.store(_load(b, f.count), self._state_ptr(b, f.state, ST_COUNT))
+        b.store(b.sub(self._limit(f, b), _load(b, f.count)), self._state_ptr(b, f.state, ST_COUNT))
+
+    @staticmethod
+    def _over(f: _Func, b):
+        """Whether the run has gone over its budget."""
+        return b.icmp_signed("<", _load(b, f.count), _c64(0))
 
     def _fault(self, f: _Func, b, kind: int, pc: int, addr, size: int) -> None:
         """Call the fault callback (which records the interpreter's fault) and leave the function."""
@@ -585,8 +601,8 @@ class Lifter:
         ok = b.icmp_unsigned(pred, first, limit)
         ok = b.and_(ok, b.icmp_unsigned("!=", stride, _c64(0)))
         ok = b.and_(ok, b.icmp_unsigned("<=", limit, b.xor(stride, _c64(-1))))  # limit + step does not wrap
-        # trips: span // step + 1, span = limit - first (- 1 if strict); they fit when at most (budget - count)
-        # // slots (a division per entry of the loop, not per trip)
+        # trips: span // step + 1, span = limit - first (- 1 if strict); they fit when at most what is left of
+        # the budget // slots (a division per entry of the loop, not per trip)
         span = b.sub(limit, first)
         if strict:
             span = b.sub(span, _c64(1))
@@ -594,11 +610,11 @@ class Lifter:
         while pc < end:
             slots += 1
             pc += 2 if self.insns[pc].opcode == 0x18 else 1
-        count, budget = _load(b, f.count), self._fixed(b, f.state, ST_BUDGET)
-        ok = b.and_(ok, b.icmp_unsigned("<=", count, budget))
+        left = _load(b, f.count)
+        ok = b.and_(ok, b.icmp_signed(">=", left, _c64(0)))
         divisor = b.select(b.icmp_unsigned("==", stride, _c64(0)), _c64(1), stride)
         trips = b.add(b.udiv(span, divisor), _c64(1))
-        ok = b.and_(ok, b.icmp_unsigned("<=", trips, b.udiv(b.sub(budget, count), _c64(slots))))
+        ok = b.and_(ok, b.icmp_unsigned("<=", trips, b.udiv(left, _c64(slots))))
         b.cbranch(ok, counted, plain)
 
     # -- one basic block -------------------------------------------------------------------------------------------
@@ -610,7 +626,7 @@ class Lifter:
             while pc < end:
                 slots += 1
                 pc += 2 if self.insns[pc].opcode == 0x18 else 1
-            b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
+            b.store(b.sub(_load(b, f.count), _c64(slots)), f.count)
         f.block_end = end
         self._lift_range(f, start, end)
 
@@ -641,7 +657,7 @@ class Lifter:
             cb = ir.IRBuilder(check)
             budget = self._fixed(cb, f.state, ST_BUDGET)
             over = f.fn.append_basic_block(f"budget{pc}")
-            cb.cbranch(cb.icmp_unsigned(">", _load(cb, f.count), budget), over, dest)
+            cb.cbranch(self._over(f, cb), over, dest)
             self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
             return
         if cond is None:
@@ -707,7 +723,7 @@ class Lifter:
                 budget = self._fixed(b, f.state, ST_BUDGET)
                 over = f.fn.append_basic_block(f"budget{pc}")
                 done = f.fn.append_basic_block(f"exit{pc}")
-                b.cbranch(b.icmp_unsigned(">", _load(b, f.count), budget), over, done).set_weights([1, 1000])
+                b.cbranch(self._over(f, b), over, done).set_weights([1, 1000])
                 self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
                 b.position_at_end(done)
             if self.host:
@@ -857,7 +873,7 @@ class Lifter:
         r10 = b.sub(_load(b, regs[R10]), _c64(STACK_SIZE))
         frame = _gep(b, f.frame, -STACK_SIZE)
         self._returned(b, regs, b.call(callee, [f.state] + args + [r10, frame, depth] + inherited))
-        b.store(_load(b, self._state_ptr(b, f.state, ST_COUNT)), f.count)
+        self._load_count(f, b)
         self._check_stopped(f, b, f"c{pc}")
 
 
