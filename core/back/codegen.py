@@ -145,7 +145,7 @@ def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
 
 
 # Per opcode, what frame analysis needs: (writes dst, is a call, r10 as load base, r10 as store base, src escapes)
-_FACTS = [None] * 256
+_FACTS = [(False,) * 5] * 256
 for _op, _info in enumerate(OPCODES):
     if _info is not None:
         _k = _info.kind
@@ -258,38 +258,33 @@ def _upper_live(insns: list[Insn]) -> list[int]:
 
 
 def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int], bool, int]:
-    written: set[int] = set()
+    written = 0  # a bitmask of BPF registers: cheaper than a set.add per instruction
     calls = False
     r10_escapes = False
     min_off = 0
     facts = _FACTS
-    pc = start
-    while pc < end:
-        op, dst, src, off, imm = insns[pc]
+    for op, dst, src, off, imm in insns[start:end]:  # (an lddw's second slot, opcode 0, has no facts)
         writes, call, load, store, escapes = facts[op]
         if writes:
-            written.add(dst)
-            if op == 0x18:
-                pc += 2
-                continue
+            written |= 1 << dst
         if call:
             calls = True
-        if load and src == R10 and off < min_off:
-            min_off = off
-        if store:
+        elif load:
+            if src == R10 and off < min_off:
+                min_off = off
+        elif store:
             if dst == R10 and off < min_off:
                 min_off = off
             if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)
-                written.add(0 if imm == 0xF1 else src)
+                written |= 1 << (0 if imm == 0xF1 else src)
         if escapes and src == R10:
             r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
-        pc += 1
     if calls:
-        written.update((0, 1, 2, 3, 4, 5))
+        written |= 0b111111  # r0-r5
     stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
     if stack or r10_escapes:
-        written.add(R10)
-    return frozenset(written), calls, stack
+        written |= 1 << R10
+    return frozenset(r for r in range(written.bit_length()) if written >> r & 1), calls, stack
 
 
 def check_runnable(program: Program, target) -> None:
