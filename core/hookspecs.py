@@ -114,15 +114,17 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
     :return: a new selector (one per compilation) implementing :class:`bpfx.Selector` (core/back/target.py):
         ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
         primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
-        ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path)
-        and ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
+        ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path),
+        ``memo_plan()`` with ``memo`` and ``memo_key`` (the driver looks repeated instructions up itself), and
+        ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`; ``cg.upper_half_dead(pc, reg)`` tells a selector whose
         32-bit operations leave the upper half dirty (riscv64's sign-extending W forms) whether a zero-extension
-        is needed. A lowering may clobber AX's native register and the ABI's
-        scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
-        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table`` from per-kind
-        lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
+        is needed (``cg.upper_live_after()``: the same facts as a list). A lowering may clobber AX's native
+        register and the ABI's scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an
+        instruction it cannot lower.
+        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table``/``memo_plan``
+        from per-kind lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
 
     Example::
 

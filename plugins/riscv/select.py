@@ -132,9 +132,10 @@ def _split(off: int) -> tuple[int, int] | None:
 def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[BranchForm, ...]:
     """A conditional branch to a label, shortest form first; the long forms take t1 (free between BPF insns)."""
     inverse = E.invert_branch(funct3)
+    E.branch(funct3, rs1, rs2, 0)  # (checks the condition once: short then goes straight to the B format)
 
     def short(off: int):
-        return _PACK32(E.branch(funct3, rs1, rs2, off)) if -4096 <= off < 4096 else None
+        return _PACK32(E.b_type(off, rs2, rs1, funct3)) if -4096 <= off < 4096 else None
 
     def mid(off: int):
         off -= 4
@@ -207,7 +208,7 @@ class Riscv64Selector(TableSelector):
         self.r = abi.regs
         super().__init__()
         self._stack = 0
-        self._dead_pc, self._dead = -1, False  # _zext_dead's last answer
+        self._after: list[int] | None = None  # the compiling program's cg.upper_live_after(), once asked
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
@@ -301,6 +302,8 @@ class Riscv64Selector(TableSelector):
                            epilogue=self._epilogue_words(frame, saved, stack, total))
         self._stack = stack
         self.use_frame(stack)
+        if frame.is_entry:
+            self._after = None  # another program's facts
         frame.frame_offset = total - stack
         frame.native_stack = total
 
@@ -342,7 +345,10 @@ class Riscv64Selector(TableSelector):
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
-            return insn, self._zext_dead(cg, pc, insn)
+            after = self._after
+            if after is None:
+                after = self._after = cg.upper_live_after()
+            return insn, not after[pc] >> insn.dst & 1  # (as _zext_dead, inline: asked at every ALU32 insn)
         if insn.imm == 64 and _IS_SWAP[insn.opcode] and not self.zbb:  # its masks come from the pool: branches
             return None
         if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
@@ -352,9 +358,10 @@ class Riscv64Selector(TableSelector):
     def _zext_dead(self, cg, pc: int, insn) -> bool:
         """Whether the zero-extension of this ALU32 result is dead (the core's upper-half query; every 32-bit
         lowering here reads only the low halves of its operands, and JMP32 sign-extends its own)."""
-        if self._dead_pc != pc:
-            self._dead_pc, self._dead = pc, cg.upper_half_dead(pc, insn.dst)
-        return self._dead
+        after = self._after
+        if after is None:
+            after = self._after = cg.upper_live_after()
+        return not after[pc] >> insn.dst & 1
 
     # -- ALU / ALU64 ----------------------------------------------------------------------------------------
     def _alu(self, cg, pc, insn, nxt) -> None:
