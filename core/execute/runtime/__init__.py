@@ -94,6 +94,9 @@ class HelperCall:
         self._rt.trace.append(line)
 
 
+_FIRST_CTX: dict[tuple, tuple[bytes, dict]] = {}  # (type, packet length, protocol) -> (ctx bytes, ctx_start)
+
+
 class Runtime:
     """Memory, maps, context and helpers of one run.
 
@@ -155,21 +158,31 @@ class Runtime:
         # reading zeros on the interpreter while a native target cannot place the field
         size = self.ptype.ctx_size if ctx_layout is None else self.ptype.device_ctx_size
         size = max([size] + [off + width for off, width in self.ctx_fields.values()]) or layout.CTX_SIZE
-        self._ctx = self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE))).buf
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
             self.data = self.data_end = self.data_meta = 0
-            self._render(initial=True)
-            self.ctx_start = self.ctx_values()
+        else:
+            room = layout.PACKET_HEADROOM
+            self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
+                                                 bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
+            self.data = self.data_meta = layout.PACKET_BASE + room
+            self.data_end = self.data + len(packet)
+            self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
+        # The first context depends only on the type, the packet's length and protocol (with the UAPI layout):
+        # rendered once per such key, copied after
+        key = (self.ptype.name, self.data_end - self.data, self.state.get("protocol")) if ctx_layout is None else None
+        hit = _FIRST_CTX.get(key) if key is not None else None
+        if hit is not None:
+            self._ctx = self.memory.add("ctx", layout.CTX_BASE, hit[0]).buf
+            self.ctx_start = dict(hit[1])
             return
-        room = layout.PACKET_HEADROOM
-        self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
-                                             bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
-        self.data = self.data_meta = layout.PACKET_BASE + room
-        self.data_end = self.data + len(packet)
-        self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
+        self._ctx = self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE))).buf
         self._render(initial=True)
         self.ctx_start = self.ctx_values()
+        if key is not None:
+            if len(_FIRST_CTX) >= 256:
+                _FIRST_CTX.clear()
+            _FIRST_CTX[key] = (bytes(self._ctx), dict(self.ctx_start))
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
