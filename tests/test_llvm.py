@@ -436,6 +436,22 @@ def test_host_random_counted_loops_agree_with_the_interpreter():
                 assert got[0] == got[1], (text, start, step, bound, budget, got)
 
 
+def test_host_names_the_instruction_that_went_over_the_budget():
+    """A budget that runs out in a block ending in a backward jump (or the exit) is named at the instruction the
+    interpreter names, the first one over; one that ran out in an earlier, unchecked block at the check."""
+    text = "mov %r1, 0\nmov %r2, 0\nadd %r2, 3\nadd %r1, 1\nlddw %r3, 0x100000000\njlt %r1, 100, -5\n" \
+           "mov %r0, %r2\nexit"
+    prog = bpfx.Program("b", "mem", "mem", assemble(text), file="b.s")
+    exact = 0
+    for budget in range(2, 60):
+        got = _interp_and_host(prog, budget=budget)
+        assert _budget_blind(got[0]) == _budget_blind(got[1])
+        exact += got[0] == got[1]
+    assert exact == 58
+    assert _interp_and_host(prog, budget=1) == ["b.s:mem:insn 1: instruction budget of 1 exhausted",
+                                                "b.s:mem:insn 6: instruction budget of 1 exhausted"]
+
+
 def test_host_checks_the_budget_at_the_exit_too():
     prog = bpfx.Program("s", "mem", "mem", assemble("mov %r0, 1\nmov %r0, 2\nmov %r0, 3\nexit"), file="s.s")
     assert _interp_and_host(prog, budget=3) == ["s.s:mem:insn 3: instruction budget of 3 exhausted"] * 2

@@ -45,6 +45,7 @@ class _Run:
     def __init__(self, rt, budget: int):
         self.rt = rt
         self.fault: tuple[BaseException, int] | None = None
+        self.program = None  # the program running (run_host sets it; tail calls change it)
         regions = [r for r in rt.memory.regions if r.buf]
         key = (tuple((r.name, r.base, len(r.buf), r.writable) for r in regions),
                tuple((m.handle, m.values_base) for m in rt.maps))
@@ -122,6 +123,7 @@ def _on_fault(state, kind, insn, address, size):
     run = _current.run
     if kind == FAULT_BUDGET:
         fault = RuntimeFault(f"instruction budget of {address} exhausted")
+        insn = _crossing(run.program, size & 0xFFFF_FFFF, size >> 32, insn, run.state[ST_COUNT] - address)
     elif kind == FAULT_DEPTH:
         fault = RuntimeFault(f"call depth exceeds {MAX_CALL_DEPTH} frames")
     else:
@@ -133,6 +135,19 @@ def _on_fault(state, kind, insn, address, size):
         except RuntimeFault as exc:
             fault = exc
     run.stop(fault, insn)
+
+
+def _crossing(program, start: int, slots: int, check: int, excess: int) -> int:
+    """The instruction the interpreter's budget fault names, the one that went over: the block checked at
+    ``check`` began at ``start`` and counted ``slots`` instructions, and the run is ``excess`` over; when that
+    instruction is before the block (or the block is not its instructions as written), ``check``."""
+    if program is None:
+        return check
+    pcs, pc = [], start
+    while pc <= check and pc < len(program.insns):
+        pcs.append(pc)
+        pc += 2 if program.insns[pc].opcode == 0x18 else 1
+    return pcs[slots - excess] if len(pcs) == slots and 1 <= excess <= slots else check
 
 
 _CALLBACKS = (_HELPER_T(_on_helper), _FAULT_T(_on_fault))  # kept alive for the process
@@ -304,6 +319,7 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
     if rt.ptype.ctx_struct and rt.entry_args[0] != layout.CTX_BASE:  # and its r1 to be CTX_BASE
         raise Unsupported(f"host: the runtime's context at 0x{rt.entry_args[0]:x} is not 0x{layout.CTX_BASE:x}")
     run = _Run(rt, budget)
+    run.program = program
     previous = getattr(_current, "run", None)
     _current.run = run
     try:
@@ -319,6 +335,7 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
             if rt.pending_tail_call is None or rt.exit_requested:
                 break
             program, rt.pending_tail_call = rt.pending_tail_call, None
+            run.program = program
             entry = j.entry(program, opt, helpers)
         count = run.state[ST_COUNT]
     finally:

@@ -25,6 +25,7 @@ Two memory models:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -107,6 +108,7 @@ class _Func:
         self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
         self.slow_mode = False
         self.unbudgeted = False  # host: lifting a counted loop's version that needs no budget test (_counted)
+        self.leaders: list[int] = []  # the first instruction of each block, sorted
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
@@ -259,7 +261,9 @@ class Lifter:
                 leaders.add(pc + 1)
             pc += width
         leaders = sorted(x for x in leaders if start <= x < end)
+        f_leaders = leaders
         f = _Func(self, start, end, fn)
+        f.leaders = f_leaders
         entry = fn.append_basic_block("entry")
         for leader in leaders:
             f.blocks[leader] = fn.append_basic_block(f"L{leader}")
@@ -393,6 +397,17 @@ class Lifter:
         self._flush_count(f, b)
         b.call(fault, [f.state, _c64(kind), _c64(self.origin[pc]), addr, _c64(size)])
         b.branch(f.stop)
+
+    def _budget_fault(self, f: _Func, b, pc: int) -> None:
+        """The budget ran out by the end of the block that ends at ``pc``: the callback gets the block's first
+        instruction and length (``start | slots << 32``, as the size; the count is in the run state) and
+        names the instruction the interpreter names when that one is in this block (see host._crossing)."""
+        start = f.leaders[bisect_right(f.leaders, pc) - 1]
+        slots, q = 0, start
+        while q <= pc:
+            slots += 1
+            q += 2 if self.insns[q].opcode == 0x18 else 1
+        self._fault(f, b, FAULT_BUDGET, pc, self._fixed(b, f.state, ST_BUDGET), self.origin[start] | slots << 32)
 
     def _check_stopped(self, f: _Func, b, name: str) -> None:
         """After a helper or a call: if the run was stopped (fault, unwind, tail call), return at once."""
@@ -650,15 +665,14 @@ class Lifter:
         dest = f.blocks[target]
         if self.host and target <= pc and not f.unbudgeted:
             check = f.fn.append_basic_block(f"back{pc}")
+            over = f.fn.append_basic_block(f"budget{pc}")
             if cond is not None:
                 b.cbranch(cond, check, f.blocks[fallthrough])
             else:
                 b.branch(check)
             cb = ir.IRBuilder(check)
-            budget = self._fixed(cb, f.state, ST_BUDGET)
-            over = f.fn.append_basic_block(f"budget{pc}")
             cb.cbranch(self._over(f, cb), over, dest)
-            self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
+            self._budget_fault(f, ir.IRBuilder(over), pc)
             return
         if cond is None:
             b.branch(dest)
@@ -720,11 +734,10 @@ class Lifter:
             if self.host and not f.sub:
                 # instructions after the last backward jump count too: a run over its budget faults, as in the
                 # interpreter, rather than returning (once per run: the entry's exit)
-                budget = self._fixed(b, f.state, ST_BUDGET)
                 over = f.fn.append_basic_block(f"budget{pc}")
                 done = f.fn.append_basic_block(f"exit{pc}")
                 b.cbranch(self._over(f, b), over, done).set_weights([1, 1000])
-                self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
+                self._budget_fault(f, ir.IRBuilder(over), pc)
                 b.position_at_end(done)
             if self.host:
                 self._flush_count(f, b)
