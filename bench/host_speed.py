@@ -1,8 +1,8 @@
 """The host target (LLVM JIT, in-process) against the reference interpreter and an external runner.
 
-For each compute-heavy program (bench/loops: prime sieve, checksum, FNV hash, bubble sort, Collatz; the
-examples' packet parsing) it reports, every time a median per run over ``--repeat`` runs of a program compiled
-once, on the same packet and context:
+For each compute-heavy program (bench/loops: prime sieve, checksum, FNV hash, bubble sort, Collatz, TLV packet
+parsing; and the examples' small packet parsers) it reports, every time a median per run over ``--repeat`` runs
+of a program compiled once, on the same packet and context:
 
 - ``interp us``: ``bpfx.run(prog, "interp")`` (fewer runs: it is slow);
 - ``api us``: ``bpfx.run(prog, "host")``: the Python API, i.e. target and helper look-up, validation, runtime
