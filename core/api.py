@@ -94,6 +94,17 @@ def run(program: Program, target: str = "interp", **kwargs) -> Result:
     return run_program(program, target, **kwargs)
 
 
+def prepare(program: Program, target: str = "interp", **kwargs):
+    """``program`` made ready to run many times on ``target``: ``bpfx.prepare(prog, "host").run(packet=...)``
+    (``mem=``, ``map_init=`` per run too). Target look-up, helpers, validation, the safety pass and compilation
+    happen once, here; each run starts from a fresh runtime (fresh maps, context, packet), so it returns exactly
+    the Result :func:`run` would. Keywords: those of :func:`run` other than ``packet``, ``mem`` and
+    ``map_init``."""
+    from .execute.runner import Prepared
+
+    return Prepared(program, target, **kwargs)
+
+
 def interpret(program: Program, runtime: Runtime, *, budget: int = 10_000_000, prepare=None) -> Result:
     """Run ``program`` on the reference interpreter against ``runtime`` (for executors of targets whose code is
     BPF, e.g. a device that interprets normalised BPF). ``prepare(program) -> Program``, if given, turns a tail
@@ -116,5 +127,5 @@ __all__ = [
     "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
     "RuntimeFault", "Selector", "TableSelector", "TargetInfo", "Unsupported", "UsageError", "ValidationError",
     "ValueFacts", "compile", "fields", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load",
-    "map_symbol", "resolve", "run", "target_hookimpl", "targets", "value_facts",
+    "map_symbol", "prepare", "resolve", "run", "target_hookimpl", "targets", "value_facts",
 ]

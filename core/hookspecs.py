@@ -114,17 +114,18 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
     :return: a new selector (one per compilation) implementing :class:`bpfx.Selector` (core/back/target.py):
         ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
         primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
-        ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path)
-        and ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
+        ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path),
+        ``memo_plan()`` with ``memo`` and ``memo_key`` (the driver looks repeated instructions up itself), and
+        ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`; ``cg.upper_half_dead(pc, reg)`` tells a selector whose
         32-bit operations leave the upper half dirty (riscv64's sign-extending W forms) whether a zero-extension
-        is needed, and ``cg.local_def(pc, reg)`` names the instruction that last wrote ``reg`` on the straight-line
-        path into ``pc`` (riscv64 skips a JMP32 operand's ``sext.w`` when that writer left it extended). A lowering
-        may clobber AX's native register and the ABI's
+        is needed (``cg.upper_live_after()``: the same facts as a list), and ``cg.local_def(pc, reg)`` names the
+        instruction that last wrote ``reg`` on the straight-line path into ``pc`` (riscv64 skips a JMP32 operand's
+        ``sext.w`` when that writer left it extended). A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
-        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table`` from per-kind
-        lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
+        :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table``/``memo_plan``
+        from per-kind lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.
 
     Example::
 
@@ -267,5 +268,25 @@ def bpfx_run(target: TargetInfo, program, runtime, budget: int, options: dict):
     """
 
 
+@hookspec(firstresult=True)
+def bpfx_runner(target: TargetInfo, options: dict):
+    """The per-run function of a target that runs programs itself (``bpfx_run``), for repeated runs: a prepared
+    program (``bpfx.prepare``) asks once and then calls the function for every run, so the runs skip the hook
+    dispatch (several microseconds, what a whole host run costs). It must do exactly what ``bpfx_run`` does.
+
+    :param target: the target asked.
+    :param options: the run options, as ``bpfx_run`` gets them (the same for every later call).
+    :return: a callable ``(program, runtime, budget) -> Result``, or None (the runs then go through
+        ``bpfx_run``).
+
+    Example::
+
+        @hookimpl
+        def bpfx_runner(target, options):
+            if target.name == "interp":
+                return lambda program, runtime, budget: interpret(program, runtime, budget=budget)
+    """
+
+
 HOOK_NAMES = ("bpfx_targets", "bpfx_abi", "bpfx_selector", "bpfx_helpers", "bpfx_context", "bpfx_reloc_types",
-              "bpfx_machine", "bpfx_helper_impls", "bpfx_run")
+              "bpfx_machine", "bpfx_helper_impls", "bpfx_run", "bpfx_runner")

@@ -196,6 +196,12 @@ class Target:
     def run(self, program, runtime, budget: int, options: dict):
         return self._first("bpfx_run", program=program, runtime=runtime, budget=budget, options=options)
 
+    def runner(self, options: dict):
+        """``(program, runtime, budget) -> Result`` for repeated runs: the ``bpfx_runner`` hook's function, else
+        one that dispatches ``bpfx_run`` every time."""
+        fn = self._first("bpfx_runner", options=options)
+        return fn if fn is not None else lambda program, runtime, budget: self.run(program, runtime, budget, options)
+
     def helper_impls(self, prog_type: str, extra: dict | None = None) -> dict[int, HelperImpl]:
         """Helper implementations for emulated runs: every plugin's (base targets first), then ``extra``
         (the caller's: id -> HelperImpl or a callable ``fn(call, a1..a5)``)."""

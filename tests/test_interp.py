@@ -69,3 +69,22 @@ def test_unwind_helper_stops_the_program():
 
 def test_layout_is_below_4gib():
     assert layout.MAP_BASE + 8 * layout.MAP_STRIDE < 1 << 32
+
+
+@pytest.mark.parametrize("value_size", [1, 4, 8, 12])
+def test_array_map_changes_name_exactly_the_slots_that_changed(value_size):
+    from bpfx import MapDef
+    from bpfx.execute.runtime import Memory
+    from bpfx.execute.runtime.maps import MapState
+
+    state = MapState(MapDef("a", 2, 4, value_size, 40), layout.MAP_BASE, Memory())
+    assert state.changes() == {}
+    want = {}
+    for index, fill in ((0, 1), (17, 0xAB), (39, 0xFF)):
+        value = bytes([fill]) * value_size
+        state.update(index.to_bytes(4, "little"), value, 0)
+        want[index.to_bytes(4, "little").hex()] = value.hex()
+        assert state.changes() == want
+    state.update((17).to_bytes(4, "little"), bytes(value_size), 0)  # back to what it was
+    del want[(17).to_bytes(4, "little").hex()]
+    assert state.changes() == want

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -262,6 +263,203 @@ def test_host_stack_pointers_escape_to_helpers_and_maps():
         want = bpfx.run(prog, "interp", packet=TCP, obj=obj)
         got = bpfx.run(prog, "host", packet=TCP, obj=obj)
         assert got.maps == want.maps != {}
+
+
+@pytest.mark.parametrize("target", ["host", "interp", "arm64"])
+def test_prepared_runs_give_the_interpreters_results(target):
+    """One prepared program, run on one packet after another: each run is the interpreter's separate run (maps,
+    packet and context start afresh, whatever the run before did to them)."""
+    packets = (PACKET, TCP, bytes(20), TCP[:40], PACKET, bytes(4096), TCP)
+    for path in EXAMPLES:
+        obj = bpfx.load(path)
+        for prog in obj.programs:
+            prepared = bpfx.prepare(prog, target, obj=obj)
+            for packet in packets:
+                want = _effects(bpfx.run(prog, "interp", packet=packet, obj=obj))
+                assert _effects(prepared.run(packet=packet)) == want, (path, prog.name, target, len(packet))
+
+
+# r0 = mem[mem[0]]: mem[0] = 8 reads in bounds, 200 faults; the store to mem[1] is undone by the next run's mem
+INDEXED = "ldxb %r2, [%r1+0]\nstb [%r1+1], 7\nadd %r1, %r2\nldxb %r0, [%r1+0]\nexit"
+LOOP_BY_MEM = "ldxb %r2, [%r1+0]\nmov %r0, 0\nadd %r0, 1\njlt %r0, %r2, -2\nexit"
+
+
+@pytest.mark.parametrize("target", ["host", "interp"])
+def test_a_fault_in_one_prepared_run_does_not_leak_into_the_next(target):
+    prog = bpfx.Program("p", "mem", "mem", assemble(INDEXED), file="p.s")
+    prepared = bpfx.prepare(prog, target, budget=1000)
+    good = bytes([8, 0, 0, 0, 0, 0, 0, 0, 42]) + bytes(7)
+    for mem in (good, bytes([200]) + bytes(15), good, bytes([1]) + bytes(15), bytes([250]) + bytes(15), good):
+        want = _interp_and_host(prog, mem=mem, budget=1000)[0]
+        try:
+            got = prepared.run(mem=mem).r0
+        except bpfx.RuntimeFault as err:
+            got = str(err)
+        assert got == want, mem[0]
+    assert prepared.run(mem=good).r0 == 42
+    assert prepared.run(mem=bytes([1]) + bytes(15)).r0 == 7  # its own store, then the load of it
+    loop = bpfx.prepare(bpfx.Program("l", "mem", "mem", assemble(LOOP_BY_MEM), file="l.s"), target, budget=300)
+    assert loop.run(mem=bytes([100])).r0 == 100
+    with pytest.raises(bpfx.RuntimeFault, match="budget of 300 exhausted"):
+        loop.run(mem=bytes([255]))  # 2 instructions a trip: over the budget
+    result = loop.run(mem=bytes([5]))
+    assert (result.r0, result.insn_count) == (5, bpfx.run(loop.source, "interp", mem=bytes([5])).insn_count)
+
+
+def test_prepared_runs_skip_the_run_hook(monkeypatch):
+    """Targets that run programs themselves hand a prepared program a per-run function (``bpfx_runner``), so its
+    runs do not dispatch ``bpfx_run``; a target without one goes through ``bpfx_run`` every run."""
+    from bpfx import plugins
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 12345\nexit"))
+    prepared = [bpfx.prepare(prog, name) for name in ("host", "interp")]
+
+    def no_dispatch(*args):
+        raise AssertionError("bpfx_run dispatched")
+
+    monkeypatch.setattr(plugins.Target, "run", no_dispatch)
+    assert [p.run().r0 for p in prepared] == [12345, 12345]
+    monkeypatch.setattr(plugins.Target, "_first", lambda self, hook, **kw: None)
+    with pytest.raises(AssertionError, match="bpfx_run dispatched"):
+        plugins.get_target("host").runner({})(prog, None, 1000)
+
+
+@pytest.mark.parametrize("target", ["host", "interp"])
+def test_run_reuses_the_preparation_of_the_same_program_until_it_changes(target):
+    from bpfx.execute import runner
+
+    prog = bpfx.Program("p", "mem", "mem", assemble("mov %r0, 7\nexit"), file="p.s")
+    assert bpfx.run(prog, target).r0 == 7
+    kept = [p for p in runner._PREPARED.values() if p.source is prog]
+    assert len(kept) == 1 and bpfx.run(prog, target).r0 == 7
+    assert [p for p in runner._PREPARED.values() if p.source is prog] == kept
+    prog.insns = assemble("mov %r0, 8\nexit")  # a new list: validated and prepared again
+    assert bpfx.run(prog, target).r0 == 8
+    assert bpfx.run(prog, target, budget=100).r0 == 8  # another budget: another preparation
+    called = []
+    with_helper = bpfx.run(bpfx.Program("h", "mem", "mem", assemble("call 5\nexit")), target,
+                           helpers={5: lambda call, *a: called.append(a) or 3})
+    assert (with_helper.r0, len(called)) == (3, 1)
+
+
+# Counted loops (one block, iv += step, back while iv < / <= bound): r1 = start, r3 = step, r4 = bound from mem
+COUNTED = {
+    "jlt imm": "ldxdw %r3, [%r1+8]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\nadd %r1, %r3\njlt %r1, 1000, -3\n"
+               "mov %r0, %r2\nexit",
+    "jgt reg": "ldxdw %r3, [%r1+8]\nldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\n"
+               "add %r1, %r3\njgt %r4, %r1, -3\nmov %r0, %r2\nexit",
+    "jle reg": "ldxdw %r3, [%r1+8]\nldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nadd %r2, 3\n"
+               "add %r1, %r3\njle %r1, %r4, -3\nmov %r0, %r2\nexit",
+    "jge imm step": "ldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r2, 0\nstxb [%r10-1], %r2\nadd %r2, 3\n"
+                    "add %r1, 7\njge %r4, %r1, -3\nmov %r0, %r2\nexit",
+}
+M64 = (1 << 64) - 1
+
+
+@pytest.mark.parametrize("name", COUNTED)
+def test_host_counted_loops_agree_with_the_interpreter(name):
+    """The version of a counted loop without budget tests runs only when every trip fits the budget; steps of 0,
+    steps that wrap, first values past the bound and bounds at the top of the range take the plain loop."""
+    import struct
+
+    prog = bpfx.Program("c", "mem", "mem", assemble(COUNTED[name]), file="c.s")
+    cases = [(0, 1, 1000), (5, 3, 900), (999, 1, 1000), (1000, 1, 1000), (2000, 1, 1000), (0, 0, 10),
+             (0, 1 << 63, 1000), (10, M64, 1000), (M64 - 5, 1, M64), (M64 - 5, 2, M64 - 1), (0, 7, 0)]
+    for start, step, bound in cases:
+        mem = struct.pack("<QQQ", start, step, bound)
+        full = None
+        for budget in (100, 3000, 10**6):
+            got = _interp_and_host(prog, mem=mem, budget=budget)
+            if isinstance(got[0], str):  # the budget ran out: the same fault (host names the jump or the exit)
+                assert all(f"instruction budget of {budget} exhausted" in g for g in got), (start, step, bound, got)
+            else:
+                assert got[0] == got[1], (start, step, bound, budget)
+                full = bpfx.run(prog, "interp", mem=mem, budget=budget).insn_count
+        if full is not None:  # exactly enough, and one short (the fault then comes at the exit, as interpreted)
+            assert bpfx.run(prog, "host", mem=mem, budget=full).insn_count == full
+            assert _interp_and_host(prog, mem=mem, budget=full - 1)[1] == \
+                f"c.s:mem:insn {len(prog.insns) - 1}: instruction budget of {full - 1} exhausted"
+
+
+def _budget_blind(outcome):
+    """A budget fault without its instruction: host names the jump or exit that found it, the interpreter the
+    instruction that crossed it."""
+    return re.sub(r"insn \d+: (instruction budget)", r"\1", outcome) if isinstance(outcome, str) else outcome
+
+
+# A counted loop storing through r10 - 400 + iv: the assume bounds iv by the loop's bound, which mem sets; the
+# store's check must stay wherever that bound does not keep it inside the stack
+COUNTED_STORE = ("ldxdw %r3, [%r1+8]\nldxdw %r4, [%r1+16]\nldxdw %r1, [%r1+0]\nmov %r0, 0\n"
+                 "mov %r7, %r10\nadd %r7, -400\nadd %r7, %r1\nstb [%r7+0], 1\nadd %r0, 1\nadd %r1, %r3\n"
+                 "jgt %r4, %r1, -7\nexit")
+
+
+def test_host_counted_loop_keeps_the_checks_its_bound_does_not_imply():
+    import struct
+
+    prog = bpfx.Program("s", "mem", "mem", assemble(COUNTED_STORE), file="s.s")
+    for start, step, bound in ((0, 1, 400), (0, 3, 400), (390, 1, 400), (0, 1, 401), (0, 7, 100000),
+                               (395, 1, 1 << 40), (M64 - 500, 1, M64), (500, 1, 600), (0, 0, 400)):
+        mem = struct.pack("<QQQ", start, step, bound)
+        got = [_budget_blind(g) for g in _interp_and_host(prog, mem=mem, budget=100000)]
+        assert got[0] == got[1], (start, step, bound, got)
+    assert _interp_and_host(prog, mem=struct.pack("<QQQ", 0, 1, 401), budget=100000)[1] == \
+        "s.s:mem:insn 7: invalid write of 1 bytes at 0x2010000 (outside every mapped region)"
+
+
+def test_host_random_counted_loops_agree_with_the_interpreter():
+    """Random one-block loops (ALU on other registers, stack and mem accesses, some through iv), random first
+    values, steps, bounds and budgets: the host's Result or fault is the interpreter's."""
+    import random
+    import struct
+
+    rng = random.Random(20261125)
+    ops = ["add %r{d}, {k}", "xor %r{d}, %r{s}", "mul %r{d}, {k}", "lsh %r{d}, 3", "mov %r{d}, %r{s}",
+           "stxb [%r10-{o}], %r{s}", "ldxb %r{d}, [%r10-{o}]", "ldxb %r{d}, [%r6+0]", "stxb [%r6+0], %r{s}"]
+    for n in range(12):
+        body = []
+        for _ in range(rng.randint(1, 5)):
+            body.append(rng.choice(ops).format(d=rng.choice((0, 2, 5, 8)), s=rng.choice((0, 1, 2, 5)),
+                                               k=rng.randint(1, 9), o=rng.randint(1, 64)))
+        jump = rng.choice(["jlt %r1, %r4, -{n}", "jle %r1, %r4, -{n}", "jgt %r4, %r1, -{n}", "jge %r4, %r1, -{n}",
+                           "jlt %r1, 300, -{n}"])
+        loop = body[:rng.randint(0, len(body))] + ["add %r1, %r3"] + body[len(body):]
+        pre = "mov %r9, %r1\nldxdw %r3, [%r9+8]\nldxdw %r4, [%r9+16]\nldxdw %r1, [%r9+0]\nmov %r6, %r9\n" \
+              "add %r6, %r1\nmov %r0, 0\nmov %r2, 0\nmov %r5, 0\nmov %r8, 0\n"
+        text = pre + "\n".join(loop + [jump.format(n=len(loop) + 1), "exit"])
+        prog = bpfx.Program(f"r{n}", "mem", "mem", assemble(text), file="r.s")
+        for start, step, bound in ((0, 1, 20), (3, 2, 17), (0, rng.randint(1, 9), 300), (5, 1, 4), (0, 0, 9),
+                                   (M64 - 3, 1, M64), (0, 1, 40)):
+            mem = struct.pack("<QQQ", start, step, bound) + bytes(24)
+            for budget in (50, 400, 100000):
+                got = [_budget_blind(g) for g in _interp_and_host(prog, mem=mem, budget=budget)]
+                assert got[0] == got[1], (text, start, step, bound, budget, got)
+
+
+def test_host_names_the_instruction_that_went_over_the_budget():
+    """A budget that runs out in a block ending in a backward jump (or the exit) is named at the instruction the
+    interpreter names, the first one over; one that ran out in an earlier, unchecked block at the check."""
+    text = "mov %r1, 0\nmov %r2, 0\nadd %r2, 3\nadd %r1, 1\nlddw %r3, 0x100000000\njlt %r1, 100, -5\n" \
+           "mov %r0, %r2\nexit"
+    prog = bpfx.Program("b", "mem", "mem", assemble(text), file="b.s")
+    exact = 0
+    for budget in range(2, 60):
+        got = _interp_and_host(prog, budget=budget)
+        assert _budget_blind(got[0]) == _budget_blind(got[1])
+        exact += got[0] == got[1]
+    assert exact == 58
+    assert _interp_and_host(prog, budget=1) == ["b.s:mem:insn 1: instruction budget of 1 exhausted",
+                                                "b.s:mem:insn 6: instruction budget of 1 exhausted"]
+
+
+def test_host_checks_the_budget_at_the_exit_too():
+    prog = bpfx.Program("s", "mem", "mem", assemble("mov %r0, 1\nmov %r0, 2\nmov %r0, 3\nexit"), file="s.s")
+    assert _interp_and_host(prog, budget=3) == ["s.s:mem:insn 3: instruction budget of 3 exhausted"] * 2
+    assert _interp_and_host(prog, budget=4) == [3, 3]
+    loop = bpfx.Program("l", "mem", "mem", assemble("mov %r0, 0\nadd %r0, 1\njlt %r0, 50, -2\nexit"), file="l.s")
+    for budget in (101, 102, 1 << 62, (1 << 63) + 5, M64):  # what is left of a budget is a signed word
+        assert _interp_and_host(loop, budget=budget) == ([50, 50] if budget > 101 else
+                                                         ["l.s:mem:insn 3: instruction budget of 101 exhausted"] * 2)
 
 
 def test_host_caches_compiled_programs():

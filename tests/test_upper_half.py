@@ -61,13 +61,28 @@ def test_cmpxchg_reads_r0():
     assert dead(src, reg=0) is False
 
 
-def test_loops_terminate_and_budget_exhaustion_answers_live():
-    assert dead("mov32 %r1, 1\nadd32 %r2, 1\nja -2\n") is True  # r1 redefined every way round the loop
+def test_loops_and_distance():
+    assert dead("mov32 %r1, 1\nadd32 %r2, 1\nja -2\n") is True  # the loop never reads r1
     assert dead("mov32 %r1, 1\nadd32 %r2, 1\njne32 %r2, 0, -2\nmov %r0, %r1\nexit") is False
-    long = "mov32 %r1, 1\n" + "add %r2, 1\n" * 100 + "mov %r1, 0\nmov %r0, 0\nexit"
-    assert dead(long) is False  # past the search budget: assumed live
-    short = "mov32 %r1, 1\n" + "add %r2, 1\n" * 10 + "mov %r1, 0\nmov %r0, 0\nexit"
-    assert dead(short) is True
+    far = "mov32 %r1, 1\n" + "add %r2, 1\n" * 100
+    assert dead(far + "mov %r1, 0\nmov %r0, 0\nexit") is True  # no distance limit
+    assert dead(far + "mov %r0, %r1\nexit") is False
+
+
+def test_a_read_reached_only_round_a_loop_nest_is_found():
+    # inner loop (pc 3-4) inside an outer one (pc 2-6); r1's upper half is read only after both exit, through
+    # two backward jumps that the first backward pass sees with nothing live yet
+    nest = ("mov32 %r1, 1\nmov %r3, 3\nmov %r2, 3\nadd %r2, -1\njne %r2, 0, -2\nadd %r3, -1\njne %r3, 0, -5\n"
+            "mov %r0, %r1\nexit")
+    assert dead(nest) is False
+    assert dead(nest.replace("mov %r0, %r1", "mov32 %r0, %r1")) is True
+
+
+def test_loops_that_do_not_settle_answer_live(monkeypatch):
+    from bpfx.back import codegen
+
+    monkeypatch.setattr(codegen, "_UPPER_ROUNDS", 1)
+    assert dead("mov32 %r1, 1\nadd32 %r2, 1\njne32 %r2, 0, -2\nmov %r0, 0\nexit") is False
 
 
 def local_def(source: str, pc: int, reg: int) -> int | None:

@@ -93,3 +93,15 @@ def test_vectorised_prefilter_never_accepts_what_the_exact_check_rejects(opcode,
         vector_error = err.message if err.insn == 0 else None
     if exact_error is not None:
         assert vector_error == exact_error
+
+
+@pytest.mark.parametrize("target", ["interp", "host", "arm64"])
+def test_a_new_instruction_list_is_validated_again(target):
+    """Assigning new instructions to a program that already ran is validated like a new program, not trusted."""
+    import bpfx
+
+    prog = bpfx.Program(name="t", section="xdp", prog_type="xdp", insns=assemble("mov %r0, 2\nexit"), file="t.o")
+    assert bpfx.run(prog, target).r0 == 2
+    prog.insns = assemble("mov %r0, 2\nja +5\nexit")
+    with pytest.raises(ValidationError, match=r"^t\.o:xdp:insn 1: jump to 7 is out of range"):
+        bpfx.run(prog, target)

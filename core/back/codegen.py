@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
-from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
+from .legalize import (AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads,
+                       opcode_bytes, slots_with)
 from ..front.program import Program
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -70,6 +71,7 @@ class CodeGen:
         self.frame: Frame | None = None
         self.reg = abi.regs  # BPF register -> native register
         self.leaders: set[int] | None = None  # jump targets and function starts; the driver sets it, see local_def
+        self._upper_after: list[int] | None = None  # see upper_live_after
 
     def error(self, pc: int, message: str, cls=Unsupported) -> BpfxError:
         return cls(message, file=self.program.file, section=self.program.section, insn=self.origin[pc])
@@ -123,63 +125,18 @@ class CodeGen:
         operations (ALU32 and its le/be 16/32, JMP32, 16/32-bit byte swaps, movsx, stores of 1-4 bytes) read no
         more than the low 32 bits of their register operands: one that relies on an operand being zero-extended
         (e.g. a JMP32 lowered as a 64-bit compare) must not use it. Calls, exits (for r0) and 64-bit uses read the
-        whole register. The search is bounded (``_UPPER_BUDGET`` instructions); past it the answer is False."""
-        insns = self.insns
-        pc += 2 if insns[pc][0] == 0x18 else 1
-        budget = _UPPER_BUDGET
-        facts = _UPPER
-        stack: list[int] = []
-        seen: set[int] | None = None  # made at the first jump: until then the walk only goes forward
-        while True:
-            budget -= 1
-            if budget < 0:
-                return False
-            op, dst, src, off, imm = insns[pc]
-            on_dst, on_src, flow = facts[op]
-            if src == reg and on_src and (on_src == _LIVE or not off):  # _LIVE, or _LIVE_UNLESS_OFF without off
-                return False
-            if dst == reg and on_dst:
-                if on_dst == _LIVE or (on_dst == _BY_WIDTH and imm == 64):
-                    return False
-                flow = _END  # overwritten: this path is done
-            if flow == _NEXT:
-                pc += 1
-                continue
-            if flow == _NEXT2:
-                pc += 2
-                continue
-            if flow == _EXIT:
-                if reg == 0:
-                    return False
-                flow = _END
-            elif flow == _HELPER:
-                if src != CallKind.HELPER or 1 <= reg <= 5:
-                    return False  # a local call may read anything; a helper reads r1-r5
-                if reg != 0:  # r0 is the helper's result
-                    pc += 1
-                    continue
-                flow = _END
-            elif flow == _ATOMIC:
-                if reg == 0 and imm == _CMPXCHG:
-                    return False
-                pc += 1
-                continue
-            elif flow == _OPAQUE:
-                return False
-            if flow != _END:  # a jump: the target, and for a conditional one the next instruction too
-                if seen is None:
-                    seen = set()
-                target = pc + 1 + (imm if flow == _GOTOL else off)
-                if target not in seen:
-                    seen.add(target)
-                    stack.append(target)
-                if flow == _COND and pc + 1 not in seen:
-                    seen.add(pc + 1)
-                    stack.append(pc + 1)
-            if not stack:
-                return True
-            pc = stack.pop()
+        whole register. The first question runs one backward liveness pass over the whole program (see
+        :func:`_upper_live`); every answer after that is a lookup."""
+        return not self.upper_live_after()[pc] >> reg & 1
 
+    def upper_live_after(self) -> list[int]:
+        """The facts behind :meth:`upper_half_dead` as a list, for a selector that asks at every instruction (a
+        lookup instead of a call): bit ``r`` of item ``pc`` is set when the upper half of BPF register ``r``, as
+        the instruction at ``pc`` leaves it, may be read."""
+        after = self._upper_after
+        if after is None:
+            after = self._upper_after = _upper_live(self.insns)[1:]
+        return after
 
 def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
     """Perform the moves dst <- src as if all at once, breaking cycles through ``scratch``."""
@@ -200,7 +157,7 @@ def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
 
 
 # Per opcode, what frame analysis needs: (writes dst, is a call, r10 as load base, r10 as store base, src escapes)
-_FACTS = [None] * 256
+_FACTS = [(False,) * 5] * 256
 for _op, _info in enumerate(OPCODES):
     if _info is not None:
         _k = _info.kind
@@ -216,7 +173,8 @@ _JUMPS = frozenset(op for op, info in enumerate(OPCODES)
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
 _NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
-_UPPER_BUDGET = 16
+_ALL_UPPER = (1 << (AX + 1)) - 1
+_UPPER_ROUNDS = 8  # passes for loops to settle (about their nesting depth plus two)
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 
@@ -256,39 +214,89 @@ def _upper_fact(info) -> tuple[int, int, int]:
 _UPPER = [_upper_fact(info) for info in OPCODES]
 
 
+def _upper_live(insns: list[Insn]) -> list[int]:
+    """Per slot (and one past the end), the registers whose upper halves some path from that instruction reads
+    before overwriting them: a bitmask, bit ``r`` for BPF register ``r``.
+
+    Backward passes in slot order, in which a backward jump sees its target's mask from the previous pass
+    (nothing live at first), repeated until nothing changes: the least fixed point, as liveness needs (a loop
+    that neither reads nor writes a register must not keep it live). A program without backward jumps is done
+    after one pass; one whose loops have not settled after ``_UPPER_ROUNDS`` passes gets everything live."""
+    n = len(insns)
+    facts = _UPPER
+    before = [0] * n + [_ALL_UPPER]
+    for _ in range(_UPPER_ROUNDS):
+        looped = changed = False
+        live = _ALL_UPPER  # entering the slot after this one
+        for pc in range(n - 1, -1, -1):
+            op, dst, src, off, imm = insns[pc]
+            on_dst, on_src, flow = facts[op]
+            if flow == _NEXT:
+                pass
+            elif flow == _NEXT2:
+                live = before[pc + 1] = before[pc + 2]  # (its second slot: what upper_live_after shows for it)
+            elif flow == _COND:
+                target = pc + 1 + off
+                live |= before[target]
+                looped |= off < 0
+            elif flow == _JA or flow == _GOTOL:
+                shift = imm if flow == _GOTOL else off
+                live = before[pc + 1 + shift]
+                looped |= shift < 0
+            elif flow == _EXIT:
+                live = 1  # r0
+            elif flow == _HELPER:
+                # a helper reads r1-r5 and writes r0 whole; a local call or kfunc may read anything
+                live = (live & ~1) | 0b111110 if src == CallKind.HELPER else _ALL_UPPER
+            elif flow == _ATOMIC:
+                if imm == _CMPXCHG:
+                    live |= 1
+            else:
+                live = _ALL_UPPER
+            # reads come before writes: kill the overwritten register, then add what the instruction reads
+            if on_dst:
+                if on_dst == _LIVE or (on_dst == _BY_WIDTH and imm == 64):
+                    live |= 1 << dst
+                else:
+                    live &= ~(1 << dst)
+            if on_src and (on_src == _LIVE or not off):  # _LIVE, or _LIVE_UNLESS_OFF without off
+                live |= 1 << src
+            if before[pc] != live:
+                before[pc] = live
+                changed = True
+        if not looped or not changed:
+            return before
+    return [_ALL_UPPER] * (n + 1)
+
+
 def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int], bool, int]:
-    written: set[int] = set()
+    written = 0  # a bitmask of BPF registers: cheaper than a set.add per instruction
     calls = False
     r10_escapes = False
     min_off = 0
     facts = _FACTS
-    pc = start
-    while pc < end:
-        op, dst, src, off, imm = insns[pc]
+    for op, dst, src, off, imm in insns[start:end]:  # (an lddw's second slot, opcode 0, has no facts)
         writes, call, load, store, escapes = facts[op]
         if writes:
-            written.add(dst)
-            if op == 0x18:
-                pc += 2
-                continue
+            written |= 1 << dst
         if call:
             calls = True
-        if load and src == R10 and off < min_off:
-            min_off = off
-        if store:
+        elif load:
+            if src == R10 and off < min_off:
+                min_off = off
+        elif store:
             if dst == R10 and off < min_off:
                 min_off = off
             if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)
-                written.add(0 if imm == 0xF1 else src)
+                written |= 1 << (0 if imm == 0xF1 else src)
         if escapes and src == R10:
             r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
-        pc += 1
     if calls:
-        written.update((0, 1, 2, 3, 4, 5))
+        written |= 0b111111  # r0-r5
     stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
     if stack or r10_escapes:
-        written.add(R10)
-    return frozenset(written), calls, stack
+        written |= 1 << R10
+    return frozenset(r for r in range(written.bit_length()) if written >> r & 1), calls, stack
 
 
 def check_runnable(program: Program, target) -> None:
@@ -340,7 +348,8 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     # LD_ABS/LD_IND first, as ordinary loads through the __sk_buff in r6: the context pass then maps those to
     # the device layout like any other context access
     source = program
-    packet = lower_packet_loads(program.insns, program.functions)
+    ops = program.raw()[::8]  # every slot's opcode (the raw bytes are cached since validation)
+    packet = lower_packet_loads(program.insns, program.functions, ops)
     if packet is not None:
         source = dataclasses.replace(program, insns=packet.insns, functions=packet.functions, validated=True)
     layout = None
@@ -366,18 +375,17 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     functions = {s: source.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(source)}
     legal = legalize(source.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),
                      ctx_layout=layout, ctx_accesses=accesses if layout is not None else None, harden=harden,
-                     seed=seed)
+                     seed=seed, ops=ops if packet is None else None)
     if packet is not None:
         legal.origin = [packet.origin[o] for o in legal.origin]
     cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
     insns, em = legal.insns, cg.em
     n = len(insns)
     leaders = set()
-    for pc, insn in enumerate(insns):
-        if insn.opcode in _JUMPS:
-            t = jump_target(pc, insn)
-            if t is not None:
-                leaders.add(t)
+    for pc in slots_with(opcode_bytes(insns), _JUMPS):
+        t = jump_target(pc, insns[pc])
+        if t is not None:
+            leaders.add(t)
     cg.leaders = leaders.union(legal.functions)
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]
@@ -387,6 +395,9 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     if table is not None:  # calls and exit belong to the driver, whatever the selector's table says
         table = [None if info is not None and info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else fn
                  for fn, info in zip(table, OPCODES)]
+    # memoised lowerings: the driver tries the selector's memo itself, which saves a call per repeated instruction
+    plan = selector.memo_plan() if table is not None and hasattr(selector, "memo_plan") else [None] * 256
+    key_of = getattr(selector, "memo_key", None)
     for start, end in zip(starts, ends):
         written, calls, stack = _frame_facts(insns, start, end)
         frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
@@ -397,6 +408,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         selector.prologue(cg, frame)
         pc = start
         code, lines_append, origin = em.code, em.lines.append, legal.origin
+        memo = getattr(selector, "memo", None)  # (the prologue chose the frame's)
         try:
             while pc < end:
                 insn = insns[pc]
@@ -404,6 +416,13 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                     em.bind(pc)
                 lines_append((len(code), origin[pc]))
                 op = insn.opcode
+                keyed = plan[op]
+                if keyed is not None:
+                    known = memo.get(key_of(cg, pc, insn) if keyed else insn)
+                    if known is not None:
+                        code += known
+                        pc += 1
+                        continue
                 fn = table[op] if table is not None else None
                 if fn is not None:  # the common case: the selector's own lowering
                     if op == 0x18:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from itertools import accumulate
+from operator import itemgetter
+
+import numpy as np
 
 from ..errors import Unsupported
 from ..front.isa import (
@@ -63,9 +65,10 @@ _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _DEF_BUDGET = 16  # how far back local_def looks
 
 
-def jump_targets(insns: list[Insn]) -> set[int]:
-    """Every slot a jump, gotol or local call lands on."""
-    return {t for i, insn in enumerate(insns) if insn[0] in _JUMP_OPS and (t := jump_target(i, insn)) is not None}
+def jump_targets(insns: list[Insn], ops: bytes | None = None) -> set[int]:
+    """Every slot a jump, gotol or local call lands on (``ops``: :func:`opcode_bytes` of ``insns``, if made)."""
+    jumps = slots_with(opcode_bytes(insns) if ops is None else ops, _JUMP_OPS)
+    return {t for i in jumps if (t := jump_target(i, insns[i])) is not None}
 
 
 def local_def(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
@@ -106,8 +109,14 @@ def known_value(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
 
 
 _CALLX_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.CALLX)
-_GUARDED_OPS = frozenset(op for op, info in enumerate(OPCODES)
-                         if info and info.kind == Kind.ALU and info.op in ("div", "mod", "lsh", "rsh", "arsh"))
+#: what a target may lack (see legalize's capability check)
+_CAPABILITY_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and (
+    info.kind in (Kind.ATOMIC, Kind.ENDIAN) or (info.kind == Kind.ALU and info.op in ("div", "mod"))))
+_DIVMOD_OPS = frozenset(op for op, info in enumerate(OPCODES)
+                        if info and info.kind == Kind.ALU and info.op in ("div", "mod"))
+_SHIFT_K_OPS, _SHIFT_X_OPS = (frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ALU
+                                        and info.op in ("lsh", "rsh", "arsh") and info.src_reg == reg)
+                              for reg in (False, True))
 
 
 @dataclass
@@ -117,22 +126,35 @@ class Legalized:
     functions: dict[int, str]  # new slot -> function name
 
 
+def opcode_bytes(insns: list[Insn]) -> bytes:
+    """Every slot's opcode, one byte each: what :func:`slots_with` searches."""
+    return bytes(map(itemgetter(0), insns))
+
+
+def slots_with(ops: bytes, opcodes) -> list[int]:
+    """The slots whose opcode is in ``opcodes`` (a second lddw slot has opcode 0, which no caller asks for): one
+    vectorised scan, so a pass that has nothing to do costs almost nothing even on a million slots."""
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(opcodes)] = True
+    return np.flatnonzero(wanted[np.frombuffer(ops, dtype=np.uint8)]).tolist()
+
+
 # An expansion is a list of (insn, local): local=True means a jump inside the expansion whose offset is already
 # right; otherwise a jump/call keeps the original target and its offset is recomputed.
 Expansion = list[tuple[Insn, bool]]
 
 
 def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: frozenset[int] | None = None,
-            pcs=None) -> Legalized:
+            pcs=None, ops: bytes | None = None) -> Legalized:
     """Apply ``expand(pc, insn, nxt) -> Expansion | None`` (None keeps the instruction) to every slot, or only to
     the slots whose opcode is in ``opcodes`` / whose index is in ``pcs`` (what makes a pass cost nothing when a
-    program has nothing for it to do)."""
+    program has nothing for it to do). ``ops``: ``opcode_bytes(insns)``, when the caller has it."""
     n = len(insns)
     expansions = {}
     if pcs is not None:
         candidates = sorted(pcs)
-    elif opcodes is not None:  # a second lddw slot has opcode 0, which no filter contains
-        candidates = [pc for pc, insn in enumerate(insns) if insn[0] in opcodes]
+    elif opcodes is not None:
+        candidates = slots_with(opcode_bytes(insns) if ops is None else ops, opcodes)
     else:
         candidates = []
         pc = 0
@@ -144,19 +166,18 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
         if exp is not None:
             expansions[pc] = exp
     if not expansions:
-        return Legalized(insns, list(range(n)), dict(functions))
+        return Legalized(insns, range(n), dict(functions))
     # New index of every original slot: shifted by what the expansions before it added.
-    shift = [0] * (n + 1)
-    for pc, exp in expansions.items():
-        width = 2 if insns[pc].opcode == LD_IMM64_OP else 1
-        shift[pc + width] += len(exp) - width
-    start = list(accumulate(shift))
-    start = [i + d for i, d in enumerate(start)]
+    grown = sorted(expansions)
+    shift = np.zeros(n + 1, dtype=np.int64)
+    shift[[pc + (2 if insns[pc].opcode == LD_IMM64_OP else 1) for pc in grown]] = [
+        len(expansions[pc]) - (2 if insns[pc].opcode == LD_IMM64_OP else 1) for pc in grown]
+    start = (np.arange(n + 1, dtype=np.int64) + np.cumsum(shift)).tolist()
     new: list[Insn] = []
     origin: list[int] = []
     fixups: list[tuple[int, int]] = []  # (new index, original target) for jumps inside expansions
     prev = 0
-    for pc in sorted(expansions):
+    for pc in grown:
         new += insns[prev:pc]
         origin += range(prev, pc)
         for item, local in expansions[pc]:
@@ -170,8 +191,7 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     new += insns[prev:]
     origin += range(prev, n)
     # Unexpanded jumps keep their targets: patch only those whose distance changed.
-    jump_ops = _JUMP_OPS
-    for pc in [pc for pc, insn in enumerate(insns) if insn[0] in jump_ops]:
+    for pc in slots_with(opcode_bytes(insns) if ops is None else ops, _JUMP_OPS):
         if pc not in expansions:
             target = jump_target(pc, insns[pc])
             if target is not None and start[target] - start[pc] != target - pc:
@@ -221,18 +241,18 @@ class _Blinder:
 
 def _guards(abi: ABI, source=None):
     """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics.
-    ``source()``: the pass's input (a Legalized), to leave out a guard against a value the divisor is known not to
-    hold (a constant set on the straight-line path into the division)."""
+    ``source()``: the pass's input (a Legalized) and its ``opcode_bytes``, to leave out a guard against a value the
+    divisor is known not to hold (a constant set on the straight-line path into the division)."""
     seen: list = [None, None]  # (the input's instructions, its leaders), made at the first constant divisor
 
     def divisor(pc: int, reg: int) -> int | None:
         if source is None:
             return None
-        legal = source()
+        legal, ops = source()
         if known_value(legal.insns, (), pc, reg) is None:  # not even ignoring jumps: no need for the leaders
             return None
         if seen[0] is not legal.insns:
-            seen[0], seen[1] = legal.insns, jump_targets(legal.insns).union(legal.functions)
+            seen[0], seen[1] = legal.insns, jump_targets(legal.insns, ops).union(legal.functions)
         return known_value(legal.insns, seen[1], pc, reg)
 
     def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
@@ -446,25 +466,32 @@ def _ld_packet(pc: int, insn: Insn, nxt: Insn | None) -> Expansion:
     return seq
 
 
-def lower_packet_loads(insns: list[Insn], functions: dict[int, str]) -> Legalized | None:
-    """Rewrite every LD_ABS/LD_IND into ordinary loads (see ``_ld_packet``); None when there are none."""
-    if not any(insn[0] in _LD_PACKET_OPS for insn in insns):
+def lower_packet_loads(insns: list[Insn], functions: dict[int, str], ops: bytes | None = None) -> Legalized | None:
+    """Rewrite every LD_ABS/LD_IND into ordinary loads (see ``_ld_packet``); None when there are none. ``ops``:
+    ``opcode_bytes(insns)``, when the caller has it."""
+    ops = opcode_bytes(insns) if ops is None else ops
+    if not slots_with(ops, _LD_PACKET_OPS):
         return None
-    return rewrite(insns, functions, _ld_packet, _LD_PACKET_OPS)
+    return rewrite(insns, functions, _ld_packet, _LD_PACKET_OPS, ops=ops)
 
 
 def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_type=None, allowed_helpers=(),
              ctx_layout: ContextLayout | None = None, ctx_accesses: dict | None = None, harden: bool = False,
-             seed: int | None = None) -> Legalized:
-    """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding."""
+             seed: int | None = None, ops: bytes | None = None) -> Legalized:
+    """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding. ``ops``:
+    ``opcode_bytes(insns)``, when the caller has it."""
     result = Legalized(insns, range(len(insns)), dict(functions))
     if ctx_layout is not None and ctx_accesses:
         names = {off: name for name, (off, _size) in prog_type.ctx_fields.items()}
         result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
                                                                   prog_type.ctx_struct), pcs=ctx_accesses)
+        ops = None
     passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS)]
     needs_scan = not abi.has_atomics or abi.atomic_widths != {4, 8} or not abi.has_bswap or not abi.has_sdiv
-    for i, insn in enumerate(result.insns if needs_scan else ()):
+    if ops is None:
+        ops = opcode_bytes(result.insns)
+    for i in slots_with(ops, _CAPABILITY_OPS) if needs_scan else ():
+        insn = result.insns[i]
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
                                                               abi.atomic_widths):
@@ -475,7 +502,9 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         if (info is not None and info.kind == Kind.ALU and info.op in ("div", "mod") and insn.off == 1
                 and not abi.has_sdiv):
             raise Unsupported(f"signed {info.op} (s{info.op}) is not supported by this target", insn=i)
-    passes.append((_guards(abi, lambda: result), _GUARDED_OPS))
+    # (register shift counts need a look only where the target does not mask them itself)
+    passes.append((_guards(abi, lambda: (result, ops)),
+                   _DIVMOD_OPS | _SHIFT_K_OPS | (frozenset() if abi.shifts_mask_count else _SHIFT_X_OPS)))
     if abi.imm_bits < 32:
         passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS))
     if not abi.alu32_zero_extends:
@@ -483,10 +512,14 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
     if harden:
         passes.append((_Blinder(seed), None))
     for expand, opcodes in passes:
-        step = rewrite(result.insns, result.functions, expand, opcodes)
+        if ops is None and opcodes is not None:
+            ops = opcode_bytes(result.insns)
+        step = rewrite(result.insns, result.functions, expand, opcodes, ops=ops)
         if step.insns is not result.insns:
             origin = result.origin
-            result = Legalized(step.insns, [origin[o] for o in step.origin], step.functions)
+            result = Legalized(step.insns, step.origin if isinstance(origin, range) else
+                               [origin[o] for o in step.origin], step.functions)
+            ops = None
     return result
 
 

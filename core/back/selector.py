@@ -30,7 +30,7 @@ class TableSelector:
         by_kind = self.lowerings()
         self._lower: list[Lowering | None] = [by_kind.get(info.kind) if info else None for info in OPCODES]
         self._memos: dict[int, dict] = {}  # frame stack size -> {key: bytes}
-        self._memo: dict = {}
+        self.memo: dict = {}  # the current frame's: what the driver looks a memoised instruction up in first
 
     def lowerings(self) -> dict[Kind, Lowering]:
         """Instruction kind -> lowering (calls and exits are the core's)."""
@@ -38,7 +38,7 @@ class TableSelector:
 
     def use_frame(self, stack_size: int) -> None:
         """Select the memo for a frame of ``stack_size`` bytes (r10-relative code depends on it)."""
-        self._memo = self._memos.setdefault(stack_size, {})
+        self.memo = self._memos.setdefault(stack_size, {})
 
     def is_pure(self, info) -> bool:
         return info.kind in self.PURE_KINDS
@@ -66,6 +66,13 @@ class TableSelector:
                 table[op] = self._memoised(table[op], self.keyed(info))
         return table
 
+    def memo_plan(self) -> list[bool | None]:
+        """Opcode -> None (not memoised), False (the instruction is the memo key) or True (``memo_key`` gives it):
+        the codegen driver looks the bytes up in :attr:`memo` itself and calls the lowering only on a miss
+        (never for lddw, which takes two slots)."""
+        return [None if info is None or info.kind == Kind.LD_IMM64 or self._lower[op] is None or not self.is_pure(info)
+                else self.keyed(info) for op, info in enumerate(OPCODES)]
+
     def _memoised(self, fn: Lowering, keyed: bool) -> Lowering:
         key_of = self.memo_key
 
@@ -74,7 +81,7 @@ class TableSelector:
             if key is None:
                 fn(cg, pc, insn, nxt)
                 return
-            memo = self._memo
+            memo = self.memo
             code = memo.get(key)
             em = cg.em
             if code is None:

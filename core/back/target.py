@@ -315,9 +315,10 @@ class Selector(Protocol):
     BPF->native register map, ``cg.abi``, ``cg.frame``, ``cg.unsupported(pc, what)``, and
     ``cg.upper_half_dead(pc, reg)`` (whether anything reads the upper 32 bits of BPF ``reg`` as the instruction
     at ``pc`` leaves them: a core whose 32-bit operations do not zero-extend skips the extension where it is
-    dead; see that method for what it assumes of the lowerings), and ``cg.local_def(pc, reg)`` (the instruction that
-    last wrote ``reg`` on the straight-line path into ``pc``, or None: what the selector's own lowering of it left in
-    the native register, e.g. a value already extended, holds at ``pc``). Labels are BPF slot indices (ints) for jump
+    dead; see that method for what it assumes of the lowerings; ``cg.upper_live_after()`` gives the same facts as
+    a list, for asking at every instruction), and ``cg.local_def(pc, reg)`` (the instruction that last wrote
+    ``reg`` on the straight-line path into ``pc``, or None: what the selector's own lowering of it left in the
+    native register, e.g. a value already extended, holds at ``pc``). Labels are BPF slot indices (ints) for jump
     targets, ``("func", slot)`` and ``("exit", slot)`` for functions.
 
     A lowering may clobber the native register of AX (BPF register 11) and the ABI's ``scratch`` registers,
@@ -355,9 +356,12 @@ class Selector(Protocol):
 
     # Optional members, found with getattr:
     #   lowering_table() -> list of 256 callables (cg, pc, insn, nxt) or None: the fast path, per opcode
+    #   memo_plan() -> list of 256 None/False/True, with memo (a dict: key -> bytes, the current frame's) and
+    #       memo_key(cg, pc, insn): the driver looks a pure instruction's bytes up in memo itself (key: the
+    #       instruction, or memo_key's answer where the plan says True) and calls the lowering only on a miss
     #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench;
     #       an optional ``footer(image) -> str`` attribute closes the listing (e.g. size against a code-store limit)
 
 
 #: the optional members of a selector the core looks for
-SELECTOR_OPTIONAL = ("lowering_table", "disassembler")
+SELECTOR_OPTIONAL = ("lowering_table", "memo_plan", "memo", "memo_key", "disassembler")

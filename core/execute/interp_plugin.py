@@ -19,3 +19,10 @@ def bpfx_run(target, program, runtime, budget, options):
     from .interp import interpret
 
     return interpret(program, runtime, budget=budget)
+
+
+@target_hookimpl(INFO)
+def bpfx_runner(target, options):
+    from .interp import interpret
+
+    return lambda program, runtime, budget: interpret(program, runtime, budget=budget)

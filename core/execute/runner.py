@@ -10,7 +10,7 @@ import sys
 from ..errors import BpfxError, Unsupported, UsageError
 from ..fileio import read_input, write_text
 from .runtime.layout import MAX_MEM, MAX_PACKET
-from ..plugins import get_target
+from ..plugins import get_target, registry
 from ..front.program import Object, Program
 
 DEFAULT_BUDGET = 10_000_000  # BPF instructions for the interpreter; native instructions for emulated targets
@@ -100,11 +100,12 @@ def split_helpers(helpers: dict | None) -> tuple[dict, dict]:
     return addresses, impls
 
 
-def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None) -> frozenset[int]:
+def allowed_helpers(tgt, prog_type: str, helpers: dict | None = None, *, impls: dict | None = None) -> frozenset[int]:
     """Helper ids a program of ``prog_type`` may call on ``tgt``: the type's UAPI set, every id the target's
-    plugins implement or give an entry, and the caller's ``helpers``."""
-    addresses, impls = split_helpers(helpers)
-    table = tgt.helpers(prog_type, addresses, tgt.helper_impls(prog_type, impls))
+    plugins implement or give an entry, and the caller's ``helpers`` (``impls``: ``tgt.helper_impls`` of them,
+    when the caller has it already)."""
+    addresses, custom = split_helpers(helpers)
+    table = tgt.helpers(prog_type, addresses, impls if impls is not None else tgt.helper_impls(prog_type, custom))
     return frozenset(table.entries)
 
 
@@ -164,55 +165,119 @@ def run_program(program: Program, target: str = "interp", *, packet: bytes | Non
 
     :param safety: structural | verify | checked (default: the target's, see ``Target.default_safety``).
     """
-    from ..back.codegen import check_runnable
-    from ..front.validate import validate
-    from .runtime import Runtime
+    plain = helpers is None and context is None and features is None and seed is None
+    key = (id(program), target, id(obj), budget, harden, opt, safety)
+    prepared = _PREPARED.get(key) if plain else None
+    if prepared is None or not prepared.still(program, obj):
+        prepared = Prepared(program, target, obj=obj, budget=budget, harden=harden, helpers=helpers,
+                            context=context, features=features, seed=seed, opt=opt, safety=safety)
+        # kept for the next run of the same Program object only where nothing can go stale: no caller
+        # helpers, and no executor (whose helper table may follow a plugin's state)
+        if plain and prepared.executor is None:
+            if len(_PREPARED) >= 64:
+                _PREPARED.clear()
+            _PREPARED[key] = prepared
+    return prepared.run(packet=packet, mem=mem, map_init=map_init)
 
-    tgt = get_target(target)
-    check_runnable(program, tgt)
-    check_context(context)
-    for name, value in (("packet", packet), ("mem", mem)):
-        if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
-            raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-        raise UsageError(f"budget must be a positive int, not {budget!r}")
-    addresses, custom = split_helpers(helpers)
-    impls = tgt.helper_impls(program.prog_type, custom)
-    allowed = allowed_helpers(tgt, program.prog_type, helpers)
-    validate(program, helpers=allowed)
-    check_ctx_stores(program)
-    mode = safety or tgt.default_safety()
-    program = apply_safety(program, mode, mem=mem, known_mem=True)
-    prepared: dict[int, Program] = {}
 
-    def prepare(target_prog: Program) -> Program:  # tail-call targets run under the same safety mode
+_PREPARED: dict[tuple, Prepared] = {}
+
+
+class Prepared:
+    """A program made ready to run on a target once (target, helpers, validation, safety, the compiled image)
+    and run any number of times with :meth:`run`; each run starts from a fresh runtime, so it gives the
+    Result a separate :func:`run_program` call would. ``bpfx.prepare`` returns one."""
+
+    def __init__(self, program: Program, target: str = "interp", *, obj: Object | None = None,
+                 budget: int = DEFAULT_BUDGET, harden: bool = False, helpers: dict | None = None, context=None,
+                 features: dict | None = None, seed: int | None = None, opt: int = 0, safety: str | None = None):
+        from ..back.codegen import check_runnable
+        from ..front.validate import validate
+
+        tgt = get_target(target)
+        check_runnable(program, tgt)
+        check_context(context)
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+            raise UsageError(f"budget must be a positive int, not {budget!r}")
+        addresses, custom = split_helpers(helpers)
+        self.impls = impls = tgt.helper_impls(program.prog_type, custom)
+        self.allowed = allowed_helpers(tgt, program.prog_type, helpers, impls=impls)
+        validate(program, helpers=self.allowed)
+        check_ctx_stores(program)
+        self.tgt, self.source, self.obj, self.budget = tgt, program, obj, budget
+        self._insns = (program.insns, len(program.insns), program.functions, program.maps, program.prog_type)
+        self._entry = registry().targets.get(tgt.name)
+        self.mode = safety or tgt.default_safety()
+        self.options = {"harden": harden, "opt": opt}
+        self.executor = tgt.machine()
+        self._run = tgt.runner(self.options) if self.executor is None else None
+        self._programs: dict[int | None, Program] = {}  # by mem size where the verifier's proof depends on it
+        self._tail: dict[int, Program] = {}
+        self._images: dict[int, tuple[Program, object]] = {}
+        if self.executor is not None:
+            self.ctx_layout = _ctx_layout(tgt, program, context)
+            self.compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden,
+                                        features=features, seed=seed, opt=opt)
+            self.helper_table = tgt.helpers(program.prog_type, addresses, impls)
+
+    def still(self, program: Program, obj: Object | None) -> bool:
+        """Whether this is still what preparing ``program`` (with ``obj``) for the same target would give: the
+        same Program and Object, its instructions, functions and maps not replaced, the target's plugin the
+        same."""
+        src, entry = self.source, self._entry
+        return (src is program and self.obj is obj and program.insns is self._insns[0]
+                and len(program.insns) == self._insns[1] and program.functions is self._insns[2]
+                and program.maps is self._insns[3] and program.prog_type == self._insns[4]
+                and registry().targets.get(self.tgt.name) is entry)
+
+    def _tail_target(self, target_prog: Program) -> Program:
+        """A tail call's target runs under the same safety mode (checked code stays checked)."""
         key = id(target_prog)
-        if key not in prepared:
-            prepared[key] = apply_safety(target_prog, mode, helpers=allowed)
-        return prepared[key]
+        hit = self._tail.get(key)
+        if hit is None or hit[0] is not target_prog:
+            hit = self._tail[key] = (target_prog, apply_safety(target_prog, self.mode, helpers=self.allowed))
+        return hit[1]
 
-    executor = tgt.machine()
-    if executor is None:
-        validate(program, helpers=impls)
-        rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init, helper_impls=impls)
-        rt.prepare = prepare
-        result = tgt.run(program, rt, budget, {"harden": harden, "opt": opt})
-        if result is None:
-            raise Unsupported(f"target {target} can neither run programs nor be emulated here")
-        return result
+    def _program(self, mem) -> Program:
+        key = len(mem or b"") if self.mode != "structural" and self.source.prog_type == "mem" else None
+        program = self._programs.get(key)
+        if program is None:
+            from ..front.validate import validate
 
-    rt = Runtime(program, packet=packet, mem=mem, obj=obj, map_init=map_init,
-                 ctx_layout=_ctx_layout(tgt, program, context), helper_impls=impls)
-    rt.prepare = prepare
-    compile_fn = _compiler(tgt, helpers=addresses, impls=impls, context=context, harden=harden, features=features,
-                           seed=seed, opt=opt)
-    image = compile_fn(program)
-    rt.helper_table = tgt.helpers(program.prog_type, addresses, impls)
-    rt.compile = compile_fn
-    try:
-        return executor.run(image, rt, budget)
-    except BpfxError as err:
-        raise err.at(file=program.file, section=program.section) from None
+            program = apply_safety(self.source, self.mode, mem=mem, known_mem=True)
+            if self.executor is None:
+                validate(program, helpers=self.impls)
+            self._programs[key] = program
+        return program
+
+    def run(self, packet: bytes | None = None, mem: bytes | None = None, map_init=None):
+        """Run once on ``packet`` (ctx programs) or ``mem`` (``mem`` programs), maps initialised from
+        ``map_init`` ({map name: {key bytes: value bytes}}); returns a Result."""
+        from .runtime import Runtime
+
+        for name, value in (("packet", packet), ("mem", mem)):
+            if value is not None and not isinstance(value, (bytes, bytearray, memoryview)):
+                raise UsageError(f"{name} must be bytes, not {type(value).__name__}")
+        program = self._program(mem)
+        if self.executor is None:
+            rt = Runtime(program, packet=packet, mem=mem, obj=self.obj, map_init=map_init, helper_impls=self.impls)
+            rt.prepare = self._tail_target
+            result = self._run(program, rt, self.budget)
+            if result is None:
+                raise Unsupported(f"target {self.tgt.name} can neither run programs nor be emulated here")
+            return result
+        rt = Runtime(program, packet=packet, mem=mem, obj=self.obj, map_init=map_init, ctx_layout=self.ctx_layout,
+                     helper_impls=self.impls)
+        rt.prepare = self._tail_target
+        hit = self._images.get(id(program))
+        if hit is None or hit[0] is not program:
+            hit = self._images[id(program)] = (program, self.compile_fn(program))
+        rt.helper_table = self.helper_table
+        rt.compile = self.compile_fn
+        try:
+            return self.executor.run(hit[1], rt, self.budget)
+        except BpfxError as err:
+            raise err.at(file=program.file, section=program.section) from None
 
 
 def load_for(path: str, tgt, *, prog_type: str | None = None, externs: dict[str, int] | None = None,

@@ -108,8 +108,9 @@ def validate(program: Program, helpers=()) -> None:
     :param helpers: helper ids allowed beyond the program type's UAPI set (a vendor's firmware helpers, a
         driver's own): whether a target can reach them is the compile step's question.
     """
-    if program.validated:
-        return
+    stamp = program.__dict__.get("_validated")
+    if program.validated and (stamp is None or (stamp[0] is program.insns and stamp[1] == len(program.insns))):
+        return  # (validated by us for these very instructions, or built from checked ones by the core)
     n = len(program.insns)
 
     def fail(message: str, pc: int | None = None):
@@ -170,6 +171,8 @@ def validate(program: Program, helpers=()) -> None:
     _clobbered_reads(op, dst, src, imm, second, blocks, fail)
     _stack_leaks(program, arrays, second, starts, blocks, fail)
     program.validated = True
+    # a caller that assigns a new instruction list afterwards gets it validated again
+    program.__dict__["_validated"] = (program.insns, len(program.insns))
 
 
 def _insn(arrays, pc: int) -> Insn:

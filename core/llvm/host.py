@@ -33,6 +33,7 @@ _HELPER_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, U64)  # sta
 _FAULT_T = ctypes.CFUNCTYPE(None, PTR, U64, U64, U64, U64)  # state, kind, insn, address, size
 _ENTRY_T = ctypes.CFUNCTYPE(U64, PTR, U64, U64, U64, U64, U64, U64, PTR, U64)  # state, r1-r5, r10, frame, depth
 CACHE_SIZE = 256
+_CHAR = ctypes.c_char.from_buffer
 ENTRY = "bpf_entry"
 
 _current = threading.local()
@@ -44,30 +45,26 @@ class _Run:
     def __init__(self, rt, budget: int):
         self.rt = rt
         self.fault: tuple[BaseException, int] | None = None
-        self.state = (U64 * (ST_MAPS + 2 * len(rt.maps)))()
-        self.state[ST_BUDGET] = budget
-        self.buffers = []
-        owner: dict[int, str] = {}
-        for region in rt.memory.regions:
-            size = len(region.buf)
-            if not size:
-                continue
-            buf = (ctypes.c_char * size).from_buffer(region.buf)
-            self.buffers.append(buf)
-            first, last = region.base >> SLOT_SHIFT, (region.end - 1) >> SLOT_SHIFT
-            if last >= NSLOTS:
-                raise Unsupported(f"host: region {region.name} at 0x{region.base:x} is above 4 GiB")
-            for slot in range(first, last + 1):
-                if slot in owner:
-                    raise Unsupported(f"host: regions {owner[slot]} and {region.name} share a 16 MiB slot")
-                owner[slot] = region.name
-                e = ST_TABLE + 4 * slot
-                self.state[e:e + 4] = [region.base, size, size if region.writable else 0, ctypes.addressof(buf)]
-            if region.name == "stack":
-                self.stack = (region, ctypes.addressof(buf))
-        for i, m in enumerate(rt.maps):
-            self.state[ST_MAPS + 2 * i] = m.handle
-            self.state[ST_MAPS + 2 * i + 1] = m.values_base
+        self.program = None  # the program running (run_host sets it; tail calls change it)
+        regions = [r for r in rt.memory.regions if r.buf]
+        key = (tuple((r.name, r.base, len(r.buf), r.writable) for r in regions),
+               tuple((m.handle, m.values_base) for m in rt.maps))
+        template = _TEMPLATES.get(key)
+        if template is None:
+            template = _template(regions, rt.maps)
+            if len(_TEMPLATES) >= CACHE_SIZE:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = template
+        words, hosts, stack = template
+        self.state = state = (U64 * (len(words) // 8)).from_buffer_copy(words)
+        state[ST_BUDGET] = budget
+        # the buffers' host addresses are the only per-run entries (exports pin the bytearrays meanwhile)
+        self.buffers = [_CHAR(r.buf) for r in regions]  # a 1-byte view: its address, and the export
+        for entries, buf in zip(hosts, self.buffers):
+            address = ctypes.addressof(buf)
+            for e in entries:
+                state[e] = address
+        self.stack = (regions[stack], state[hosts[stack][0]])
 
     def frame(self) -> int:
         region, host = self.stack
@@ -77,6 +74,36 @@ class _Run:
         self.state[ST_STOPPED] = 1
         if fault is not None and self.fault is None:
             self.fault = (fault, insn)
+
+
+def _template(regions, maps) -> tuple[bytes, list[list[int]], int]:
+    """(the state array as bytes with every host address 0, the indices of each region's host address, the
+    stack's position in ``regions``) for one layout of regions and maps; Unsupported for a layout the region
+    table cannot hold."""
+    state = (U64 * (ST_MAPS + 2 * len(maps)))()
+    owner: dict[int, str] = {}
+    hosts, stack = [], None
+    for i, region in enumerate(regions):
+        size = len(region.buf)
+        first, last = region.base >> SLOT_SHIFT, (region.end - 1) >> SLOT_SHIFT
+        if last >= NSLOTS:
+            raise Unsupported(f"host: region {region.name} at 0x{region.base:x} is above 4 GiB")
+        hosts.append([ST_TABLE + 4 * slot + 3 for slot in range(first, last + 1)])
+        for slot in range(first, last + 1):
+            if slot in owner:
+                raise Unsupported(f"host: regions {owner[slot]} and {region.name} share a 16 MiB slot")
+            owner[slot] = region.name
+            e = ST_TABLE + 4 * slot
+            state[e:e + 3] = [region.base, size, size if region.writable else 0]
+        if region.name == "stack":
+            stack = i
+    for i, m in enumerate(maps):
+        state[ST_MAPS + 2 * i] = m.handle
+        state[ST_MAPS + 2 * i + 1] = m.values_base
+    return bytes(state), hosts, stack
+
+
+_TEMPLATES: dict[tuple, tuple] = {}  # region and map layout -> _template(...)
 
 
 def _on_helper(state, helper_id, insn, a1, a2, a3, a4, a5):
@@ -96,6 +123,7 @@ def _on_fault(state, kind, insn, address, size):
     run = _current.run
     if kind == FAULT_BUDGET:
         fault = RuntimeFault(f"instruction budget of {address} exhausted")
+        insn = _crossing(run.program, size & 0xFFFF_FFFF, size >> 32, insn, run.state[ST_COUNT] - address)
     elif kind == FAULT_DEPTH:
         fault = RuntimeFault(f"call depth exceeds {MAX_CALL_DEPTH} frames")
     else:
@@ -109,7 +137,43 @@ def _on_fault(state, kind, insn, address, size):
     run.stop(fault, insn)
 
 
+def _crossing(program, start: int, slots: int, check: int, excess: int) -> int:
+    """The instruction the interpreter's budget fault names, the one that went over: the block checked at
+    ``check`` began at ``start`` and counted ``slots`` instructions, and the run is ``excess`` over; when that
+    instruction is before the block (or the block is not its instructions as written), ``check``."""
+    if program is None:
+        return check
+    pcs, pc = [], start
+    while pc <= check and pc < len(program.insns):
+        pcs.append(pc)
+        pc += 2 if program.insns[pc].opcode == 0x18 else 1
+    return pcs[slots - excess] if len(pcs) == slots and 1 <= excess <= slots else check
+
+
 _CALLBACKS = (_HELPER_T(_on_helper), _FAULT_T(_on_fault))  # kept alive for the process
+
+
+# LLVM's code calls its runtime library for what the machine has no instruction for (128-bit division, which
+# loop exit values computed in closed form can need) and MCJIT resolves such calls in the process: libgcc_s goes
+# in, and without it the host target refuses to start rather than run code that would call address 0.
+RUNTIME_SYMBOLS = ("__udivti3", "__umodti3", "__divti3", "__modti3")
+
+
+def _runtime_library() -> None:
+    import ctypes.util
+
+    if all(llvm.address_of_symbol(s) for s in RUNTIME_SYMBOLS):
+        return
+    name = ctypes.util.find_library("gcc_s")
+    try:
+        if name:
+            llvm.load_library_permanently(name)
+    except RuntimeError:
+        pass
+    missing = [s for s in RUNTIME_SYMBOLS if not llvm.address_of_symbol(s)]
+    if missing:
+        raise Unsupported(f"host: LLVM's runtime library is not in the process ({', '.join(missing)}; libgcc_s "
+                          f"not found)")
 
 
 class Jit:
@@ -121,6 +185,7 @@ class Jit:
 
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
+        _runtime_library()
         llvm.add_symbol(HOST_HELPER, ctypes.cast(_CALLBACKS[0], PTR).value)
         llvm.add_symbol(HOST_FAULT, ctypes.cast(_CALLBACKS[1], PTR).value)
         self.triple = llvm.get_process_triple()
@@ -128,6 +193,7 @@ class Jit:
         self.features = llvm.get_host_cpu_features().flatten()
         self.codegens: dict[int, Codegen] = {}
         self.cache: OrderedDict[tuple, tuple] = OrderedDict()
+        self._last: dict[tuple, tuple] = {}  # (id(program), opt, helpers) -> (program, insns, ..., entry)
         self.hits = self.misses = 0
         self.checked = checked
         self.compile_seconds = 0.0
@@ -142,6 +208,19 @@ class Jit:
 
     def entry(self, program, opt: int, helpers=frozenset()):
         """The compiled entry point of ``program`` (from the cache when these bytes were compiled before)."""
+        memo = self._last.get((id(program), opt, helpers))
+        if (memo is not None and memo[0] is program and memo[1] is program.insns and memo[2] == len(program.insns)
+                and memo[3] is program.functions and memo[4] == (program.prog_type, len(program.maps))):
+            self.hits += 1  # the same Program object as a recent run: skip hashing its bytes
+            return memo[5]
+        fn = self._entry(program, opt, helpers)
+        if len(self._last) >= CACHE_SIZE:
+            self._last.clear()
+        self._last[id(program), opt, helpers] = (program, program.insns, len(program.insns), program.functions,
+                                                 (program.prog_type, len(program.maps)), fn)
+        return fn
+
+    def _entry(self, program, opt: int, helpers):
         key = (program.raw(), tuple(sorted(program.functions)), program.prog_type, len(program.maps), opt,
                helpers)
         hit = self.cache.get(key)
@@ -240,6 +319,7 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
     if rt.ptype.ctx_struct and rt.entry_args[0] != layout.CTX_BASE:  # and its r1 to be CTX_BASE
         raise Unsupported(f"host: the runtime's context at 0x{rt.entry_args[0]:x} is not 0x{layout.CTX_BASE:x}")
     run = _Run(rt, budget)
+    run.program = program
     previous = getattr(_current, "run", None)
     _current.run = run
     try:
@@ -255,6 +335,7 @@ def run_host(program, rt, *, budget: int, opt: int = 2, jit_: Jit | None = None)
             if rt.pending_tail_call is None or rt.exit_requested:
                 break
             program, rt.pending_tail_call = rt.pending_tail_call, None
+            run.program = program
             entry = j.entry(program, opt, helpers)
         count = run.state[ST_COUNT]
     finally:

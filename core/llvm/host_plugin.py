@@ -19,3 +19,11 @@ def bpfx_run(target, program, runtime, budget, options):
     from .host import run_host
 
     return run_host(program, runtime, budget=budget, opt=options.get("opt") or 2)
+
+
+@target_hookimpl(INFO)
+def bpfx_runner(target, options):
+    from .host import run_host
+
+    opt = options.get("opt") or 2
+    return lambda program, runtime, budget: run_host(program, runtime, budget=budget, opt=opt)

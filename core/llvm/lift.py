@@ -25,6 +25,7 @@ Two memory models:
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -106,6 +107,8 @@ class _Func:
         self.group_ok: dict[int, ir.Value] = {}  # first access of a group -> its fast check
         self.slow: list[tuple[ir.Block, int, int]] = []  # host: (block, index, block end): slow version entries
         self.slow_mode = False
+        self.unbudgeted = False  # host: lifting a counted loop's version that needs no budget test (_counted)
+        self.leaders: list[int] = []  # the first instruction of each block, sorted
 
 class Lifter:
     def __init__(self, program, insns, origin, functions: dict[int, str], helpers, *, mode: str, target: str,
@@ -258,7 +261,9 @@ class Lifter:
                 leaders.add(pc + 1)
             pc += width
         leaders = sorted(x for x in leaders if start <= x < end)
+        f_leaders = leaders
         f = _Func(self, start, end, fn)
+        f.leaders = f_leaders
         entry = fn.append_basic_block("entry")
         for leader in leaders:
             f.blocks[leader] = fn.append_basic_block(f"L{leader}")
@@ -285,8 +290,8 @@ class Lifter:
             # LLVM can bound stack addresses and drop fast checks they always pass.
             b.store(rest[5] if f.sub else _c64(layout.STACK_TOP), f.regs[R10])
             f.frame, f.depth = rest[6], rest[7]
-            f.count = _alloca(b, I64, "count")
-            b.store(_load(b, self._state_ptr(b, state, ST_COUNT)), f.count)
+            f.count = _alloca(b, I64, "left")
+            self._load_count(f, b)
             f.stop = fn.append_basic_block("stop")
             sb = ir.IRBuilder(f.stop)
             self._flush_count(f, sb)
@@ -312,7 +317,11 @@ class Lifter:
         go = b.block
         spans = [(leader, leaders[i + 1] if i + 1 < len(leaders) else end) for i, leader in enumerate(leaders)]
         for leader, nxt in spans:
-            self._block(f, leader, nxt)
+            loop = self._counted(leader, nxt) if self.host else None
+            if loop is None:
+                self._block(f, leader, nxt)
+            else:
+                self._versions(f, leader, nxt, loop)
         fast = f.blocks
         if f.slow or any(p for pc, (_, p) in self.regions.items() if start <= pc < end):
             # The slow version of the whole function: every access but a constant r10 offset fully checked, the
@@ -362,8 +371,24 @@ class Lifter:
         v.set_metadata("invariant.load", self.module.add_metadata([]))
         return v
 
+    # The instruction count lives in the run state (ST_COUNT: what a run reports, and what calls and tail calls
+    # continue from); inside a function it is kept as what is left of the budget, a signed word: a block
+    # subtracts its instructions and a backward jump tests the sign the subtraction set (no compare).
+    def _limit(self, f: _Func, b):
+        """The budget, capped at 2^62 (no run gets near it) so what is left stays a signed word."""
+        budget = self._fixed(b, f.state, ST_BUDGET)
+        return b.select(b.icmp_unsigned(">", budget, _c64(1 << 62)), _c64(1 << 62), budget)
+
+    def _load_count(self, f: _Func, b) -> None:
+        b.store(b.sub(self._limit(f, b), _load(b, self._state_ptr(b, f.state, ST_COUNT))), f.count)
+
     def _flush_count(self, f: _Func, b) -> None:
-        b.store(_load(b, f.count), self._state_ptr(b, f.state, ST_COUNT))
+        b.store(b.sub(self._limit(f, b), _load(b, f.count)), self._state_ptr(b, f.state, ST_COUNT))
+
+    @staticmethod
+    def _over(f: _Func, b):
+        """Whether the run has gone over its budget."""
+        return b.icmp_signed("<", _load(b, f.count), _c64(0))
 
     def _fault(self, f: _Func, b, kind: int, pc: int, addr, size: int) -> None:
         """Call the fault callback (which records the interpreter's fault) and leave the function."""
@@ -372,6 +397,17 @@ class Lifter:
         self._flush_count(f, b)
         b.call(fault, [f.state, _c64(kind), _c64(self.origin[pc]), addr, _c64(size)])
         b.branch(f.stop)
+
+    def _budget_fault(self, f: _Func, b, pc: int) -> None:
+        """The budget ran out by the end of the block that ends at ``pc``: the callback gets the block's first
+        instruction and length (``start | slots << 32``, as the size; the count is in the run state) and
+        names the instruction the interpreter names when that one is in this block (see host._crossing)."""
+        start = f.leaders[bisect_right(f.leaders, pc) - 1]
+        slots, q = 0, start
+        while q <= pc:
+            slots += 1
+            q += 2 if self.insns[q].opcode == 0x18 else 1
+        self._fault(f, b, FAULT_BUDGET, pc, self._fixed(b, f.state, ST_BUDGET), self.origin[start] | slots << 32)
 
     def _check_stopped(self, f: _Func, b, name: str) -> None:
         """After a helper or a call: if the run was stopped (fault, unwind, tail call), return at once."""
@@ -512,6 +548,90 @@ class Lifter:
         host = self._fixed(b, f.state, b.add(entry, _c64(3)))
         return b.sub(host, rbase) if delta else b.inttoptr(b.add(host, rel), PTR)
 
+    # -- counted loops (host) ---------------------------------------------------------------------------------------
+    def _counted(self, start: int, end: int):
+        """(iv, bound, step, strict) when block ``start``..``end`` is a loop of its own whose one way round is
+        ``iv += step`` and whose last instruction jumps back while ``iv < bound`` (``<=`` unless strict),
+        unsigned, 64-bit; bound and step (``("r", reg)`` or ``("k", imm)``) unchanged in it; no calls, exits or
+        atomics. Such a loop runs ``iv`` upwards from its first value, so ``_versions`` can bound its trips
+        and the values ``iv`` takes before it enters."""
+        last = self.insns[end - 1]
+        info = OPCODES[last.opcode]
+        if (info is None or info.kind != Kind.JCOND or info.cls != Cls.JMP or jump_target(end - 1, last) != start
+                or info.op not in ("jlt", "jle", "jgt", "jge")):
+            return None
+        if info.op in ("jlt", "jle"):  # jlt iv, bound
+            iv, bound = last.dst, (("r", last.src) if info.src_reg else ("k", last.imm))
+        elif info.src_reg:  # jgt bound, iv
+            iv, bound = last.src, ("r", last.dst)
+        else:
+            return None
+        if bound[0] == "k" and bound[1] < 0:  # (sign-extended: not below 2^63)
+            return None
+        written: dict[int, list] = {}
+        pc = start
+        while pc < end - 1:
+            insn = self.insns[pc]
+            kind = OPCODES[insn.opcode].kind
+            if kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64):
+                written.setdefault(insn.dst, []).append(insn)
+            elif kind not in (Kind.ST, Kind.STX):
+                return None
+            pc += 2 if kind == Kind.LD_IMM64 else 1
+        add = written.get(iv, [])
+        if len(add) != 1 or add[0].opcode not in (0x07, 0x0F) or bound in (("r", r) for r in written) \
+                or bound == ("r", iv):
+            return None
+        step = ("r", add[0].src) if add[0].opcode == 0x0F else ("k", add[0].imm)
+        if step in (("r", r) for r in written) or step == ("r", iv) or (step[0] == "k" and step[1] <= 0):
+            return None
+        return iv, bound, step, info.op in ("jlt", "jgt")
+
+    def _versions(self, f: _Func, start: int, end: int, loop) -> None:
+        """A counted loop (see ``_counted``) in two versions: as lifted, and one entered only when its first
+        ``iv`` is below the bound, the step cannot wrap and every trip it can make fits the instruction budget.
+        That version tests no budget (it cannot run out) and tells LLVM ``iv < bound`` at the top of each trip
+        (true on entry, and the back edge is taken only then), from which it drops bounds checks the loop's own
+        test implies."""
+        iv, bound, step, strict = loop
+        guard = f.blocks[start]
+        plain, counted = (f.fn.append_basic_block(f"{n}{start}") for n in ("P", "C"))
+        f.blocks[start] = plain
+        self._block(f, start, end)
+        for pc in range(start, end):  # the fast checks of the block belong to the version lifted first
+            f.group.pop(pc, None)
+            f.group_ok.pop(pc, None)
+        f.blocks[start] = counted
+        b = f.b
+        b.position_at_end(counted)
+        reg = lambda o: _c64(o[1]) if o[0] == "k" else _load(b, f.regs[o[1]])  # noqa: E731
+        pred = "<" if strict else "<="
+        b.assume(b.icmp_unsigned(pred, _load(b, f.regs[iv]), reg(bound)))
+        f.unbudgeted = True
+        self._block(f, start, end)
+        f.unbudgeted = False
+        f.blocks[start] = guard
+        b.position_at_end(guard)
+        first, limit, stride = _load(b, f.regs[iv]), reg(bound), reg(step)
+        ok = b.icmp_unsigned(pred, first, limit)
+        ok = b.and_(ok, b.icmp_unsigned("!=", stride, _c64(0)))
+        ok = b.and_(ok, b.icmp_unsigned("<=", limit, b.xor(stride, _c64(-1))))  # limit + step does not wrap
+        # trips: span // step + 1, span = limit - first (- 1 if strict); they fit when at most what is left of
+        # the budget // slots (a division per entry of the loop, not per trip)
+        span = b.sub(limit, first)
+        if strict:
+            span = b.sub(span, _c64(1))
+        slots, pc = 0, start
+        while pc < end:
+            slots += 1
+            pc += 2 if self.insns[pc].opcode == 0x18 else 1
+        left = _load(b, f.count)
+        ok = b.and_(ok, b.icmp_signed(">=", left, _c64(0)))
+        divisor = b.select(b.icmp_unsigned("==", stride, _c64(0)), _c64(1), stride)
+        trips = b.add(b.udiv(span, divisor), _c64(1))
+        ok = b.and_(ok, b.icmp_unsigned("<=", trips, b.udiv(left, _c64(slots))))
+        b.cbranch(ok, counted, plain)
+
     # -- one basic block -------------------------------------------------------------------------------------------
     def _block(self, f: _Func, start: int, end: int) -> None:
         b = f.b
@@ -521,7 +641,7 @@ class Lifter:
             while pc < end:
                 slots += 1
                 pc += 2 if self.insns[pc].opcode == 0x18 else 1
-            b.store(b.add(_load(b, f.count), _c64(slots)), f.count)
+            b.store(b.sub(_load(b, f.count), _c64(slots)), f.count)
         f.block_end = end
         self._lift_range(f, start, end)
 
@@ -543,17 +663,16 @@ class Lifter:
         """Branch to ``target`` (if ``cond``); checks the budget on backward edges in host mode."""
         b = f.b
         dest = f.blocks[target]
-        if self.host and target <= pc:
+        if self.host and target <= pc and not f.unbudgeted:
             check = f.fn.append_basic_block(f"back{pc}")
+            over = f.fn.append_basic_block(f"budget{pc}")
             if cond is not None:
                 b.cbranch(cond, check, f.blocks[fallthrough])
             else:
                 b.branch(check)
             cb = ir.IRBuilder(check)
-            budget = self._fixed(cb, f.state, ST_BUDGET)
-            over = f.fn.append_basic_block(f"budget{pc}")
-            cb.cbranch(cb.icmp_unsigned(">", _load(cb, f.count), budget), over, dest)
-            self._fault(f, ir.IRBuilder(over), FAULT_BUDGET, pc, budget, 0)
+            cb.cbranch(self._over(f, cb), over, dest)
+            self._budget_fault(f, ir.IRBuilder(over), pc)
             return
         if cond is None:
             b.branch(dest)
@@ -612,6 +731,14 @@ class Lifter:
             else:
                 raise self.unsupported(pc, "kfunc calls")
         elif kind == Kind.EXIT:
+            if self.host and not f.sub:
+                # instructions after the last backward jump count too: a run over its budget faults, as in the
+                # interpreter, rather than returning (once per run: the entry's exit)
+                over = f.fn.append_basic_block(f"budget{pc}")
+                done = f.fn.append_basic_block(f"exit{pc}")
+                b.cbranch(self._over(f, b), over, done).set_weights([1, 1000])
+                self._budget_fault(f, ir.IRBuilder(over), pc)
+                b.position_at_end(done)
             if self.host:
                 self._flush_count(f, b)
             self._ret(f, b)
@@ -759,7 +886,7 @@ class Lifter:
         r10 = b.sub(_load(b, regs[R10]), _c64(STACK_SIZE))
         frame = _gep(b, f.frame, -STACK_SIZE)
         self._returned(b, regs, b.call(callee, [f.state] + args + [r10, frame, depth] + inherited))
-        b.store(_load(b, self._state_ptr(b, f.state, ST_COUNT)), f.count)
+        self._load_count(f, b)
         self._check_stopped(f, b, f"c{pc}")
 
 

@@ -157,9 +157,10 @@ def _split(off: int) -> tuple[int, int] | None:
 def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[BranchForm, ...]:
     """A conditional branch to a label, shortest form first; the long forms take t1 (free between BPF insns)."""
     inverse = E.invert_branch(funct3)
+    E.branch(funct3, rs1, rs2, 0)  # (checks the condition once: short then goes straight to the B format)
 
     def short(off: int):
-        return _PACK32(E.branch(funct3, rs1, rs2, off)) if -4096 <= off < 4096 else None
+        return _PACK32(E.b_type(off, rs2, rs1, funct3)) if -4096 <= off < 4096 else None
 
     def mid(off: int):
         off -= 4
@@ -233,9 +234,9 @@ class Riscv64Selector(TableSelector):
         self.r = abi.regs
         super().__init__()
         self._stack = 0
-        self._deads: dict[int, bool] = {}  # _zext_dead's answers for the last instructions (_state asks again)
         self._swapped = (-1, UNKNOWN)  # (pc, _state) of the byte swap memo_key last saw
         self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
+        self._after: list[int] | None = None  # the compiling program's cg.upper_live_after(), once asked
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
@@ -329,6 +330,8 @@ class Riscv64Selector(TableSelector):
                            epilogue=self._epilogue_words(frame, saved, stack, total))
         self._stack = stack
         self.use_frame(stack)
+        if frame.is_entry:
+            self._after = None  # another program's facts
         frame.frame_offset = total - stack
         frame.native_stack = total
 
@@ -382,7 +385,10 @@ class Riscv64Selector(TableSelector):
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
-            dead = self._zext_dead(cg, pc, insn)
+            after = self._after
+            if after is None:
+                after = self._after = cg.upper_live_after()
+            dead = not after[pc] >> insn.dst & 1  # (as _zext_dead, inline: asked at every ALU32 insn)
             if op == _MOV32_K and not dead and len(li_words(self.r[insn.dst], imm & 0xFFFFFFFF)) > POOL_OVER:
                 return None  # from the constant pool (a branch to its label)
             return insn, dead
@@ -393,12 +399,10 @@ class Riscv64Selector(TableSelector):
     def _zext_dead(self, cg, pc: int, insn) -> bool:
         """Whether the zero-extension of this ALU32 result is dead (the core's upper-half query; every 32-bit
         lowering here reads only the low halves of its operands, and JMP32 sign-extends its own)."""
-        dead = self._deads.get(pc)
-        if dead is None:
-            if len(self._deads) > 64:
-                self._deads.clear()
-            dead = self._deads[pc] = cg.upper_half_dead(pc, insn.dst)
-        return dead
+        after = self._after
+        if after is None:
+            after = self._after = cg.upper_live_after()
+        return not after[pc] >> insn.dst & 1
 
     def _state(self, cg, pc: int, reg: int, depth: int = 0) -> tuple[int, bool, int | None]:
         """What BPF ``reg``'s native register holds before the instruction at ``pc`` (see UNKNOWN), from the
@@ -421,7 +425,7 @@ class Riscv64Selector(TableSelector):
         if kind == Kind.ENDIAN:  # every 16-bit form and every 32-bit swap zero-extends; le32 unless dead
             if imm == 16:
                 return 16, True, None
-            if imm == 32 and (_IS_SWAP[insn.opcode] or not cg.upper_half_dead(w, reg)):
+            if imm == 32 and (_IS_SWAP[insn.opcode] or not self._zext_dead(cg, w, insn)):
                 return 32, False, None
             return UNKNOWN
         if kind != Kind.ALU:

@@ -94,6 +94,9 @@ class HelperCall:
         self._rt.trace.append(line)
 
 
+_FIRST_CTX: dict[tuple, tuple[bytes, dict]] = {}  # (type, packet length, protocol) -> (ctx bytes, ctx_start)
+
+
 class Runtime:
     """Memory, maps, context and helpers of one run.
 
@@ -124,7 +127,7 @@ class Runtime:
         #: calls a BPF_PSEUDO_FUNC callback (address, args) -> r0; set by executors that can (the interpreter)
         self.invoke = None
         self._clock = 1_000_000_000
-        self._rng = random.Random(0x5EED)
+        self._rng_state: random.Random | None = None  # seeded on first use: seeding costs more than a host run
         self.memory.add("stack", layout.STACK_BASE, bytes(layout.STACK_SIZE))
         self.stack_top = layout.STACK_TOP
         if len(program.maps) > layout.MAX_MAPS:
@@ -155,21 +158,31 @@ class Runtime:
         # reading zeros on the interpreter while a native target cannot place the field
         size = self.ptype.ctx_size if ctx_layout is None else self.ptype.device_ctx_size
         size = max([size] + [off + width for off, width in self.ctx_fields.values()]) or layout.CTX_SIZE
-        self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE)))
         self.state = {"ingress_ifindex": 1, "rx_queue_index": 0, "egress_ifindex": 0, "ifindex": 1, "pkt_type": 0}
         if not self.ptype.packet:  # tracing and socket-level contexts: no packet
             self.data = self.data_end = self.data_meta = 0
-            self._render(initial=True)
-            self.ctx_start = self.ctx_values()
+        else:
+            room = layout.PACKET_HEADROOM
+            self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
+                                                 bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
+            self.data = self.data_meta = layout.PACKET_BASE + room
+            self.data_end = self.data + len(packet)
+            self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
+        # The first context depends only on the type, the packet's length and protocol (with the UAPI layout):
+        # rendered once per such key, copied after
+        key = (self.ptype.name, self.data_end - self.data, self.state.get("protocol")) if ctx_layout is None else None
+        hit = _FIRST_CTX.get(key) if key is not None else None
+        if hit is not None:
+            self._ctx = self.memory.add("ctx", layout.CTX_BASE, hit[0]).buf
+            self.ctx_start = dict(hit[1])
             return
-        room = layout.PACKET_HEADROOM
-        self.packet_region = self.memory.add("packet", layout.PACKET_BASE,
-                                             bytes(room) + packet + bytes(layout.PACKET_TAILROOM))
-        self.data = self.data_meta = layout.PACKET_BASE + room
-        self.data_end = self.data + len(packet)
-        self.state["protocol"] = int.from_bytes(packet[12:14], "little") if len(packet) >= 14 else 0  # net order
+        self._ctx = self.memory.add("ctx", layout.CTX_BASE, bytes(min(size, layout.CTX_SIZE))).buf
         self._render(initial=True)
         self.ctx_start = self.ctx_values()
+        if key is not None:
+            if len(_FIRST_CTX) >= 256:
+                _FIRST_CTX.clear()
+            _FIRST_CTX[key] = (bytes(self._ctx), dict(self.ctx_start))
 
     def _render(self, initial: bool = False) -> None:
         """Write the context fields into ctx memory; after a helper, only the packet pointers and length."""
@@ -177,13 +190,20 @@ class Runtime:
                   "len": self.data_end - self.data} if self.ptype.packet else {}
         if initial:
             values = {**self.state, **values}
+        buf = self._ctx
         for name, (off, size) in self.ctx_fields.items():
             if name in values:
-                self.memory.store(layout.CTX_BASE + off, size, values[name])
+                if 0 <= off and off + size <= len(buf):  # straight into the ctx buffer (the common case, faster)
+                    buf[off:off + size] = (values[name] & ((1 << 8 * size) - 1)).to_bytes(size, "little")
+                else:
+                    self.memory.store(layout.CTX_BASE + off, size, values[name])  # the memory's own fault
 
     def ctx_values(self) -> dict[str, int]:
-        return {name: self.memory.load(layout.CTX_BASE + off, size) for name, (off, size) in self.ctx_fields.items()
-                if name not in self.ptype.pointers and name not in ("data", "data_end", "data_meta")}
+        buf, skip = self._ctx, self.ptype.pointers
+        return {name: (int.from_bytes(buf[off:off + size], "little") if 0 <= off and off + size <= len(buf)
+                       else self.memory.load(layout.CTX_BASE + off, size))
+                for name, (off, size) in self.ctx_fields.items()
+                if name not in skip and name not in ("data", "data_end", "data_meta")}
 
     # -- maps ---------------------------------------------------------------------------------------------------
     def map_address(self, index: int) -> int:
@@ -244,7 +264,9 @@ class Runtime:
         return self._clock
 
     def _h_get_prandom_u32(self, *_):
-        return self._rng.getrandbits(32)
+        if self._rng_state is None:
+            self._rng_state = random.Random(0x5EED)
+        return self._rng_state.getrandbits(32)
 
     def _h_get_smp_processor_id(self, *_):
         return 0

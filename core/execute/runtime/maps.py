@@ -119,8 +119,11 @@ class MapState:
             if now_raw == self.start:
                 return {}
             size, stride = self.mapdef.value_size, self.stride
+            # only the slots from the first to the last differing byte (found in C: the XOR of both as ints)
+            diff = int.from_bytes(now_raw, "little") ^ int.from_bytes(self.start, "little")
+            first, last = ((diff & -diff).bit_length() - 1) // 8 // stride, (diff.bit_length() - 1) // 8 // stride
             return {i.to_bytes(4, "little").hex(): now_raw[i * stride:i * stride + size].hex()
-                    for i in range(self.mapdef.max_entries)
+                    for i in range(first, min(last + 1, self.mapdef.max_entries))
                     if now_raw[i * stride:i * stride + size] != self.start[i * stride:i * stride + size]}
         now = self.entries()
         out: dict[str, str | None] = {}
