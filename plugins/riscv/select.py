@@ -376,8 +376,11 @@ class Riscv64Selector(TableSelector):
             if self._fused_at == pc:  # done by the load before it
                 return _FUSED
             # what the register holds: a constant is swapped here, a halfword needs no mask
-            state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
-            self._swapped = (pc, state)
+            if self._swapped[0] == pc:  # (asked again: the driver and the memo wrapper both ask on a miss)
+                state = self._swapped[1]
+            else:
+                state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
+                self._swapped = (pc, state)
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
             return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
@@ -590,8 +593,8 @@ class Riscv64Selector(TableSelector):
             moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
                                                     and -2047 <= imm <= 2048)
             a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
-            if insn.opcode & isa.SRC_X:
-                b = UNKNOWN if insn.src == 10 else self._state(cg, pc, insn.src)
+            if insn.opcode & isa.SRC_X:  # (eq/ne of an operand in no known state take the subw whatever the other)
+                b = UNKNOWN if insn.src == 10 or (a is UNKNOWN and op in _EQ_NE) else self._state(cg, pc, insn.src)
                 zb, sb = b[0] <= 32, b[1]
             else:  # the immediate's li: sign-extended, and zero-extended too when not negative
                 zb, sb = imm >= 0, True
