@@ -62,7 +62,7 @@ for _op, _info in enumerate(OPCODES):
         _DEF_KIND[_op] = (1 if _info.kind in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64)
                           else 2 if _info.kind in (Kind.CALL, Kind.CALLX) else 3 if _info.kind == Kind.ATOMIC else 0)
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
-_DEF_BUDGET = 16  # how far back local_def looks
+_DEF_BUDGET = 8  # how far back local_def looks (16 found nothing more on the benchmark corpus)
 
 
 def jump_targets(insns: list[Insn], ops: bytes | None = None) -> set[int]:
