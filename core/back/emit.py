@@ -111,7 +111,8 @@ class Emitter:
 
         grown_pos: list[int] = []
         grown_sum: list[int] = []
-        encoded: list = [None] * len(branches)  # the bytes of each branch, valid while nothing grows
+        encoded: list = [None] * len(branches)  # the bytes of each branch, once something has grown
+        code = self.code
         while True:
             changed = False
             for i, br in enumerate(branches):
@@ -128,7 +129,10 @@ class Emitter:
                     changed = True
                     data = forms[idx].encode(offset)
                 br[1] = idx
-                encoded[i] = data
+                if idx or grown_pos:
+                    encoded[i] = data
+                else:  # nothing has moved (yet): in place, where it stays unless something grows
+                    code[pos:pos + len(data)] = data
             if not changed:
                 break
             grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
@@ -139,8 +143,7 @@ class Emitter:
                 total += extra
                 grown_sum.append(total)
 
-        code = self.code
-        if grown:
+        if grown:  # rebuild with the growth, then place every branch as the last round encoded it
             out = bytearray()
             prev = 0
             for pos, extra in grown:
@@ -149,9 +152,9 @@ class Emitter:
                 prev = pos
             out += code[prev:]
             code = out
-        for (pos, _idx, _label, _forms), data in zip(branches, encoded):
-            start = moved(pos) if grown else pos  # a grown branch's extra bytes were inserted at its own position
-            code[start:start + len(data)] = data
+            for (pos, _idx, _label, _forms), data in zip(branches, encoded):
+                start = moved(pos)  # a grown branch's extra bytes were inserted at its own position
+                code[start:start + len(data)] = data
         final_labels = {k: moved(v) for k, v in labels.items()} if grown else dict(labels)
         relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
         if grown:  # the line map is in position order: one merge with the growth points, not a search per line

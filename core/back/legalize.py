@@ -114,6 +114,8 @@ _CAPABILITY_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and (
     info.kind in (Kind.ATOMIC, Kind.ENDIAN) or (info.kind == Kind.ALU and info.op in ("div", "mod"))))
 _DIVMOD_OPS = frozenset(op for op, info in enumerate(OPCODES)
                         if info and info.kind == Kind.ALU and info.op in ("div", "mod"))
+_SHIFT_K_MASK = {op: 63 if info.cls == Cls.ALU64 else 31 for op, info in enumerate(OPCODES)
+                 if info and info.kind == Kind.ALU and info.op in ("lsh", "rsh", "arsh") and not info.src_reg}
 _SHIFT_K_OPS, _SHIFT_X_OPS = (frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ALU
                                         and info.op in ("lsh", "rsh", "arsh") and info.src_reg == reg)
                               for reg in (False, True))
@@ -256,6 +258,9 @@ def _guards(abi: ABI, source=None):
         return known_value(legal.insns, seen[1], pc, reg)
 
     def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
+        mask = _SHIFT_K_MASK.get(insn[0])
+        if mask is not None and insn[4] == insn[4] & mask:
+            return None  # the common case first: a shift by an immediate in range
         info = OPCODES[insn.opcode]
         if info.kind != Kind.ALU:
             return None

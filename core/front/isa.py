@@ -259,16 +259,27 @@ def s16(x: int) -> int:
 
 def jump_target(pc: int, insn: Insn) -> int | None:
     """Slot index control may go to from a jump, gotol or local call at ``pc``; None otherwise."""
-    info = OPCODES[insn.opcode]
-    if info is None:
-        return None
-    if info.kind == Kind.JCOND:
-        return pc + 1 + insn.off
-    if info.kind == Kind.JA:
-        return pc + 1 + (insn.imm if info.cls == Cls.JMP32 else insn.off)
-    if info.kind == Kind.CALL and insn.src == CallKind.LOCAL:
-        return pc + 1 + insn.imm
+    field = _TARGET_FIELD[insn[0]]
+    if field == _OFF:
+        return pc + 1 + insn[3]
+    if field == _IMM or (field == _IMM_IF_LOCAL and insn[2] == CallKind.LOCAL):
+        return pc + 1 + insn[4]
     return None
+
+
+def _target_field(info: OpInfo | None) -> int:
+    if info is None:
+        return 0
+    if info.kind == Kind.JCOND or (info.kind == Kind.JA and info.cls != Cls.JMP32):
+        return _OFF
+    if info.kind == Kind.JA:  # gotol
+        return _IMM
+    return _IMM_IF_LOCAL if info.kind == Kind.CALL else 0
+
+
+# where jump_target finds an opcode's offset (asked for every jump of every pass: a table, not a chain of tests)
+_OFF, _IMM, _IMM_IF_LOCAL = 1, 2, 3
+_TARGET_FIELD = [_target_field(info) for info in OPCODES]
 
 
 def uses_src_reg(info: OpInfo) -> bool:

@@ -80,9 +80,14 @@ def b_type(offset: int, rs2: int, rs1: int, funct3: int, opcode: int = BRANCH) -
         _regs(rs2, rs1)
         _even(offset, "branch")
         _s(offset, 13, "branch offset"), _u(funct3, 3, "funct3"), _u(opcode, 7, "opcode")
+    return b_offset(offset) | rs2 << 20 | rs1 << 15 | funct3 << 12 | opcode
+
+
+def b_offset(offset: int) -> int:
+    """The B format's offset field: the bits of ``offset`` (even, -4096..4094; the caller checks) where the format
+    scatters them, to OR into a branch encoded with offset 0."""
     imm = offset & 0x1FFF
-    return ((imm >> 12 & 1) << 31 | (imm >> 5 & 0x3F) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12
-            | (imm >> 1 & 0xF) << 8 | (imm >> 11 & 1) << 7 | opcode)
+    return (imm >> 12 & 1) << 31 | (imm >> 5 & 0x3F) << 25 | (imm >> 1 & 0xF) << 8 | (imm >> 11 & 1) << 7
 
 
 def u_type(imm20: int, rd: int, opcode: int) -> int:

@@ -157,10 +157,10 @@ def _split(off: int) -> tuple[int, int] | None:
 def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[BranchForm, ...]:
     """A conditional branch to a label, shortest form first; the long forms take t1 (free between BPF insns)."""
     inverse = E.invert_branch(funct3)
-    E.branch(funct3, rs1, rs2, 0)  # (checks the condition once: short then goes straight to the B format)
+    base = E.branch(funct3, rs1, rs2, 0)  # (checked once: short only places the offset)
 
     def short(off: int):
-        return _PACK32(E.b_type(off, rs2, rs1, funct3)) if -4096 <= off < 4096 else None
+        return _PACK32(base | E.b_offset(off)) if -4096 <= off < 4096 and not off & 1 else None
 
     def mid(off: int):
         off -= 4

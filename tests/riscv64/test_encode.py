@@ -246,7 +246,13 @@ def test_every_encoder_is_in_the_table():
         source = f.read()
     table_source = source[source.index("TABLE: list"):source.index("# 32-bit words the selector")]
     used = set(re.findall(r"\bE\.(\w+)\(", table_source))
-    assert public - used - {"compress", "invert_branch"} == set()
+    assert public - used - {"compress", "invert_branch", "b_offset"} == set()
+
+
+def test_b_offset_is_the_b_formats_offset_field():
+    """What the selector's short branches OR into a branch encoded once with offset 0 (checked by the table)."""
+    for off in range(-4096, 4096, 2):
+        assert E.branch(E.BLTU, 9, 18, 0) | E.b_offset(off) == E.branch(E.BLTU, 9, 18, off)
 
 
 @pytest.mark.parametrize("index", range(len(TABLE)), ids=[row[1] for row in TABLE])
