@@ -418,11 +418,14 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                 op = insn.opcode
                 keyed = plan[op]
                 if keyed is not None:
-                    known = memo.get(key_of(cg, pc, insn) if keyed else insn)
+                    key = key_of(cg, pc, insn) if keyed else insn
+                    known = memo.get(key)
                     if known is not None:
                         code += known
-                        pc += 1
-                        continue
+                    else:  # a miss: the memoised lowering, told the key
+                        table[op](cg, pc, insn, None, key)
+                    pc += 1
+                    continue
                 fn = table[op] if table is not None else None
                 if fn is not None:  # the common case: the selector's own lowering
                     if op == 0x18:

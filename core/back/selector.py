@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..front.isa import OPCODES, Kind
 
 Lowering = Callable  # (cg, pc, insn, nxt) -> None
+_ASK = object()  # a memoised lowering called without its key computes it
 
 
 class TableSelector:
@@ -69,15 +70,17 @@ class TableSelector:
     def memo_plan(self) -> list[bool | None]:
         """Opcode -> None (not memoised), False (the instruction is the memo key) or True (``memo_key`` gives it):
         the codegen driver looks the bytes up in :attr:`memo` itself and calls the lowering only on a miss
-        (never for lddw, which takes two slots)."""
+        (never for lddw, which takes two slots), handing it the key it computed (``memo_key`` is asked once per
+        instruction)."""
         return [None if info is None or info.kind == Kind.LD_IMM64 or self._lower[op] is None or not self.is_pure(info)
                 else self.keyed(info) for op, info in enumerate(OPCODES)]
 
     def _memoised(self, fn: Lowering, keyed: bool) -> Lowering:
         key_of = self.memo_key
 
-        def lower(cg, pc, insn, nxt):
-            key = key_of(cg, pc, insn) if keyed else insn
+        def lower(cg, pc, insn, nxt, key=_ASK):
+            if key is _ASK:
+                key = key_of(cg, pc, insn) if keyed else insn
             if key is None:
                 fn(cg, pc, insn, nxt)
                 return
