@@ -17,7 +17,6 @@ core calls is declared there (a test keeps the two in sync).
 from __future__ import annotations
 
 import dataclasses
-import gc
 from dataclasses import dataclass, field
 
 from .emit import Emitter
@@ -25,7 +24,7 @@ from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
 from .legalize import (AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads,
                        opcode_bytes, slots_with)
-from ..front.program import Program
+from ..front.program import Program, gc_paused
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
 
@@ -320,18 +319,12 @@ def compile_program(program: Program, target, *, helpers: dict | None = None, im
                     context: ContextLayout | None = None, harden: bool = False, features: dict | None = None,
                     seed: int | None = None) -> Image:
     """Compile a validated program for ``target`` (a ``bpfx.plugins.Target``)."""
-    # Compilation allocates millions of short-lived tuples and no reference cycles worth collecting; the cyclic
-    # collector would rescan all of them again and again (about a third of the time on a 1M-insn program).
-    paused = gc.isenabled()
-    gc.disable()
     try:
-        return _compile(program, target, helpers=helpers, impls=impls, context=context, harden=harden,
-                        features=features, seed=seed)
+        with gc_paused():  # compilation allocates millions of short-lived tuples
+            return _compile(program, target, helpers=helpers, impls=impls, context=context, harden=harden,
+                            features=features, seed=seed)
     except BpfxError as err:
         raise err.at(file=program.file, section=program.section) from None
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _compile(program, target, *, helpers, impls, context, harden, features, seed) -> Image:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ValidationError
 from .isa import OPCODES, R10, CallKind, Cls, Kind
-from .program import Program
+from .program import Program, gc_paused
 from .progtypes import prog_type as get_prog_type
 from .validate import function_starts, second_slots
 
@@ -406,4 +406,5 @@ def _merge(a: dict, b: dict) -> dict:
 
 
 def build_cfg(program: Program) -> CFG:
-    return CFG(program)
+    with gc_paused():  # an object or three per block
+        return CFG(program)

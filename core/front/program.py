@@ -8,11 +8,27 @@ an index into ``Program.maps``. Nothing downstream needs the ELF again.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 from operator import itemgetter
 
 from .isa import Insn
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside: for passes that allocate an object or more per instruction and make no
+    reference cycles worth collecting, where the collector would rescan every live object again and again (a third
+    of a 1M-instruction compile, 40% of building its CFG)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
 
 _INSN_DTYPE = [("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")]
 
