@@ -85,3 +85,23 @@ def test_setup_sees_the_mapped_layout():
     assert (where.stack_top, where.exit_addr, where.code_base) == (layout.STACK_TOP, layout.TRAMPOLINE_BASE - 0x1000,
                                                                    layout.CODE_BASE)
     assert ("mem", layout.MEM_BASE, 3) in where.regions and seen["stack"] == bytes(8)
+
+
+@pytest.mark.parametrize("target", ["arm64", "riscv64"])
+@pytest.mark.parametrize("mem_size", [4090, 4096])  # a region ending inside a page, and at a page's end
+@pytest.mark.parametrize("text, size", [("ldxw %r0, [%r1+{off}]\nexit", 4),
+                                        ("ldxh %r0, [%r1+{off}]\nbe16 %r0\nexit", 2),
+                                        ("mov %r2, 7\nstxdw [%r1+{off}], %r2\nmov %r0, 0\nexit", 8)])
+def test_an_access_running_past_a_regions_end_faults_as_on_the_interpreter(target, mem_size, text, size):
+    """It starts inside the region: unicorn alone would let it through (the rest of the page is mapped) or
+    report the first byte of the next page; the interpreter names the access as it starts."""
+    from bpfx.front.asm import assemble
+
+    for off in (mem_size - size + 1, mem_size - 1):
+        prog = bpfx.Program(name="t", section="s", prog_type="mem", insns=assemble(text.format(off=off)), file="t.o")
+        with pytest.raises(bpfx.BpfxError) as want:
+            bpfx.run(prog, "interp", mem=bytes(mem_size))
+        with pytest.raises(bpfx.BpfxError) as got:
+            bpfx.run(prog, target, mem=bytes(mem_size))
+        assert str(got.value) == str(want.value)
+        assert f"at 0x{layout.MEM_BASE + off:x} " in str(got.value)

@@ -100,6 +100,8 @@ class _Run:
             self._map(region.base, max(len(region.buf), 1), perms)
             self.uc.mem_write(region.base, bytes(region.buf))
             spans.append((region.base, region.base + len(region.buf)))
+            if region.name != "stack" and len(region.buf):  # (the native frames live above the BPF stack)
+                self._guard_end(region.base, region.end)
         self._guard_holes(sorted(spans))
 
     def _guard_holes(self, spans: list[tuple[int, int]]) -> None:
@@ -120,6 +122,17 @@ class _Run:
             if lo < hi:
                 self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE | unicorn.UC_HOOK_MEM_READ, self._on_hole, begin=lo,
                                  end=hi - 1)
+
+    def _guard_end(self, base: int, end: int) -> None:
+        """An access that starts in a region and runs past its end faults as in the interpreter, at the address it
+        starts at: the hole hooks see only accesses that start in a hole, and unicorn reports a page crossing at
+        the first unmapped byte."""
+        self.uc.hook_add(unicorn.UC_HOOK_MEM_WRITE | unicorn.UC_HOOK_MEM_READ, self._on_straddle, end,
+                         begin=max(base, end - 7), end=end - 1)
+
+    def _on_straddle(self, uc, access, address, size, _value, end) -> None:
+        if address + size > end:
+            self._on_hole(uc, access, address, size, _value, None)
 
     def _on_invalid(self, uc, access, address, size, _value, _user) -> bool:
         if self.fault is None:
