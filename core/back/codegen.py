@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
-from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, jump_target
-from .legalize import (AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads,
-                       opcode_bytes, slots_with)
+from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo
+from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
 from ..front.program import Program, gc_paused
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -164,17 +163,15 @@ for _op, _info in enumerate(OPCODES):
                        _k in (Kind.CALL, Kind.CALLX), _k in (Kind.LDX, Kind.LDXSX),
                        _k in (Kind.ST, Kind.STX, Kind.ATOMIC),
                        _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg)
-_JUMPS = frozenset(op for op, info in enumerate(OPCODES)
-                   if info and (info.kind in (Kind.JA, Kind.JCOND) or info.kind == Kind.CALL))
 
 
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
-_NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE, _END = range(10)
+_NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(9)
+_CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _ALL_UPPER = (1 << (AX + 1)) - 1
 _UPPER_ROUNDS = 8  # passes for loops to settle (about their nesting depth plus two)
-_CMPXCHG = ATOMIC_OPS["cmpxchg"]
 
 
 def _upper_fact(info) -> tuple[int, int, int]:
@@ -287,7 +284,7 @@ def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int
             if dst == R10 and off < min_off:
                 min_off = off
             if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)
-                written |= 1 << (0 if imm == 0xF1 else src)
+                written |= 1 << (0 if imm == _CMPXCHG else src)
         if escapes and src == R10:
             r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
     if calls:
@@ -374,11 +371,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
     insns, em = legal.insns, cg.em
     n = len(insns)
-    leaders = set()
-    for pc in slots_with(opcode_bytes(insns), _JUMPS):
-        t = jump_target(pc, insns[pc])
-        if t is not None:
-            leaders.add(t)
+    leaders = jump_targets(insns)
     cg.leaders = leaders.union(legal.functions)
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]

@@ -116,9 +116,9 @@ _DIVMOD_OPS = frozenset(op for op, info in enumerate(OPCODES)
                         if info and info.kind == Kind.ALU and info.op in ("div", "mod"))
 _SHIFT_K_MASK = {op: 63 if info.cls == Cls.ALU64 else 31 for op, info in enumerate(OPCODES)
                  if info and info.kind == Kind.ALU and info.op in ("lsh", "rsh", "arsh") and not info.src_reg}
-_SHIFT_K_OPS, _SHIFT_X_OPS = (frozenset(op for op, info in enumerate(OPCODES) if info and info.kind == Kind.ALU
-                                        and info.op in ("lsh", "rsh", "arsh") and info.src_reg == reg)
-                              for reg in (False, True))
+_SHIFT_K_OPS = frozenset(_SHIFT_K_MASK)
+_SHIFT_X_OPS = frozenset(op for op, info in enumerate(OPCODES)
+                         if info and info.kind == Kind.ALU and info.op in ("lsh", "rsh", "arsh") and info.src_reg)
 
 
 @dataclass

@@ -12,7 +12,6 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
-from operator import itemgetter
 
 from .isa import Insn
 
@@ -31,26 +30,6 @@ def gc_paused():
 
 
 _INSN_DTYPE = [("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")]
-
-
-def _encode_columns(insns) -> bytes | None:
-    """``isa.encode`` a field at a time (a third faster on big lists); None when a field is out of its range,
-    so that ``encode`` raises its own error."""
-    import numpy as np
-
-    n = len(insns)
-    try:
-        dst, src = bytes(map(itemgetter(1), insns)), bytes(map(itemgetter(2), insns))
-        if max(dst) > 15 or max(src) > 15:
-            return None
-        out = np.empty(n, dtype=_INSN_DTYPE)
-        out["op"] = np.frombuffer(bytes(map(itemgetter(0), insns)), dtype=np.uint8)
-        out["regs"] = np.frombuffer(dst, dtype=np.uint8) | (np.frombuffer(src, dtype=np.uint8) << 4)
-        out["off"] = np.fromiter(map(itemgetter(3), insns), dtype=np.int16, count=n)
-        out["imm"] = np.fromiter(map(itemgetter(4), insns), dtype=np.int32, count=n)
-    except (ValueError, OverflowError, TypeError):
-        return None
-    return out.tobytes()
 
 
 class MapType(IntEnum):
@@ -122,16 +101,12 @@ class Program:
     def raw(self) -> bytes:
         """The instructions as 8-byte slots (cached per instruction list, as ``arrays``: assign a new list rather
         than change one in place once the program has been validated or run)."""
-        from .isa import LazyInsns, encode
+        from .isa import encode
 
         cached = self.__dict__.get("_raw")
         if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
             return cached[2]
-        raw = None
-        if len(self.insns) >= 4096 and not isinstance(self.insns, LazyInsns):
-            raw = _encode_columns(self.insns)
-        if raw is None:
-            raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
         self.__dict__["_raw"] = (self.insns, len(self.insns), raw)
         return raw
 

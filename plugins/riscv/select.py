@@ -376,11 +376,8 @@ class Riscv64Selector(TableSelector):
             if self._fused_at == pc:  # done by the load before it
                 return _FUSED
             # what the register holds: a constant is swapped here, a halfword needs no mask
-            if self._swapped[0] == pc:  # (asked again: the driver and the memo wrapper both ask on a miss)
-                state = self._swapped[1]
-            else:
-                state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
-                self._swapped = (pc, state)
+            state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
+            self._swapped = (pc, state)  # (for the lowering: the driver asks memo_key once per instruction)
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
             return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
