@@ -393,14 +393,16 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
         pc = start
-        code, lines_append, origin = em.code, em.lines.append, legal.origin
+        code, origin = em.code, legal.origin
+        line_offset, line_index = em.line_offsets.append, em.line_indices.append
         memo = getattr(selector, "memo", None)  # (the prologue chose the frame's)
         try:
             while pc < end:
                 insn = insns[pc]
                 if pc in leaders:
                     em.bind(pc)
-                lines_append((len(code), origin[pc]))
+                line_offset(len(code))
+                line_index(origin[pc])
                 op = insn.opcode
                 keyed = plan[op]
                 if keyed is not None:

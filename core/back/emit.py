@@ -15,8 +15,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+
 from ..errors import Unsupported
-from .target import Reloc
+from .target import LineMap, Reloc
 
 _PACK32 = struct.Struct("<I").pack
 
@@ -51,7 +53,7 @@ def _pad_forms(n: int, first: int) -> tuple[BranchForm, ...]:
 
 
 class Emitter:
-    __slots__ = ("_finished", "branches", "code", "labels", "lines", "relocs")
+    __slots__ = ("_finished", "branches", "code", "labels", "line_indices", "line_offsets", "relocs")
     FRAME, DATA = FRAME, DATA  # the special line-map indices, for plugins (which see only bpfx's API)
 
     def __init__(self) -> None:
@@ -60,7 +62,9 @@ class Emitter:
         # [position, form index, label, forms]
         self.branches: list[list] = []
         self.relocs: list[tuple[int, int, str, int, str]] = []
-        self.lines: list[tuple[int, int]] = []
+        # the BPF -> native line map: where the code for each BPF instruction index starts (see mark)
+        self.line_offsets: list[int] = []
+        self.line_indices: list[int] = []
         self._finished = False
 
     @property
@@ -79,7 +83,8 @@ class Emitter:
 
     def mark(self, bpf_index: int) -> None:
         """Record that the code for BPF instruction ``bpf_index`` starts here."""
-        self.lines.append((len(self.code), bpf_index))
+        self.line_offsets.append(len(self.code))
+        self.line_indices.append(bpf_index)
 
     def branch(self, label: Hashable, forms: tuple[BranchForm, ...]) -> None:
         """A branch to ``label``; ``forms`` from shortest to longest."""
@@ -98,7 +103,7 @@ class Emitter:
         """Record a relocation at ``at`` (default: the current position, i.e. the next instruction)."""
         self.relocs.append((len(self.code) if at is None else at, type_, symbol, addend, kind))
 
-    def finish(self) -> tuple[bytes, tuple[Reloc, ...], dict[Hashable, int], tuple[tuple[int, int], ...]]:
+    def finish(self) -> tuple[bytes, tuple[Reloc, ...], dict[Hashable, int], LineMap]:
         """Resolve branches (relaxing those out of range) and return (code, relocs, labels, line map)."""
         assert not self._finished
         self._finished = True
@@ -155,16 +160,18 @@ class Emitter:
             for (pos, _idx, _label, _forms), data in zip(branches, encoded):
                 start = moved(pos)  # a grown branch's extra bytes were inserted at its own position
                 code[start:start + len(data)] = data
-        final_labels = {k: moved(v) for k, v in labels.items()} if grown else dict(labels)
-        relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
-        if grown:  # the line map is in position order: one merge with the growth points, not a search per line
-            shifted, j, add, count = [], 0, 0, len(grown_pos)
-            for p, i in self.lines:
-                while j < count and grown_pos[j] < p:
-                    add = grown_sum[j]
-                    j += 1
-                shifted.append((p + add, i))
-            lines = tuple(shifted)
+        offsets = self.line_offsets
+        if grown:  # labels and line-map positions move by the growth before them: shifted all at once
+            before = np.concatenate(([0], np.array(grown_sum, dtype=np.int64)))
+
+            def shifted(positions: list[int]) -> list[int]:
+                where = np.array(positions, dtype=np.int64)
+                return (where + before[np.searchsorted(grown_pos, where)]).tolist()
+
+            final_labels = dict(zip(labels, shifted(list(labels.values()))))
+            offsets = shifted(offsets)
         else:
-            lines = tuple(self.lines)
+            final_labels = dict(labels)
+        relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
+        lines = LineMap(offsets, self.line_indices)
         return bytes(code), relocs, final_labels, lines

@@ -16,6 +16,13 @@ Lowering = Callable  # (cg, pc, insn, nxt) -> None
 _ASK = object()  # a memoised lowering called without its key computes it
 
 
+def _unbound(fn: Lowering, owner) -> Callable:
+    """``fn`` as a function of (owner, *args): a bound method of ``owner`` unbound, anything else wrapped."""
+    if getattr(fn, "__self__", None) is owner:
+        return fn.__func__
+    return lambda _owner, *args: fn(*args)
+
+
 class TableSelector:
     """Subclass it, define :meth:`lowerings`, and call :meth:`use_frame` from the prologue.
 
@@ -28,8 +35,10 @@ class TableSelector:
     PURE_KINDS = frozenset({Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.ST, Kind.STX})
 
     def __init__(self) -> None:
-        by_kind = self.lowerings()
-        self._lower: list[Lowering | None] = [by_kind.get(info.kind) if info else None for info in OPCODES]
+        by_kind = {kind: _unbound(fn, self) for kind, fn in self.lowerings().items()}
+        # (self, cg, pc, insn, nxt) -> None: bound methods kept here would make the selector a reference cycle,
+        # which (with its memos) only the cyclic garbage collector frees, at a cost of ~5% of a 1M-insn compile
+        self._lower: list[Callable | None] = [by_kind.get(info.kind) if info else None for info in OPCODES]
         self._memos: dict[int, dict] = {}  # frame stack size -> {key: bytes}
         self.memo: dict = {}  # the current frame's: what the driver looks a memoised instruction up in first
 
@@ -57,11 +66,11 @@ class TableSelector:
         fn = self._lower[insn.opcode]
         if fn is None:
             raise cg.unsupported(pc, f"opcode 0x{insn.opcode:02x}")
-        fn(cg, pc, insn, nxt)
+        fn(self, cg, pc, insn, nxt)
 
     def lowering_table(self) -> list[Lowering | None]:
         """Opcode -> lowering (None: unsupported), pure ones memoised; the codegen driver calls it directly."""
-        table = list(self._lower)
+        table = [None if fn is None else fn.__get__(self) for fn in self._lower]
         for op, info in enumerate(OPCODES):
             if info is not None and table[op] is not None and self.is_pure(info):
                 table[op] = self._memoised(table[op], self.keyed(info))

@@ -129,7 +129,7 @@ class NfpSelector:
         self.lm2_window = None  # firmware subroutines may move the LM pointers
         if entry.address is None and entry.inline is None and not entry.implemented:
             raise Unsupported(f"helper {entry.name} ({entry.id}) is not offered by the nfp firmware",
-                              insn=em.lines[-1][1] if em.lines else None)
+                              insn=em.line_indices[-1] if em.line_indices else None)
         em.reloc(RELO_BR_HELPER, f"bpf_{entry.name}", 0, "helper")
         self.w(em, E.br("br", HELPER_PLACEHOLDER + entry.id, defer=1), RELO_BR_HELPER)
         ret = em.pos // 8 + 1
