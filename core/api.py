@@ -10,7 +10,7 @@ from .front import isa
 from .back.codegen import CodeGen, Frame, map_symbol
 from .back import fields
 from .back.emit import BranchForm, Emitter
-from .back.selector import TableSelector
+from .back.selector import BY_INSN, BY_SELECTOR, BY_UPPER, TableSelector
 from .errors import BpfxError, LinkError, RuntimeFault, Unsupported, UsageError, ValidationError
 from .front.asm import format_insn
 from .hookspecs import hookimpl, target_hookimpl
@@ -122,10 +122,11 @@ def targets() -> dict[str, dict]:
 
 
 __all__ = [
-    "ABI", "BpfxError", "BranchForm", "CodeGen", "ContextField", "ContextLayout", "Emitter", "Executor", "Frame",
-    "HelperCall", "HelperEntry", "HelperImpl", "HelperTable", "Image", "Insn", "Kind", "LinkError", "Machine",
-    "MachineLayout", "MapDef", "Object", "Program", "RegFact", "Reloc", "RelocType", "Result", "Runtime",
-    "RuntimeFault", "Selector", "TableSelector", "TargetInfo", "Unsupported", "UsageError", "ValidationError",
-    "ValueFacts", "compile", "fields", "format_insn", "hookimpl", "interpret", "isa", "known_constant", "load",
-    "map_symbol", "prepare", "resolve", "run", "target_hookimpl", "targets", "value_facts",
+    "ABI", "BY_INSN", "BY_SELECTOR", "BY_UPPER", "BpfxError", "BranchForm", "CodeGen", "ContextField",
+    "ContextLayout", "Emitter", "Executor", "Frame", "HelperCall", "HelperEntry", "HelperImpl", "HelperTable",
+    "Image", "Insn", "Kind", "LinkError", "Machine", "MachineLayout", "MapDef", "Object", "Program", "RegFact",
+    "Reloc", "RelocType", "Result", "Runtime", "RuntimeFault", "Selector", "TableSelector", "TargetInfo",
+    "Unsupported", "UsageError", "ValidationError", "ValueFacts", "compile", "fields", "format_insn", "hookimpl",
+    "interpret", "isa", "known_constant", "load", "map_symbol", "prepare", "resolve", "run", "target_hookimpl",
+    "targets", "value_facts",
 ]

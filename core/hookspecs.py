@@ -115,7 +115,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         ``reloc_types``, ``prologue(cg, frame)``, ``epilogue(cg, frame)``, ``lower(cg, pc, insn, nxt)`` and the
         primitives the core's calling-convention code uses (``move(cg, dst, src)``, ``call(cg, helper_entry)``,
         ``call_local(cg, label)``, ``jump(cg, label)``); optionally ``lowering_table()`` (per-opcode fast path),
-        ``memo_plan()`` with ``memo`` and ``memo_key`` (the driver looks repeated instructions up itself), and
+        ``memo_plan()`` with ``memo`` and ``memo_key`` (the driver looks repeated instructions, conditional jumps
+        included, up itself), and
         ``disassembler`` (for listings and benchmarks; a ``footer(image) -> str`` attribute on it closes the
         listing, e.g. the code size against the device's code store). ``cg`` is the :class:`bpfx.CodeGen`; code goes out
         through ``cg.em``, an :class:`bpfx.Emitter`; ``cg.upper_half_dead(pc, reg)`` tells a selector whose

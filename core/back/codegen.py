@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo
+from .selector import BY_UPPER
 from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
 from ..front.program import Program, gc_paused
 from ..front.progtypes import prog_type as get_prog_type
@@ -381,9 +382,18 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     if table is not None:  # calls and exit belong to the driver, whatever the selector's table says
         table = [None if info is not None and info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else fn
                  for fn, info in zip(table, OPCODES)]
-    # memoised lowerings: the driver tries the selector's memo itself, which saves a call per repeated instruction
+    # memoised lowerings: the driver makes the key (BY_* of core/back/selector) and tries the memo itself, which
+    # saves a call per repeated instruction; a conditional jump's memo holds its bytes before the branch and the
+    # branch's forms
     plan = selector.memo_plan() if table is not None and hasattr(selector, "memo_plan") else [None] * 256
+    plan = [None if info is None or info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else keyed
+            for keyed, info in zip(plan, OPCODES)]
+    jump_plan = [keyed if info is not None and info.kind == Kind.JCOND else None for keyed, info in zip(plan, OPCODES)]
+    plan = [None if jumps is not None else keyed for keyed, jumps in zip(plan, jump_plan)]
+    by_upper = BY_UPPER  # (a local: compared at every instruction)
+    after = cg.upper_live_after() if by_upper in plan else None
     key_of = getattr(selector, "memo_key", None)
+    branch = em.branch
     for start, end in zip(starts, ends):
         written, calls, stack = _frame_facts(insns, start, end)
         frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
@@ -403,14 +413,30 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                     em.bind(pc)
                 line_offset(len(code))
                 line_index(origin[pc])
-                op = insn.opcode
+                op = insn[0]
                 keyed = plan[op]
                 if keyed is not None:
-                    key = key_of(cg, pc, insn) if keyed else insn
+                    if not keyed:  # BY_INSN (0)
+                        key = insn
+                    elif keyed == by_upper:
+                        key = (insn, after[pc] >> insn[1] & 1)
+                    else:
+                        key = key_of(cg, pc, insn)
                     known = memo.get(key)
                     if known is not None:
                         code += known
                     else:  # a miss: the memoised lowering, told the key
+                        table[op](cg, pc, insn, None, key)
+                    pc += 1
+                    continue
+                keyed = jump_plan[op]
+                if keyed is not None:  # (an offset is no part of a jump's key: only the branch encodes it)
+                    key = key_of(cg, pc, insn) if keyed else (op, insn[1], insn[2], insn[4])
+                    known = memo.get(key)
+                    if known is not None:
+                        code += known[0]
+                        branch(pc + 1 + insn[3], known[1])
+                    else:
                         table[op](cg, pc, insn, None, key)
                     pc += 1
                     continue

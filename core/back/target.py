@@ -390,10 +390,10 @@ class Selector(Protocol):
 
     # Optional members, found with getattr:
     #   lowering_table() -> list of 256 callables (cg, pc, insn, nxt) or None: the fast path, per opcode
-    #   memo_plan() -> list of 256 None/False/True, with memo (a dict: key -> bytes, the current frame's) and
-    #       memo_key(cg, pc, insn): the driver looks a pure instruction's bytes up in memo itself (key: the
-    #       instruction, or memo_key's answer where the plan says True) and calls the lowering only on a miss,
-    #       with the key as a fifth argument
+    #   memo_plan() -> list of 256 None or BY_INSN/BY_SELECTOR/BY_UPPER (see TableSelector.keyed), with memo (a
+    #       dict, the current frame's: key -> bytes, or (bytes, branch forms) for a conditional jump) and
+    #       memo_key(cg, pc, insn): the driver makes a pure instruction's key, looks it up in memo itself and calls
+    #       the lowering only on a miss, with the key as a fifth argument
     #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench;
     #       an optional ``footer(image) -> str`` attribute closes the listing (e.g. size against a code-store limit)
 

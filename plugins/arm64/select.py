@@ -219,8 +219,9 @@ class Arm64Selector(TableSelector):
         }
 
     def is_pure(self, info) -> bool:
-        # LSE atomics are single instructions; the LL/SC loops branch
-        return super().is_pure(info) or (self.lse and info.kind == Kind.ATOMIC)
+        # LSE atomics are single instructions (the LL/SC loops branch); a conditional jump is its compare, then
+        # the branch
+        return super().is_pure(info) or (self.lse and info.kind == Kind.ATOMIC) or info.kind == Kind.JCOND
 
     # -- immediates -----------------------------------------------------------------------------------------
     def _mov_imm(self, em, rd: int, value: int, sf: int) -> None:

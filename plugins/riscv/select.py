@@ -32,7 +32,7 @@ from __future__ import annotations
 import struct
 from functools import lru_cache, cache
 
-from bpfx import BranchForm, TableSelector, isa
+from bpfx import BY_INSN, BY_SELECTOR, BY_UPPER, BranchForm, TableSelector, isa
 
 from . import encode as E
 from .abi import RA, SP, T0, T1, T2, T3, ZERO
@@ -236,9 +236,9 @@ class Riscv64Selector(TableSelector):
         self._stack = 0
         self._swapped = (-1, UNKNOWN)  # (pc, _state) of the byte swap memo_key last saw
         self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
+        self._ext: tuple[int, tuple] = (-1, ())  # (pc, _jmp32_ext) of the JMP32 memo_key last saw
         self._after: list[int] | None = None  # the compiling program's cg.upper_live_after(), once asked
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
-        self._jplans: dict[tuple, tuple[bytes, tuple[BranchForm, ...]]] = {}  # conditional jumps, see _jcond
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
 
     # -- emission -------------------------------------------------------------------------------------------
@@ -363,13 +363,23 @@ class Riscv64Selector(TableSelector):
         }
 
     def is_pure(self, info) -> bool:
-        return super().is_pure(info) or info.kind == Kind.ATOMIC  # AMOs and the fixed lr/sc loop of cmpxchg
+        # + AMOs and the fixed lr/sc loop of cmpxchg; conditional jumps: their compare, then the branch
+        return super().is_pure(info) or info.kind in (Kind.ATOMIC, Kind.JCOND)
 
-    def keyed(self, info) -> bool:
-        return (info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
-                or (info.kind == Kind.LDX and info.size in (2, 4)))
+    def keyed(self, info) -> int:
+        swap = info.kind == Kind.ENDIAN and info.src_reg  # be (the ALU64 class, bswap, is not ALU32)
+        if info.cls == Cls.ALU and not swap and (info.src_reg or info.op not in ("mov", "rsh", "and")):
+            return BY_UPPER  # an ALU32 result, zero-extended where its upper half is live
+        if (info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
+                or (info.kind == Kind.LDX and info.size in (2, 4)) or info.cls == Cls.JMP32):
+            return BY_SELECTOR
+        return BY_INSN
 
     def memo_key(self, cg, pc: int, insn):
+        if insn.opcode & 0x07 == Cls.JMP32:  # (conditional: what the operands hold decides their extensions)
+            ext = self._jmp32_ext(cg, pc, insn)
+            self._ext = (pc, ext)  # (for the lowering, on a miss)
+            return (insn.opcode, insn.dst, insn.src, insn.imm) + ext
         if _FUSABLE[insn.opcode]:  # (a load is never the last instruction)
             return (insn, True) if _IS_SWAP[cg.insns[pc + 1][0]] and self._fuses(cg, pc, insn) else insn
         if _IS_SWAP[insn.opcode]:
@@ -381,17 +391,14 @@ class Riscv64Selector(TableSelector):
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
             return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
-        if insn.opcode & 0x07 == Cls.ALU and not (insn.imm == 64 and _IS_SWAP[insn.opcode]):  # (see _zext_dead)
+        if insn.opcode & 0x07 == Cls.ALU:  # mov32/rsh32/and32 with an immediate (the rest: BY_UPPER)
             op, imm = insn.opcode, insn.imm
             if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
                 return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
-            after = self._after
-            if after is None:
-                after = self._after = cg.upper_live_after()
-            dead = not after[pc] >> insn.dst & 1  # (as _zext_dead, inline: asked at every ALU32 insn)
+            dead = self._zext_dead(cg, pc, insn)
             if op == _MOV32_K and not dead and len(li_words(self.r[insn.dst], imm & 0xFFFFFFFF)) > POOL_OVER:
                 return None  # from the constant pool (a branch to its label)
-            return insn, dead
+            return insn, not dead
         if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
             return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
@@ -581,37 +588,29 @@ class Riscv64Selector(TableSelector):
         cg.em.branch(isa.jump_target(pc, insn), jump_forms(ZERO, self.c))
 
     def _jcond(self, cg, pc, insn, nxt) -> None:
-        """The compare's setup bytes and branch forms depend on the instruction without its offset (and, for r10,
-        on the stack size): memoised, so only the branch itself is placed per jump."""
-        key = (insn.opcode, insn.dst, insn.src, insn.imm, self._stack if 10 in (insn.dst, insn.src) else 0)
         ext = None
-        if insn.opcode & 0x07 == Cls.JMP32:  # what the operands' registers are known to hold decides the extensions
-            imm, op = insn.imm, insn.opcode & 0xF0  # (not asked where it changes nothing: jset of a u31, eq/ne addiw)
-            moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
-                                                    and -2047 <= imm <= 2048)
-            a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
-            if insn.opcode & isa.SRC_X:  # (eq/ne of an operand in no known state take the subw whatever the other)
-                b = UNKNOWN if insn.src == 10 or (a is UNKNOWN and op in _EQ_NE) else self._state(cg, pc, insn.src)
-                zb, sb = b[0] <= 32, b[1]
-            else:  # the immediate's li: sign-extended, and zero-extended too when not negative
-                zb, sb = imm >= 0, True
-            za, sa = a[0] <= 32, a[1]
-            if op == _JSET:  # the and's upper half is 0 or copies the low half's sign: test it whole
-                ext = (not (za or zb or (sa and sb)),)
-            elif (sa and sb) or (za and zb and op not in _SIGNED) or (insn.opcode & isa.SRC_X and insn.dst == insn.src):
-                ext = (False, False)  # both extended alike (or one register against itself): compare them as they are
-            else:
-                ext = (not sa, not sb)
-            key += ext
-        em = cg.em
-        plan = self._jplans.get(key)
-        if plan is None:
-            start = len(em.code)
-            forms = self._jcond_setup(em, insn, ext)
-            plan = self._jplans[key] = (bytes(em.code[start:]), forms)
-        else:
-            em.code += plan[0]
-        em.branch(pc + 1 + insn.off, plan[1])
+        if insn.opcode & 0x07 == Cls.JMP32:
+            ext = self._ext[1] if self._ext[0] == pc else self._jmp32_ext(cg, pc, insn)
+        cg.em.branch(pc + 1 + insn.off, self._jcond_setup(cg.em, insn, ext))
+
+    def _jmp32_ext(self, cg, pc: int, insn) -> tuple[bool, ...]:
+        """What a JMP32 extends before comparing (see _jcond_setup), from what its operands' registers are known
+        to hold."""
+        imm, op = insn.imm, insn.opcode & 0xF0  # (not asked where it changes nothing: jset of a u31, eq/ne addiw)
+        moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
+                                                and -2047 <= imm <= 2048)
+        a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
+        if insn.opcode & isa.SRC_X:  # (eq/ne of an operand in no known state take the subw whatever the other)
+            b = UNKNOWN if insn.src == 10 or (a is UNKNOWN and op in _EQ_NE) else self._state(cg, pc, insn.src)
+            zb, sb = b[0] <= 32, b[1]
+        else:  # the immediate's li: sign-extended, and zero-extended too when not negative
+            zb, sb = imm >= 0, True
+        za, sa = a[0] <= 32, a[1]
+        if op == _JSET:  # the and's upper half is 0 or copies the low half's sign: test it whole
+            return (not (za or zb or (sa and sb)),)
+        if (sa and sb) or (za and zb and op not in _SIGNED) or (insn.opcode & isa.SRC_X and insn.dst == insn.src):
+            return False, False  # both extended alike (or one register against itself): compare them as they are
+        return not sa, not sb
 
     def _jcond_setup(self, em, insn, ext) -> tuple[BranchForm, ...]:
         """Emit what a conditional jump computes before branching; return the branch's forms. For JMP32, ``ext``
