@@ -19,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo
@@ -155,15 +157,17 @@ def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
                 pending[k] = scratch
 
 
-# Per opcode, what frame analysis needs: (writes dst, is a call, r10 as load base, r10 as store base, src escapes)
-_FACTS = [(False,) * 5] * 256
+# Per opcode, what frame analysis needs: writes dst, is a call, r10 as load base, r10 as store base, src escapes
+_WRITES_DST, _CALLS, _LOADS, _STORES, _SRC_ESCAPES, _ATOMIC_OP = (np.zeros(256, dtype=bool) for _ in range(6))
 for _op, _info in enumerate(OPCODES):
     if _info is not None:
         _k = _info.kind
-        _FACTS[_op] = (_k in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64),
-                       _k in (Kind.CALL, Kind.CALLX), _k in (Kind.LDX, Kind.LDXSX),
-                       _k in (Kind.ST, Kind.STX, Kind.ATOMIC),
-                       _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg)
+        _WRITES_DST[_op] = _k in (Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64)
+        _CALLS[_op] = _k in (Kind.CALL, Kind.CALLX)
+        _LOADS[_op] = _k in (Kind.LDX, Kind.LDXSX)
+        _STORES[_op] = _k in (Kind.ST, Kind.STX, Kind.ATOMIC)
+        _SRC_ESCAPES[_op] = _k in (Kind.ALU, Kind.STX, Kind.ATOMIC) and _info.src_reg
+        _ATOMIC_OP[_op] = _k == Kind.ATOMIC
 
 
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
@@ -266,34 +270,23 @@ def _upper_live(insns: list[Insn]) -> list[int]:
     return [_ALL_UPPER] * (n + 1)
 
 
-def _frame_facts(insns: list[Insn], start: int, end: int) -> tuple[frozenset[int], bool, int]:
-    written = 0  # a bitmask of BPF registers: cheaper than a set.add per instruction
-    calls = False
-    r10_escapes = False
-    min_off = 0
-    facts = _FACTS
-    for op, dst, src, off, imm in insns[start:end]:  # (an lddw's second slot, opcode 0, has no facts)
-        writes, call, load, store, escapes = facts[op]
-        if writes:
-            written |= 1 << dst
-        if call:
-            calls = True
-        elif load:
-            if src == R10 and off < min_off:
-                min_off = off
-        elif store:
-            if dst == R10 and off < min_off:
-                min_off = off
-            if op & 0xE0 == 0xC0 and imm & 1:  # atomic fetch writes its src (cmpxchg: r0)
-                written |= 1 << (0 if imm == _CMPXCHG else src)
-        if escapes and src == R10:
-            r10_escapes = True  # r10's value is copied or stored: the whole frame may be reached through it
+def _frame_facts(cols, start: int, end: int) -> tuple[frozenset[int], bool, int]:
+    """(registers written, calls made, bytes of stack used) by the function in slots [start, end), from the
+    Columns of the instructions (an lddw's second slot, opcode 0, has no facts)."""
+    op, dst, src, off, imm = (column[start:end] for column in cols)
+    written = set(dst[_WRITES_DST[op]].tolist())
+    calls = bool(_CALLS[op].any())
+    fetch = _ATOMIC_OP[op] & (imm & 1 != 0)  # an atomic fetch writes its src (cmpxchg: r0)
+    written.update(np.where(imm[fetch] == _CMPXCHG, 0, src[fetch]).tolist())
+    reached = np.concatenate((off[_LOADS[op] & (src == R10)], off[_STORES[op] & (dst == R10)], [0]))
+    # r10's value copied or stored: the whole frame may be reached through it
+    r10_escapes = bool((_SRC_ESCAPES[op] & (src == R10)).any())
     if calls:
-        written |= 0b111111  # r0-r5
-    stack = STACK_SIZE if r10_escapes else (-min_off + 7) & ~7
+        written.update(range(6))  # r0-r5
+    stack = STACK_SIZE if r10_escapes else (-int(reached.min()) + 7) & ~7
     if stack or r10_escapes:
-        written |= 1 << R10
-    return frozenset(r for r in range(written.bit_length()) if written >> r & 1), calls, stack
+        written.add(R10)
+    return frozenset(written), calls, stack
 
 
 def check_runnable(program: Program, target) -> None:
@@ -339,8 +332,8 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     # LD_ABS/LD_IND first, as ordinary loads through the __sk_buff in r6: the context pass then maps those to
     # the device layout like any other context access
     source = program
-    ops = program.raw()[::8]  # every slot's opcode (the raw bytes are cached since validation)
-    packet = lower_packet_loads(program.insns, program.functions, ops)
+    cols = program.arrays()  # (cached since validation)
+    packet = lower_packet_loads(program.insns, program.functions, cols)
     if packet is not None:
         source = dataclasses.replace(program, insns=packet.insns, functions=packet.functions, validated=True)
     layout = None
@@ -366,13 +359,13 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     functions = {s: source.functions.get(s, f"{program.name}_sub{s}") for s in function_starts(source)}
     legal = legalize(source.insns, functions, abi, prog_type=ptype, allowed_helpers=frozenset(helper_table.entries),
                      ctx_layout=layout, ctx_accesses=accesses if layout is not None else None, harden=harden,
-                     seed=seed, ops=ops if packet is None else None)
+                     seed=seed, cols=cols if packet is None else packet.cols)
     if packet is not None:
         legal.origin = [packet.origin[o] for o in legal.origin]
     cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
     insns, em = legal.insns, cg.em
     n = len(insns)
-    leaders = jump_targets(insns)
+    leaders = jump_targets(insns, legal.cols)
     cg.leaders = leaders.union(legal.functions)
     starts = sorted(legal.functions)
     ends = starts[1:] + [n]
@@ -395,7 +388,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     key_of = getattr(selector, "memo_key", None)
     branch = em.branch
     for start, end in zip(starts, ends):
-        written, calls, stack = _frame_facts(insns, start, end)
+        written, calls, stack = _frame_facts(legal.cols, start, end)
         frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
         frames.append(frame)
         cg.frame = frame

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
@@ -33,6 +34,11 @@ from ..front.isa import (
     Cls,
     Insn,
     Kind,
+    TARGET_FIELD,
+    TARGET_IN_IMM,
+    TARGET_IN_IMM_IF_LOCAL,
+    TARGET_IN_OFF,
+    CallKind,
     Pseudo,
     imm64,
     jump_target,
@@ -55,6 +61,11 @@ _RSH64_K = Cls.ALU64 | SRC_K | ALU_OPS["rsh"]
 LD_IMM64_OP = 0x18
 _JUMP_OPS = frozenset(op for op, info in enumerate(OPCODES)
                       if info and (info.kind in (Kind.JA, Kind.JCOND) or (info.kind == Kind.CALL)))
+_IS_JUMP_OP = np.zeros(256, dtype=bool)
+_IS_JUMP_OP[list(_JUMP_OPS)] = True
+_TARGET_FIELD = np.array(TARGET_FIELD, dtype=np.int8)
+#: (op, dst, src, off, imm) of every slot as NumPy arrays, as ``Program.arrays`` gives them: what the passes scan
+Columns = tuple
 # What an instruction writes, for local_def: 1 its dst, 2 r0-r5 (a call), 3 its src with a fetch (r0: cmpxchg)
 _DEF_KIND = [0] * 256
 for _op, _info in enumerate(OPCODES):
@@ -65,10 +76,22 @@ _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _DEF_BUDGET = 8  # how far back local_def looks (16 found nothing more on the benchmark corpus)
 
 
-def jump_targets(insns: list[Insn], ops: bytes | None = None) -> set[int]:
-    """Every slot a jump, gotol or local call lands on (``ops``: :func:`opcode_bytes` of ``insns``, if made)."""
-    jumps = slots_with(opcode_bytes(insns) if ops is None else ops, _JUMP_OPS)
-    return {t for i in jumps if (t := jump_target(i, insns[i])) is not None}
+def jump_targets(insns: list[Insn], cols: Columns | None = None) -> set[int]:
+    """Every slot a jump, gotol or local call lands on (``cols``: the Columns of ``insns``, if made)."""
+    if cols is None:
+        return {t for i in slots_with(opcode_bytes(insns), _JUMP_OPS) if (t := jump_target(i, insns[i])) is not None}
+    _slots, targets = targets_of(cols, np.flatnonzero(_IS_JUMP_OP[cols[0]]))
+    return set(targets.tolist())
+
+
+def targets_of(cols: Columns, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``jump_target`` for many slots at once: (the slots that have a target, their targets)."""
+    op, _dst, src, off, imm = cols
+    field = _TARGET_FIELD[op[slots]]
+    in_imm = (field == TARGET_IN_IMM) | ((field == TARGET_IN_IMM_IF_LOCAL) & (src[slots] == CallKind.LOCAL))
+    has = in_imm | (field == TARGET_IN_OFF)
+    slots = slots[has]
+    return slots, slots + 1 + np.where(in_imm[has], imm[slots], off[slots])
 
 
 def local_def(insns: list[Insn], leaders, pc: int, reg: int) -> int | None:
@@ -126,19 +149,29 @@ class Legalized:
     insns: list[Insn]
     origin: list[int]  # new slot -> original BPF index
     functions: dict[int, str]  # new slot -> function name
+    cols: Columns  # of insns
+
+
+def columns(insns: list[Insn]) -> Columns:
+    """The Columns of an instruction list made here (a validated program has ``Program.arrays``)."""
+    table = np.array(insns, dtype=np.int64).reshape(-1, 5)
+    return tuple(np.ascontiguousarray(table[:, k]) for k in range(5))
 
 
 def opcode_bytes(insns: list[Insn]) -> bytes:
-    """Every slot's opcode, one byte each: what :func:`slots_with` searches."""
+    """Every slot's opcode, one byte each: what :func:`slots_with` searches when there are no Columns."""
     return bytes(map(itemgetter(0), insns))
 
 
-def slots_with(ops: bytes, opcodes) -> list[int]:
-    """The slots whose opcode is in ``opcodes`` (a second lddw slot has opcode 0, which no caller asks for): one
-    vectorised scan, so a pass that has nothing to do costs almost nothing even on a million slots."""
+def slots_with(ops, opcodes) -> list[int]:
+    """The slots whose opcode is in ``opcodes`` (``ops``: the opcode column, or :func:`opcode_bytes`; a second lddw
+    slot has opcode 0, which no caller asks for): one vectorised scan, so a pass that has nothing to do costs almost
+    nothing even on a million slots."""
     wanted = np.zeros(256, dtype=bool)
     wanted[list(opcodes)] = True
-    return np.flatnonzero(wanted[np.frombuffer(ops, dtype=np.uint8)]).tolist()
+    if isinstance(ops, bytes):
+        ops = np.frombuffer(ops, dtype=np.uint8)
+    return np.flatnonzero(wanted[ops]).tolist()
 
 
 # An expansion is a list of (insn, local): local=True means a jump inside the expansion whose offset is already
@@ -147,66 +180,80 @@ Expansion = list[tuple[Insn, bool]]
 
 
 def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: frozenset[int] | None = None,
-            pcs=None, ops: bytes | None = None) -> Legalized:
+            pcs=None, *, cols: Columns) -> Legalized:
     """Apply ``expand(pc, insn, nxt) -> Expansion | None`` (None keeps the instruction) to every slot, or only to
     the slots whose opcode is in ``opcodes`` / whose index is in ``pcs`` (what makes a pass cost nothing when a
-    program has nothing for it to do). ``ops``: ``opcode_bytes(insns)``, when the caller has it."""
+    program has nothing for it to do). ``cols``: the Columns of ``insns``; the result carries its own."""
     n = len(insns)
-    expansions = {}
+    op = cols[0]
     if pcs is not None:
         candidates = sorted(pcs)
     elif opcodes is not None:
-        candidates = slots_with(opcode_bytes(insns) if ops is None else ops, opcodes)
-    else:
-        candidates = []
-        pc = 0
-        while pc < n:
-            candidates.append(pc)
-            pc += 2 if insns[pc].opcode == LD_IMM64_OP else 1
+        candidates = slots_with(op, opcodes)
+    else:  # every slot but the second of an lddw (opcode 0, after an lddw's first, which no second slot can be)
+        candidates = np.flatnonzero(np.concatenate(([True], op[:-1] != LD_IMM64_OP))).tolist()
+    expansions = {}
     for pc in candidates:
         exp = expand(pc, insns[pc], insns[pc + 1] if pc + 1 < n else None)
         if exp is not None:
             expansions[pc] = exp
     if not expansions:
-        return Legalized(insns, range(n), dict(functions))
+        return Legalized(insns, range(n), dict(functions), cols)
     # New index of every original slot: shifted by what the expansions before it added.
-    grown = sorted(expansions)
+    grown = np.array(sorted(expansions), dtype=np.int64)
+    width = np.where(op[grown] == LD_IMM64_OP, 2, 1)  # the slots an expansion replaces
     shift = np.zeros(n + 1, dtype=np.int64)
-    shift[[pc + (2 if insns[pc].opcode == LD_IMM64_OP else 1) for pc in grown]] = [
-        len(expansions[pc]) - (2 if insns[pc].opcode == LD_IMM64_OP else 1) for pc in grown]
-    start = (np.arange(n + 1, dtype=np.int64) + np.cumsum(shift)).tolist()
+    shift[grown + width] = [len(expansions[pc]) for pc in grown.tolist()] - width
+    start = np.arange(n + 1, dtype=np.int64) + np.cumsum(shift)
     new: list[Insn] = []
     origin: list[int] = []
-    fixups: list[tuple[int, int]] = []  # (new index, original target) for jumps inside expansions
+    fix_at: list[int] = []  # (new slot, original target) of jumps to retarget
+    fix_target: list[int] = []
+    first = itemgetter(0)
     prev = 0
-    for pc in grown:
+    for pc, replaced in zip(grown.tolist(), width.tolist()):
         new += insns[prev:pc]
         origin += range(prev, pc)
-        for item, local in expansions[pc]:
-            if not local and jump_target(len(new), item) is not None:
-                target = jump_target(pc, insns[pc])
-                if target is not None:
-                    fixups.append((len(new), target))
-            new.append(item)
-            origin.append(pc)
-        prev = pc + (2 if insns[pc].opcode == LD_IMM64_OP else 1)
+        exp = expansions[pc]
+        if not all(map(itemgetter(1), exp)):  # a jump that keeps the original target
+            for k, (item, local) in enumerate(exp):
+                if not local and jump_target(len(new) + k, item) is not None:
+                    target = jump_target(pc, insns[pc])
+                    if target is not None:
+                        fix_at.append(len(new) + k)
+                        fix_target.append(target)
+        new += map(first, exp)
+        origin += [pc] * len(exp)
+        prev = pc + replaced
     new += insns[prev:]
     origin += range(prev, n)
-    # Unexpanded jumps keep their targets: patch only those whose distance changed.
-    for pc in slots_with(opcode_bytes(insns) if ops is None else ops, _JUMP_OPS):
-        if pc not in expansions:
-            target = jump_target(pc, insns[pc])
-            if target is not None and start[target] - start[pc] != target - pc:
-                fixups.append((start[pc], target))
-    for at, target in fixups:
-        insn = new[at]
-        rel = start[target] - (at + 1)
-        info = OPCODES[insn.opcode]
-        if info.kind == Kind.CALL or (info.kind == Kind.JA and info.cls == Cls.JMP32):
-            new[at] = insn._replace(imm=rel)
-        else:  # may leave the 16-bit range: legalised code is never encoded as is, selectors branch by label
-            new[at] = insn._replace(off=rel)
-    return Legalized(new, origin, {start[k]: v for k, v in functions.items()})
+    # Unexpanded jumps keep their targets: retarget those whose distance changed.
+    kept = np.ones(n, dtype=bool)
+    kept[grown] = False
+    kept[grown[width == 2] + 1] = False
+    slots, targets = targets_of(cols, np.flatnonzero(_IS_JUMP_OP[op] & kept))
+    moved = start[targets] - start[slots] != targets - slots
+    at = np.concatenate((np.array(fix_at, dtype=np.int64), start[slots[moved]]))
+    rel = start[np.concatenate((np.array(fix_target, dtype=np.int64), targets[moved]))] - (at + 1)
+    # the result's Columns: kept slots moved to their new index, the expansions' from their instructions
+    out = [np.empty(len(new), dtype=c.dtype) for c in cols]
+    kept_slots = np.flatnonzero(kept)
+    inserted = np.ones(len(new), dtype=bool)
+    inserted[start[kept_slots]] = False
+    inserted = np.flatnonzero(inserted)
+    table = np.fromiter(chain.from_iterable(map(new.__getitem__, inserted.tolist())), dtype=np.int64,
+                        count=5 * len(inserted)).reshape(-1, 5)
+    for k, (column, source) in enumerate(zip(out, cols)):
+        column[start[kept_slots]] = source[kept_slots]
+        column[inserted] = table[:, k]
+    # retarget (legalised code is never encoded as is: an offset may leave the 16-bit range, selectors use labels)
+    in_imm = _TARGET_FIELD[out[0][at]] != TARGET_IN_OFF  # a call or gotol: its offset is in imm
+    out[4][at[in_imm]] = rel[in_imm]
+    out[3][at[~in_imm]] = rel[~in_imm]
+    slots = at.tolist()
+    for slot, insn in zip(slots, map(Insn, *(column[at].tolist() for column in out))):
+        new[slot] = insn
+    return Legalized(new, origin, {int(start[k]): v for k, v in functions.items()}, tuple(out))
 
 
 class _Blinder:
@@ -243,18 +290,18 @@ class _Blinder:
 
 def _guards(abi: ABI, source=None):
     """Division/modulo-by-zero, signed-overflow and shift-count guards for targets that lack the semantics.
-    ``source()``: the pass's input (a Legalized) and its ``opcode_bytes``, to leave out a guard against a value the
+    ``source()``: the pass's input (a Legalized), to leave out a guard against a value the
     divisor is known not to hold (a constant set on the straight-line path into the division)."""
     seen: list = [None, None]  # (the input's instructions, its leaders), made at the first constant divisor
 
     def divisor(pc: int, reg: int) -> int | None:
         if source is None:
             return None
-        legal, ops = source()
+        legal = source()
         if known_value(legal.insns, (), pc, reg) is None:  # not even ignoring jumps: no need for the leaders
             return None
         if seen[0] is not legal.insns:
-            seen[0], seen[1] = legal.insns, jump_targets(legal.insns, ops).union(legal.functions)
+            seen[0], seen[1] = legal.insns, jump_targets(legal.insns, legal.cols).union(legal.functions)
         return known_value(legal.insns, seen[1], pc, reg)
 
     def expand(pc: int, insn: Insn, nxt: Insn | None) -> Expansion | None:
@@ -471,31 +518,29 @@ def _ld_packet(pc: int, insn: Insn, nxt: Insn | None) -> Expansion:
     return seq
 
 
-def lower_packet_loads(insns: list[Insn], functions: dict[int, str], ops: bytes | None = None) -> Legalized | None:
-    """Rewrite every LD_ABS/LD_IND into ordinary loads (see ``_ld_packet``); None when there are none. ``ops``:
-    ``opcode_bytes(insns)``, when the caller has it."""
-    ops = opcode_bytes(insns) if ops is None else ops
-    if not slots_with(ops, _LD_PACKET_OPS):
+def lower_packet_loads(insns: list[Insn], functions: dict[int, str], cols: Columns) -> Legalized | None:
+    """Rewrite every LD_ABS/LD_IND into ordinary loads (see ``_ld_packet``); None when there are none. ``cols``:
+    the Columns of ``insns``."""
+    if not slots_with(cols[0], _LD_PACKET_OPS):
         return None
-    return rewrite(insns, functions, _ld_packet, _LD_PACKET_OPS, ops=ops)
+    return rewrite(insns, functions, _ld_packet, _LD_PACKET_OPS, cols=cols)
 
 
 def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_type=None, allowed_helpers=(),
              ctx_layout: ContextLayout | None = None, ctx_accesses: dict | None = None, harden: bool = False,
-             seed: int | None = None, ops: bytes | None = None) -> Legalized:
-    """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding. ``ops``:
-    ``opcode_bytes(insns)``, when the caller has it."""
-    result = Legalized(insns, range(len(insns)), dict(functions))
+             seed: int | None = None, cols: Columns | None = None) -> Legalized:
+    """Run every pass the target needs, in order: context, callx, atomics check, guards, blinding. ``cols``: the
+    Columns of ``insns`` (``Program.arrays``), when the caller has them."""
+    if cols is None:
+        cols = columns(insns)
+    result = Legalized(insns, range(len(insns)), dict(functions), cols)
     if ctx_layout is not None and ctx_accesses:
         names = {off: name for name, (off, _size) in prog_type.ctx_fields.items()}
         result = rewrite(result.insns, result.functions, _context(ctx_layout, ctx_accesses, names,
-                                                                  prog_type.ctx_struct), pcs=ctx_accesses)
-        ops = None
-    passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS)]
+                                                                  prog_type.ctx_struct), pcs=ctx_accesses, cols=cols)
+    passes = [(_callx(sorted(allowed_helpers)), _CALLX_OPS, None)]
     needs_scan = not abi.has_atomics or abi.atomic_widths != {4, 8} or not abi.has_bswap or not abi.has_sdiv
-    if ops is None:
-        ops = opcode_bytes(result.insns)
-    for i in slots_with(ops, _CAPABILITY_OPS) if needs_scan else ():
+    for i in slots_with(result.cols[0], _CAPABILITY_OPS) if needs_scan else ():
         insn = result.insns[i]
         info = OPCODES[insn.opcode]
         if info is not None and info.kind == Kind.ATOMIC and (not abi.has_atomics or info.size not in
@@ -507,25 +552,33 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
         if (info is not None and info.kind == Kind.ALU and info.op in ("div", "mod") and insn.off == 1
                 and not abi.has_sdiv):
             raise Unsupported(f"signed {info.op} (s{info.op}) is not supported by this target", insn=i)
-    # (register shift counts need a look only where the target does not mask them itself)
-    passes.append((_guards(abi, lambda: (result, ops)),
-                   _DIVMOD_OPS | _SHIFT_K_OPS | (frozenset() if abi.shifts_mask_count else _SHIFT_X_OPS)))
+    passes.append((_guards(abi, lambda: result), None, lambda cols: _guard_slots(cols, abi)))
     if abi.imm_bits < 32:
-        passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS))
+        passes.append((_wide_immediates(abi.imm_bits), _WIDE_IMM_OPS, None))
     if not abi.alu32_zero_extends:
-        passes.append((_zext, _ALU32_OPS))
+        passes.append((_zext, _ALU32_OPS, None))
     if harden:
-        passes.append((_Blinder(seed), None))
-    for expand, opcodes in passes:
-        if ops is None and opcodes is not None:
-            ops = opcode_bytes(result.insns)
-        step = rewrite(result.insns, result.functions, expand, opcodes, ops=ops)
+        passes.append((_Blinder(seed), None, None))
+    for expand, opcodes, select in passes:
+        pcs = select(result.cols) if select is not None else None
+        step = rewrite(result.insns, result.functions, expand, opcodes, pcs, cols=result.cols)
         if step.insns is not result.insns:
             origin = result.origin
             result = Legalized(step.insns, step.origin if isinstance(origin, range) else
-                               [origin[o] for o in step.origin], step.functions)
-            ops = None
+                               [origin[o] for o in step.origin], step.functions, step.cols)
     return result
+
+
+def _guard_slots(cols: Columns, abi: ABI) -> list[int]:
+    """The slots _guards may change: divisions, shifts by an immediate out of range and (where the target does not
+    mask them itself) shifts by a register."""
+    op, imm = cols[0], cols[4]
+    wanted = np.zeros(256, dtype=bool)
+    wanted[list(_DIVMOD_OPS | (frozenset() if abi.shifts_mask_count else _SHIFT_X_OPS))] = True
+    mask = np.zeros(256, dtype=np.int64)
+    mask[list(_SHIFT_K_MASK)] = list(_SHIFT_K_MASK.values())
+    shift_k = mask[op]
+    return np.flatnonzero(wanted[op] | ((shift_k != 0) & (imm != imm & shift_k))).tolist()
 
 
 # -- checked code ----------------------------------------------------------------------------------------------------
@@ -642,7 +695,8 @@ def checked(program, analysis):
         return out
 
     pcs = set(plan) | ({0} if needs_slots else set())
-    result = rewrite(program.insns, dict(program.functions) or {0: program.name}, expand, pcs=pcs)
+    result = rewrite(program.insns, dict(program.functions) or {0: program.name}, expand, pcs=pcs,
+                     cols=program.arrays())
     out = dataclasses.replace(program, insns=result.insns, functions=result.functions)
     out.validated = True
     out.__dict__["origin"] = result.origin

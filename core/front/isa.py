@@ -259,10 +259,10 @@ def s16(x: int) -> int:
 
 def jump_target(pc: int, insn: Insn) -> int | None:
     """Slot index control may go to from a jump, gotol or local call at ``pc``; None otherwise."""
-    field = _TARGET_FIELD[insn[0]]
-    if field == _OFF:
+    field = TARGET_FIELD[insn[0]]
+    if field == TARGET_IN_OFF:
         return pc + 1 + insn[3]
-    if field == _IMM or (field == _IMM_IF_LOCAL and insn[2] == CallKind.LOCAL):
+    if field == TARGET_IN_IMM or (field == TARGET_IN_IMM_IF_LOCAL and insn[2] == CallKind.LOCAL):
         return pc + 1 + insn[4]
     return None
 
@@ -271,15 +271,16 @@ def _target_field(info: OpInfo | None) -> int:
     if info is None:
         return 0
     if info.kind == Kind.JCOND or (info.kind == Kind.JA and info.cls != Cls.JMP32):
-        return _OFF
+        return TARGET_IN_OFF
     if info.kind == Kind.JA:  # gotol
-        return _IMM
-    return _IMM_IF_LOCAL if info.kind == Kind.CALL else 0
+        return TARGET_IN_IMM
+    return TARGET_IN_IMM_IF_LOCAL if info.kind == Kind.CALL else 0
 
 
-# where jump_target finds an opcode's offset (asked for every jump of every pass: a table, not a chain of tests)
-_OFF, _IMM, _IMM_IF_LOCAL = 1, 2, 3
-_TARGET_FIELD = [_target_field(info) for info in OPCODES]
+# where jump_target finds an opcode's offset (asked for every jump of every pass: a table, not a chain of tests;
+# the legaliser's vectorised passes index it with whole opcode arrays)
+TARGET_IN_OFF, TARGET_IN_IMM, TARGET_IN_IMM_IF_LOCAL = 1, 2, 3  # (the last: a call, when src is CallKind.LOCAL)
+TARGET_FIELD = [_target_field(info) for info in OPCODES]
 
 
 def uses_src_reg(info: OpInfo) -> bool:
