@@ -78,6 +78,14 @@ def test_a_read_reached_only_round_a_loop_nest_is_found():
     assert dead(nest.replace("mov %r0, %r1", "mov32 %r0, %r1")) is True
 
 
+def test_a_loop_with_an_lddw_settles():
+    # the lddw's second slot once made every pass count as a change, so any program with a loop and an lddw ran out
+    # of passes and had every upper half live
+    loop = "mov32 %r1, 1\nlddw %r3, 0x100000000\nadd32 %r2, 1\njne32 %r2, 0, -4\nmov %r0, %r3\nexit"
+    assert dead(loop) is True
+    assert dead(loop.replace("mov %r0, %r3", "mov %r0, %r1")) is False
+
+
 def test_loops_that_do_not_settle_answer_live(monkeypatch):
     from bpfx.back import codegen
 

@@ -73,6 +73,7 @@ class CodeGen:
         self.reg = abi.regs  # BPF register -> native register
         self.leaders: set[int] | None = None  # jump targets and function starts; the driver sets it, see local_def
         self._upper_after: list[int] | None = None  # see upper_live_after
+        self.cols = None  # the Columns of insns, when the driver has them
 
     def error(self, pc: int, message: str, cls=Unsupported) -> BpfxError:
         return cls(message, file=self.program.file, section=self.program.section, insn=self.origin[pc])
@@ -136,7 +137,7 @@ class CodeGen:
         the instruction at ``pc`` leaves it, may be read."""
         after = self._upper_after
         if after is None:
-            after = self._upper_after = _upper_live(self.insns)[1:]
+            after = self._upper_after = _upper_live(self.insns, self.cols)[1:]
         return after
 
 def parallel_move(moves: list[tuple[int, int]], move, scratch: int) -> None:
@@ -173,7 +174,7 @@ for _op, _info in enumerate(OPCODES):
 # How an instruction treats the upper half of a register it names, for CodeGen.upper_half_dead: per opcode
 # (effect when it is dst, effect when it is src, control flow). Reads come before writes.
 _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live for 64-bit byte swaps, else killed
-_NEXT, _NEXT2, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(9)
+_NEXT, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(8)
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _ALL_UPPER = (1 << (AX + 1)) - 1
 _UPPER_ROUNDS = 8  # passes for loops to settle (about their nesting depth plus two)
@@ -204,7 +205,7 @@ def _upper_fact(info) -> tuple[int, int, int]:
     if k == Kind.ATOMIC:
         return _LIVE, _LIVE, _ATOMIC
     if k == Kind.LD_IMM64:
-        return _KILL, _KEEP, _NEXT2
+        return _KILL, _KEEP, _NEXT
     if k == Kind.CALL:
         return _KEEP, _KEEP, _HELPER
     if k == Kind.EXIT:
@@ -213,55 +214,57 @@ def _upper_fact(info) -> tuple[int, int, int]:
 
 
 _UPPER = [_upper_fact(info) for info in OPCODES]
+_UPPER[0] = (_KEEP, _KEEP, _NEXT)  # an lddw's second slot: what follows the lddw, as upper_live_after shows it
+_ON_DST, _ON_SRC, _FLOW = (np.array([fact[k] for fact in _UPPER], dtype=np.int8) for k in range(3))
 
 
-def _upper_live(insns: list[Insn]) -> list[int]:
+def _upper_live(insns: list[Insn], cols=None) -> list[int]:
     """Per slot (and one past the end), the registers whose upper halves some path from that instruction reads
-    before overwriting them: a bitmask, bit ``r`` for BPF register ``r``.
+    before overwriting them: a bitmask, bit ``r`` for BPF register ``r``. ``cols``: the Columns of ``insns``.
 
     Backward passes in slot order, in which a backward jump sees its target's mask from the previous pass
     (nothing live at first), repeated until nothing changes: the least fixed point, as liveness needs (a loop
     that neither reads nor writes a register must not keep it live). A program without backward jumps is done
     after one pass; one whose loops have not settled after ``_UPPER_ROUNDS`` passes gets everything live."""
+    from .legalize import columns
+
     n = len(insns)
-    facts = _UPPER
+    op, dst, src, off, imm = columns(insns) if cols is None else cols
+    # what each slot does to the mask after it, vectorised: live = (live & keep) | gen (reads come before writes,
+    # so a register read and overwritten stays live), once its control flow has made that mask
+    on_dst, on_src = _ON_DST[op], _ON_SRC[op]
+    dst_bit, src_bit = np.left_shift(1, dst, dtype=np.int64), np.left_shift(1, src, dtype=np.int64)
+    wide_swap = imm == 64
+    gen = np.where((on_dst == _LIVE) | ((on_dst == _BY_WIDTH) & wide_swap), dst_bit, 0)
+    gen |= np.where((on_src == _LIVE) | ((on_src == _LIVE_UNLESS_OFF) & (off == 0)), src_bit, 0)
+    keep = _ALL_UPPER & ~np.where((on_dst == _KILL) | ((on_dst == _BY_WIDTH) & ~wide_swap), dst_bit, 0)
+    flows, keep, gen = _FLOW[op].tolist(), keep.tolist(), gen.tolist()
     before = [0] * n + [_ALL_UPPER]
     for _ in range(_UPPER_ROUNDS):
         looped = changed = False
         live = _ALL_UPPER  # entering the slot after this one
         for pc in range(n - 1, -1, -1):
-            op, dst, src, off, imm = insns[pc]
-            on_dst, on_src, flow = facts[op]
-            if flow == _NEXT:
-                pass
-            elif flow == _NEXT2:
-                live = before[pc + 1] = before[pc + 2]  # (its second slot: what upper_live_after shows for it)
-            elif flow == _COND:
-                target = pc + 1 + off
-                live |= before[target]
-                looped |= off < 0
-            elif flow == _JA or flow == _GOTOL:
-                shift = imm if flow == _GOTOL else off
-                live = before[pc + 1 + shift]
-                looped |= shift < 0
-            elif flow == _EXIT:
-                live = 1  # r0
-            elif flow == _HELPER:
-                # a helper reads r1-r5 and writes r0 whole; a local call or kfunc may read anything
-                live = (live & ~1) | 0b111110 if src == CallKind.HELPER else _ALL_UPPER
-            elif flow == _ATOMIC:
-                if imm == _CMPXCHG:
-                    live |= 1
-            else:
-                live = _ALL_UPPER
-            # reads come before writes: kill the overwritten register, then add what the instruction reads
-            if on_dst:
-                if on_dst == _LIVE or (on_dst == _BY_WIDTH and imm == 64):
-                    live |= 1 << dst
+            flow = flows[pc]
+            if flow:  # (_NEXT is 0)
+                if flow == _COND:
+                    target = pc + 1 + insns[pc][3]
+                    live |= before[target]
+                    looped |= target <= pc
+                elif flow == _JA or flow == _GOTOL:
+                    target = pc + 1 + insns[pc][4 if flow == _GOTOL else 3]
+                    live = before[target]
+                    looped |= target <= pc
+                elif flow == _EXIT:
+                    live = 1  # r0
+                elif flow == _HELPER:
+                    # a helper reads r1-r5 and writes r0 whole; a local call or kfunc may read anything
+                    live = (live & ~1) | 0b111110 if insns[pc][2] == CallKind.HELPER else _ALL_UPPER
+                elif flow == _ATOMIC:
+                    if insns[pc][4] == _CMPXCHG:
+                        live |= 1
                 else:
-                    live &= ~(1 << dst)
-            if on_src and (on_src == _LIVE or not off):  # _LIVE, or _LIVE_UNLESS_OFF without off
-                live |= 1 << src
+                    live = _ALL_UPPER
+            live = live & keep[pc] | gen[pc]
             if before[pc] != live:
                 before[pc] = live
                 changed = True
@@ -363,6 +366,7 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     if packet is not None:
         legal.origin = [packet.origin[o] for o in legal.origin]
     cg = CodeGen(program, legal.insns, legal.origin, abi, helper_table, target.name, selector)
+    cg.cols = legal.cols
     insns, em = legal.insns, cg.em
     n = len(insns)
     leaders = jump_targets(insns, legal.cols)
