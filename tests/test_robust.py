@@ -351,6 +351,25 @@ def test_api_arguments_are_usage_errors(kwargs, message):
         assert str(err.value) == message
 
 
+@pytest.mark.parametrize("insn, message", [
+    ((0xb7, 0, 0, 0, 2**33), "imm 8589934592 does not fit the instruction's 32-bit signed field"),
+    ((0xb7, 16, 0, 0, 1), "dst 16 does not fit the instruction's 4-bit field"),  # (once: src 1, silently)
+    ((0x1b7, 0, 0, 0, 1), "opcode 439 does not fit the instruction's 8-bit field"),
+    ((0x61, 0, 1, -40000, 0), "off -40000 does not fit the instruction's 16-bit signed field"),
+    ((0xb7, 0, 0, 0, 1.5), "imm 1.5 does not fit the instruction's 32-bit signed field"),
+])
+def test_api_instructions_whose_fields_do_not_fit_are_validation_errors(insn, message):
+    import bpfx
+    from bpfx.front.program import Program
+
+    prog = Program(name="t", section="t", prog_type="mem", insns=[bpfx.Insn(0xb7, 0, 0, 0, 0), bpfx.Insn(*insn),
+                                                                bpfx.Insn(0x95)], file="t.s")
+    for target in ("interp", "riscv64"):
+        with pytest.raises(bpfx.ValidationError) as err:
+            bpfx.run(prog, target)
+        assert str(err.value) == f"t.s:t:insn 1: {message}"
+
+
 def test_jump_without_target_is_a_clean_error(tmp_path):
     src = tmp_path / "t.s"
     src.write_text("mov %r0, 1\njlt %r0, 2, \nexit\n")

@@ -14,7 +14,9 @@ opcode 0 that carries the upper 32 bits in ``imm``.
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Sequence
+from operator import itemgetter
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -229,10 +231,35 @@ class LazyInsns(Sequence):
 
 
 def encode(insns: list[Insn] | tuple[Insn, ...]) -> bytes:
+    """Instruction slots -> 8 bytes each; a field that does not fit (or is no int) raises ValidationError naming
+    its slot. Field by field (a C-level pass per field, then NumPy puts them together): a million slots in a
+    fraction of the time an Insn-by-Insn pack takes."""
+    import numpy as np
+
+    from ..errors import ValidationError
+
     if isinstance(insns, LazyInsns):
         return insns.raw
-    pack = _PACK
-    return b"".join(pack(i.opcode, (i.src << 4) | i.dst, i.off, i.imm) for i in insns)
+    try:
+        op, dst, src = (bytes(map(itemgetter(k), insns)) for k in range(3))
+        off, imm = array("h", map(itemgetter(3), insns)), array("i", map(itemgetter(4), insns))
+        regs = np.frombuffer(dst, dtype=np.uint8) | np.frombuffer(src, dtype=np.uint8) << 4
+        if len(insns) and max(max(dst), max(src)) > 15:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        for pc, insn in enumerate(insns):
+            for name, value, bits in zip(("opcode", "dst", "src", "off", "imm"), insn, (8, 4, 4, -16, -32)):
+                low, high = (0, (1 << bits) - 1) if bits > 0 else (-(1 << (-bits - 1)), (1 << (-bits - 1)) - 1)
+                if not isinstance(value, int) or not low <= value <= high:
+                    raise ValidationError(f"{name} {value!r} does not fit the instruction's {abs(bits)}-bit "
+                                          f"{'signed ' if bits < 0 else ''}field", insn=pc) from None
+        raise
+    out = np.empty(len(insns), dtype=[("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")])
+    out["op"] = np.frombuffer(op, dtype=np.uint8)
+    out["regs"] = regs
+    out["off"] = np.frombuffer(off, dtype=np.int16)
+    out["imm"] = np.frombuffer(imm, dtype=np.int32)
+    return out.tobytes()
 
 
 def ld_imm64(dst: int, value: int, src: int = Pseudo.IMM64) -> tuple[Insn, Insn]:

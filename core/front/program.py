@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from ..errors import BpfxError
 from .isa import Insn
 
 @contextmanager
@@ -106,7 +107,10 @@ class Program:
         cached = self.__dict__.get("_raw")
         if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
             return cached[2]
-        raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        try:
+            raw = encode(self.insns)  # free for LazyInsns, which keep their bytes
+        except BpfxError as err:  # a field that does not fit
+            raise err.at(file=self.file, section=self.section) from None
         self.__dict__["_raw"] = (self.insns, len(self.insns), raw)
         return raw
 
