@@ -137,6 +137,7 @@ _CAPABILITY_OPS = frozenset(op for op, info in enumerate(OPCODES) if info and (
     info.kind in (Kind.ATOMIC, Kind.ENDIAN) or (info.kind == Kind.ALU and info.op in ("div", "mod"))))
 _DIVMOD_OPS = frozenset(op for op, info in enumerate(OPCODES)
                         if info and info.kind == Kind.ALU and info.op in ("div", "mod"))
+_DIVMOD_X_OPS = frozenset(op for op in _DIVMOD_OPS if OPCODES[op].src_reg)
 _SHIFT_K_MASK = {op: 63 if info.cls == Cls.ALU64 else 31 for op, info in enumerate(OPCODES)
                  if info and info.kind == Kind.ALU and info.op in ("lsh", "rsh", "arsh") and not info.src_reg}
 _SHIFT_K_OPS = frozenset(_SHIFT_K_MASK)
@@ -199,6 +200,9 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
             expansions[pc] = exp
     if not expansions:
         return Legalized(insns, range(n), dict(functions), cols)
+    if all(len(exp) == 1 and exp[0][1] for exp in expansions.values()) and not (op[list(expansions)] ==
+                                                                                LD_IMM64_OP).any():
+        return _replace_in_place(insns, functions, cols, {pc: exp[0][0] for pc, exp in expansions.items()})
     # New index of every original slot: shifted by what the expansions before it added.
     grown = np.array(sorted(expansions), dtype=np.int64)
     width = np.where(op[grown] == LD_IMM64_OP, 2, 1)  # the slots an expansion replaces
@@ -254,6 +258,20 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     for slot, insn in zip(slots, map(Insn, *(column[at].tolist() for column in out))):
         new[slot] = insn
     return Legalized(new, origin, {int(start[k]): v for k, v in functions.items()}, tuple(out))
+
+
+def _replace_in_place(insns: list[Insn], functions: dict[int, str], cols: Columns, items: dict[int, Insn]) -> Legalized:
+    """rewrite's result when every expansion is one instruction for one (e.g. a shift count masked): nothing moves,
+    so no jump needs retargeting."""
+    new = list(insns)
+    for pc, item in items.items():
+        new[pc] = item
+    slots = list(items)
+    table = np.fromiter(chain.from_iterable(items.values()), dtype=np.int64, count=5 * len(items)).reshape(-1, 5)
+    out = [column.copy() for column in cols]
+    for k, column in enumerate(out):
+        column[slots] = table[:, k]
+    return Legalized(new, range(len(insns)), dict(functions), tuple(out))
 
 
 class _Blinder:
@@ -570,15 +588,18 @@ def legalize(insns: list[Insn], functions: dict[int, str], abi: ABI, *, prog_typ
 
 
 def _guard_slots(cols: Columns, abi: ABI) -> list[int]:
-    """The slots _guards may change: divisions, shifts by an immediate out of range and (where the target does not
-    mask them itself) shifts by a register."""
+    """The slots _guards may change: divisions by a register, or by an immediate 0 or -1 (the only ones it
+    changes), shifts by an immediate out of range and (where the target does not mask them itself) shifts by a
+    register."""
     op, imm = cols[0], cols[4]
-    wanted = np.zeros(256, dtype=bool)
-    wanted[list(_DIVMOD_OPS | (frozenset() if abi.shifts_mask_count else _SHIFT_X_OPS))] = True
+    wanted, by_imm = np.zeros(256, dtype=bool), np.zeros(256, dtype=bool)
+    wanted[list(_DIVMOD_X_OPS | (frozenset() if abi.shifts_mask_count else _SHIFT_X_OPS))] = True
+    by_imm[list(_DIVMOD_OPS - _DIVMOD_X_OPS)] = True
     mask = np.zeros(256, dtype=np.int64)
     mask[list(_SHIFT_K_MASK)] = list(_SHIFT_K_MASK.values())
     shift_k = mask[op]
-    return np.flatnonzero(wanted[op] | ((shift_k != 0) & (imm != imm & shift_k))).tolist()
+    return np.flatnonzero(wanted[op] | (by_imm[op] & ((imm == 0) | (imm == -1)))
+                          | ((shift_k != 0) & (imm != imm & shift_k))).tolist()
 
 
 # -- checked code ----------------------------------------------------------------------------------------------------
