@@ -118,28 +118,29 @@ class Emitter:
         grown_sum: list[int] = []
         encoded: list = [None] * len(branches)  # the bytes of each branch, once something has grown
         code = self.code
-        while True:
-            changed = False
-            for i, br in enumerate(branches):
-                pos, idx, label, forms = br
-                target = labels.get(label)
-                if target is None:
-                    raise Unsupported(f"internal: branch to unbound label {label!r}")
-                offset = moved(target) - moved(pos) if grown_pos else target - pos
-                data = forms[idx].encode(offset)
-                while data is None:
-                    idx += 1
-                    if idx == len(forms):
-                        raise Unsupported(f"branch of {offset} bytes is out of range of every branch form")
-                    changed = True
-                    data = forms[idx].encode(offset)
-                br[1] = idx
-                if idx or grown_pos:
-                    encoded[i] = data
-                else:  # nothing has moved (yet): in place, where it stays unless something grows
-                    code[pos:pos + len(data)] = data
-            if not changed:
-                break
+
+        def relax(br: list, offset: int) -> bytes:  # the next form that reaches, recorded in the branch
+            forms, data = br[3], None
+            while data is None:
+                br[1] += 1
+                if br[1] == len(forms):
+                    raise Unsupported(f"branch of {offset} bytes is out of range of every branch form")
+                data = forms[br[1]].encode(offset)
+            return data
+
+        for i, br in enumerate(branches):  # the first round, where nothing has moved yet: the common case
+            pos, _idx, label, forms = br
+            try:
+                offset = labels[label] - pos
+            except KeyError:
+                raise Unsupported(f"internal: branch to unbound label {label!r}") from None
+            data = forms[0].encode(offset)
+            if data is None:
+                encoded[i] = relax(br, offset)
+            else:  # in place, where it stays unless something grows
+                code[pos:pos + len(data)] = data
+        changed = any(br[1] for br in branches)
+        while changed:
             grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
             grown_pos = [g[0] for g in grown]
             grown_sum = []
@@ -147,6 +148,15 @@ class Emitter:
             for _, extra in grown:
                 total += extra
                 grown_sum.append(total)
+            changed = False
+            for i, br in enumerate(branches):
+                pos, idx, label, forms = br
+                offset = moved(labels[label]) - moved(pos)
+                data = forms[idx].encode(offset)
+                if data is None:
+                    data = relax(br, offset)
+                    changed = True
+                encoded[i] = data
 
         if grown:  # rebuild with the growth, then place every branch as the last round encoded it
             out = bytearray()
