@@ -385,8 +385,8 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         table = [None if info is not None and info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else fn
                  for fn, info in zip(table, OPCODES)]
     # memoised lowerings: the driver makes the key (BY_* of core/back/selector) and tries the memo itself, which
-    # saves a call per repeated instruction; a conditional jump's memo holds its bytes before the branch and the
-    # branch's forms
+    # saves a call per repeated instruction; a conditional jump's memo holds its bytes before the branch, the
+    # branch's forms and the placeholder bytes of its first form
     plan = selector.memo_plan() if table is not None and hasattr(selector, "memo_plan") else [None] * 256
     plan = [None if info is None or info.kind in (Kind.CALL, Kind.CALLX, Kind.EXIT) else keyed
             for keyed, info in zip(plan, OPCODES)]
@@ -395,7 +395,6 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
     by_upper = BY_UPPER  # (a local: compared at every instruction)
     after = cg.upper_live_after() if by_upper in plan else None
     key_of = getattr(selector, "memo_key", None)
-    branch = em.branch
     for start, end in zip(starts, ends):
         written, calls, stack = _frame_facts(legal.cols, start, end)
         frame = Frame(legal.functions[start], start, end, start == 0, written, calls, stack, ("exit", start))
@@ -405,14 +404,14 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
         pc = start
-        code, origin = em.code, legal.origin
+        code, origin, labels, add_branch = em.code, legal.origin, em.labels, em.branches.append
         line_offset, line_index = em.line_offsets.append, em.line_indices.append
         memo = getattr(selector, "memo", None)  # (the prologue chose the frame's)
         try:
             while pc < end:
                 insn = insns[pc]
                 if pc in leaders:
-                    em.bind(pc)
+                    labels[pc] = len(code)  # (em.bind, inline)
                 line_offset(len(code))
                 line_index(origin[pc])
                 op = insn[0]
@@ -435,9 +434,10 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                 if keyed is not None:  # (an offset is no part of a jump's key: only the branch encodes it)
                     key = key_of(cg, pc, insn) if keyed else (op, insn[1], insn[2], insn[4])
                     known = memo.get(key)
-                    if known is not None:
+                    if known is not None:  # (em.branch, inline)
                         code += known[0]
-                        branch(pc + 1 + insn[3], known[1])
+                        add_branch([len(code), 0, pc + 1 + insn[3], known[1]])
+                        code += known[2]
                     else:
                         table[op](cg, pc, insn, None, key)
                     pc += 1

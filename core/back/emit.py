@@ -128,6 +128,7 @@ class Emitter:
                 data = forms[br[1]].encode(offset)
             return data
 
+        changed = False
         for i, br in enumerate(branches):  # the first round, where nothing has moved yet: the common case
             pos, _idx, label, forms = br
             try:
@@ -137,9 +138,9 @@ class Emitter:
             data = forms[0].encode(offset)
             if data is None:
                 encoded[i] = relax(br, offset)
+                changed = True
             else:  # in place, where it stays unless something grows
                 code[pos:pos + len(data)] = data
-        changed = any(br[1] for br in branches)
         while changed:
             grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
             grown_pos = [g[0] for g in grown]

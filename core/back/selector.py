@@ -48,7 +48,8 @@ class TableSelector:
         # (self, cg, pc, insn, nxt) -> None: bound methods kept here would make the selector a reference cycle,
         # which (with its memos) only the cyclic garbage collector frees, at a cost of ~5% of a 1M-insn compile
         self._lower: list[Callable | None] = [by_kind.get(info.kind) if info else None for info in OPCODES]
-        self._memos: dict[int, dict] = {}  # frame stack size -> {key: bytes, or (bytes, forms) for a jump}
+        # frame stack size -> {key: bytes, or for a jump (bytes before the branch, its forms, its placeholder)}
+        self._memos: dict[int, dict] = {}
         self.memo: dict = {}  # the current frame's: what the driver looks a memoised instruction up in first
 
     def lowerings(self) -> dict[Kind, Lowering]:
@@ -110,6 +111,6 @@ class TableSelector:
             assert len(em.branches) == branches + 1, "a memoised jump did not branch once"
             at, _, label, forms = em.branches[-1]  # (the Emitter's record of it)
             assert label == pc + 1 + insn.off and at + forms[0].size == len(em.code), "not a branch to its target, last"
-            self.memo[key] = (bytes(em.code[start:at]), forms)
+            self.memo[key] = (bytes(em.code[start:at]), forms, bytes(em.code[at:]))
 
         return lower

@@ -391,7 +391,8 @@ class Selector(Protocol):
     # Optional members, found with getattr:
     #   lowering_table() -> list of 256 callables (cg, pc, insn, nxt) or None: the fast path, per opcode
     #   memo_plan() -> list of 256 None or BY_INSN/BY_SELECTOR/BY_UPPER (see TableSelector.keyed), with memo (a
-    #       dict, the current frame's: key -> bytes, or (bytes, branch forms) for a conditional jump) and
+    #       dict, the current frame's: key -> bytes, or for a conditional jump (bytes before the branch, its forms,
+    #       its first form's placeholder bytes)) and
     #       memo_key(cg, pc, insn): the driver makes a pure instruction's key, looks it up in memo itself and calls
     #       the lowering only on a miss, with the key as a fifth argument
     #   disassembler -> callable(code: bytes, address: int) -> [(address, size, text)]: listings and bench;
