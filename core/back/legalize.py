@@ -313,6 +313,7 @@ def _guards(abi: ABI, source=None):
     ``source()``: the pass's input (a Legalized), to leave out a guard against a value the
     divisor is known not to hold (a constant set on the straight-line path into the division)."""
     seen: list = [None, None]  # (the input's instructions, its leaders), made at the first constant divisor
+    built: dict = {}  # (division, known divisor) -> its guarded sequence
 
     def divisor(pc: int, reg: int) -> int | None:
         if source is None:
@@ -332,7 +333,6 @@ def _guards(abi: ABI, source=None):
         if info.kind != _K_ALU:
             return None
         wide = info.cls == _ALU64
-        jcls = _JMP if wide else _JMP32
         mov_k = _MOV64_K if wide else _MOV32_K
         if info.op in ("lsh", "rsh", "arsh"):
             mask = 63 if wide else 31
@@ -356,34 +356,46 @@ def _guards(abi: ABI, source=None):
                     return [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)]
                 return [(Insn(mov_k, insn.dst), True)]
             return None
-        # Each guard is "jne src, VALUE, next guard; <special case>; ja end", and the operation comes last.
-        guards: list[tuple[int, Expansion]] = []
         zero_ok = abi.udiv_by_zero_is_zero if info.op == "div" else abi.umod_by_zero_is_dst
-        if not zero_ok:
-            if info.op == "div":
-                guards.append((0, [(Insn(mov_k, insn.dst), True)]))
-            else:
-                guards.append((0, [] if wide else [(Insn(Cls.ALU | SRC_X | ALU_OPS["mov"], insn.dst, insn.dst),
-                                                    True)]))
-        if signed and not abi.sdiv_overflow_safe:
-            guards.append((-1, [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)] if info.op == "div"
-                           else [(Insn(mov_k, insn.dst), True)]))
-        if guards:
-            known = divisor(pc, insn.src)
-            if known is not None:
-                mask = 0xFFFFFFFFFFFFFFFF if wide else 0xFFFFFFFF
-                guards = [g for g in guards if g[0] & mask == known & mask]  # (then never the guarded operation)
-        if not guards:
+        if zero_ok and (not signed or abi.sdiv_overflow_safe):
             return None
-        sizes = [2 + len(case) for _, case in guards]
-        seq: Expansion = []
-        for i, (value, case) in enumerate(guards):
-            seq.append((Insn(jcls | SRC_K | JMP_OPS["jne"], insn.src, 0, len(case) + 1, value), True))
-            seq += case
-            seq.append((Insn(_JA, 0, 0, sum(sizes[i + 1:]) + 1, 0), True))
-        return seq + [(insn, True)]
+        known = divisor(pc, insn.src)
+        key = (insn, known)  # one sequence per division and known divisor: a program repeats its divisions
+        if key not in built:
+            built[key] = _division_guards(insn, info, known, zero_ok, signed, abi)
+        return built[key]
 
     return expand
+
+
+def _division_guards(insn: Insn, info, known: int | None, zero_ok: bool, signed: bool, abi: ABI) -> Expansion | None:
+    """_guards for a division by a register: "jne src, VALUE, next guard; <special case>; ja end" for each value
+    the target gets wrong (but the divisor, when ``known``), then the operation; None when none is left."""
+    wide = info.cls == _ALU64
+    jcls = _JMP if wide else _JMP32
+    mov_k = _MOV64_K if wide else _MOV32_K
+    guards: list[tuple[int, Expansion]] = []
+    if not zero_ok:
+        if info.op == "div":
+            guards.append((0, [(Insn(mov_k, insn.dst), True)]))
+        else:
+            guards.append((0, [] if wide else [(Insn(Cls.ALU | SRC_X | ALU_OPS["mov"], insn.dst, insn.dst),
+                                                True)]))
+    if signed and not abi.sdiv_overflow_safe:
+        guards.append((-1, [(Insn(info.cls | ALU_OPS["neg"], insn.dst), True)] if info.op == "div"
+                       else [(Insn(mov_k, insn.dst), True)]))
+    if known is not None:
+        mask = 0xFFFFFFFFFFFFFFFF if wide else 0xFFFFFFFF
+        guards = [g for g in guards if g[0] & mask == known & mask]  # (then never the guarded operation)
+    if not guards:
+        return None
+    sizes = [2 + len(case) for _, case in guards]
+    seq: Expansion = []
+    for i, (value, case) in enumerate(guards):
+        seq.append((Insn(jcls | SRC_K | JMP_OPS["jne"], insn.src, 0, len(case) + 1, value), True))
+        seq += case
+        seq.append((Insn(_JA, 0, 0, sum(sizes[i + 1:]) + 1, 0), True))
+    return seq + [(insn, True)]
 
 
 def _build_in_ax(value: int, bits: int) -> Expansion:
