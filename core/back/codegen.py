@@ -221,6 +221,7 @@ def _upper_fact(info) -> tuple[int, int, int]:
 _UPPER = [_upper_fact(info) for info in OPCODES]
 _UPPER[0] = (_KEEP, _KEEP, _NEXT)  # an lddw's second slot: what follows the lddw, as upper_live_after shows it
 _ON_DST, _ON_SRC, _FLOW = (np.array([fact[k] for fact in _UPPER], dtype=np.int8) for k in range(3))
+_JUMP_FLOW = np.isin(np.arange(_OPAQUE + 1), (_COND, _JA, _GOTOL))
 
 
 def _upper_live(insns: list[Insn], cols=None) -> list[int]:
@@ -231,10 +232,11 @@ def _upper_live(insns: list[Insn], cols=None) -> list[int]:
     (nothing live at first), repeated until nothing changes: the least fixed point, as liveness needs (a loop
     that neither reads nor writes a register must not keep it live). A program without backward jumps is done
     after one pass; one whose loops have not settled after ``_UPPER_ROUNDS`` passes gets everything live."""
-    from .legalize import columns
+    from .legalize import columns, targets_of
 
     n = len(insns)
-    op, dst, src, off, imm = columns(insns) if cols is None else cols
+    cols = columns(insns) if cols is None else cols
+    op, dst, src, off, imm = cols
     # what each slot does to the mask after it, vectorised: live = (live & keep) | gen (reads come before writes,
     # so a register read and overwritten stays live), once its control flow has made that mask
     on_dst, on_src = _ON_DST[op], _ON_SRC[op]
@@ -243,22 +245,20 @@ def _upper_live(insns: list[Insn], cols=None) -> list[int]:
     gen = np.where((on_dst == _LIVE) | ((on_dst == _BY_WIDTH) & wide_swap), dst_bit, 0)
     gen |= np.where((on_src == _LIVE) | ((on_src == _LIVE_UNLESS_OFF) & (off == 0)), src_bit, 0)
     keep = _ALL_UPPER & ~np.where((on_dst == _KILL) | ((on_dst == _BY_WIDTH) & ~wide_swap), dst_bit, 0)
+    jumps, targets = targets_of(cols, np.flatnonzero(_JUMP_FLOW[_FLOW[op]]))
+    loops = bool((targets <= jumps).any())  # a backward jump: passes until nothing changes
     flows, keep, gen = _FLOW[op].tolist(), keep.tolist(), gen.tolist()
     before = [0] * n + [_ALL_UPPER]
     for _ in range(_UPPER_ROUNDS):
-        looped = changed = False
+        previous = before[:] if loops else None
         live = _ALL_UPPER  # entering the slot after this one
         for pc in range(n - 1, -1, -1):
             flow = flows[pc]
             if flow:  # (_NEXT is 0)
                 if flow == _COND:
-                    target = pc + 1 + insns[pc][3]
-                    live |= before[target]
-                    looped |= target <= pc
+                    live |= before[pc + 1 + insns[pc][3]]
                 elif flow == _JA or flow == _GOTOL:
-                    target = pc + 1 + insns[pc][4 if flow == _GOTOL else 3]
-                    live = before[target]
-                    looped |= target <= pc
+                    live = before[pc + 1 + insns[pc][4 if flow == _GOTOL else 3]]
                 elif flow == _EXIT:
                     live = 1  # r0
                 elif flow == _HELPER:
@@ -269,11 +269,8 @@ def _upper_live(insns: list[Insn], cols=None) -> list[int]:
                         live |= 1
                 else:
                     live = _ALL_UPPER
-            live = live & keep[pc] | gen[pc]
-            if before[pc] != live:
-                before[pc] = live
-                changed = True
-        if not looped or not changed:
+            before[pc] = live = live & keep[pc] | gen[pc]
+        if not loops or before == previous:
             return before
     return [_ALL_UPPER] * (n + 1)
 

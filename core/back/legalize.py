@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 
 import numpy as np
@@ -257,7 +257,8 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     out[4][at[in_imm]] = rel[in_imm]
     out[3][at[~in_imm]] = rel[~in_imm]
     slots = at.tolist()
-    for slot, insn in zip(slots, map(Insn, *(column[at].tolist() for column in out))):
+    # (tuple.__new__ straight from the rows: Insn's own __new__ is a Python function, a frame per instruction)
+    for slot, insn in zip(slots, map(tuple.__new__, repeat(Insn), zip(*(column[at].tolist() for column in out)))):
         new[slot] = insn
     return Legalized(new, origin, {int(start[k]): v for k, v in functions.items()}, tuple(out))
 
