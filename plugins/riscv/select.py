@@ -408,16 +408,17 @@ class Riscv64Selector(TableSelector):
                 return None  # from the constant pool (a branch to its label)
             return insn, not dead
         if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
-            return insn, cg.upper_half_dead(pc, 0 if insn.imm == CMPXCHG else insn.src)
+            return insn, self._zext_dead(cg, pc, insn, 0 if insn.imm == CMPXCHG else insn.src)
         return insn
 
-    def _zext_dead(self, cg, pc: int, insn) -> bool:
-        """Whether the zero-extension of this ALU32 result is dead (the core's upper-half query; every 32-bit
-        lowering here reads only the low halves of its operands, and JMP32 sign-extends its own)."""
+    def _zext_dead(self, cg, pc: int, insn, reg: int | None = None) -> bool:
+        """Whether the zero-extension of this 32-bit result (in ``reg``, default the instruction's dst) is dead (the
+        core's upper-half query, cg.upper_half_dead, from its list; every 32-bit lowering here reads only the low
+        halves of its operands, and JMP32 sign-extends its own)."""
         after = self._after
         if after is None:
             after = self._after = cg.upper_live_after()
-        return not after[pc] >> insn.dst & 1
+        return not after[pc] >> (insn.dst if reg is None else reg) & 1
 
     def _state(self, cg, pc: int, reg: int, depth: int = 0) -> tuple[int, bool, int | None]:
         """What BPF ``reg``'s native register holds before the instruction at ``pc`` (see UNKNOWN), from the
@@ -734,14 +735,14 @@ class Riscv64Selector(TableSelector):
             raise cg.unsupported(pc, "atomic operation with r10 as its operand")
         s, imm = r[insn.src], insn.imm
         if imm == CMPXCHG:
-            self._cmpxchg(em, size, rn, s, size == 4 and not cg.upper_half_dead(pc, 0))
+            self._cmpxchg(em, size, rn, s, size == 4 and not self._zext_dead(cg, pc, insn, 0))
             return
         op = AMO_OP.get(imm & ~isa.ATOMIC_FETCH)
         if op is None:
             raise cg.unsupported(pc, f"atomic operation 0x{imm:x}")
         fetch = bool(imm & isa.ATOMIC_FETCH)
         words = (E.amo(op, size, s if fetch else ZERO, s, rn, aq=fetch, rl=fetch),)
-        if fetch and size == 4 and not cg.upper_half_dead(pc, insn.src):  # .w sign-extends; BPF zero-extends
+        if fetch and size == 4 and not self._zext_dead(cg, pc, insn, insn.src):  # .w sign-extends; BPF zero-extends
             words += self._zext(s, s)
         self.emit(em, *words)
 
