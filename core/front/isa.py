@@ -243,9 +243,10 @@ def encode(insns: list[Insn] | tuple[Insn, ...]) -> bytes:
     try:
         op, dst, src = (bytes(map(itemgetter(k), insns)) for k in range(3))
         off, imm = array("h", map(itemgetter(3), insns)), array("i", map(itemgetter(4), insns))
-        regs = np.frombuffer(dst, dtype=np.uint8) | np.frombuffer(src, dtype=np.uint8) << 4
-        if len(insns) and max(max(dst), max(src)) > 15:
+        dst_field, src_field = np.frombuffer(dst, dtype=np.uint8), np.frombuffer(src, dtype=np.uint8)
+        if len(insns) and max(dst_field.max(), src_field.max()) > 15:
             raise ValueError
+        regs = dst_field | src_field << 4
     except (TypeError, ValueError, OverflowError):
         for pc, insn in enumerate(insns):
             for name, value, bits in zip(("opcode", "dst", "src", "off", "imm"), insn, (8, 4, 4, -16, -32)):
