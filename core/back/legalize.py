@@ -80,8 +80,7 @@ _DEF_BUDGET = 8  # how far back local_def looks (16 found nothing more on the be
 
 def jump_targets(insns: list[Insn], cols: Columns | None = None) -> set[int]:
     """Every slot a jump, gotol or local call lands on (``cols``: the Columns of ``insns``, if made)."""
-    if cols is None:
-        return {t for i in slots_with(opcode_bytes(insns), _JUMP_OPS) if (t := jump_target(i, insns[i])) is not None}
+    cols = columns(insns) if cols is None else cols
     _slots, targets = targets_of(cols, np.flatnonzero(_IS_JUMP_OP[cols[0]]))
     return set(targets.tolist())
 
@@ -161,19 +160,12 @@ def columns(insns: list[Insn]) -> Columns:
     return tuple(np.ascontiguousarray(table[:, k]) for k in range(5))
 
 
-def opcode_bytes(insns: list[Insn]) -> bytes:
-    """Every slot's opcode, one byte each: what :func:`slots_with` searches when there are no Columns."""
-    return bytes(map(itemgetter(0), insns))
-
-
-def slots_with(ops, opcodes) -> list[int]:
-    """The slots whose opcode is in ``opcodes`` (``ops``: the opcode column, or :func:`opcode_bytes`; a second lddw
-    slot has opcode 0, which no caller asks for): one vectorised scan, so a pass that has nothing to do costs almost
-    nothing even on a million slots."""
+def slots_with(ops: np.ndarray, opcodes) -> list[int]:
+    """The slots whose opcode (``ops``: the Columns' opcode column) is in ``opcodes`` (a second lddw slot has opcode
+    0, which no caller asks for): one vectorised scan, so a pass that has nothing to do costs almost nothing even on
+    a million slots."""
     wanted = np.zeros(256, dtype=bool)
     wanted[list(opcodes)] = True
-    if isinstance(ops, bytes):
-        ops = np.frombuffer(ops, dtype=np.uint8)
     return np.flatnonzero(wanted[ops]).tolist()
 
 
@@ -202,9 +194,6 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
             expansions[pc] = exp
     if not expansions:
         return Legalized(insns, range(n), dict(functions), cols)
-    if all(len(exp) == 1 and exp[0][1] for exp in expansions.values()) and not (op[list(expansions)] ==
-                                                                                LD_IMM64_OP).any():
-        return _replace_in_place(insns, functions, cols, {pc: exp[0][0] for pc, exp in expansions.items()})
     # New index of every original slot: shifted by what the expansions before it added.
     grown = np.array(sorted(expansions), dtype=np.int64)
     width = np.where(op[grown] == LD_IMM64_OP, 2, 1)  # the slots an expansion replaces
@@ -261,20 +250,6 @@ def rewrite(insns: list[Insn], functions: dict[int, str], expand, opcodes: froze
     for slot, insn in zip(slots, map(tuple.__new__, repeat(Insn), zip(*(column[at].tolist() for column in out)))):
         new[slot] = insn
     return Legalized(new, origin, {int(start[k]): v for k, v in functions.items()}, tuple(out))
-
-
-def _replace_in_place(insns: list[Insn], functions: dict[int, str], cols: Columns, items: dict[int, Insn]) -> Legalized:
-    """rewrite's result when every expansion is one instruction for one (e.g. a shift count masked): nothing moves,
-    so no jump needs retargeting."""
-    new = list(insns)
-    for pc, item in items.items():
-        new[pc] = item
-    slots = list(items)
-    table = np.fromiter(chain.from_iterable(items.values()), dtype=np.int64, count=5 * len(items)).reshape(-1, 5)
-    out = [column.copy() for column in cols]
-    for k, column in enumerate(out):
-        column[slots] = table[:, k]
-    return Legalized(new, range(len(insns)), dict(functions), tuple(out))
 
 
 class _Blinder:
