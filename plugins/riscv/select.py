@@ -242,9 +242,10 @@ class Riscv64Selector(TableSelector):
         self.r = abi.regs
         super().__init__()
         self._stack = 0
-        self._swapped = (-1, UNKNOWN)  # (pc, _state) of the byte swap memo_key last saw
+        # (pc, what memo_key worked out for it: a byte swap's _state, a JMP32's _jmp32_ext), for the lowering on a
+        # miss (the driver asks memo_key once per instruction)
+        self._asked: tuple[int, tuple] = (-1, ())
         self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
-        self._ext: tuple[int, tuple] = (-1, ())  # (pc, _jmp32_ext) of the JMP32 memo_key last saw
         self._after: list[int] | None = None  # the compiling program's cg.upper_live_after(), once asked
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
@@ -386,7 +387,7 @@ class Riscv64Selector(TableSelector):
     def memo_key(self, cg, pc: int, insn):
         if insn[0] & 0x07 == _JMP32:  # (conditional: what the operands hold decides their extensions)
             ext = self._jmp32_ext(cg, pc, insn)
-            self._ext = (pc, ext)  # (for the lowering, on a miss)
+            self._asked = (pc, ext)
             return (insn.opcode, insn.dst, insn.src, insn.imm) + ext
         if _FUSABLE[insn.opcode]:  # (a load is never the last instruction)
             return (insn, True) if _IS_SWAP[cg.insns[pc + 1][0]] and self._fuses(cg, pc, insn) else insn
@@ -395,7 +396,7 @@ class Riscv64Selector(TableSelector):
                 return _FUSED
             # what the register holds: a constant is swapped here, a halfword needs no mask
             state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
-            self._swapped = (pc, state)  # (for the lowering: the driver asks memo_key once per instruction)
+            self._asked = (pc, state)
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
             return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
@@ -562,9 +563,9 @@ class Riscv64Selector(TableSelector):
         d = self.r[insn.dst]
         swap = _IS_SWAP[insn.opcode]  # bswap, or be on a little-endian core
         width = insn.imm
-        state = self._swapped if self._swapped[0] == pc else (pc, UNKNOWN)
-        if swap and state[1][2] is not None:  # a constant (from memo_key): swap it here
-            value = int.from_bytes((state[1][2] & ((1 << width) - 1)).to_bytes(width // 8, "little"), "big")
+        state = self._asked[1] if self._asked[0] == pc else UNKNOWN
+        if swap and state[2] is not None:  # a constant (from memo_key): swap it here
+            value = int.from_bytes((state[2] & ((1 << width) - 1)).to_bytes(width // 8, "little"), "big")
             self._load_const(cg.em, d, value)
             return
         if not swap:  # le on a little-endian core: truncate
@@ -577,7 +578,7 @@ class Riscv64Selector(TableSelector):
         elif self.zbb:
             words = (E.rev8(d, d),) + ((E.srli(d, d, 64 - width),) if width < 64 else ())
         elif width == 16:  # (d >> 8 & 0xff) | (d & 0xff) << 8; the first mask is not needed above a halfword
-            words = (E.srli(T1, d, 8),) + (() if state[1][0] <= 16 else (E.andi(T1, T1, 0xFF),))
+            words = (E.srli(T1, d, 8),) + (() if state[0] <= 16 else (E.andi(T1, T1, 0xFF),))
             words += (E.andi(d, d, 0xFF), E.slli(d, d, 8), E.or_(d, d, T1))
         elif width == 32:  # exchange the halfwords (bytes 2-5 of d then hold b0 b1 b2 b3), then the bytes of each
             # halfword under a mask, which also clears the upper half
@@ -599,7 +600,7 @@ class Riscv64Selector(TableSelector):
     def _jcond(self, cg, pc, insn, nxt) -> None:
         ext = None
         if insn[0] & 0x07 == _JMP32:
-            ext = self._ext[1] if self._ext[0] == pc else self._jmp32_ext(cg, pc, insn)
+            ext = self._asked[1] if self._asked[0] == pc else self._jmp32_ext(cg, pc, insn)
         cg.em.branch(pc + 1 + insn.off, self._jcond_setup(cg.em, insn, ext))
 
     def _jmp32_ext(self, cg, pc: int, insn) -> tuple[bool, ...]:
