@@ -401,7 +401,8 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         em.mark(-1)  # prologue: no BPF instruction
         selector.prologue(cg, frame)
         pc = start
-        code, origin, labels, add_branch = em.code, legal.origin, em.labels, em.branches.append
+        code, origin, labels = em.code, legal.origin, em.labels
+        branch_at, branch_to, branch_forms = em.branch_at.append, em.branch_to.append, em.branch_forms.append
         line_offset, line_index = em.line_offsets.append, em.line_indices.append
         memo = getattr(selector, "memo", None)  # (the prologue chose the frame's)
         try:
@@ -433,7 +434,9 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
                     known = memo.get(key)
                     if known is not None:  # (em.branch, inline)
                         code += known[0]
-                        add_branch([len(code), 0, pc + 1 + insn[3], known[1]])
+                        branch_at(len(code))
+                        branch_to(pc + 1 + insn[3])
+                        branch_forms(known[1])
                         code += known[2]
                     else:
                         table[op](cg, pc, insn, None, key)

@@ -10,6 +10,7 @@ them, so no instruction is ever emitted twice.
 from __future__ import annotations
 
 import struct
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -30,6 +31,13 @@ BranchEncoder = Callable[[int], "bytes | None"]
 class BranchForm:
     size: int
     encode: BranchEncoder
+    #: optional, for a form that is often first (shortest): ``place(offsets) -> (reach, bits)`` for a NumPy int64
+    #: array of offsets, where ``reach`` says which offsets the form takes and, for those, ``base | bits`` is the
+    #: little-endian value of exactly the bytes ``encode`` gives. ``finish`` places all the branches whose first
+    #: form has one at once (grouped by ``place``, so forms sharing it must share their size), which is most of
+    #: them in a large program.
+    base: int = 0
+    place: Callable | None = None
 
 
 #: the line-map index (``Emitter.mark``) of prologue/epilogue code
@@ -53,14 +61,17 @@ def _pad_forms(n: int, first: int) -> tuple[BranchForm, ...]:
 
 
 class Emitter:
-    __slots__ = ("_finished", "branches", "code", "labels", "line_indices", "line_offsets", "relocs")
+    __slots__ = ("_finished", "branch_at", "branch_forms", "branch_to", "code", "labels", "line_indices",
+                 "line_offsets", "relocs")
     FRAME, DATA = FRAME, DATA  # the special line-map indices, for plugins (which see only bpfx's API)
 
     def __init__(self) -> None:
         self.code = bytearray()
         self.labels: dict[Hashable, int] = {}
-        # [position, form index, label, forms]
-        self.branches: list[list] = []
+        # the branches, as three lists (no record per branch): position, label, forms
+        self.branch_at: list[int] = []
+        self.branch_to: list[Hashable] = []
+        self.branch_forms: list[tuple[BranchForm, ...]] = []
         self.relocs: list[tuple[int, int, str, int, str]] = []
         # the BPF -> native line map: where the code for each BPF instruction index starts (see mark)
         self.line_offsets: list[int] = []
@@ -88,7 +99,9 @@ class Emitter:
 
     def branch(self, label: Hashable, forms: tuple[BranchForm, ...]) -> None:
         """A branch to ``label``; ``forms`` from shortest to longest."""
-        self.branches.append([len(self.code), 0, label, forms])
+        self.branch_at.append(len(self.code))
+        self.branch_to.append(label)
+        self.branch_forms.append(forms)
         self.code += bytes(forms[0].size)
 
     def align(self, n: int) -> None:
@@ -107,7 +120,12 @@ class Emitter:
         """Resolve branches (relaxing those out of range) and return (code, relocs, labels, line map)."""
         assert not self._finished
         self._finished = True
-        branches, labels = self.branches, self.labels
+        at, all_forms, labels = self.branch_at, self.branch_forms, self.labels
+        n = len(at)
+        try:
+            targets = list(map(labels.__getitem__, self.branch_to))
+        except KeyError as err:
+            raise Unsupported(f"internal: branch to unbound label {err.args[0]!r}") from None
         grown: list[tuple[int, int]] = []  # (original position, extra bytes), ascending by position
 
         def moved(p: int) -> int:  # original position -> final position
@@ -116,33 +134,32 @@ class Emitter:
 
         grown_pos: list[int] = []
         grown_sum: list[int] = []
-        encoded: list = [None] * len(branches)  # the bytes of each branch, once something has grown
+        chosen = [0] * n  # the form each branch takes
+        encoded: list = [None] * n  # the bytes of each branch, once something has grown
         code = self.code
 
-        def relax(br: list, offset: int) -> bytes:  # the next form that reaches, recorded in the branch
-            forms, data = br[3], None
+        def relax(i: int, offset: int) -> bytes:  # the next form that reaches, recorded in chosen
+            forms, data = all_forms[i], None
             while data is None:
-                br[1] += 1
-                if br[1] == len(forms):
+                chosen[i] += 1
+                if chosen[i] == len(forms):
                     raise Unsupported(f"branch of {offset} bytes is out of range of every branch form")
-                data = forms[br[1]].encode(offset)
+                data = forms[chosen[i]].encode(offset)
             return data
 
         changed = False
-        for i, br in enumerate(branches):  # the first round, where nothing has moved yet: the common case
-            pos, _idx, label, forms = br
-            try:
-                offset = labels[label] - pos
-            except KeyError:
-                raise Unsupported(f"internal: branch to unbound label {label!r}") from None
-            data = forms[0].encode(offset)
+        # the first round, where nothing has moved yet (the common case): in place, where it stays unless
+        # something grows
+        for i in _place_first_forms(code, at, targets, all_forms):
+            offset = targets[i] - at[i]
+            data = all_forms[i][0].encode(offset)
             if data is None:
-                encoded[i] = relax(br, offset)
+                encoded[i] = relax(i, offset)
                 changed = True
-            else:  # in place, where it stays unless something grows
-                code[pos:pos + len(data)] = data
+            else:
+                code[at[i]:at[i] + len(data)] = data
         while changed:
-            grown = [(br[0], br[3][br[1]].size - br[3][0].size) for br in branches if br[1]]
+            grown = [(at[i], all_forms[i][k].size - all_forms[i][0].size) for i, k in enumerate(chosen) if k]
             grown_pos = [g[0] for g in grown]
             grown_sum = []
             total = 0
@@ -150,12 +167,11 @@ class Emitter:
                 total += extra
                 grown_sum.append(total)
             changed = False
-            for i, br in enumerate(branches):
-                pos, idx, label, forms = br
-                offset = moved(labels[label]) - moved(pos)
-                data = forms[idx].encode(offset)
+            for i, forms in enumerate(all_forms):
+                offset = moved(targets[i]) - moved(at[i])
+                data = forms[chosen[i]].encode(offset)
                 if data is None:
-                    data = relax(br, offset)
+                    data = relax(i, offset)
                     changed = True
                 encoded[i] = data
 
@@ -168,7 +184,7 @@ class Emitter:
                 prev = pos
             out += code[prev:]
             code = out
-            for (pos, _idx, _label, _forms), data in zip(branches, encoded):
+            for pos, data in zip(at, encoded):
                 start = moved(pos)  # a grown branch's extra bytes were inserted at its own position
                 code[start:start + len(data)] = data
         offsets = self.line_offsets
@@ -186,3 +202,32 @@ class Emitter:
         relocs = tuple(Reloc(moved(p), t, s, a, k) for p, t, s, a, k in self.relocs)
         lines = LineMap(offsets, self.line_indices)
         return bytes(code), relocs, final_labels, lines
+
+
+def _place_first_forms(code: bytearray, at: list[int], targets: list[int], all_forms: list) -> list[int]:
+    """Place every branch whose first form has ``place`` and reaches its target; return the others' indices."""
+    n = len(at)
+    firsts = [forms[0] for forms in all_forms]
+    places = [form.place for form in firsts]
+    group_of = {place: k for k, place in enumerate(dict.fromkeys(places)) if place is not None}
+    if not group_of:
+        return list(range(n))
+    group_of[None] = -1
+    group = np.fromiter(map(group_of.__getitem__, places), dtype=np.int64, count=n)
+    positions = np.frombuffer(array("q", at), dtype=np.int64)  # (through array: np.array of a list is slower)
+    offsets = np.frombuffer(array("q", targets), dtype=np.int64) - positions
+    bases = np.fromiter([form.base for form in firsts], dtype=np.int64, count=n)
+    rest = [np.flatnonzero(group < 0)]
+    view = np.frombuffer(code, dtype=np.uint8)  # (writes through to code)
+    for place, k in group_of.items():
+        if place is None:
+            continue
+        members = np.flatnonzero(group == k)
+        reach, bits = place(offsets[members])
+        placed = members[reach]
+        words, where = bases[placed] | bits[reach], positions[placed]
+        for byte in range(firsts[members[0]].size):
+            view[where + byte] = words >> (8 * byte) & 0xFF
+        rest.append(members[~reach])
+    del view  # (code may be resized only once nothing views it)
+    return np.sort(np.concatenate(rest)).tolist()

@@ -101,15 +101,15 @@ class TableSelector:
                 fn(cg, pc, insn, nxt)
                 return
             em = cg.em
-            start, branches, relocs = len(em.code), len(em.branches), len(em.relocs)
+            start, branches, relocs = len(em.code), len(em.branch_at), len(em.relocs)
             fn(cg, pc, insn, nxt)
             assert len(em.relocs) == relocs, "a memoised lowering made a relocation"
             if not jump:
-                assert len(em.branches) == branches, "a memoised lowering branched"
+                assert len(em.branch_at) == branches, "a memoised lowering branched"
                 self.memo[key] = bytes(em.code[start:])
                 return
-            assert len(em.branches) == branches + 1, "a memoised jump did not branch once"
-            at, _, label, forms = em.branches[-1]  # (the Emitter's record of it)
+            assert len(em.branch_at) == branches + 1, "a memoised jump did not branch once"
+            at, label, forms = em.branch_at[-1], em.branch_to[-1], em.branch_forms[-1]  # (the Emitter's record)
             assert label == pc + 1 + insn.off and at + forms[0].size == len(em.code), "not a branch to its target, last"
             self.memo[key] = (bytes(em.code[start:at]), forms, bytes(em.code[at:]))
 

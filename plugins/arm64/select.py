@@ -49,6 +49,15 @@ LLSC_OP = {isa.ATOMIC_OPS["add"]: "add", isa.ATOMIC_OPS["or"]: "or", isa.ATOMIC_
            isa.ATOMIC_OPS["xor"]: "xor"}
 
 
+# the short forms' offset fields for many branches at once (BranchForm.place): (which offsets reach, their bits)
+def _place_imm19(offs):  # b.cond, cbz/cbnz
+    return (offs & 3 == 0) & (offs >= -(1 << 20)) & (offs < (1 << 20)), (offs >> 2 & 0x7FFFF) << 5
+
+
+def _place_imm26(offs):  # b, bl
+    return (offs & 3 == 0) & (offs >= -(1 << 27)) & (offs < (1 << 27)), offs >> 2 & 0x3FFFFFF
+
+
 def _branch_cond(cond: int) -> tuple[BranchForm, ...]:
     """b.cond (+-1 MiB), else b.!cond over a b (+-128 MiB)."""
     inverse = cond ^ 1
@@ -60,39 +69,39 @@ def _branch_cond(cond: int) -> tuple[BranchForm, ...]:
 
     def long(off: int):
         off -= 4
-        if not -(1 << 27) <= off < (1 << 27):
+        if off & 3 or not -(1 << 27) <= off < (1 << 27):
             return None
         return E.b_cond(inverse, 2).to_bytes(4, "little") + E.b(off >> 2).to_bytes(4, "little")
 
-    return (BranchForm(4, short), BranchForm(8, long))
+    return (BranchForm(4, short, E.b_cond(cond, 0), _place_imm19), BranchForm(8, long))
 
 
 def _branch_cbz(nonzero: bool, sf: int, rt: int) -> tuple[BranchForm, ...]:
     first, inverse = (E.cbnz, E.cbz) if nonzero else (E.cbz, E.cbnz)
 
     def short(off: int):
-        if not -(1 << 20) <= off < (1 << 20):
+        if off & 3 or not -(1 << 20) <= off < (1 << 20):
             return None
         return first(sf, rt, off >> 2).to_bytes(4, "little")
 
     def long(off: int):
         off -= 4
-        if not -(1 << 27) <= off < (1 << 27):
+        if off & 3 or not -(1 << 27) <= off < (1 << 27):
             return None
         return inverse(sf, rt, 2).to_bytes(4, "little") + E.b(off >> 2).to_bytes(4, "little")
 
-    return (BranchForm(4, short), BranchForm(8, long))
+    return (BranchForm(4, short, first(sf, rt, 0), _place_imm19), BranchForm(8, long))
 
 
 def _uncond(link: bool) -> tuple[BranchForm, ...]:
     enc = E.bl if link else E.b
 
     def form(off: int):
-        if not -(1 << 27) <= off < (1 << 27):
+        if off & 3 or not -(1 << 27) <= off < (1 << 27):
             return None
         return enc(off >> 2).to_bytes(4, "little")
 
-    return (BranchForm(4, form),)
+    return (BranchForm(4, form, enc(0), _place_imm26),)
 
 
 B_FORMS = _uncond(False)

@@ -85,7 +85,7 @@ def b_type(offset: int, rs2: int, rs1: int, funct3: int, opcode: int = BRANCH) -
 
 def b_offset(offset: int) -> int:
     """The B format's offset field: the bits of ``offset`` (even, -4096..4094; the caller checks) where the format
-    scatters them, to OR into a branch encoded with offset 0."""
+    scatters them, to OR into a branch encoded with offset 0 (also for NumPy arrays of offsets)."""
     imm = offset & 0x1FFF
     return (imm >> 12 & 1) << 31 | (imm >> 5 & 0x3F) << 25 | (imm >> 1 & 0xF) << 8 | (imm >> 11 & 1) << 7
 
@@ -104,9 +104,14 @@ def j_type(offset: int, rd: int, opcode: int = JAL) -> int:
         _regs(rd)
         _even(offset, "jump")
         _s(offset, 21, "jump offset"), _u(opcode, 7, "opcode")
+    return j_offset(offset) | rd << 7 | opcode
+
+
+def j_offset(offset: int) -> int:
+    """The J format's offset field: the bits of ``offset`` (even, +-1 MiB; the caller checks) where the format
+    scatters them (as b_offset; also for NumPy arrays of offsets)."""
     imm = offset & 0x1FFFFF
-    return ((imm >> 20 & 1) << 31 | (imm >> 1 & 0x3FF) << 21 | (imm >> 11 & 1) << 20 | (imm >> 12 & 0xFF) << 12
-            | rd << 7 | opcode)
+    return (imm >> 20 & 1) << 31 | (imm >> 1 & 0x3FF) << 21 | (imm >> 11 & 1) << 20 | (imm >> 12 & 0xFF) << 12
 
 
 # -- RV64I -------------------------------------------------------------------------------------------------------
@@ -488,16 +493,25 @@ def c_addw(rd, rs2): return _ca(1, 1, rd, rs2)  # noqa: E704
 
 def c_j(offset: int) -> int:
     _even(offset, "c.j")
-    i = _s(offset, 12, "c.j offset")
-    return (5 << 13 | _b(i, 11, 11) << 12 | _b(i, 4, 4) << 11 | _b(i, 9, 8) << 9 | _b(i, 10, 10) << 8
-            | _b(i, 6, 6) << 7 | _b(i, 7, 7) << 6 | _b(i, 3, 1) << 3 | _b(i, 5, 5) << 2 | 1)
+    return 5 << 13 | cj_offset(_s(offset, 12, "c.j offset")) | 1
+
+
+def cj_offset(offset: int) -> int:
+    """c.j's offset field, as j_offset (``offset`` even, -2048..2046, or its 12-bit field)."""
+    i = offset & 0xFFF
+    return (_b(i, 11, 11) << 12 | _b(i, 4, 4) << 11 | _b(i, 9, 8) << 9 | _b(i, 10, 10) << 8 | _b(i, 6, 6) << 7
+            | _b(i, 7, 7) << 6 | _b(i, 3, 1) << 3 | _b(i, 5, 5) << 2)
 
 
 def _cbranch(f3: int, rs1: int, offset: int) -> int:
     _even(offset, "c.beqz/c.bnez")
-    i = _s(offset, 9, "c.beqz/c.bnez offset")
-    return (f3 << 13 | _b(i, 8, 8) << 12 | _b(i, 4, 3) << 10 | _creg(rs1) << 7 | _b(i, 7, 6) << 5 | _b(i, 2, 1) << 3
-            | _b(i, 5, 5) << 2 | 1)
+    return f3 << 13 | cb_offset(_s(offset, 9, "c.beqz/c.bnez offset")) | _creg(rs1) << 7 | 1
+
+
+def cb_offset(offset: int) -> int:
+    """c.beqz/c.bnez's offset field, as j_offset (``offset`` even, -256..254, or its 9-bit field)."""
+    i = offset & 0x1FF
+    return _b(i, 8, 8) << 12 | _b(i, 4, 3) << 10 | _b(i, 7, 6) << 5 | _b(i, 2, 1) << 3 | _b(i, 5, 5) << 2
 
 
 def c_beqz(rs1: int, offset: int) -> int:

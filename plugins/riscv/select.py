@@ -161,6 +161,23 @@ def _split(off: int) -> tuple[int, int] | None:
 _B_OFFSETS = [E.b_offset(off) for off in range(-4096, 4096, 2)]  # (every branch is placed: a lookup, not a call)
 
 
+# the short forms' offset fields for many branches at once (BranchForm.place): (which offsets reach, their bits)
+def _place_b(offs):
+    return (offs >= -4096) & (offs < 4096) & (offs & 1 == 0), E.b_offset(offs)
+
+
+def _place_j(offs):
+    return (offs >= -(1 << 20)) & (offs < (1 << 20)) & (offs & 1 == 0), E.j_offset(offs)
+
+
+def _place_cb(offs):
+    return (offs >= -256) & (offs < 256) & (offs & 1 == 0), E.cb_offset(offs)
+
+
+def _place_cj(offs):
+    return (offs >= -2048) & (offs < 2048) & (offs & 1 == 0), E.cj_offset(offs)
+
+
 @cache
 def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[BranchForm, ...]:
     """A conditional branch to a label, shortest form first; the long forms take t1 (free between BPF insns)."""
@@ -183,10 +200,11 @@ def cond_forms(funct3: int, rs1: int, rs2: int, compressed: bool) -> tuple[Branc
         return _PACK32(E.branch(inverse, rs1, rs2, 12)) + _PACK32(E.auipc(T1, parts[0])) + _PACK32(
             E.jalr(ZERO, T1, parts[1]))
 
-    forms = [BranchForm(4, short), BranchForm(8, mid), BranchForm(12, long)]
+    forms = [BranchForm(4, short, base, _place_b), BranchForm(8, mid), BranchForm(12, long)]
     if compressed and funct3 in (E.BEQ, E.BNE) and rs2 == ZERO and 8 <= rs1 <= 15:
         enc = E.c_beqz if funct3 == E.BEQ else E.c_bnez
-        forms.insert(0, BranchForm(2, lambda off: _PACK16(enc(rs1, off)) if -256 <= off < 256 else None))
+        forms.insert(0, BranchForm(2, lambda off: _PACK16(enc(rs1, off)) if -256 <= off < 256 else None,
+                                   enc(rs1, 0), _place_cb))
     return tuple(forms)
 
 
@@ -204,9 +222,10 @@ def jump_forms(link: int, compressed: bool) -> tuple[BranchForm, ...]:
             return None
         return _PACK32(E.auipc(base, parts[0])) + _PACK32(E.jalr(link, base, parts[1]))
 
-    forms = [BranchForm(4, short), BranchForm(8, long)]
+    forms = [BranchForm(4, short, E.jal(link, 0), _place_j), BranchForm(8, long)]
     if compressed and link == ZERO:
-        forms.insert(0, BranchForm(2, lambda off: _PACK16(E.c_j(off)) if -2048 <= off < 2048 else None))
+        forms.insert(0, BranchForm(2, lambda off: _PACK16(E.c_j(off)) if -2048 <= off < 2048 else None, E.c_j(0),
+                                   _place_cj))
     return tuple(forms)
 
 
@@ -223,6 +242,12 @@ LARGE_FUNCTION = 32768
 POOL_OVER = 2
 
 
+def _place_pair(offs):
+    """The offset fields of an auipc + I-format pair (pool_forms), as _split makes them."""
+    lo = (offs & 0xFFF) - ((offs & 0x800) << 1)
+    return (offs >= -(1 << 31)) & (offs < (1 << 31) - 0x800), ((offs - lo) >> 12 & 0xFFFFF) << 12 | (lo & 0xFFF) << 52
+
+
 @cache
 def pool_forms(rd: int) -> tuple[BranchForm, ...]:
     """auipc rd + ld rd from a constant-pool entry (a label), +-2 GiB."""
@@ -230,7 +255,7 @@ def pool_forms(rd: int) -> tuple[BranchForm, ...]:
         parts = _split(off)
         return None if parts is None else _PACK32(E.auipc(rd, parts[0])) + _PACK32(E.ld(rd, rd, parts[1]))
 
-    return (BranchForm(8, load),)
+    return (BranchForm(8, load, E.auipc(rd, 0) | E.ld(rd, rd, 0) << 32, _place_pair),)
 
 
 class Riscv64Selector(TableSelector):

@@ -246,13 +246,22 @@ def test_every_encoder_is_in_the_table():
         source = f.read()
     table_source = source[source.index("TABLE: list"):source.index("# 32-bit words the selector")]
     used = set(re.findall(r"\bE\.(\w+)\(", table_source))
-    assert public - used - {"compress", "invert_branch", "b_offset"} == set()
+    assert public - used - {"compress", "invert_branch", "b_offset", "j_offset", "cb_offset", "cj_offset"} == set()
 
 
-def test_b_offset_is_the_b_formats_offset_field():
-    """What the selector's short branches OR into a branch encoded once with offset 0 (checked by the table)."""
-    for off in range(-4096, 4096, 2):
-        assert E.branch(E.BLTU, 9, 18, 0) | E.b_offset(off) == E.branch(E.BLTU, 9, 18, off)
+def test_offset_fields_are_the_formats_offset_fields():
+    """What the selector's short branches OR into a branch encoded once with offset 0 (the encoders are checked by
+    the table): every even offset in range, as ints and as one NumPy array (how the Emitter places them)."""
+    import numpy as np
+
+    for field, encode, reach in ((E.b_offset, lambda off: E.branch(E.BLTU, 9, 18, off), 4096),
+                                 (E.j_offset, lambda off: E.jal(E.RA, off), 1 << 20),
+                                 (E.cb_offset, lambda off: E.c_bnez(E.A5, off), 256),
+                                 (E.cj_offset, E.c_j, 2048)):
+        offsets = list(range(-reach, reach, 2 if reach <= 4096 else 2046))
+        base = encode(0)
+        assert [base | field(off) for off in offsets] == [encode(off) for off in offsets], field.__name__
+        assert (base | field(np.array(offsets, dtype=np.int64))).tolist() == [encode(off) for off in offsets]
 
 
 @pytest.mark.parametrize("index", range(len(TABLE)), ids=[row[1] for row in TABLE])
