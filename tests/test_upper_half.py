@@ -115,3 +115,25 @@ def local_def(source: str, pc: int, reg: int) -> int | None:
 ])
 def test_local_def_finds_the_writer_on_the_straight_line_path(source, pc, reg, expect):
     assert local_def(source, pc, reg) == expect
+
+
+def test_driver_memo_keys_tell_exactly_what_the_lowering_depends_on():
+    """The driver's per-slot memo keys (ints): an ALU32 instruction's tells whether its upper half is live, a
+    conditional jump's leaves out its offset (only the branch encodes it), anything else is the whole slot."""
+    from bpfx import BY_INSN, BY_UPPER
+    from bpfx.back.codegen import _memo_keys, _upper_live
+    from bpfx.back.legalize import columns
+
+    insns = assemble("add32 %r1, 7\nadd32 %r1, 7\nmov %r0, %r1\nadd32 %r1, 7\njeq %r1, 1, +1\njeq %r1, 1, +0\n"
+                     "add %r2, 7\nadd %r2, 8\nmov %r0, 0\nexit")
+    plan = [None] * 256
+    plan[0x04], plan[0x07] = BY_UPPER, BY_INSN
+    jump_plan = [None] * 256
+    jump_plan[0x15] = BY_INSN
+    keys = _memo_keys(columns(insns), plan, jump_plan, _upper_live(insns)[1:])
+    assert keys[1] == keys[3] != keys[0]  # live (read by the 64-bit mov, the 64-bit jeq), dead (redefined)
+    assert keys[4] == keys[5] and keys[6] != keys[7]
+    assert len(set(keys[:8])) == 6  # (slot 2, not planned, has a key too)
+    cols = columns(insns)
+    cols[1][0] = 16  # a field that does not fit: its own key, the fields themselves
+    assert _memo_keys(cols, plan, jump_plan, None)[0] == (0x04, 16, 0, 0, 7, 0)

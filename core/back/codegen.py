@@ -17,6 +17,7 @@ core calls is declared there (a test keeps the two in sync).
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
 from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo
-from .selector import BY_UPPER
+from .selector import BY_SELECTOR, BY_UPPER
 from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
 from ..front.program import Program, gc_paused
 from ..front.progtypes import prog_type as get_prog_type
@@ -294,6 +295,30 @@ def _frame_facts(cols, start: int, end: int) -> tuple[frozenset[int], bool, int]
     return frozenset(written), calls, stack
 
 
+def _memo_keys(cols, plan: list, jump_plan: list, after: list[int] | None) -> list:
+    """Per slot, the memo key of an instruction the driver keys itself (BY_INSN, BY_UPPER): its 8 bytes as one
+    int, with bit 15 of the offset set for BY_UPPER when the upper half of its dst may be read after it (a
+    conditional jump's without its offset, which only the branch encodes). Made for all slots at once: the memo
+    lookup is the driver's commonest step, and an int key takes half the time of a tuple (hashed anew at every
+    lookup, compared item by item). Other slots get a key they never use. A slot whose fields do not fit their
+    bits, or a BY_UPPER one whose offset has bit 15 set (no valid ALU instruction's has), gets its fields as a
+    tuple: a key always stands for exactly one instruction."""
+    op, dst, src, off, imm = (column.astype(np.int64) for column in cols)  # (a Program's registers are bytes)
+    keyed = np.array([k is not None and k != BY_SELECTOR for k in plan], dtype=bool)[op]
+    jumps = np.array([k is not None and k != BY_SELECTOR for k in jump_plan], dtype=bool)[op]
+    upper = np.array([k == BY_UPPER for k in plan], dtype=bool)[op]
+    live = np.zeros(len(op), dtype=np.int64)
+    if after is not None:
+        live = np.frombuffer(array("q", after), dtype=np.int64) >> dst & upper
+    off = np.where(jumps, 0, off)
+    misfit = ((dst | src) > 15) | (off != off.astype(np.int16)) | (imm != imm.astype(np.int32)) | (upper & (off < 0))
+    keys = ((op | dst << 8 | src << 12 | (off & 0xFFFF | live << 15) << 16).astype(np.uint64)
+            | (imm & 0xFFFFFFFF).astype(np.uint64) << np.uint64(32)).tolist()
+    for pc in np.flatnonzero(misfit & (keyed | jumps)).tolist():
+        keys[pc] = (int(op[pc]), int(dst[pc]), int(src[pc]), int(off[pc]), int(imm[pc]), int(live[pc]))
+    return keys
+
+
 def check_runnable(program: Program, target) -> None:
     """Refuse what no target can take as is: a section with no program type, a byte order the target lacks."""
     from ..front.progtypes import UNSPEC, unknown_section_error
@@ -389,8 +414,10 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
             for keyed, info in zip(plan, OPCODES)]
     jump_plan = [keyed if info is not None and info.kind == Kind.JCOND else None for keyed, info in zip(plan, OPCODES)]
     plan = [None if jumps is not None else keyed for keyed, jumps in zip(plan, jump_plan)]
-    by_upper = BY_UPPER  # (a local: compared at every instruction)
-    after = cg.upper_live_after() if by_upper in plan else None
+    after = cg.upper_live_after() if BY_UPPER in plan else None
+    keys = _memo_keys(legal.cols, plan, jump_plan, after)
+    ops = legal.cols[0].tolist()
+    by_selector = BY_SELECTOR  # (a local: compared at every instruction)
     key_of = getattr(selector, "memo_key", None)
     for start, end in zip(starts, ends):
         written, calls, stack = _frame_facts(legal.cols, start, end)
@@ -407,30 +434,25 @@ def _compile(program, target, *, helpers, impls, context, harden, features, seed
         memo = getattr(selector, "memo", None)  # (the prologue chose the frame's)
         try:
             while pc < end:
-                insn = insns[pc]
                 if pc in leaders:
                     labels[pc] = len(code)  # (em.bind, inline)
                 line_offset(len(code))
                 line_index(origin[pc])
-                op = insn[0]
+                op = ops[pc]
                 keyed = plan[op]
                 if keyed is not None:
-                    if not keyed:  # BY_INSN (0)
-                        key = insn
-                    elif keyed == by_upper:
-                        key = (insn, after[pc] >> insn[1] & 1)
-                    else:
-                        key = key_of(cg, pc, insn)
+                    key = key_of(cg, pc, insns[pc]) if keyed == by_selector else keys[pc]
                     known = memo.get(key)
                     if known is not None:
                         code += known
                     else:  # a miss: the memoised lowering, told the key
-                        table[op](cg, pc, insn, None, key)
+                        table[op](cg, pc, insns[pc], None, key)
                     pc += 1
                     continue
+                insn = insns[pc]
                 keyed = jump_plan[op]
-                if keyed is not None:  # (an offset is no part of a jump's key: only the branch encodes it)
-                    key = key_of(cg, pc, insn) if keyed else (op, insn[1], insn[2], insn[4])
+                if keyed is not None:
+                    key = key_of(cg, pc, insn) if keyed == by_selector else keys[pc]
                     known = memo.get(key)
                     if known is not None:  # (em.branch, inline)
                         code += known[0]
