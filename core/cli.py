@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
     """Run one command; ``parser`` is a ``build_parser()`` result to reuse (building one costs ~15 ms, which an
     in-process caller running thousands of commands, like bench/malformed.py, pays once)."""
+    from .front.program import keep_freed_memory
+
+    keep_freed_memory()  # (a compiling process: see there)
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     try:

@@ -108,3 +108,30 @@ def test_version_and_help():
     assert bpfx("--version").stdout.strip() == "bpfx 0.1.0"
     helptext = bpfx("run", "--help").stdout
     assert "--packet-size" in helptext and "return-code name" in helptext
+
+
+_WHERE_16MIB = """
+import ctypes, sys
+from bpfx.front.program import keep_freed_memory
+if sys.argv[1] == "keep":
+    keep_freed_memory()
+block = bytearray(16 << 20)
+at = ctypes.addressof((ctypes.c_char * len(block)).from_buffer(block))
+for line in open("/proc/self/maps"):
+    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+    if lo <= at < hi:
+        print(line.split()[-1] if line.strip().endswith("[heap]") else "mapping")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                    reason="glibc's malloc only")
+def test_the_cli_keeps_freed_memory():
+    """keep_freed_memory (what the CLI calls first) makes a large block come from the heap, which keeps what is
+    freed, where a fresh process maps it afresh (and unmaps it when freed: page faults again next time)."""
+    def where(mode):
+        return subprocess.run([sys.executable, "-c", _WHERE_16MIB, mode], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert where("default") == "mapping"
+    assert where("keep") == "[heap]"
