@@ -183,6 +183,8 @@ _KEEP, _KILL, _LIVE, _BY_WIDTH, _LIVE_UNLESS_OFF = range(5)  # _BY_WIDTH: live f
 _NEXT, _COND, _JA, _GOTOL, _EXIT, _HELPER, _ATOMIC, _OPAQUE = range(8)
 _CMPXCHG = ATOMIC_OPS["cmpxchg"]
 _ALL_UPPER = (1 << (AX + 1)) - 1
+_MASKS = list(range(_ALL_UPPER + 1))
+_MASK_OBJECTS = np.array(_MASKS, dtype=object)
 _UPPER_ROUNDS = 8  # passes for loops to settle (about their nesting depth plus two)
 
 
@@ -248,7 +250,9 @@ def _upper_live(insns: list[Insn], cols=None) -> list[int]:
     keep = _ALL_UPPER & ~np.where((on_dst == _KILL) | ((on_dst == _BY_WIDTH) & ~wide_swap), dst_bit, 0)
     jumps, targets = targets_of(cols, np.flatnonzero(_JUMP_FLOW[_FLOW[op]]))
     loops = bool((targets <= jumps).any())  # a backward jump: passes until nothing changes
-    flows, keep, gen = _FLOW[op].tolist(), keep.tolist(), gen.tolist()
+    # (each mask as one shared int object: a million separate ones cost ~30 MiB and their page faults)
+    masks = _MASKS
+    flows, keep, gen = _FLOW[op].tolist(), _MASK_OBJECTS[keep].tolist(), _MASK_OBJECTS[gen].tolist()
     before = [0] * n + [_ALL_UPPER]
     for _ in range(_UPPER_ROUNDS):
         previous = before[:] if loops else None
@@ -270,7 +274,7 @@ def _upper_live(insns: list[Insn], cols=None) -> list[int]:
                         live |= 1
                 else:
                     live = _ALL_UPPER
-            before[pc] = live = live & keep[pc] | gen[pc]
+            before[pc] = live = masks[live & keep[pc] | gen[pc]]
         if not loops or before == previous:
             return before
     return [_ALL_UPPER] * (n + 1)
