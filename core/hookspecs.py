@@ -123,7 +123,8 @@ def bpfx_selector(target: TargetInfo, abi: ABI, features: dict[str, bool]) -> Se
         32-bit operations leave the upper half dirty (riscv64's sign-extending W forms) whether a zero-extension
         is needed (``cg.upper_live_after()``: the same facts as a list), and ``cg.local_def(pc, reg)`` names the
         instruction that last wrote ``reg`` on the straight-line path into ``pc`` (riscv64 skips a JMP32 operand's
-        ``sext.w`` when that writer left it extended). A lowering may clobber AX's native register and the ABI's
+        ``sext.w`` when that writer left it extended; ``cg.operand_defs(opcodes)`` answers it for the operands of
+        every instruction with those opcodes at once). A lowering may clobber AX's native register and the ABI's
         scratch registers, nothing else. Raise :class:`bpfx.Unsupported` for an instruction it cannot lower.
         :class:`bpfx.TableSelector` is a base class that supplies ``lower``/``lowering_table``/``memo_plan``
         from per-kind lowerings and memoises pure ones; :mod:`bpfx.fields` range-checks encoder fields.

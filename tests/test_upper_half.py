@@ -137,3 +137,22 @@ def test_driver_memo_keys_tell_exactly_what_the_lowering_depends_on():
     cols = columns(insns)
     cols[1][0] = 16  # a field that does not fit: its own key, the fields themselves
     assert _memo_keys(cols, plan, jump_plan, None)[0] == (0x04, 16, 0, 0, 7, 0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_operand_defs_agree_with_local_def(seed):
+    """CodeGen.operand_defs (all at once, vectorised) gives what local_def gives one at a time, for the dst and
+    src of every instruction of random programs with jumps, calls, atomics and lddw."""
+    import random
+
+    from bpfx.tools.fuzz import random_program
+
+    prog = random_program(random.Random(seed), length=300, subprograms=2)
+    cg = CodeGen(prog, prog.insns, list(range(len(prog.insns))), get_target("riscv64").abi(), None, "t", None)
+    dst_defs, src_defs = cg.operand_defs(range(256))
+    assert len(dst_defs) == len(prog.insns)
+    for pc, insn in enumerate(prog.insns):
+        assert dst_defs[pc] == cg.local_def(pc, insn.dst), pc
+        if pc in src_defs:
+            assert src_defs[pc] == cg.local_def(pc, insn.src), pc
+    assert sum(w is not None for w in dst_defs.values()) > len(prog.insns) // 4  # (not all None)

@@ -352,8 +352,9 @@ class Selector(Protocol):
     dead; see that method for what it assumes of the lowerings; ``cg.upper_live_after()`` gives the same facts as
     a list, for asking at every instruction), and ``cg.local_def(pc, reg)`` (the instruction that last wrote
     ``reg`` on the straight-line path into ``pc``, or None: what the selector's own lowering of it left in the
-    native register, e.g. a value already extended, holds at ``pc``). Labels are BPF slot indices (ints) for jump
-    targets, ``("func", slot)`` and ``("exit", slot)`` for functions.
+    native register, e.g. a value already extended, holds at ``pc``; ``cg.operand_defs(opcodes)`` gives it for
+    the dst and src of every instruction with one of ``opcodes`` at once, vectorised). Labels are BPF slot
+    indices (ints) for jump targets, ``("func", slot)`` and ``("exit", slot)`` for functions.
 
     A lowering may clobber the native register of AX (BPF register 11) and the ABI's ``scratch`` registers,
     nothing else: the legaliser never leaves a value live in AX across a BPF instruction it did not write AX in.

@@ -71,6 +71,10 @@ _ALU, _ALU64, _JMP32 = Cls.ALU, Cls.ALU64, Cls.JMP32
 _K_ALU, _K_ENDIAN, _K_LDX, _K_LDXSX, _K_LD_IMM64 = Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64
 _UNTRACKED_WRITERS = frozenset((Kind.CALL, Kind.CALLX, Kind.ATOMIC))  # what _state does not follow
 _PSEUDO_IMM64 = isa.Pseudo.IMM64
+# the instructions that ask _state about their operands (JMP32 compares, byte swaps), and "not worked out yet"
+_STATE_ASKERS = frozenset(op for op, info in enumerate(isa.OPCODES)
+                          if info and ((info.kind == Kind.JCOND and info.cls == Cls.JMP32) or _IS_SWAP[op]))
+_ASK = object()
 # ldxh/ldxw: fused with a byte swap of the value right after them (see _fuses); the key of such a swap's memo
 _FUSABLE = [bool(info and info.kind == Kind.LDX and info.size in (2, 4)) for info in isa.OPCODES]
 _FUSED = ("fused",)
@@ -272,6 +276,7 @@ class Riscv64Selector(TableSelector):
         self._asked: tuple[int, tuple] = (-1, ())
         self._fused_at = -1  # the slot of a byte swap the load before it performed (see _fuses)
         self._after: list[int] | None = None  # the compiling program's cg.upper_live_after(), once asked
+        self._defs: tuple[dict, dict] | None = None  # its cg.operand_defs(_STATE_ASKERS), once asked
         self._bytes: dict[int, bytes] = {}  # word -> its encoding (compressed when possible)
         self._pool: dict[int, tuple] = {}  # 64-bit constant -> its pool label, emitted after the last function
 
@@ -365,7 +370,7 @@ class Riscv64Selector(TableSelector):
         self._stack = stack
         self.use_frame(stack)
         if frame.is_entry:
-            self._after = None  # another program's facts
+            self._after = self._defs = None  # another program's facts
         frame.frame_offset = total - stack
         frame.native_stack = total
 
@@ -420,7 +425,7 @@ class Riscv64Selector(TableSelector):
             if self._fused_at == pc:  # done by the load before it
                 return _FUSED
             # what the register holds: a constant is swapped here, a halfword needs no mask
-            state = self._state(cg, pc, insn.dst) if not self.zbb or insn.imm == 16 else UNKNOWN
+            state = self._operand_state(cg, pc, insn.dst, 0) if not self.zbb or insn.imm == 16 else UNKNOWN
             self._asked = (pc, state)
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
@@ -446,11 +451,21 @@ class Riscv64Selector(TableSelector):
             after = self._after = cg.upper_live_after()
         return not after[pc] >> (insn.dst if reg is None else reg) & 1
 
-    def _state(self, cg, pc: int, reg: int, depth: int = 0) -> tuple[int, bool, int | None]:
+    def _operand_state(self, cg, pc: int, reg: int, which: int) -> tuple[int, bool, int | None]:
+        """_state of the dst (``which`` 0) or src (1) of a JMP32 or a byte swap, whose writers the core works out
+        for all of them at once (cg.operand_defs) the first time one is asked."""
+        defs = self._defs
+        if defs is None:
+            defs = self._defs = cg.operand_defs(_STATE_ASKERS)
+        return self._state(cg, pc, reg, 0, defs[which].get(pc, _ASK))
+
+    def _state(self, cg, pc: int, reg: int, depth: int = 0, w=_ASK) -> tuple[int, bool, int | None]:
         """What BPF ``reg``'s native register holds before the instruction at ``pc`` (see UNKNOWN), from the
-        instruction that wrote it on the straight-line path into ``pc`` (the core's ``cg.local_def``) and what this
-        selector's lowering of that instruction leaves: it must agree with every lowering below."""
-        w = cg.local_def(pc, reg)
+        instruction that wrote it on the straight-line path into ``pc`` (the core's ``cg.local_def``, or ``w``
+        when the caller has it) and what this selector's lowering of that instruction leaves: it must agree with
+        every lowering below."""
+        if w is _ASK:
+            w = cg.local_def(pc, reg)
         if w is None:
             return UNKNOWN
         insn = cg.insns[w]
@@ -634,9 +649,10 @@ class Riscv64Selector(TableSelector):
         imm, op = insn.imm, insn.opcode & 0xF0  # (not asked where it changes nothing: jset of a u31, eq/ne addiw)
         moot = not insn.opcode & isa.SRC_X and (imm >= 0 if op == _JSET else op in _EQ_NE and imm != 0
                                                 and -2047 <= imm <= 2048)
-        a = UNKNOWN if insn.dst == 10 or moot else self._state(cg, pc, insn.dst)
+        a = UNKNOWN if insn.dst == 10 or moot else self._operand_state(cg, pc, insn.dst, 0)
         if insn.opcode & isa.SRC_X:  # (eq/ne of an operand in no known state take the subw whatever the other)
-            b = UNKNOWN if insn.src == 10 or (a is UNKNOWN and op in _EQ_NE) else self._state(cg, pc, insn.src)
+            b = (UNKNOWN if insn.src == 10 or (a is UNKNOWN and op in _EQ_NE)
+                 else self._operand_state(cg, pc, insn.src, 1))
             zb, sb = b[0] <= 32, b[1]
         else:  # the immediate's li: sign-extended, and zero-extended too when not negative
             zb, sb = imm >= 0, True
