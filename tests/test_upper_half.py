@@ -156,3 +156,21 @@ def test_operand_defs_agree_with_local_def(seed):
         if pc in src_defs:
             assert src_defs[pc] == cg.local_def(pc, insn.src), pc
     assert sum(w is not None for w in dst_defs.values()) > len(prog.insns) // 4  # (not all None)
+
+
+def test_driver_memo_keys_of_32_bit_atomics_tell_the_fetched_registers_upper_half():
+    """BY_UPPER for an atomic: the register a fetch writes (src, r0 for cmpxchg) decides, a plain one has none."""
+    from bpfx import BY_UPPER
+    from bpfx.back.codegen import _memo_keys, _upper_live
+    from bpfx.back.legalize import columns
+
+    insns = assemble("stxdw [%r10-8], %r2\nlock fetch add32 [%r10-8], %r1\nmov %r0, %r1\n"  # r1 read whole
+                     "lock fetch add32 [%r10-8], %r1\nmov32 %r0, %r1\nmov %r1, 0\n"  # ... its low half only
+                     "lock add32 [%r10-8], %r1\nmov %r0, %r1\nlock add32 [%r10-8], %r1\nmov %r1, 0\n"
+                     "lock cmpxchg32 [%r10-8], %r1\nexit\nlock cmpxchg32 [%r10-8], %r1\nmov %r0, 0\nexit")
+    plan = [None] * 256
+    plan[0xC3] = BY_UPPER
+    keys = _memo_keys(columns(insns), plan, [None] * 256, _upper_live(insns)[1:])
+    assert keys[1] != keys[3]  # the fetched r1: live, dead
+    assert keys[6] == keys[8]  # no fetch: nothing written, whatever is read after
+    assert keys[10] != keys[12]  # cmpxchg writes r0: read by exit, overwritten

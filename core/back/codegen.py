@@ -24,7 +24,8 @@ import numpy as np
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
-from ..front.isa import ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo, uses_src_reg
+from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo,
+                          uses_src_reg)
 from .selector import BY_SELECTOR, BY_UPPER
 from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
 from ..front.program import Program, gc_paused
@@ -325,25 +326,32 @@ def _frame_facts(cols, start: int, end: int) -> tuple[frozenset[int], bool, int]
 
 def _memo_keys(cols, plan: list, jump_plan: list, after: list[int] | None) -> list:
     """Per slot, the memo key of an instruction the driver keys itself (BY_INSN, BY_UPPER): its 8 bytes as one
-    int, with bit 15 of the offset set for BY_UPPER when the upper half of its dst may be read after it (a
-    conditional jump's without its offset, which only the branch encodes). Made for all slots at once: the memo
+    int (a conditional jump's without its offset, which only the branch encodes), for BY_UPPER with a tag bit set
+    when the upper half of the register it writes may be read after it: bit 15 of the offset of an ALU
+    instruction, bit 31 of an atomic's imm (which no valid one has set). Made for all slots at once: the memo
     lookup is the driver's commonest step, and an int key takes half the time of a tuple (hashed anew at every
     lookup, compared item by item). Other slots get a key they never use. A slot whose fields do not fit their
-    bits, or a BY_UPPER one whose offset has bit 15 set (no valid ALU instruction's has), gets its fields as a
-    tuple: a key always stands for exactly one instruction."""
+    bits, or a BY_UPPER one with its tag bit set already, gets its fields as a tuple: a key always stands for
+    exactly one instruction."""
     op, dst, src, off, imm = (column.astype(np.int64) for column in cols)  # (a Program's registers are bytes)
     keyed = np.array([k is not None and k != BY_SELECTOR for k in plan], dtype=bool)[op]
     jumps = np.array([k is not None and k != BY_SELECTOR for k in jump_plan], dtype=bool)[op]
     upper = np.array([k == BY_UPPER for k in plan], dtype=bool)[op]
-    live = np.zeros(len(op), dtype=np.int64)
-    if after is not None:
-        live = np.frombuffer(array("q", after), dtype=np.int64) >> dst & upper
+    atomic = _ATOMIC_OP[op]
     off = np.where(jumps, 0, off)
-    misfit = ((dst | src) > 15) | (off != off.astype(np.int16)) | (imm != imm.astype(np.int32)) | (upper & (off < 0))
-    keys = ((op | dst << 8 | src << 12 | (off & 0xFFFF | live << 15) << 16).astype(np.uint64)
-            | (imm & 0xFFFFFFFF).astype(np.uint64) << np.uint64(32)).tolist()
+    raw = ((op | dst << 8 | src << 12 | (off & 0xFFFF) << 16).astype(np.uint64)
+           | (imm & 0xFFFFFFFF).astype(np.uint64) << np.uint64(32))
+    tag = np.where(atomic, np.uint64(1 << 63), np.uint64(1 << 31))
+    misfit = ((dst | src) > 15) | (off != off.astype(np.int16)) | (imm != imm.astype(np.int32)) | (
+        upper & (raw & tag != 0))
+    live = np.zeros(len(op), dtype=bool)
+    if after is not None:  # (the register written: dst, an atomic fetch's src, cmpxchg's r0; a plain atomic none)
+        written = np.where(atomic, np.where(imm == _CMPXCHG, 0, src), dst)
+        live = upper & (~atomic | (imm & ATOMIC_FETCH != 0)) & (
+            np.frombuffer(array("q", after), dtype=np.int64) >> written & 1 != 0)
+    keys = np.where(live, raw | tag, raw).tolist()
     for pc in np.flatnonzero(misfit & (keyed | jumps)).tolist():
-        keys[pc] = (int(op[pc]), int(dst[pc]), int(src[pc]), int(off[pc]), int(imm[pc]), int(live[pc]))
+        keys[pc] = (int(op[pc]), int(dst[pc]), int(src[pc]), int(off[pc]), int(imm[pc]), bool(live[pc]))
     return keys
 
 

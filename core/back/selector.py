@@ -25,8 +25,9 @@ def _unbound(fn: Lowering, owner) -> Callable:
 #: How the codegen driver keys an opcode's memoised lowering (``TableSelector.keyed``, ``memo_plan``):
 BY_INSN = 0  # the instruction itself (a conditional jump: without its offset, which only the branch encodes)
 BY_SELECTOR = 1  # ``memo_key(cg, pc, insn)``'s answer (None: lower it without the memo)
-#: (the instruction, whether the upper half of its dst may be read after it: ``cg.upper_live_after()``), for a
-#: core whose 32-bit operations do not zero-extend, where the lowering adds the extension only when it is live
+#: (the instruction, whether the upper half of the register it writes may be read after it: ``cg.upper_live_after()``;
+#: the register is the dst, an atomic fetch's src or cmpxchg's r0, none for a plain atomic), for a core whose 32-bit
+#: operations do not zero-extend, where the lowering adds the extension only when it is live
 BY_UPPER = 2
 
 

@@ -64,8 +64,8 @@ IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
 CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
 # byte swaps: be (ALU class, on a little-endian core) and bswap (ALU64 class); le is a truncation
+_MOV32_K = Cls.ALU | isa.SRC_K | isa.ALU_OPS["mov"]
 _IS_SWAP = [bool(info and info.kind == Kind.ENDIAN and (info.cls == Cls.ALU64 or info.src_reg)) for info in isa.OPCODES]
-_MOV32_K, _RSH32_K, _AND32_K = (Cls.ALU | isa.SRC_K | isa.ALU_OPS[op] for op in ("mov", "rsh", "and"))
 # enum members as module constants for the per-instruction paths (an IntEnum member lookup costs 80 ns on 3.11)
 _ALU, _ALU64, _JMP32 = Cls.ALU, Cls.ALU64, Cls.JMP32
 _K_ALU, _K_ENDIAN, _K_LDX, _K_LDXSX, _K_LD_IMM64 = Kind.ALU, Kind.ENDIAN, Kind.LDX, Kind.LDXSX, Kind.LD_IMM64
@@ -407,10 +407,13 @@ class Riscv64Selector(TableSelector):
 
     def keyed(self, info) -> int:
         swap = info.kind == Kind.ENDIAN and info.src_reg  # be (the ALU64 class, bswap, is not ALU32)
-        if info.cls == Cls.ALU and not swap and (info.src_reg or info.op not in ("mov", "rsh", "and")):
-            return BY_UPPER  # an ALU32 result, zero-extended where its upper half is live
-        if (info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.ATOMIC and info.size == 4)
-                or (info.kind == Kind.LDX and info.size in (2, 4)) or info.cls == Cls.JMP32):
+        if (info.cls == Cls.ALU and not swap and (info.src_reg or info.op != "mov")) or (
+                info.kind == Kind.ATOMIC and info.size == 4):
+            # an ALU32 result or a 32-bit fetch, zero-extended where its upper half is live (srliw by 1..31 and
+            # andi with a mask below 2048 need no extension: the key tells more than their bytes depend on)
+            return BY_UPPER
+        if (info.cls == Cls.ALU or info.kind == Kind.ENDIAN or (info.kind == Kind.LDX and info.size in (2, 4))
+                or info.cls == Cls.JMP32):
             return BY_SELECTOR
         return BY_INSN
 
@@ -430,17 +433,14 @@ class Riscv64Selector(TableSelector):
             if state[2] is not None or (insn.imm == 64 and not self.zbb):  # li or pool (a branch): not memoised
                 return None
             return (insn, state[0] <= 16) if insn.imm == 16 and not self.zbb else insn
-        if insn[0] & 0x07 == _ALU:  # mov32/rsh32/and32 with an immediate (the rest: BY_UPPER)
-            op, imm = insn.opcode, insn.imm
-            if (op == _MOV32_K and imm >= 0) or (op == _RSH32_K and imm & 31) or (op == _AND32_K and 0 <= imm < 2048):
-                return insn  # zero-extended by its own lowering (li of a u31, srliw, andi): no question to ask
-            dead = self._zext_dead(cg, pc, insn)
-            if op == _MOV32_K and not dead and len(li_words(self.r[insn.dst], imm & 0xFFFFFFFF)) > POOL_OVER:
-                return None  # from the constant pool (a branch to its label)
-            return insn, not dead
-        if insn.opcode & 0x18 == 0 and insn.imm & isa.ATOMIC_FETCH:  # a 32-bit fetch: its zero-extension may be dead
-            return insn, self._zext_dead(cg, pc, insn, 0 if insn.imm == CMPXCHG else insn.src)
-        return insn
+        # mov32 with an immediate: the one ALU32 instruction keyed here (keyed: the others are BY_UPPER)
+        imm = insn.imm
+        if insn[0] == _MOV32_K and imm >= 0:
+            return insn  # li of a u31: zero-extended by its own lowering, no question to ask
+        dead = self._zext_dead(cg, pc, insn)
+        if insn[0] == _MOV32_K and not dead and len(li_words(self.r[insn.dst], imm & 0xFFFFFFFF)) > POOL_OVER:
+            return None  # from the constant pool (a branch to its label)
+        return insn, not dead
 
     def _zext_dead(self, cg, pc: int, insn, reg: int | None = None) -> bool:
         """Whether the zero-extension of this 32-bit result (in ``reg``, default the instruction's dst) is dead (the
