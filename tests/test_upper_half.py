@@ -134,6 +134,14 @@ def test_driver_memo_keys_tell_exactly_what_the_lowering_depends_on():
     assert keys[1] == keys[3] != keys[0]  # live (read by the 64-bit mov, the 64-bit jeq), dead (redefined)
     assert keys[4] == keys[5] and keys[6] != keys[7]
     assert len(set(keys[:8])) == 6  # (slot 2, not planned, has a key too)
+    # a validated Program's columns (registers as bytes, which a shift would overflow) give the same keys
+    from bpfx import Program
+
+    program = Program(name="p", section="s", prog_type="mem", insns=insns, file="f")
+    assert _memo_keys(program.arrays(), plan, jump_plan, _upper_live(insns)[1:]) == keys
+    add_r3 = assemble("add32 %r3, 7\nexit")[0]
+    assert _memo_keys(columns([add_r3]), plan, jump_plan, None) != _memo_keys(columns(insns[:1]), plan, jump_plan,
+                                                                               None)
     cols = columns(insns)
     cols[1][0] = 16  # a field that does not fit: its own key, the fields themselves
     assert _memo_keys(cols, plan, jump_plan, None)[0] == (0x04, 16, 0, 0, 7, 0)
