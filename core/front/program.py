@@ -30,6 +30,9 @@ def gc_paused():
             gc.enable()
 
 
+_KEEPING = False  # (keep_freed_memory has run)
+
+
 def keep_freed_memory() -> None:
     """Ask the C allocator to keep the memory this process frees, for a process that compiles (the CLI does this
     first): large blocks (NumPy arrays, big lists, the code) come from the heap instead of fresh mappings, and the
@@ -37,10 +40,12 @@ def keep_freed_memory() -> None:
     mapped afresh costs a page fault (~3.6 us on the virtual machine this was measured on: 0.1-0.15 s a compile).
     Process-wide, so the library never does it by itself; nothing happens where malloc is not glibc's."""
     import ctypes
-    import platform
+    import os
 
-    if platform.libc_ver()[0] != "glibc":
+    global _KEEPING
+    if _KEEPING or not hasattr(os, "confstr") or not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
         return
+    _KEEPING = True
     mallopt = ctypes.CDLL(None).mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     m_trim_threshold, m_mmap_threshold = -1, -3  # (malloc.h)

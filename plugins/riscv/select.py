@@ -63,8 +63,8 @@ DIVMOD = {
 IMM12 = {"add": E.addi, "and": E.andi, "or": E.ori, "xor": E.xori}
 SHIFT_IMM = {"lsh": (E.slli, E.slliw), "rsh": (E.srli, E.srliw), "arsh": (E.srai, E.sraiw)}
 CMPXCHG = isa.ATOMIC_OPS["cmpxchg"]
-# byte swaps: be (ALU class, on a little-endian core) and bswap (ALU64 class); le is a truncation
 _MOV32_K = Cls.ALU | isa.SRC_K | isa.ALU_OPS["mov"]
+# byte swaps: be (ALU class, on a little-endian core) and bswap (ALU64 class); le is a truncation
 _IS_SWAP = [bool(info and info.kind == Kind.ENDIAN and (info.cls == Cls.ALU64 or info.src_reg)) for info in isa.OPCODES]
 # enum members as module constants for the per-instruction paths (an IntEnum member lookup costs 80 ns on 3.11)
 _ALU, _ALU64, _JMP32 = Cls.ALU, Cls.ALU64, Cls.JMP32
