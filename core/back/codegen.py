@@ -24,10 +24,11 @@ import numpy as np
 
 from .emit import Emitter
 from ..errors import BpfxError, LinkError, Unsupported
-from ..front.isa import (ATOMIC_FETCH, ATOMIC_OPS, OPCODES, R10, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo,
+from ..front.isa import (ATOMIC_OPS, OPCODES, R10, SLOT_DTYPE, STACK_SIZE, CallKind, Cls, Insn, Kind, Pseudo,
                           uses_src_reg)
 from .selector import BY_SELECTOR, BY_UPPER
-from .legalize import AX, SKB_DATA, SKB_DATA_END, jump_targets, legalize, local_def, lower_packet_loads
+from .legalize import (AX, SKB_DATA, SKB_DATA_END, atomic_writes, jump_targets, legalize, local_def,
+                       lower_packet_loads)
 from ..front.program import Program, gc_paused
 from ..front.progtypes import prog_type as get_prog_type
 from .target import ABI, ContextLayout, HelperTable, Image
@@ -121,9 +122,12 @@ class CodeGen:
         None when that is not so within a few instructions. A call counts as writing r0-r5 and an atomic fetch
         its operand (r0 for cmpxchg), so a selector that knows what its lowering of the writer leaves in the native
         register (a constant, a zero- or sign-extended value) can rely on it at ``pc``, e.g. to skip an extension."""
+        return local_def(self.insns, self._leaders(), pc, reg)
+
+    def _leaders(self) -> set[int]:
         if self.leaders is None:  # (the driver sets it, with the function starts)
             self.leaders = jump_targets(self.insns)
-        return local_def(self.insns, self.leaders, pc, reg)
+        return self.leaders
 
     def operand_defs(self, opcodes) -> tuple[dict[int, int | None], dict[int, int | None]]:
         """:meth:`local_def` of the dst, and of the src where the instruction reads it, of every instruction whose
@@ -131,14 +135,12 @@ class CodeGen:
         the same for src), for a selector that would otherwise ask at each of thousands of instructions."""
         from .legalize import columns, local_defs
 
-        if self.leaders is None:
-            self.leaders = jump_targets(self.insns)
         cols = self.cols if self.cols is not None else columns(self.insns)
         op, dst, src = cols[:3]
         wanted = np.zeros(256, dtype=bool)
         wanted[list(opcodes)] = True
         leaders = np.zeros(len(op), dtype=bool)
-        leaders[np.fromiter(self.leaders, dtype=np.int64, count=len(self.leaders))] = True
+        leaders[np.fromiter(self._leaders(), dtype=np.int64, count=len(self._leaders()))] = True
         answers = []
         for slots, regs in ((np.flatnonzero(wanted[op]), dst), (np.flatnonzero(wanted[op] & _READS_SRC[op]), src)):
             found = local_defs(cols, leaders, slots, regs[slots].astype(np.int64))
@@ -311,8 +313,9 @@ def _frame_facts(cols, start: int, end: int) -> tuple[frozenset[int], bool, int]
     op, dst, src, off, imm = (column[start:end] for column in cols)
     written = set(dst[_WRITES_DST[op]].tolist())
     calls = bool(_CALLS[op].any())
-    fetch = _ATOMIC_OP[op] & (imm & 1 != 0)  # an atomic fetch writes its src (cmpxchg: r0)
-    written.update(np.where(imm[fetch] == _CMPXCHG, 0, src[fetch]).tolist())
+    atomic = _ATOMIC_OP[op]
+    fetched = atomic_writes(src[atomic], imm[atomic])
+    written.update(fetched[fetched >= 0].tolist())
     reached = np.concatenate((off[_LOADS[op] & (src == R10)], off[_STORES[op] & (dst == R10)], [0]))
     # r10's value copied or stored: the whole frame may be reached through it
     r10_escapes = bool((_SRC_ESCAPES[op] & (src == R10)).any())
@@ -339,16 +342,17 @@ def _memo_keys(cols, plan: list, jump_plan: list, after: list[int] | None) -> li
     upper = np.array([k == BY_UPPER for k in plan], dtype=bool)[op]
     atomic = _ATOMIC_OP[op]
     off = np.where(jumps, 0, off)
-    raw = ((op | dst << 8 | src << 12 | (off & 0xFFFF) << 16).astype(np.uint64)
-           | (imm & 0xFFFFFFFF).astype(np.uint64) << np.uint64(32))
+    slots = np.empty(len(op), dtype=SLOT_DTYPE)  # (a misfit's fields wrap here: it gets its tuple below)
+    slots["op"], slots["regs"], slots["off"], slots["imm"] = op, dst | src << 4, off, imm
+    raw = slots.view("<u8")
     tag = np.where(atomic, np.uint64(1 << 63), np.uint64(1 << 31))
     misfit = ((dst | src) > 15) | (off != off.astype(np.int16)) | (imm != imm.astype(np.int32)) | (
         upper & (raw & tag != 0))
     live = np.zeros(len(op), dtype=bool)
-    if after is not None:  # (the register written: dst, an atomic fetch's src, cmpxchg's r0; a plain atomic none)
-        written = np.where(atomic, np.where(imm == _CMPXCHG, 0, src), dst)
-        live = upper & (~atomic | (imm & ATOMIC_FETCH != 0)) & (
-            np.frombuffer(array("q", after), dtype=np.int64) >> written & 1 != 0)
+    if after is not None:  # (the register written: dst, or what an atomic writes: -1 for none)
+        written = np.where(atomic, atomic_writes(src, imm), dst)
+        live = upper & (written >= 0) & (
+            np.frombuffer(array("q", after), dtype=np.int64) >> np.maximum(written, 0) & 1 != 0)
     keys = np.where(live, raw | tag, raw).tolist()
     for pc in np.flatnonzero(misfit & (keyed | jumps)).tolist():
         keys[pc] = (int(op[pc]), int(dst[pc]), int(src[pc]), int(off[pc]), int(imm[pc]), bool(live[pc]))

@@ -81,6 +81,13 @@ _DEF_BUDGET = 8  # how far back local_def looks (16 found nothing more on the be
 _DEF_KINDS = np.array(_DEF_KIND, dtype=np.int8)
 
 
+def atomic_writes(src: np.ndarray, imm: np.ndarray) -> np.ndarray:
+    """The register each atomic instruction (of these src and imm) writes: its src with a fetch, r0 for
+    cmpxchg, -1 for none (what local_def follows, one instruction at a time)."""
+    src = src.astype(np.int64)  # (a Program's registers are bytes, where -1 would wrap)
+    return np.where(imm == _CMPXCHG, 0, np.where(imm & ATOMIC_FETCH != 0, src, -1))
+
+
 def local_defs(cols: Columns, leaders: np.ndarray, pcs: np.ndarray, regs: np.ndarray) -> np.ndarray:
     """``local_def`` for many (pc, reg) at once, -1 for None (``leaders``: a bool per slot): a step back at a
     time, all queries together, instead of a scan each."""
@@ -91,10 +98,9 @@ def local_defs(cols: Columns, leaders: np.ndarray, pcs: np.ndarray, regs: np.nda
         at = pcs - back
         live = ~done & (at >= 0)
         at = np.where(live, at, 0)
-        kind, slot_imm = _DEF_KINDS[op[at]], imm[at]
-        fetched = np.where(slot_imm == _CMPXCHG, 0, np.where(slot_imm & ATOMIC_FETCH != 0, src[at], -1))
+        kind = _DEF_KINDS[op[at]]
         writes = live & (((kind == 1) & (dst[at] == regs)) | ((kind == 2) & (regs <= 5))
-                         | ((kind == 3) & (fetched == regs)))
+                         | ((kind == 3) & (atomic_writes(src[at], imm[at]) == regs)))
         found[writes] = at[writes]
         done |= writes | ~live | leaders[at]
     return found

@@ -191,6 +191,9 @@ class Insn(NamedTuple):
 
 _STRUCT = struct.Struct("<BBhi")
 _PACK = _STRUCT.pack
+#: the same slot as a NumPy structured dtype (regs: dst in the low nibble, src in the high one); viewed as "<u8",
+#: a slot's 8 bytes as one little-endian int
+SLOT_DTYPE = [("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")]
 
 
 def decode(data: bytes | bytearray | memoryview) -> list[Insn]:
@@ -255,7 +258,7 @@ def encode(insns: list[Insn] | tuple[Insn, ...]) -> bytes:
                     raise ValidationError(f"{name} {value!r} does not fit the instruction's {abs(bits)}-bit "
                                           f"{'signed ' if bits < 0 else ''}field", insn=pc) from None
         raise
-    out = np.empty(len(insns), dtype=[("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")])
+    out = np.empty(len(insns), dtype=SLOT_DTYPE)
     out["op"] = np.frombuffer(op, dtype=np.uint8)
     out["regs"] = regs
     out["off"] = np.frombuffer(off, dtype=np.int16)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..errors import BpfxError
-from .isa import Insn
+from .isa import SLOT_DTYPE, Insn
 
 @contextmanager
 def gc_paused():
@@ -51,9 +51,6 @@ def keep_freed_memory() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3  # (malloc.h)
     mallopt(m_mmap_threshold, 32 << 20)  # the largest glibc takes on 64-bit
     mallopt(m_trim_threshold, (1 << 31) - 1)
-
-
-_INSN_DTYPE = [("op", "u1"), ("regs", "u1"), ("off", "<i2"), ("imm", "<i4")]
 
 
 class MapType(IntEnum):
@@ -116,7 +113,7 @@ class Program:
         if cached is not None and cached[0] is self.insns and cached[1] == len(self.insns):
             return cached[2]
         raw = self.raw()
-        a = np.frombuffer(raw, dtype=_INSN_DTYPE)
+        a = np.frombuffer(raw, dtype=SLOT_DTYPE)
         regs = a["regs"]
         arrays = (a["op"], regs & 0xF, regs >> 4, a["off"].astype(np.int64), a["imm"].astype(np.int64))
         self.__dict__["_arrays"] = (self.insns, len(self.insns), arrays)
